@@ -1,0 +1,151 @@
+/**
+ * Every error the runtime raises. Each class has a stable string `code`
+ * (match on that, or use `instanceof` / the `isX` guards) and all share the
+ * `QmpError` root.
+ *
+ * | code                        | class                   | when                                             |
+ * |-----------------------------|-------------------------|--------------------------------------------------|
+ * | QMP_ERR_JSON                | JsonParseError          | text is not valid JSON (parseJson)               |
+ * | QMP_ERR_CONNECT             | QmpConnectError         | socket could not be opened / connect timed out   |
+ * | QMP_ERR_GREETING            | QmpProtocolError        | no or bad greeting, negotiation refused          |
+ * | QMP_ERR_PROTOCOL            | QmpProtocolError        | malformed line or unexpected message (fatal)     |
+ * | QMP_ERR_MESSAGE_TOO_LARGE   | QmpProtocolError        | a line longer than `maxMessageBytes` (fatal)     |
+ * | QMP_ERR_UNKNOWN_REPLY       | QmpProtocolError        | a reply matching no call (reported, not fatal)   |
+ * | QMP_ERR_DISCONNECTED        | QmpDisconnectedError    | connection closed while the call was pending     |
+ * | QMP_ERR_TIMEOUT             | QmpTimeoutError         | the call's `timeout` elapsed                     |
+ * | QMP_ERR_ABORTED             | QmpAbortError           | the call's `signal` was aborted                  |
+ * | QMP_ERR_OOB_NOT_NEGOTIATED  | QmpCapabilityError      | `oob: true` without the `oob` capability         |
+ * | QMP_ERR_COMMAND             | QmpCommandError         | the server answered with an error reply          |
+ * | QMP_ERR_VALIDATION          | (src/support)           | reserved for typed-client validation failures    |
+ */
+
+export type QmpErrorCode =
+  | 'QMP_ERR_JSON'
+  | 'QMP_ERR_CONNECT'
+  | 'QMP_ERR_GREETING'
+  | 'QMP_ERR_PROTOCOL'
+  | 'QMP_ERR_MESSAGE_TOO_LARGE'
+  | 'QMP_ERR_UNKNOWN_REPLY'
+  | 'QMP_ERR_DISCONNECTED'
+  | 'QMP_ERR_TIMEOUT'
+  | 'QMP_ERR_ABORTED'
+  | 'QMP_ERR_OOB_NOT_NEGOTIATED'
+  | 'QMP_ERR_COMMAND';
+
+export class QmpError extends Error {
+  readonly code: QmpErrorCode;
+  constructor(code: QmpErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Text that is not JSON; `position` is the UTF-16 offset where it went wrong. */
+export class JsonParseError extends QmpError {
+  readonly position: number;
+  constructor(message: string, position: number, options?: { cause?: unknown }) {
+    super('QMP_ERR_JSON', `${message} at position ${position}`, options);
+    this.position = position;
+  }
+}
+
+export class QmpConnectError extends QmpError {
+  readonly target: string;
+  constructor(target: string, reason: string, options?: { cause?: unknown }) {
+    super('QMP_ERR_CONNECT', `cannot connect to ${target}: ${reason}`, options);
+    this.target = target;
+  }
+}
+
+export type QmpProtocolCode =
+  | 'QMP_ERR_GREETING'
+  | 'QMP_ERR_PROTOCOL'
+  | 'QMP_ERR_MESSAGE_TOO_LARGE'
+  | 'QMP_ERR_UNKNOWN_REPLY';
+
+export class QmpProtocolError extends QmpError {
+  declare readonly code: QmpProtocolCode;
+  constructor(code: QmpProtocolCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+export class QmpDisconnectedError extends QmpError {
+  /** The command that was pending, when the error belongs to one call. */
+  readonly command: string | undefined;
+  constructor(message: string, command?: string, options?: { cause?: unknown }) {
+    super('QMP_ERR_DISCONNECTED', command === undefined ? message : `${command}: ${message}`, options);
+    this.command = command;
+  }
+}
+
+export class QmpTimeoutError extends QmpError {
+  readonly command: string;
+  readonly timeout: number;
+  constructor(command: string, timeout: number) {
+    super('QMP_ERR_TIMEOUT', `${command}: no reply within ${timeout} ms`);
+    this.command = command;
+    this.timeout = timeout;
+  }
+}
+
+export class QmpAbortError extends QmpError {
+  readonly command: string;
+  constructor(command: string, reason: unknown) {
+    super('QMP_ERR_ABORTED', `${command}: aborted`, { cause: reason });
+    this.command = command;
+  }
+}
+
+export class QmpCapabilityError extends QmpError {
+  readonly command: string;
+  constructor(command: string, message: string) {
+    super('QMP_ERR_OOB_NOT_NEGOTIATED', `${command}: ${message}`);
+    this.command = command;
+  }
+}
+
+/** The server's error reply: `{"error": {"class": ..., "desc": ...}}`. */
+export class QmpCommandError extends QmpError {
+  /** QMP error class, e.g. `GenericError`, `CommandNotFound`. */
+  readonly errorClass: string;
+  readonly desc: string;
+  readonly command: string;
+  readonly args: Record<string, unknown> | undefined;
+  constructor(command: string, errorClass: string, desc: string, args?: Record<string, unknown>) {
+    super('QMP_ERR_COMMAND', `${command}: ${errorClass}: ${desc}`);
+    this.errorClass = errorClass;
+    this.desc = desc;
+    this.command = command;
+    this.args = args;
+  }
+}
+
+export function isQmpError(e: unknown): e is QmpError {
+  return e instanceof QmpError;
+}
+export function isJsonParseError(e: unknown): e is JsonParseError {
+  return e instanceof JsonParseError;
+}
+export function isQmpConnectError(e: unknown): e is QmpConnectError {
+  return e instanceof QmpConnectError;
+}
+export function isQmpProtocolError(e: unknown): e is QmpProtocolError {
+  return e instanceof QmpProtocolError;
+}
+export function isQmpDisconnectedError(e: unknown): e is QmpDisconnectedError {
+  return e instanceof QmpDisconnectedError;
+}
+export function isQmpTimeoutError(e: unknown): e is QmpTimeoutError {
+  return e instanceof QmpTimeoutError;
+}
+export function isQmpAbortError(e: unknown): e is QmpAbortError {
+  return e instanceof QmpAbortError;
+}
+export function isQmpCapabilityError(e: unknown): e is QmpCapabilityError {
+  return e instanceof QmpCapabilityError;
+}
+export function isQmpCommandError(e: unknown): e is QmpCommandError {
+  return e instanceof QmpCommandError;
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { JsonParseError } from '../../src/runtime/errors.js';
+import { parseJson, stringifyJson } from '../../src/runtime/json.js';
+
+describe('parseJson', () => {
+  it('agrees with JSON.parse on ordinary messages', () => {
+    const samples = [
+      '{"return": {"status": "running", "singlestep": false, "running": true}, "id": 7}\r\n',
+      '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "Debian 1:7.2+dfsg-7"}, "capabilities": ["oob"]}}',
+      '[1, -2, 3.5, 1e3, -0.25e-2, "a\\"b\\n", true, false, null, [], {}]',
+      '"\\u00e9\\ud83d\\ude00"',
+      '9007199254740991',
+      '-9007199254740991',
+    ];
+    for (const s of samples) expect(parseJson(s)).toEqual(JSON.parse(s));
+  });
+
+  it('keeps integers beyond 2^53 exact as bigint', () => {
+    const v = parseJson('{"return": {"model": {"props": {"x": 18446744073709551552, "y": 9007199254740992, "z": -9223372036854775808, "s": 9007199254740991}}}}');
+    expect(v).toEqual({
+      return: { model: { props: { x: 18446744073709551552n, y: 9007199254740992n, z: -9223372036854775808n, s: 9007199254740991 } } },
+    });
+  });
+
+  it('treats fractions and exponents as numbers even when long', () => {
+    expect(parseJson('[12345678901234567.5, 1234567890123456789e2, 0.12345678901234567890]')).toEqual([
+      12345678901234567.5, 1234567890123456789e2, 0.1234567890123456789,
+    ]);
+  });
+
+  it('keeps long digit runs inside strings as strings', () => {
+    expect(parseJson('{"uuid": "12345678901234567890", "n": 1}')).toEqual({ uuid: '12345678901234567890', n: 1 });
+  });
+
+  it('drops __proto__ keys, plain or escaped, in both paths', () => {
+    for (const s of [
+      '{"__proto__": {"polluted": true}, "a": 1}',
+      '{"\\u005f_proto__": {"polluted": true}, "a": 1}',
+      '{"__proto__": {"polluted": true}, "a": 12345678901234567890}',
+    ]) {
+      const v = parseJson(s) as Record<string, unknown>;
+      expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+      expect(Object.keys(v)).toEqual(['a']);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(Object.assign({}, v)).not.toHaveProperty('polluted');
+    }
+  });
+
+  it('throws JsonParseError with a position on garbage, never anything else', () => {
+    const bad = ['', '{', '{"a" 1}', '[1,]', 'nul', '"abc', '"a\u0001"', '{"a":1}x', '01', '-', '"\\x"', '[1 2]', '{1:2}', '\u0000', 'garbage line\n', '9999999999999999999999 x'];
+    for (const s of bad) {
+      let caught: unknown;
+      try {
+        parseJson(s);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught, s).toBeInstanceOf(JsonParseError);
+      expect((caught as JsonParseError).code).toBe('QMP_ERR_JSON');
+    }
+    const deep = '['.repeat(100_000) + '1' + ']'.repeat(100_000) + ' 12345678901234567';
+    expect(() => parseJson(deep)).toThrow(JsonParseError);
+  });
+
+  it('never throws anything but JsonParseError on random bytes', () => {
+    let seed = 42;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const alphabet = '{}[]",:0123456789-.eE truefalsnul\\u_p\n';
+    for (let i = 0; i < 3000; i++) {
+      let s = '';
+      const len = Math.floor(rnd() * 40);
+      for (let j = 0; j < len; j++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+      try {
+        const v = parseJson(s);
+        // Whatever parses must parse the same as JSON.parse (modulo bigints).
+        if (!/\d{16}/.test(s) && !s.includes('__proto__')) expect(v).toEqual(JSON.parse(s));
+      } catch (e) {
+        expect(e, s).toBeInstanceOf(JsonParseError);
+      }
+    }
+  });
+});
+
+describe('stringifyJson', () => {
+  it('writes bigints as bare integers and round-trips with parseJson', () => {
+    const v = { a: 18446744073709551552n, b: [1, -9223372036854775808n, 'x'], c: { d: null, skip: undefined }, e: 2.5 };
+    const s = stringifyJson(v);
+    expect(s).toBe('{"a":18446744073709551552,"b":[1,-9223372036854775808,"x"],"c":{"d":null},"e":2.5}');
+    expect(parseJson(s)).toEqual({ a: 18446744073709551552n, b: [1, -9223372036854775808n, 'x'], c: { d: null }, e: 2.5 });
+  });
+  it('matches JSON.stringify without bigints', () => {
+    const v = { execute: 'query-status', arguments: { a: [1, 'b', true, null] }, id: 3 };
+    expect(stringifyJson(v)).toBe(JSON.stringify(v));
+    expect(stringifyJson(undefined)).toBe('null');
+  });
+  it('rejects cycles with a TypeError', () => {
+    const v: Record<string, unknown> = { n: 1n };
+    v.self = v;
+    expect(() => stringifyJson(v)).toThrow(TypeError);
+  });
+});
