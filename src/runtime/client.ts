@@ -1,0 +1,399 @@
+/**
+ * QmpClient: one QMP session.
+ *
+ *   await using qmp = await QmpClient.connect({ path: '/run/qemu.qmp' }, { oob: true });
+ *   const status = await qmp.execute('query-status');
+ *
+ * - Every call gets a fresh integer id; replies are matched by id, so any
+ *   number of calls may be in flight (with `oob` negotiated QEMU may answer
+ *   out of order).
+ * - A call's timeout or abort rejects that call only; its late reply is
+ *   dropped quietly. A reply matching no call at all is reported to
+ *   `onError` listeners (QMP_ERR_UNKNOWN_REPLY) and otherwise ignored.
+ * - A malformed or oversized line from the server is fatal: the connection
+ *   is closed and every pending call rejects with that QmpProtocolError.
+ *   Any other loss of the connection rejects every pending call with
+ *   QmpDisconnectedError, at once.
+ * - Events: `events(names?)` (async iterator, see events.ts for buffering
+ *   and overflow) and `onEvent(listener, names?)` callbacks.
+ */
+import type { Duplex } from 'node:stream';
+import type { ExecuteOptions, QmpEventMessage, QmpExecutor } from './executor.js';
+import {
+  QmpAbortError,
+  QmpCapabilityError,
+  QmpCommandError,
+  QmpDisconnectedError,
+  QmpError,
+  QmpProtocolError,
+  QmpTimeoutError,
+} from './errors.js';
+import { DEFAULT_EVENT_BUFFER, QmpEventStream } from './events.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder, type LineSink } from './framing.js';
+import { parseJson } from './json.js';
+import { classify, describe, encodeCommand, parseGreeting, type QmpGreeting } from './protocol.js';
+import { describeTarget, openSocket, type QmpTarget } from './transport.js';
+
+export interface ConnectOptions {
+  /** Milliseconds for connect + greeting + negotiation together (default 10000). */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Ask for out-of-band execution; enabled only when the server offers it. */
+  oob?: boolean;
+  /** Longest accepted server line in bytes (default 16 MiB). */
+  maxMessageBytes?: number;
+  /** Timeout applied to calls that give none (default: none). */
+  defaultTimeout?: number;
+}
+
+export type QmpClientState = 'greeting' | 'negotiating' | 'ready' | 'closed';
+
+interface Pending {
+  command: string;
+  args: Record<string, unknown> | undefined;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+type EventListener = (event: QmpEventMessage) => void;
+type ErrorListener = (error: unknown) => void;
+
+/** Ids of calls given up on, so their late replies are dropped quietly. */
+const ABANDONED_LIMIT = 65_536;
+const DEFAULT_CONNECT_TIMEOUT = 10_000;
+
+export class QmpClient implements QmpExecutor, AsyncDisposable {
+  /** Server's greeting; set once the session is up. */
+  greeting!: QmpGreeting;
+  /** Whether `oob` was negotiated, so `{ oob: true }` calls may be sent. */
+  oobEnabled = false;
+  /** Replies that matched no call (neither pending nor given up on). */
+  unknownReplies = 0;
+
+  private state: QmpClientState = 'greeting';
+  private nextId = 0;
+  private readonly pending = new Map<number, Pending>();
+  private readonly abandoned = new Set<number>();
+  private readonly streams = new Set<QmpEventStream>();
+  private readonly eventListeners = new Set<{ names: ReadonlySet<string> | null; fn: EventListener }>();
+  private readonly errorListeners = new Set<ErrorListener>();
+  private readonly decoder: LineDecoder;
+  private outbox: string[] = [];
+  private flushQueued = false;
+  private closeError: QmpError | undefined;
+  private readonly closedPromise: Promise<void>;
+  private resolveClosed!: () => void;
+  private greetingWaiter: { resolve: (g: unknown) => void; reject: (e: unknown) => void } | undefined;
+  private readonly defaultTimeout: number | undefined;
+
+  private constructor(private readonly stream: Duplex, options: ConnectOptions) {
+    this.defaultTimeout = options.defaultTimeout;
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+    const sink: LineSink = { line: (text) => this.onLine(text), fail: (e) => this.fatal(e) };
+    this.decoder = new LineDecoder(sink, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    stream.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    stream.on('error', (err: Error) => this.shutdown(new QmpDisconnectedError(`connection error: ${err.message}`, undefined, { cause: err })));
+    stream.on('close', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));
+    stream.on('end', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));
+  }
+
+  /** Opens a socket, reads the greeting and negotiates capabilities. */
+  static async connect(target: QmpTarget, options: ConnectOptions = {}): Promise<QmpClient> {
+    const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT;
+    const started = Date.now();
+    const socket = await openSocket(target, { timeout, signal: options.signal });
+    const left = Math.max(1, timeout - (Date.now() - started));
+    return QmpClient.overStream(socket, { ...options, timeout: left }, describeTarget(target));
+  }
+
+  /** Runs a session over an already open stream (a socket, an in-memory pair…). */
+  static async overStream(stream: Duplex, options: ConnectOptions = {}, where = 'stream'): Promise<QmpClient> {
+    const client = new QmpClient(stream, options);
+    const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT;
+    const signal = options.signal;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => client.shutdown(new QmpAbortError('connect', signal?.reason));
+    try {
+      if (signal?.aborted) throw new QmpAbortError('connect', signal.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      timer = setTimeout(() => {
+        client.shutdown(
+          new QmpProtocolError(
+            'QMP_ERR_GREETING',
+            `${where}: no QMP greeting and negotiation within ${timeout} ms`,
+          ),
+        );
+      }, timeout);
+      let first: unknown;
+      try {
+        first = await client.waitGreeting();
+      } catch (e) {
+        if (e instanceof QmpDisconnectedError) {
+          throw new QmpProtocolError('QMP_ERR_GREETING', `${where}: connection closed before the QMP greeting`, { cause: e });
+        }
+        throw e;
+      }
+      const greeting = parseGreeting(first);
+      client.greeting = greeting;
+      client.state = 'negotiating';
+      const enable = options.oob && greeting.capabilities.includes('oob') ? ['oob'] : [];
+      try {
+        await client.send('qmp_capabilities', enable.length ? { enable } : undefined, undefined);
+      } catch (e) {
+        if (e instanceof QmpCommandError) {
+          throw new QmpProtocolError('QMP_ERR_GREETING', `capabilities negotiation refused: ${e.errorClass}: ${e.desc}`, { cause: e });
+        }
+        throw e;
+      }
+      client.oobEnabled = enable.length > 0;
+      client.state = 'ready';
+      return client;
+    } catch (e) {
+      client.shutdown(e instanceof QmpError ? e : new QmpDisconnectedError(String(e)));
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  get connectionState(): QmpClientState {
+    return this.state;
+  }
+
+  /** Calls awaiting a reply (0 when idle; tests check nothing leaks). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Resolves once the connection is gone, for whatever reason. */
+  get closed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  execute(command: string, args?: Record<string, unknown>, options?: ExecuteOptions): Promise<unknown> {
+    if (this.state !== 'ready') {
+      return Promise.reject(
+        this.closeError ?? new QmpDisconnectedError('session is not ready', command),
+      );
+    }
+    return this.send(command, args, options);
+  }
+
+  private send(command: string, args: Record<string, unknown> | undefined, options: ExecuteOptions | undefined): Promise<unknown> {
+    if (this.state === 'closed') {
+      return Promise.reject(new QmpDisconnectedError('connection is closed', command, { cause: this.closeError }));
+    }
+    const oob = options?.oob === true;
+    if (oob && !this.oobEnabled) {
+      return Promise.reject(
+        new QmpCapabilityError(command, "out-of-band execution needs the 'oob' capability, which was not negotiated"),
+      );
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new QmpAbortError(command, signal.reason));
+    let line: string;
+    try {
+      line = encodeCommand(command, args, ++this.nextId, oob);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = this.nextId;
+    const timeout = options?.timeout ?? this.defaultTimeout;
+    return new Promise((resolve, reject) => {
+      const p: Pending = { command, args, resolve, reject, timer: undefined, signal: undefined, onAbort: undefined };
+      if (timeout !== undefined) p.timer = setTimeout(onCallTimeout, timeout, this, id, command, timeout);
+      if (signal !== undefined) {
+        p.signal = signal;
+        p.onAbort = () => this.giveUp(id, new QmpAbortError(command, signal.reason));
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      this.pending.set(id, p);
+      this.write(line);
+    });
+  }
+
+  /** Rejects one pending call and remembers its id so a late reply is ignored. */
+  giveUp(id: number, error: QmpError): void {
+    const p = this.take(id);
+    if (p === undefined) return;
+    this.abandoned.add(id);
+    if (this.abandoned.size > ABANDONED_LIMIT) {
+      const oldest = this.abandoned.values().next().value as number;
+      this.abandoned.delete(oldest);
+    }
+    p.reject(error);
+  }
+
+  private take(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (p === undefined) return undefined;
+    this.pending.delete(id);
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
+    return p;
+  }
+
+  // Requests issued in the same tick go out in one write.
+  private write(line: string): void {
+    this.outbox.push(line);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(flushOutbox, this);
+    }
+  }
+
+  /** @internal */
+  flush(): void {
+    this.flushQueued = false;
+    const lines = this.outbox;
+    if (lines.length === 0 || this.state === 'closed') return;
+    this.outbox = [];
+    this.stream.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
+  }
+
+  private waitGreeting(): Promise<unknown> {
+    return new Promise((resolve, reject) => (this.greetingWaiter = { resolve, reject }));
+  }
+
+  private onLine(text: string): void {
+    let message: unknown;
+    try {
+      message = parseJson(text);
+    } catch (e) {
+      this.fatal(new QmpProtocolError('QMP_ERR_PROTOCOL', `malformed message from server: ${describe(text)}`, { cause: e }));
+      return;
+    }
+    if (this.state === 'greeting') {
+      const w = this.greetingWaiter;
+      this.greetingWaiter = undefined;
+      w?.resolve(message);
+      return;
+    }
+    const m = classify(message);
+    if (m.kind === 'reply') {
+      const id = m.id;
+      const p = typeof id === 'number' ? this.take(id) : undefined;
+      if (p === undefined) {
+        if (typeof id === 'number' && this.abandoned.delete(id)) return;
+        this.unknownReplies++;
+        this.report(new QmpProtocolError('QMP_ERR_UNKNOWN_REPLY', `reply matches no pending call: ${describe(message)}`));
+        return;
+      }
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new QmpCommandError(p.command, m.errorClass, m.desc, p.args));
+    } else if (m.kind === 'event') {
+      this.dispatchEvent(m.event);
+    } else {
+      this.report(new QmpProtocolError('QMP_ERR_PROTOCOL', `unrecognised message from server: ${describe(message)}`));
+    }
+  }
+
+  private dispatchEvent(event: QmpEventMessage): void {
+    for (const s of this.streams) s.offer(event);
+    for (const l of this.eventListeners) {
+      if (l.names !== null && !l.names.has(event.event)) continue;
+      try {
+        l.fn(event);
+      } catch (e) {
+        this.report(e);
+      }
+    }
+  }
+
+  private report(error: unknown): void {
+    for (const l of this.errorListeners) {
+      try {
+        l(error);
+      } catch {
+        // A failing error listener must not break the reader.
+      }
+    }
+  }
+
+  /** A protocol violation: report it, then end the session with it. */
+  private fatal(error: QmpProtocolError): void {
+    this.decoder.stop();
+    this.report(error);
+    this.shutdown(error);
+  }
+
+  /**
+   * Ends the session once: every pending call rejects (with `error` if it
+   * is a protocol/abort error, else a per-call QmpDisconnectedError),
+   * event streams end, the stream is destroyed.
+   */
+  private shutdown(error: QmpError, byClient = false): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.closeError = error;
+    this.decoder.stop();
+    this.outbox = [];
+    const w = this.greetingWaiter;
+    this.greetingWaiter = undefined;
+    w?.reject(error);
+    const perCall = error instanceof QmpDisconnectedError;
+    for (const [id, p] of this.pending) {
+      this.take(id);
+      p.reject(perCall ? new QmpDisconnectedError(error.message, p.command, { cause: error.cause }) : error);
+    }
+    this.abandoned.clear();
+    for (const s of this.streams) s.end(byClient ? undefined : error);
+    this.streams.clear();
+    if (!this.stream.destroyed) this.stream.destroy();
+    this.resolveClosed();
+  }
+
+  /**
+   * Events from now on, optionally only the named ones. Buffers up to
+   * `bufferSize` (default 1024), dropping the oldest beyond that and
+   * counting them in the stream's `dropped`.
+   */
+  events(names?: readonly string[], options: { signal?: AbortSignal; bufferSize?: number } = {}): QmpEventStream {
+    const stream = new QmpEventStream(names, options.bufferSize ?? DEFAULT_EVENT_BUFFER, (s) => this.streams.delete(s));
+    const { signal } = options;
+    if (this.state === 'closed') {
+      stream.end(this.closeError);
+    } else if (signal?.aborted) {
+      stream.end();
+    } else {
+      this.streams.add(stream);
+      signal?.addEventListener('abort', () => stream.end(), { once: true });
+    }
+    return stream;
+  }
+
+  /** Calls `listener` for each event (only the named ones, if given); returns an unsubscribe function. */
+  onEvent(listener: EventListener, names?: readonly string[]): () => void {
+    const entry = { names: names === undefined || names.length === 0 ? null : new Set(names), fn: listener };
+    this.eventListeners.add(entry);
+    return () => this.eventListeners.delete(entry);
+  }
+
+  /** Non-fatal problems (unknown replies, throwing listeners) and the fatal protocol error. */
+  onError(listener: ErrorListener): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  /** Closes the session: pending calls reject with QmpDisconnectedError, event iterators end. */
+  async close(): Promise<void> {
+    this.shutdown(new QmpDisconnectedError('connection closed by the client'), true);
+    await this.closedPromise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function onCallTimeout(client: QmpClient, id: number, command: string, timeout: number): void {
+  client.giveUp(id, new QmpTimeoutError(command, timeout));
+}
+
+function flushOutbox(client: QmpClient): void {
+  client.flush();
+}

@@ -1,0 +1,9 @@
+/** The runtime QMP client: connect, execute, events, typed errors, exact JSON. */
+export type { ExecuteOptions, QmpEventMessage, QmpExecutor } from './executor.js';
+export { QmpClient, type ConnectOptions, type QmpClientState } from './client.js';
+export { QmpEventStream, DEFAULT_EVENT_BUFFER } from './events.js';
+export { LineDecoder, DEFAULT_MAX_MESSAGE_BYTES, type LineSink } from './framing.js';
+export { parseJson, stringifyJson, type JsonValue } from './json.js';
+export { parseGreeting, type QmpGreeting, type QmpVersion } from './protocol.js';
+export { openSocket, parseTcpTarget, describeTarget, type QmpTarget, type OpenOptions } from './transport.js';
+export * from './errors.js';

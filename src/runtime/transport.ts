@@ -1,0 +1,63 @@
+/**
+ * Opening the byte stream a QMP session runs over: a unix socket or TCP.
+ * Everything above this file works on any `Duplex`, so tests can use an
+ * in-memory pair instead.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { QmpAbortError, QmpConnectError } from './errors.js';
+
+export type QmpTarget = { path: string } | { host: string; port: number };
+
+export function describeTarget(target: QmpTarget): string {
+  return 'path' in target ? `unix:${target.path}` : `tcp:${target.host}:${target.port}`;
+}
+
+/** `HOST:PORT` (IPv6 as `[::1]:4444`) → a TCP target; throws on a bad spec. */
+export function parseTcpTarget(spec: string): QmpTarget {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(spec);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new QmpConnectError(spec, 'expected HOST:PORT with a port from 1 to 65535');
+  }
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+export interface OpenOptions {
+  /** Milliseconds allowed for the socket to connect. */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+export function openSocket(target: QmpTarget, options: OpenOptions = {}): Promise<Socket> {
+  const where = describeTarget(target);
+  const { timeout, signal } = options;
+  if (signal?.aborted) return Promise.reject(new QmpAbortError('connect', signal.reason));
+  return new Promise<Socket>((resolve, reject) => {
+    const socket = 'path' in target
+      ? createConnection({ path: target.path })
+      : createConnection({ host: target.host, port: target.port, noDelay: true });
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (error: Error | undefined): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      if (error === undefined) {
+        resolve(socket);
+      } else {
+        socket.destroy();
+        reject(error);
+      }
+    };
+    const onConnect = (): void => finish(undefined);
+    const onError = (err: NodeJS.ErrnoException): void =>
+      finish(new QmpConnectError(where, err.code ? `${err.code} (${err.message})` : err.message, { cause: err }));
+    const onAbort = (): void => finish(new QmpAbortError('connect', signal?.reason));
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeout !== undefined) {
+      timer = setTimeout(() => finish(new QmpConnectError(where, `timed out after ${timeout} ms`)), timeout);
+    }
+  });
+}
