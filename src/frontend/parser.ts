@@ -1,0 +1,552 @@
+/**
+ * The QAPI schema parser: schema text → a list of JSON-like expressions,
+ * each with its source location and doc comment, plus the list of all doc
+ * comments. It follows `include` directives (each file once, loops are
+ * errors) and applies `pragma` directives. What the expressions mean is
+ * checked later (expr-check.ts, then the schema).
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { FrontendOptions } from './model.js';
+import { DocDiagnostics, QapiError, QapiParseError, QapiSemError } from './errors.js';
+import { Lexer, leadingSpace, rstrip, type Token } from './lexer.js';
+import { QapiDoc, TAGGED_SECTION_KINDS } from './doc.js';
+import { SourceInfo } from './source.js';
+
+/** A schema value: QAPI's JSON dialect has no numbers and no null. */
+export type JsonValue = string | boolean | JsonValue[] | JsonObject;
+/** An object as parsed: prototype-free, keys in source order. */
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+export interface ParsedExpr {
+  readonly expr: JsonObject;
+  readonly info: SourceInfo;
+  /** Its doc comment; lenient checking may detach a doc that does not fit. */
+  doc: QapiDoc | null;
+}
+
+export interface ParseResult {
+  exprs: ParsedExpr[];
+  docs: QapiDoc[];
+}
+
+/** A fresh object without prototype, safe for any key. */
+export function jsonObject(): JsonObject {
+  return Object.create(null) as JsonObject;
+}
+
+/** Deeper nesting is refused rather than risking the call stack. */
+export const MAX_NESTING = 1000;
+
+/** Tokens that can start a value. */
+const VALUE_START: ReadonlySet<Token> = new Set<Token>(['{', '[', "'", 't', 'f']);
+
+const NAME_COLON = /^@([^:]*): */;
+const TAGGED_SECTION = /^(Returns|Errors|Since|Notes?|Examples?|TODO)(?!::): */;
+
+/** Why a file could not be read, worded like the C library's strerror. */
+function strerror(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'No such file or directory';
+    case 'EISDIR':
+      return 'Is a directory';
+    case 'EACCES':
+      return 'Permission denied';
+    case 'ENOTDIR':
+      return 'Not a directory';
+    case 'ELOOP':
+      return 'Too many levels of symbolic links';
+    case 'ENAMETOOLONG':
+      return 'File name too long';
+    case 'EMFILE':
+      return 'Too many open files';
+    case 'EIO':
+      return 'Input/output error';
+    case 'EPERM':
+      return 'Operation not permitted';
+    case 'EINVALUTF8':
+      return 'Invalid UTF-8 data';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Reads a schema file as text with universal newlines (CR LF and lone CR
+ * become LF), ending in a newline. Throws a Node error with a `code`.
+ */
+function readSource(file: string): string {
+  const bytes = readFileSync(file);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw Object.assign(new Error('invalid UTF-8'), { code: 'EINVALUTF8' });
+  }
+  if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
+  if (text === '' || text.charCodeAt(text.length - 1) !== 10) text += '\n';
+  return text;
+}
+
+/** Python's os.path.dirname (no normalisation). */
+function pyDirname(p: string): string {
+  const head = p.slice(0, p.lastIndexOf('/') + 1);
+  return /^\/+$/.test(head) ? head : head.replace(/\/+$/, '');
+}
+
+/** Python's os.path.join for two parts (no normalisation). */
+function pyJoin(dir: string, file: string): string {
+  if (file.startsWith('/') || dir === '') return file;
+  return dir.endsWith('/') ? dir + file : `${dir}/${file}`;
+}
+
+/** Parse state shared by a main file and everything it includes. */
+interface ParseContext {
+  /** Absolute names of files already parsed. */
+  readonly included: Set<string>;
+  readonly diag: DocDiagnostics;
+}
+
+export function diagnosticsFor(options: FrontendOptions | DocDiagnostics): DocDiagnostics {
+  if (options instanceof DocDiagnostics) return options;
+  return new DocDiagnostics(options.lenientDocs ?? false, options.onWarning);
+}
+
+/**
+ * Parses a schema file and everything it includes.
+ *
+ * As in QEMU, locations name the main file as given and each included
+ * file as the including file's directory joined with the include's
+ * argument (so run from the schema's folder, names are relative to it).
+ * A main file that cannot be read is a QapiError without location.
+ * Pass a DocDiagnostics to share one warning channel with later stages.
+ */
+export function parseSchemaFile(
+  fname: string,
+  options: FrontendOptions | DocDiagnostics = {},
+): ParseResult {
+  const ctx: ParseContext = { included: new Set(), diag: diagnosticsFor(options) };
+  let src: string;
+  try {
+    src = readSource(fname);
+  } catch (err) {
+    throw new QapiError(null, `can't read schema file '${fname}': ${strerror(err)}`);
+  }
+  return new SchemaParser(ctx, fname, src, null).parse();
+}
+
+/**
+ * Parses schema text that is not in a file (tests, editors), as if it were
+ * the content of `fname`; includes are read relative to `fname`'s folder.
+ */
+export function parseSchemaText(
+  src: string,
+  fname = 'schema.json',
+  options: FrontendOptions | DocDiagnostics = {},
+): ParseResult {
+  const ctx: ParseContext = { included: new Set(), diag: diagnosticsFor(options) };
+  if (src.includes('\r')) src = src.replace(/\r\n?/g, '\n');
+  if (src === '' || !src.endsWith('\n')) src += '\n';
+  return new SchemaParser(ctx, fname, src, null).parse();
+}
+
+class SchemaParser {
+  private readonly lex: Lexer;
+  private readonly exprs: ParsedExpr[] = [];
+  private readonly docs: QapiDoc[] = [];
+  /** Set when a lenient doc parse stopped at a token that is not a comment. */
+  private docCutShort = false;
+
+  constructor(
+    private readonly ctx: ParseContext,
+    /** This file's printed name. */
+    private readonly fname: string,
+    src: string,
+    inclInfo: SourceInfo | null,
+  ) {
+    ctx.included.add(this.absPath(fname));
+    this.lex = new Lexer(src, new SourceInfo(fname, inclInfo));
+  }
+
+  private absPath(fname: string): string {
+    return path.resolve(fname);
+  }
+
+  /** The current token (a call, so TypeScript does not narrow it across accept()). */
+  private tok(): Token {
+    return this.lex.tok;
+  }
+
+  private get diag(): DocDiagnostics {
+    return this.ctx.diag;
+  }
+
+  parse(): ParseResult {
+    const lex = this.lex;
+    let curDoc: QapiDoc | null = null;
+    lex.accept();
+    while (this.tok() !== null) {
+      const info = lex.info;
+      if (this.tok() === '#') {
+        curDoc = this.rejectExprDoc(curDoc);
+        curDoc = this.getDoc();
+        this.docs.push(curDoc);
+        continue;
+      }
+      const expr = this.getExpr(0);
+      if (typeof expr !== 'object' || Array.isArray(expr)) {
+        throw new QapiSemError(info, 'top-level expression must be an object');
+      }
+      if ('include' in expr) {
+        curDoc = this.rejectExprDoc(curDoc);
+        this.include(expr, info);
+      } else if ('pragma' in expr) {
+        curDoc = this.rejectExprDoc(curDoc);
+        if (Object.keys(expr).length !== 1) throw new QapiSemError(info, "invalid 'pragma' directive");
+        const pragma = expr['pragma']!;
+        if (typeof pragma !== 'object' || Array.isArray(pragma)) {
+          throw new QapiSemError(info, "value of 'pragma' must be an object");
+        }
+        for (const [name, value] of Object.entries(pragma)) this.pragma(name, value, info);
+      } else {
+        if (curDoc && !curDoc.symbol) {
+          this.diag.report(new QapiSemError(curDoc.info, 'definition documentation required'));
+          curDoc = null;
+        }
+        this.exprs.push({ expr, info, doc: curDoc });
+      }
+      curDoc = null;
+    }
+    this.rejectExprDoc(curDoc);
+    return { exprs: this.exprs, docs: this.docs };
+  }
+
+  /** A definition doc must be followed by its definition; returns null. */
+  private rejectExprDoc(doc: QapiDoc | null): null {
+    if (doc && doc.symbol) {
+      this.diag.report(
+        new QapiSemError(doc.info, `documentation for '${doc.symbol}' is not followed by the definition`),
+      );
+    }
+    return null;
+  }
+
+  private include(expr: JsonObject, info: SourceInfo): void {
+    if (Object.keys(expr).length !== 1) throw new QapiSemError(info, "invalid 'include' directive");
+    const include = expr['include'];
+    if (typeof include !== 'string') throw new QapiSemError(info, "value of 'include' must be a string");
+    const inclFname = pyJoin(pyDirname(this.fname), include);
+    const directive = jsonObject();
+    directive['include'] = inclFname;
+    this.exprs.push({ expr: directive, info, doc: null });
+
+    const inclAbs = this.absPath(inclFname);
+    for (let inf: SourceInfo | null = info; inf; inf = inf.parent) {
+      if (inclAbs === this.absPath(inf.fname)) {
+        throw new QapiSemError(info, `inclusion loop for ${include}`);
+      }
+    }
+    if (this.ctx.included.has(inclAbs)) return;
+
+    let src: string;
+    try {
+      src = readSource(inclAbs);
+    } catch (err) {
+      throw new QapiSemError(info, `can't read include file '${inclFname}': ${strerror(err)}`);
+    }
+    const sub = new SchemaParser(this.ctx, inclFname, src, info).parse();
+    this.exprs.push(...sub.exprs);
+    this.docs.push(...sub.docs);
+  }
+
+  private pragma(name: string, value: JsonValue, info: SourceInfo): void {
+    const pragma = info.pragma;
+    const listOfStrings = (): string[] => {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+        throw new QapiSemError(info, `pragma ${name} must be a list of strings`);
+      }
+      return value as string[];
+    };
+    switch (name) {
+      case 'doc-required':
+        if (typeof value !== 'boolean') throw new QapiSemError(info, "pragma 'doc-required' must be boolean");
+        pragma.docRequired = value;
+        break;
+      case 'command-name-exceptions':
+        pragma.commandNameExceptions = listOfStrings();
+        break;
+      case 'command-returns-exceptions':
+        pragma.commandReturnsExceptions = listOfStrings();
+        break;
+      case 'documentation-exceptions':
+        pragma.documentationExceptions = listOfStrings();
+        break;
+      case 'member-name-exceptions':
+        pragma.memberNameExceptions = listOfStrings();
+        break;
+      default:
+        throw new QapiSemError(info, `unknown pragma '${name}'`);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // JSON values
+
+  private getExpr(depth: number): JsonValue {
+    const lex = this.lex;
+    switch (this.tok()) {
+      case '{':
+        if (depth >= MAX_NESTING) throw lex.error('nesting too deep');
+        lex.accept();
+        return this.getMembers(depth + 1);
+      case '[':
+        if (depth >= MAX_NESTING) throw lex.error('nesting too deep');
+        lex.accept();
+        return this.getValues(depth + 1);
+      case "'":
+      case 't':
+      case 'f': {
+        const val = lex.val as string | boolean;
+        lex.accept();
+        return val;
+      }
+      default:
+        throw lex.error("expected '{', '[', string, or boolean");
+    }
+  }
+
+  private getMembers(depth: number): JsonObject {
+    const lex = this.lex;
+    const obj = jsonObject();
+    if (this.tok() === '}') {
+      lex.accept();
+      return obj;
+    }
+    if (this.tok() !== "'") throw lex.error("expected string or '}'");
+    for (;;) {
+      const key = lex.val as string;
+      lex.accept();
+      if (this.tok() !== ':') throw lex.error("expected ':'");
+      lex.accept();
+      if (key in obj) throw lex.error(`duplicate key '${key}'`);
+      obj[key] = this.getExpr(depth);
+      if (this.tok() === '}') {
+        lex.accept();
+        return obj;
+      }
+      if (this.tok() !== ',') throw lex.error("expected ',' or '}'");
+      lex.accept();
+      if (this.tok() !== "'") throw lex.error('expected string');
+    }
+  }
+
+  private getValues(depth: number): JsonValue[] {
+    const lex = this.lex;
+    const list: JsonValue[] = [];
+    if (this.tok() === ']') {
+      lex.accept();
+      return list;
+    }
+    if (!VALUE_START.has(this.tok())) {
+      throw lex.error("expected '{', '[', ']', string, or boolean");
+    }
+    for (;;) {
+      list.push(this.getExpr(depth));
+      if (this.tok() === ']') {
+        lex.accept();
+        return list;
+      }
+      if (this.tok() !== ',') throw lex.error("expected ',' or ']'");
+      lex.accept();
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Doc comments
+
+  /** Reports a doc problem at the current token (lenient: a warning). */
+  private docProblem(msg: string): void {
+    this.diag.report(this.lex.error(msg));
+  }
+
+  /**
+   * The next doc comment line without its '# ', or null at the closing
+   * '##'. Lenient recovery: a missing '##' ends the block where it is.
+   */
+  private getDocLine(): string | null {
+    const lex = this.lex;
+    if (this.tok() !== '#') {
+      this.docProblem("documentation comment must end with '##'");
+      this.docCutShort = true;
+      return null;
+    }
+    const val = lex.val as string;
+    if (val.startsWith('##')) {
+      if (val !== '##') this.docProblem("junk after '##' at end of documentation comment");
+      return null;
+    }
+    if (val === '#') return '';
+    if (val[1] !== ' ') {
+      this.docProblem('missing space after #');
+      return rstrip(val.slice(1));
+    }
+    return rstrip(val.slice(2));
+  }
+
+  private nextDocLine(): string | null {
+    this.lex.accept(false);
+    return this.getDocLine();
+  }
+
+  private getDoc(): QapiDoc {
+    const lex = this.lex;
+    if (lex.val !== '##') this.docProblem("junk after '##' at start of documentation comment");
+    const info = lex.info;
+    this.docCutShort = false;
+    const line = this.nextDocLine();
+    let doc: QapiDoc | null = null;
+    if (line !== null && line.startsWith('@')) {
+      doc = this.getDefinitionDoc(info, line);
+    }
+    if (!doc) doc = this.getFreeformDoc(info, line);
+    if (!this.docCutShort) lex.accept();
+    doc.end();
+    return doc;
+  }
+
+  /** A definition doc starting with `line` ('@NAME:'); null if lenient recovery turns it into free-form. */
+  private getDefinitionDoc(info: SourceInfo, first: string): QapiDoc | null {
+    if (!first.endsWith(':')) {
+      this.docProblem("line should end with ':'");
+      return null;
+    }
+    const symbol = first.slice(1, -1);
+    if (!symbol) {
+      this.docProblem("name required after '@'");
+      return null;
+    }
+    const doc = new QapiDoc(info, symbol, this.diag);
+    let line = this.nextDocLine();
+    let noMoreArgs = false;
+    let m: RegExpExecArray | null;
+    while (line !== null) {
+      while (line === '') line = this.nextDocLine();
+      if (line === null) break;
+      if (line === 'Features:') {
+        if (doc.features.size) this.docProblem("duplicated 'Features:' line");
+        line = this.nextDocLine();
+        while (line === '') line = this.nextDocLine();
+        const before = doc.features.size;
+        while (line !== null && (m = NAME_COLON.exec(line))) {
+          doc.newFeature(this.lex.info, m[1]!);
+          line = this.describe(doc, line, m);
+        }
+        if (doc.features.size === before) this.docProblem('feature descriptions expected');
+        noMoreArgs = true;
+      } else if ((m = NAME_COLON.exec(line))) {
+        if (noMoreArgs) this.docProblem(`description of '@${m[1]}:' follows a section`);
+        while (line !== null && (m = NAME_COLON.exec(line))) {
+          doc.newArgument(this.lex.info, m[1]!);
+          line = this.describe(doc, line, m);
+        }
+        noMoreArgs = true;
+      } else if ((m = TAGGED_SECTION.exec(line)) && this.supportedTag(m[1]!)) {
+        doc.newTaggedSection(this.lex.info, TAGGED_SECTION_KINDS[m[1]!]!);
+        line = this.describe(doc, line, m);
+        noMoreArgs = true;
+      } else {
+        if (line.startsWith('=') && m === null) {
+          this.docProblem("unexpected '=' markup in definition documentation");
+        }
+        // plain paragraph (lenient: also unsupported tags and '=' lines)
+        doc.ensureUntaggedSection(this.lex.info);
+        doc.appendLine(line);
+        line = this.getDocParagraph(doc);
+      }
+    }
+    return doc;
+  }
+
+  /** Is a tag matched by TAGGED_SECTION still supported? Reports it if not. */
+  private supportedTag(tag: string): boolean {
+    if (tag.includes('Note')) {
+      this.docProblem(
+        `The '${tag}' section is no longer supported. Please use rST's '.. note::' or ` +
+          "'.. admonition:: notes' directives, or another suitable admonition instead.",
+      );
+      return false;
+    }
+    if (tag.includes('Example')) {
+      this.docProblem(
+        `The '${tag}' section is no longer supported. Please use the '.. qmp-example::' ` +
+          'directive, or other suitable markup instead.',
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** Adds the text after a tag (`@name:`, `Since:`…) and its indented continuation. */
+  private describe(doc: QapiDoc, line: string, m: RegExpExecArray): string | null {
+    const text = line.slice(m[0].length);
+    if (text) doc.appendLine(text);
+    return this.getDocIndented(doc);
+  }
+
+  /** Reads a section's indented continuation lines; returns the first line after it. */
+  private getDocIndented(doc: QapiDoc): string | null {
+    let line = this.nextDocLine();
+    while (line === '') {
+      doc.appendLine(line);
+      line = this.nextDocLine();
+    }
+    if (line === null) return null;
+    const indent = leadingSpace(line);
+    if (!indent) return line;
+    doc.appendLine(line);
+    let prevLineBlank = false;
+    for (;;) {
+      line = this.nextDocLine();
+      if (line === null || NAME_COLON.test(line)) return line;
+      if (line !== '' && leadingSpace(line) < indent) {
+        if (prevLineBlank) return line;
+        this.docProblem(`unexpected de-indent (expected at least ${indent} spaces)`);
+      }
+      doc.appendLine(line);
+      // QEMU 10.0 sets this after every line, blank or not: only the
+      // line right after the first indented one can be a de-indent error.
+      prevLineBlank = true;
+    }
+  }
+
+  /** Reads the rest of a paragraph; returns '' at a blank line, null at the end. */
+  private getDocParagraph(doc: QapiDoc): string | null {
+    for (;;) {
+      const line = this.nextDocLine();
+      if (line === null || line === '') return line;
+      doc.appendLine(line);
+    }
+  }
+
+  private getFreeformDoc(info: SourceInfo, first: string | null): QapiDoc {
+    const doc = new QapiDoc(info, null, this.diag);
+    doc.ensureUntaggedSection(this.lex.info);
+    let line = first;
+    let isFirst = true;
+    while (line !== null) {
+      const m = NAME_COLON.exec(line);
+      if (m) this.docProblem(`'@${m[1]}:' not allowed in free-form documentation`);
+      if (line.startsWith('=') && !isFirst) this.docProblem("'=' heading must come first in a comment block");
+      doc.appendLine(line);
+      line = this.nextDocLine();
+      isFirst = false;
+    }
+    return doc;
+  }
+}
