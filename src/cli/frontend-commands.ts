@@ -1,9 +1,95 @@
-// Placeholder until this command group lands.
-export async function runCheck(_argv: string[]): Promise<number> {
-  process.stderr.write('qapi-ts: not implemented yet\n');
-  return 2;
+/**
+ * `qapi-ts check SCHEMA` and `qapi-ts dump SCHEMA`.
+ *
+ * Only the frontend is loaded here, so these commands start fast. Errors
+ * are printed exactly as QEMU prints them (stderr, nothing on stdout,
+ * exit 1); with --lenient-docs, doc-comment problems become warnings on
+ * stderr and the model is built anyway.
+ */
+import { parseArgs } from 'node:util';
+import { isQapiError } from '../frontend/errors.js';
+import { dumpSchema } from '../frontend/dump.js';
+import { parseSchema } from '../frontend/index.js';
+
+/** Where a command writes; the real process streams, or a test's buffers. */
+export interface CommandIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
 }
-export async function runDump(_argv: string[]): Promise<number> {
-  process.stderr.write('qapi-ts: not implemented yet\n');
-  return 2;
+
+export const processIO: CommandIO = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+};
+
+type FrontendCommand = 'check' | 'dump';
+
+const SUMMARY: Record<FrontendCommand, string> = {
+  check: 'Check a QAPI schema as QEMU does; exit 0 if it is valid.',
+  dump: "Print the checked schema model in the format of QEMU's QAPI test suite.",
+};
+
+function help(command: FrontendCommand): string {
+  return (
+    `usage: qapi-ts ${command} [--lenient-docs] SCHEMA\n\n${SUMMARY[command]}\n\n` +
+    'options:\n' +
+    '  --lenient-docs  report doc-comment problems as warnings and keep going\n' +
+    '  -h, --help      show this help\n\n' +
+    'Errors go to stderr in QEMU\'s format (exit status 1).\n'
+  );
+}
+
+/**
+ * Runs `check` or `dump` with `argv` (the arguments after the command
+ * name), writing to `io`. Returns the exit status: 0 success, 1 invalid
+ * schema, 2 usage error or internal error.
+ */
+export function runFrontendCommand(command: FrontendCommand, argv: string[], io: CommandIO): number {
+  let values: { 'lenient-docs'?: boolean; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        'lenient-docs': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    io.stderr(`qapi-ts ${command}: ${(err as Error).message}\n${help(command)}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(help(command));
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    io.stderr(`qapi-ts ${command}: expected exactly one SCHEMA file\n${help(command)}`);
+    return 2;
+  }
+  const fname = positionals[0]!;
+  try {
+    const schema = parseSchema(fname, {
+      lenientDocs: values['lenient-docs'] ?? false,
+      onWarning: (message) => io.stderr(message + '\n'),
+    });
+    if (command === 'dump') io.stdout(dumpSchema(schema));
+    return 0;
+  } catch (err) {
+    if (isQapiError(err)) {
+      io.stderr(err.message + '\n');
+      return 1;
+    }
+    io.stderr(`qapi-ts ${command}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 2;
+  }
+}
+
+export async function runCheck(argv: string[]): Promise<number> {
+  return runFrontendCommand('check', argv, processIO);
+}
+
+export async function runDump(argv: string[]): Promise<number> {
+  return runFrontendCommand('dump', argv, processIO);
 }
