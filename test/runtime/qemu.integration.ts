@@ -1,0 +1,156 @@
+/**
+ * The runtime client against a real QEMU (Debian's 7.2 in CI).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  QmpClient,
+  QmpCommandError,
+  QmpDisconnectedError,
+  isQmpCapabilityError,
+  type QmpEventMessage,
+} from '../../src/runtime/index.js';
+import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+
+const runIt = qemuAvailable();
+
+describe.runIf(runIt)('QmpClient against real QEMU', () => {
+  let qemu: QemuInstance;
+  let qmp: QmpClient;
+
+  beforeAll(async () => {
+    qemu = await startQemu({ args: ['-object', 'iothread,id=io0'] });
+    qmp = await QmpClient.connect({ path: qemu.socket }, { oob: true, timeout: 10_000 });
+  });
+  afterAll(async () => {
+    await qmp?.close();
+    await stopAllQemu();
+  });
+
+  it('negotiates from the greeting, with oob', async () => {
+    expect(qmp.greeting.version.qemu.major).toBeGreaterThanOrEqual(7);
+    expect(qmp.greeting.capabilities).toContain('oob');
+    expect(qmp.oobEnabled).toBe(true);
+    const version = (await qmp.execute('query-version')) as { qemu: { major: number; minor: number } };
+    expect(version.qemu).toEqual(qmp.greeting.version.qemu);
+  });
+
+  it('adds and deletes an IOThread, reflected in query-iothreads', async () => {
+    const ids = async () => ((await qmp.execute('query-iothreads')) as { id: string }[]).map((t) => t.id).sort();
+    expect(await ids()).toEqual(['io0']);
+    await qmp.execute('object-add', { 'qom-type': 'iothread', id: 'io1' });
+    expect(await ids()).toEqual(['io0', 'io1']);
+    await qmp.execute('object-del', { id: 'io1' });
+    expect(await ids()).toEqual(['io0']);
+  });
+
+  it('rejects with typed command errors: CommandNotFound, GenericError', async () => {
+    const nf = await qmp.execute('no-such-command').catch((e: unknown) => e);
+    expect(nf).toBeInstanceOf(QmpCommandError);
+    expect((nf as QmpCommandError).errorClass).toBe('CommandNotFound');
+    expect((nf as QmpCommandError).command).toBe('no-such-command');
+    const ge = await qmp.execute('object-del', { id: 'nope' }).catch((e: unknown) => e);
+    expect(ge).toBeInstanceOf(QmpCommandError);
+    expect((ge as QmpCommandError).errorClass).toBe('GenericError');
+    expect((ge as QmpCommandError).desc).toMatch(/nope/);
+  });
+
+  it('delivers RESUME after cont', async () => {
+    const resume = qmp.events(['RESUME']);
+    await qmp.execute('cont');
+    const { value } = await resume.next();
+    expect(value?.event).toBe('RESUME');
+    expect(value?.timestamp.seconds).toBeGreaterThan(0);
+    await resume.return();
+    await qmp.execute('stop');
+  });
+
+  it('delivers BLOCK_EXPORT_DELETED after deleting an NBD export', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-nbd-'));
+    try {
+      const seen: QmpEventMessage[] = [];
+      const off = qmp.onEvent((e) => seen.push(e), ['BLOCK_EXPORT_DELETED']);
+      const stream = qmp.events(['BLOCK_EXPORT_DELETED']);
+      await qmp.execute('blockdev-add', { driver: 'null-co', 'node-name': 'null0', size: 1048576 });
+      await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: join(dir, 'nbd.sock') } } });
+      await qmp.execute('block-export-add', { type: 'nbd', id: 'exp0', 'node-name': 'null0' });
+      await qmp.execute('block-export-del', { id: 'exp0' });
+      const { value } = await stream.next();
+      expect(value).toMatchObject({ event: 'BLOCK_EXPORT_DELETED', data: { id: 'exp0' } });
+      expect(seen.map((e) => e.data)).toEqual([{ id: 'exp0' }]);
+      off();
+      await stream.return();
+      await qmp.execute('nbd-server-stop');
+      await qmp.execute('blockdev-del', { 'node-name': 'null0' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs an allow-oob command with exec-oob', async () => {
+    const schema = (await qmp.execute('query-qmp-schema')) as { name: string; 'allow-oob'?: boolean }[];
+    expect(schema.length).toBeGreaterThan(100);
+    expect(schema.find((e) => e.name === 'query-yank')?.['allow-oob']).toBe(true);
+    const yank = await qmp.execute('query-yank', undefined, { oob: true });
+    expect(Array.isArray(yank)).toBe(true);
+  });
+
+  it('pipelines 10,000 commands with every reply matched', async () => {
+    const kinds = ['query-status', 'query-name', 'query-iothreads', 'query-version'] as const;
+    const calls = Array.from({ length: 10_000 }, (_, i) => qmp.execute(kinds[i % 4] as string));
+    const replies = await Promise.all(calls);
+    for (const [i, r] of replies.entries()) {
+      switch (i % 4) {
+        case 0: expect((r as { status: string }).status).toBe('paused'); break;
+        case 1: expect(r).toEqual({}); break;
+        case 2: expect((r as { id: string }[])[0]?.id).toBe('io0'); break;
+        default: expect((r as { qemu: object }).qemu).toEqual(qmp.greeting.version.qemu);
+      }
+    }
+    expect(qmp.pendingCount).toBe(0);
+    expect(qmp.unknownReplies).toBe(0);
+  });
+});
+
+describe.runIf(runIt)('QmpClient against real QEMU (own instances)', () => {
+  afterAll(stopAllQemu);
+
+  it('refuses exec-oob with a typed error when oob was not negotiated', async () => {
+    const qemu = await startQemu();
+    await using qmp = await QmpClient.connect({ path: qemu.socket });
+    expect(qmp.oobEnabled).toBe(false);
+    const e = await qmp.execute('query-yank', undefined, { oob: true }).catch((x: unknown) => x);
+    expect(isQmpCapabilityError(e)).toBe(true);
+  });
+
+  it('decodes 64-bit integers exactly in query-cpu-model-expansion', async () => {
+    const qemu = await startQemu({ machine: 'pc,accel=tcg' });
+    await using qmp = await QmpClient.connect({ path: qemu.socket });
+    const r = (await qmp.execute('query-cpu-model-expansion', { type: 'full', model: { name: 'qemu64' } })) as {
+      model: { props: Record<string, unknown> };
+    };
+    expect(r.model.props['lbr-fmt']).toBe(18446744073709551552n);
+    expect(typeof r.model.props['lbr-fmt']).toBe('bigint');
+  });
+
+  it('rejects every pending call promptly when QEMU is killed mid-stream', async () => {
+    const qemu = await startQemu();
+    await using qmp = await QmpClient.connect({ path: qemu.socket });
+    const calls = Array.from({ length: 5000 }, () => qmp.execute('query-status'));
+    const settled = Promise.allSettled(calls);
+    // Let some replies arrive first.
+    await calls[10];
+    await qemu.kill('SIGKILL');
+    const t0 = Date.now();
+    const results = await settled;
+    const elapsed = Date.now() - t0;
+    const rejected = results.filter((r) => r.status === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    for (const r of rejected) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(QmpDisconnectedError);
+    expect(elapsed).toBeLessThan(2000);
+    expect(qmp.pendingCount).toBe(0);
+    expect(qmp.connectionState).toBe('closed');
+  });
+});
