@@ -1,0 +1,200 @@
+/**
+ * Everything the generators share for one run: resolved options, what is
+ * selected, the TypeScript name of every QAPI type, and which file each
+ * definition goes to.
+ */
+import type {
+  CheckedSchema,
+  SchemaBuiltinType,
+  SchemaCommand,
+  SchemaEntity,
+  SchemaEvent,
+  SchemaObjectType,
+  SchemaType,
+} from '../frontend/model.js';
+import type { Int64Mode } from '../support/ints.js';
+import type { GeneratedFile } from './emitter.js';
+import { NameTable, camelCase, moduleFileName, pascalCase, safeIdentifier } from './names.js';
+import { Selection, type SelectionOptions } from './selection.js';
+
+export interface GenerateOptions extends SelectionOptions {
+  /** Module specifier generated code imports the support library from. */
+  supportImport?: string;
+  /** Representation of int, int64, uint64 and size (default 'mixed'). */
+  int64?: Int64Mode;
+  /** Name of the generated client class (default 'QapiClient'). */
+  clientName?: string;
+}
+
+export interface ResolvedOptions {
+  readonly supportImport: string;
+  readonly int64: Int64Mode;
+  readonly clientName: string;
+}
+
+/** Names the generated index declares itself. */
+const INDEX_NAMES = [
+  'TypeMap', 'Validators', 'CommandMap', 'EventMap', 'validators', 'strictValidators', 'commands',
+  'events', 'schemaValidators', 'validatorSet', 'QapiEvent',
+];
+
+/** Methods of the client base class that commands must not shadow. */
+const CLIENT_MEMBERS = ['constructor', 'execute', 'events', 'call', 'executor', 'validate', 'strict', 'validators', 'checkedEvents'];
+
+/** TypeScript text of the built-in scalar types. */
+function builtinTsType(name: string, int64: Int64Mode): string {
+  switch (name) {
+    case 'str':
+      return 'string';
+    case 'bool':
+      return 'boolean';
+    case 'number':
+    case 'int8': case 'int16': case 'int32':
+    case 'uint8': case 'uint16': case 'uint32':
+      return 'number';
+    case 'int': case 'int64': case 'uint64': case 'size':
+      return int64 === 'mixed' ? 'number | bigint' : int64;
+    case 'null':
+      return 'null';
+    default:
+      return 'unknown';
+  }
+}
+
+export class GenContext {
+  readonly options: ResolvedOptions;
+  readonly selection: Selection;
+  /** QAPI type name → TypeScript type name (types that get a declaration). */
+  readonly typeNames = new Map<string, string>();
+  /** Enum QAPI name → name of its `const` array of values. */
+  readonly valueArrayNames = new Map<string, string>();
+  /** Command name → client method name. */
+  readonly methodNames = new Map<string, string>();
+  /** Output file name → name of its exported validator define function. */
+  readonly defineNames = new Map<string, string>();
+  /** QAPI module → output file name (without `.ts`). */
+  readonly moduleFiles = new Map<string, string>();
+  readonly commands: SchemaCommand[] = [];
+  readonly events: SchemaEvent[] = [];
+
+  constructor(readonly schema: CheckedSchema, options: GenerateOptions = {}) {
+    this.options = {
+      supportImport: options.supportImport ?? 'qapi-ts/support',
+      int64: options.int64 ?? 'mixed',
+      clientName: options.clientName ?? 'QapiClient',
+    };
+    this.selection = new Selection(options);
+    const files = new NameTable(['index']);
+    for (const module of schema.modules) this.moduleFiles.set(module, files.claim(moduleFileName(module)));
+    for (const e of schema.entities) {
+      if (!this.selection.entity(e)) continue;
+      if (e.meta === 'command') this.commands.push(e);
+      else if (e.meta === 'event') this.events.push(e);
+    }
+    this.assignNames();
+  }
+
+  private assignNames(): void {
+    const table = new NameTable([...INDEX_NAMES, this.options.clientName]);
+    const implicitNames = new Map<string, string>();
+    for (const c of this.commands) {
+      if (c.argType?.isImplicit()) implicitNames.set(c.argType.name, `${pascalCase(c.name)}Arguments`);
+    }
+    for (const e of this.events) {
+      if (e.argType?.isImplicit()) implicitNames.set(e.argType.name, `${pascalCase(e.name)}Data`);
+    }
+    const declared = this.schema.entities.filter((e) => this.declaresType(e));
+    // Named types first so that they keep their names; implicit ones yield.
+    for (const e of declared) if (!e.isImplicit()) this.typeNames.set(e.name, table.claim(safeIdentifier(e.name)));
+    for (const e of declared) {
+      if (!e.isImplicit()) continue;
+      const wanted = implicitNames.get(e.name) ?? pascalCase(e.name.replace(/^q_obj_/, ''));
+      this.typeNames.set(e.name, table.claim(safeIdentifier(wanted)));
+    }
+    for (const e of declared) {
+      if (e.meta === 'enum') this.valueArrayNames.set(e.name, table.claim(`${this.typeNames.get(e.name)}Values`));
+    }
+    for (const file of new Set(this.moduleFiles.values())) {
+      this.defineNames.set(file, table.claim(`define${pascalCase(file)}Validators`));
+    }
+    const methods = new NameTable(CLIENT_MEMBERS);
+    for (const c of this.commands) this.methodNames.set(c.name, methods.claim(safeIdentifier(camelCase(c.name))));
+  }
+
+  /** Whether the entity gets a TypeScript declaration of its own. */
+  declaresType(e: SchemaEntity): e is SchemaType {
+    if (!this.selection.entity(e)) return false;
+    switch (e.meta) {
+      case 'enum':
+      case 'alternate':
+        return true;
+      case 'struct':
+      case 'union':
+        return e.name !== 'q_empty';
+      default:
+        return false;
+    }
+  }
+
+  fileOf(e: SchemaEntity): string {
+    return this.moduleFiles.get(e.module) ?? moduleFileName(e.module);
+  }
+
+  typeName(e: SchemaType): string {
+    const name = this.typeNames.get(e.name);
+    if (name === undefined) throw new Error(`no TypeScript name for ${e.name}`);
+    return name;
+  }
+
+  /** TypeScript text of a reference to `t` from `file` (imports added). */
+  typeRef(t: SchemaType, file: GeneratedFile): string {
+    switch (t.meta) {
+      case 'built-in':
+        return builtinTsType(t.name, this.options.int64);
+      case 'array': {
+        const element = this.typeRef(t.elementType, file);
+        return /^[\w$.]+$/.test(element) ? `${element}[]` : `Array<${element}>`;
+      }
+      default: {
+        if (t.name === 'q_empty') return 'Record<string, never>';
+        if (!this.declaresType(t)) return 'unknown';
+        const name = this.typeName(t);
+        const target = `${this.fileOf(t)}.ts`;
+        if (target !== file.path) file.importType(`./${this.fileOf(t)}.js`, name);
+        return name;
+      }
+    }
+  }
+
+  /** Validator expression for a member of type `t` (in a define function). */
+  validatorRef(t: SchemaType): string {
+    switch (t.meta) {
+      case 'built-in':
+        return builtinValidator(t);
+      case 'array':
+        return `v.array(${this.validatorRef(t.elementType)})`;
+      default:
+        return this.selection.entity(t) ? `r.ref('${t.name}')` : 'v.any';
+    }
+  }
+
+  /** Whether every member of the object (after selection) is optional. */
+  allOptional(t: SchemaObjectType): boolean {
+    return t.branches === null && t.members.every((m) => m.optional || !this.selection.member(m));
+  }
+}
+
+function builtinValidator(t: SchemaBuiltinType): string {
+  switch (t.name) {
+    case 'str': case 'bool': case 'number': case 'null': case 'any':
+      return `v.${t.name}`;
+    case 'int':
+      return "v.int('int64')";
+    case 'size':
+      return "v.int('uint64')";
+    case 'QType':
+      return "r.ref('QType')";
+    default:
+      return /^u?int\d+$/.test(t.name) ? `v.int('${t.name}')` : 'v.any';
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * QAPI doc comments → JSDoc.
+ *
+ * `@name` references in QAPI text become code spans, so that they are not
+ * read as JSDoc tags; `*\/` is broken up so that text cannot end the comment.
+ */
+import type { IfCondition, SchemaDoc, SchemaFeature } from '../frontend/model.js';
+import { formatIfCondition } from './selection.js';
+
+function clean(text: string): string {
+  return text
+    .replace(/\*\//g, '*\\/')
+    .replace(/(^|[^\w`])@([A-Za-z_][\w-]*)/g, '$1`$2`')
+    .trimEnd();
+}
+
+/** Collects the lines of one doc comment. */
+export class DocBuilder {
+  private readonly paragraphs: string[] = [];
+  private readonly tags: string[] = [];
+
+  text(text: string | null | undefined): this {
+    if (text) {
+      const cleaned = clean(text);
+      if (cleaned.trim() !== '') this.paragraphs.push(cleaned);
+    }
+    return this;
+  }
+
+  tag(name: string, text = ''): this {
+    const cleaned = clean(text);
+    this.tags.push(cleaned ? `@${name} ${cleaned}` : `@${name}`);
+    return this;
+  }
+
+  /** Notes the `deprecated` / `unstable` features and the `if` condition. */
+  meta(features: readonly SchemaFeature[], ifcond: IfCondition | null, doc: SchemaDoc | null): this {
+    for (const f of features) {
+      const described = doc?.features.get(f.name)?.text ?? '';
+      if (f.name === 'deprecated') this.tag('deprecated', described);
+      else if (f.name === 'unstable') this.tag('experimental', described || 'unstable (QAPI feature `unstable`)');
+      else this.text(`Feature \`${f.name}\`${described ? `: ${described}` : '.'}`);
+    }
+    if (ifcond !== null) this.tag('ifcond', formatIfCondition(ifcond));
+    return this;
+  }
+
+  /** The body and the tagged sections of an entity's doc. */
+  entityDoc(doc: SchemaDoc | null): this {
+    if (!doc) return this;
+    this.text(doc.body?.text);
+    for (const section of doc.sections) {
+      switch (section.kind) {
+        case 'Since':
+          this.tag('since', section.text);
+          break;
+        case 'Returns':
+          this.tag('returns', section.text);
+          break;
+        case 'Errors':
+          this.tag('throws', section.text);
+          break;
+        case 'Todo':
+          this.tag('todo', section.text);
+          break;
+        default:
+          this.text(section.text);
+      }
+    }
+    return this;
+  }
+
+  isEmpty(): boolean {
+    return this.paragraphs.length === 0 && this.tags.length === 0;
+  }
+
+  /** The comment, each line prefixed by `indent`, or '' when empty. */
+  render(indent = ''): string {
+    if (this.isEmpty()) return '';
+    const blocks = [...this.paragraphs, ...this.tags];
+    const lines: string[] = [];
+    blocks.forEach((block, i) => {
+      if (i > 0 && i <= this.paragraphs.length) lines.push('');
+      for (const line of block.split('\n')) lines.push(line);
+    });
+    if (lines.length === 1) return `${indent}/** ${lines[0]} */\n`;
+    const body = lines.map((l) => (l === '' ? `${indent} *` : `${indent} * ${l}`)).join('\n');
+    return `${indent}/**\n${body}\n${indent} */\n`;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The code generator's entry points: `generateFiles` (model → file texts,
+ * no I/O) and `generate` (schema file → files on disk).
+ */
+import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CheckedSchema, SchemaEntity } from '../frontend/model.js';
+import { GenContext, type GenerateOptions } from './context.js';
+import { GENERATED_HEADER } from './emitter.js';
+import { indexFile } from './client.js';
+import { moduleFile } from './modules.js';
+
+export type { GenerateOptions } from './context.js';
+
+/** Generates every output file: file name (relative) → content. */
+export function generateFiles(schema: CheckedSchema, options: GenerateOptions = {}): Map<string, string> {
+  const ctx = new GenContext(schema, options);
+  const byModule = new Map<string, SchemaEntity[]>();
+  for (const module of schema.modules) byModule.set(module, []);
+  for (const e of schema.entities) {
+    let list = byModule.get(e.module);
+    if (!list) byModule.set(e.module, (list = []));
+    list.push(e);
+  }
+  const files = new Map<string, string>();
+  for (const [module, entities] of byModule) {
+    const file = ctx.moduleFiles.get(module);
+    if (file === undefined) continue;
+    const out = moduleFile(ctx, file, entities);
+    files.set(out.path, out.render(ctx.options.supportImport));
+  }
+  const index = indexFile(ctx);
+  files.set(index.path, index.render(ctx.options.supportImport));
+  return files;
+}
+
+export interface GenerateRequest extends GenerateOptions {
+  /** Path of the main schema file. */
+  schema: string;
+  /** Output directory (created if missing). */
+  outDir: string;
+  /** Doc-comment problems are errors (default: warnings). */
+  strictDocs?: boolean;
+  /** Receives doc-comment warnings (default: written to stderr). */
+  onWarning?: (message: string) => void;
+}
+
+export interface GenerateResult {
+  /** All generated files (relative to outDir). */
+  files: string[];
+  /** Files whose content changed and were written. */
+  written: string[];
+  /** Stale generated files that were removed. */
+  removed: string[];
+}
+
+/**
+ * Parses and checks `schema`, then writes the generated files to `outDir`.
+ * Throws the frontend's QapiError when the schema is invalid.
+ */
+export async function generate(request: GenerateRequest): Promise<GenerateResult> {
+  const { parseSchema } = await import('../frontend/index.js');
+  const onWarning = request.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`));
+  const schema = parseSchema(request.schema, { lenientDocs: !request.strictDocs, onWarning });
+  return writeGenerated(request.outDir, generateFiles(schema, request));
+}
+
+/**
+ * Writes `files` into `dir`, leaving files whose content is unchanged
+ * alone and removing `.ts` files that carry our header but are no longer
+ * generated.
+ */
+export async function writeGenerated(dir: string, files: ReadonlyMap<string, string>): Promise<GenerateResult> {
+  await mkdir(dir, { recursive: true });
+  const written: string[] = [];
+  for (const [name, content] of files) {
+    const path = join(dir, name);
+    const old = await readFile(path, 'utf8').catch(() => null);
+    if (old !== content) {
+      await writeFile(path, content);
+      written.push(name);
+    }
+  }
+  const removed: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (!name.endsWith('.ts') || files.has(name)) continue;
+    const text = await readFile(join(dir, name), 'utf8').catch(() => '');
+    if (text.startsWith(GENERATED_HEADER)) {
+      await unlink(join(dir, name));
+      removed.push(name);
+    }
+  }
+  return { files: [...files.keys()], written, removed };
+}

@@ -1,0 +1,5 @@
+/** Backends: TypeScript types, zod validators and the typed client. */
+export { generate, generateFiles, writeGenerated, type GenerateOptions, type GenerateRequest, type GenerateResult } from './generate.js';
+export { GENERATED_HEADER } from './emitter.js';
+export { camelCase, pascalCase, propertyKey, safeIdentifier } from './names.js';
+export { evalIfCondition, formatIfCondition, type SelectionOptions } from './selection.js';

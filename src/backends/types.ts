@@ -1,0 +1,95 @@
+/**
+ * TypeScript declarations: enums as string-literal unions plus a `const`
+ * array of values, structs as interfaces, unions as discriminated unions,
+ * alternates as plain unions.
+ */
+import type {
+  SchemaAlternateType,
+  SchemaEnumType,
+  SchemaObjectMember,
+  SchemaObjectType,
+  SchemaType,
+} from '../frontend/model.js';
+import type { GenContext } from './context.js';
+import { DocBuilder } from './docs.js';
+import type { GeneratedFile } from './emitter.js';
+import { propertyKey, quote } from './names.js';
+
+function entityDoc(ctx: GenContext, t: SchemaType): string {
+  return new DocBuilder()
+    .entityDoc(t.doc)
+    .meta(ctx.selection.activeFeatures(t.features), t.ifcond.ifcond, t.doc)
+    .render();
+}
+
+export function emitEnum(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): void {
+  const values = t.members.filter((m) => ctx.selection.member(m));
+  const name = ctx.typeName(t);
+  file.supportType('UnknownValue');
+  file.print(entityDoc(ctx, t));
+  const union = values.map((m) => {
+    const doc = new DocBuilder()
+      .text(t.doc?.args.get(m.name)?.text)
+      .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, t.doc)
+      .render('  ');
+    return `${doc}  | ${quote(m.name)}\n`;
+  });
+  file.print(`export type ${name} =\n${union.join('')}  | UnknownValue;\n`);
+  file.print(`/** The values of {@link ${name}} this schema knows. */\n`);
+  file.print(`export const ${ctx.valueArrayNames.get(t.name)} = [${values.map((m) => quote(m.name)).join(', ')}] as const;\n\n`);
+}
+
+function memberLines(ctx: GenContext, owner: SchemaObjectType, members: readonly SchemaObjectMember[], file: GeneratedFile): string {
+  let out = '';
+  for (const m of members) {
+    if (!ctx.selection.member(m)) continue;
+    out += new DocBuilder()
+      .text(owner.doc?.args.get(m.name)?.text)
+      .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, owner.doc)
+      .render('  ');
+    out += `  ${propertyKey(m.name)}${m.optional ? '?' : ''}: ${ctx.typeRef(m.type, file)};\n`;
+  }
+  return out;
+}
+
+export function emitObject(ctx: GenContext, t: SchemaObjectType, file: GeneratedFile): void {
+  const name = ctx.typeName(t);
+  file.print(entityDoc(ctx, t));
+  const base = t.base && ctx.declaresType(t.base) ? t.base : null;
+  if (t.branches === null) {
+    const members = base ? t.localMembers : t.members;
+    const ext = base ? ` extends ${ctx.typeRef(base, file)}` : '';
+    file.print(`export interface ${name}${ext} {\n${memberLines(ctx, t, members, file)}}\n\n`);
+    return;
+  }
+  // A union: the base's members with the tag narrowed, plus the branch's.
+  const tag = t.branches.tagMember.name;
+  const baseType = base ? ctx.typeRef(base, file) : '{}';
+  const baseRest = `Omit<${baseType}, ${quote(tag)}>`;
+  const branches: string[] = [];
+  for (const v of t.branches.variants) {
+    if (!ctx.selection.variant(v) || !tagKept(ctx, t, v.name)) continue;
+    const branchType = v.type.name === 'q_empty' ? '' : ` & ${ctx.typeRef(v.type, file)}`;
+    branches.push(`  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`);
+  }
+  file.supportType('UnknownBranch');
+  branches.push(`  | UnknownBranch<${baseType}, ${quote(tag)}>;\n`);
+  file.print(`export type ${name} =\n${branches.join('')}\n`);
+}
+
+export function tagKept(ctx: GenContext, t: SchemaObjectType, value: string): boolean {
+  const tagType = t.branches?.tagMember.type;
+  if (tagType?.meta !== 'enum') return true;
+  const member = tagType.members.find((m) => m.name === value);
+  return member !== undefined && ctx.selection.member(member);
+}
+
+export function emitAlternate(ctx: GenContext, t: SchemaAlternateType, file: GeneratedFile): void {
+  const name = ctx.typeName(t);
+  file.print(entityDoc(ctx, t));
+  const alternatives = t.alternatives.variants
+    .filter((v) => ctx.selection.variant(v))
+    .map((v) => `  | ${ctx.typeRef(v.type, file)}\n`);
+  const body = alternatives.length > 0 ? alternatives.join('').replace(/\n$/, ';\n') : '  never;\n';
+  file.print(`export type ${name} =\n${body}\n`);
+}

@@ -1,0 +1,573 @@
+/**
+ * Checks a recorded QMP session against a schema's generated validators.
+ *
+ * A transcript has one `{"dir": "client"|"server", "msg": …}` per line.
+ * Every message is judged with the validators users get from `generate`
+ * (the `ValidatorSet` of the generated index), never a second
+ * implementation of the schema rules:
+ *
+ *  - the greeting, replies and events are server messages, checked in the
+ *    strictness of the validator set (compatible by default: unknown
+ *    members and enum values pass, wrong types, missing members and
+ *    out-of-range integers do not);
+ *  - a client command is judged together with its reply, matched by `id`
+ *    (commands without an id take id-less replies in order). When the
+ *    server answered with an error, the command is consistent whatever it
+ *    contained: that is how QEMU refuses an unknown command or member. When
+ *    the server accepted it, its arguments must be valid (always strictly)
+ *    and the reply must match the command's return type. Commands never
+ *    answered are judged on their own.
+ *
+ * Numbers are decoded exactly (integers beyond 2^53 become bigints), by
+ * the same decoder the runtime client uses. Nothing here does I/O.
+ */
+import type { z } from 'zod';
+import { parseJson, stringifyJson } from '../runtime/json.js';
+import type { CommandValidators, ValidatorSet } from '../support/client.js';
+import { formatPath } from '../support/errors.js';
+import type { Schema } from '../support/kit.js';
+
+export type Direction = 'client' | 'server';
+
+/** One message of a transcript, with its 1-based line number. */
+export interface TranscriptEntry {
+  readonly line: number;
+  readonly dir: Direction;
+  readonly msg: unknown;
+}
+
+/** A line that is not a transcript entry (bad JSON, wrong shape). */
+export interface BadLine {
+  readonly line: number;
+  readonly reason: string;
+}
+
+export interface ParsedTranscript {
+  readonly entries: TranscriptEntry[];
+  readonly badLines: BadLine[];
+}
+
+/** One problem in a message: where inside it (`return[0].thread-id`) and why. */
+export interface Finding {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type MessageKind = 'command' | 'greeting' | 'return' | 'error' | 'event' | 'unknown';
+
+/** The verdict on one message; it is valid when it has no findings. */
+export interface MessageVerdict {
+  readonly line: number;
+  readonly dir: Direction;
+  readonly kind: MessageKind;
+  /** What the message is, for people: `reply to 'query-status' (id "rec-2")`. */
+  readonly label: string;
+  readonly findings: readonly Finding[];
+}
+
+export interface VerifyOptions {
+  /**
+   * Also report what the schema does not know in server messages: unknown
+   * events, unknown members of replies, events and the greeting. (Unknown
+   * members and enum values inside reply values are the validator set's
+   * business: pass the strict set.)
+   */
+  strict?: boolean;
+}
+
+export interface VerifyResult {
+  /** Every message, in line order. */
+  readonly verdicts: readonly MessageVerdict[];
+  readonly badLines: readonly BadLine[];
+  readonly messages: number;
+  readonly valid: number;
+  readonly invalid: number;
+}
+
+// ---------------------------------------------------------------------------
+// Reading the transcript
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Splits a transcript into entries; blank lines are skipped. */
+export function parseTranscript(text: string): ParsedTranscript {
+  const entries: TranscriptEntry[] = [];
+  const badLines: BadLine[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    if (raw.trim() === '') continue;
+    const line = i + 1;
+    let value: unknown;
+    try {
+      value = parseJson(raw);
+    } catch (e) {
+      badLines.push({ line, reason: `bad JSON: ${e instanceof Error ? e.message : String(e)}` });
+      continue;
+    }
+    if (!isObject(value) || (value.dir !== 'client' && value.dir !== 'server') || !Object.hasOwn(value, 'msg')) {
+      badLines.push({ line, reason: 'expected {"dir": "client"|"server", "msg": …}' });
+      continue;
+    }
+    entries.push({ line, dir: value.dir, msg: value.msg });
+  }
+  return { entries, badLines };
+}
+
+// ---------------------------------------------------------------------------
+// Describing validator issues
+
+type Issue = z.core.$ZodIssue;
+type PathKey = PropertyKey;
+
+function joinPath(prefix: string, path: readonly PathKey[]): string {
+  const rest = formatPath(path);
+  if (prefix === '') return rest;
+  if (rest === '') return prefix;
+  return rest.startsWith('[') ? prefix + rest : `${prefix}.${rest}`;
+}
+
+/** The value at `path` inside `root`, or `present: false` when a member is absent. */
+function valueAt(root: unknown, path: readonly PathKey[]): { present: boolean; value: unknown } {
+  let value = root;
+  for (const key of path) {
+    if (Array.isArray(value) && typeof key === 'number') {
+      if (key >= value.length) return { present: false, value: undefined };
+      value = value[key];
+    } else if (isObject(value) && typeof key === 'string') {
+      if (!Object.hasOwn(value, key)) return { present: false, value: undefined };
+      value = value[key];
+    } else {
+      return { present: false, value: undefined };
+    }
+  }
+  return { present: true, value };
+}
+
+/** A short description of a JSON value for messages. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  if (isObject(value)) return 'an object';
+  const text = stringifyJson(value);
+  const shown = text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  switch (typeof value) {
+    case 'string':
+      return `string ${shown}`;
+    case 'number':
+    case 'bigint':
+      return `number ${shown}`;
+    default:
+      return shown;
+  }
+}
+
+const MAX_LISTED_VALUES = 10;
+
+function listValues(values: readonly unknown[]): string {
+  const shown = values.slice(0, MAX_LISTED_VALUES).map((v) => stringifyJson(v));
+  const more = values.length > MAX_LISTED_VALUES ? `, … (${values.length - MAX_LISTED_VALUES} more)` : '';
+  return shown.join(', ') + more;
+}
+
+/** Turns one validator issue into findings with paths under `prefix`. */
+function issueFindings(issue: Issue, root: unknown, prefix: string): Finding[] {
+  const path = issue.path as readonly PathKey[];
+  const at = valueAt(root, path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => ({ path: joinPath(prefix, [...path, key]), message: 'unknown member' }));
+    case 'invalid_type':
+      if (!at.present && path.length > 0) {
+        return [{ path: joinPath(prefix, path), message: `missing mandatory member (${issue.expected})` }];
+      }
+      return [{ path: joinPath(prefix, path), message: `expected ${issue.expected}, got ${describeValue(at.value)}` }];
+    case 'invalid_value':
+      if (!at.present && path.length > 0) {
+        return [{ path: joinPath(prefix, path), message: 'missing mandatory member' }];
+      }
+      return [
+        {
+          path: joinPath(prefix, path),
+          message: `unexpected ${describeValue(at.value)}; expected one of ${listValues(issue.values)}`,
+        },
+      ];
+    default:
+      if (!at.present && path.length > 0) {
+        return [{ path: joinPath(prefix, path), message: `missing mandatory member: ${issue.message}` }];
+      }
+      return [{ path: joinPath(prefix, path), message: issue.message }];
+  }
+}
+
+/** Runs a generated validator; problems come back as findings under `prefix`. */
+function validate(schema: Schema, value: unknown, prefix: string): Finding[] {
+  const result = schema.safeParse(value);
+  if (result.success) return [];
+  return result.error.issues.flatMap((issue) => issueFindings(issue, value, prefix));
+}
+
+// ---------------------------------------------------------------------------
+// Message shapes (QMP envelopes)
+
+interface Command {
+  /** The command name, or null when the envelope does not say one. */
+  readonly name: string | null;
+  readonly oob: boolean;
+  readonly hasId: boolean;
+  readonly id: unknown;
+  readonly args: unknown;
+  /** Envelope problems; the server refuses such input. */
+  readonly envelope: readonly Finding[];
+}
+
+const COMMAND_MEMBERS = new Set(['execute', 'exec-oob', 'arguments', 'id']);
+
+function readCommand(msg: unknown): Command {
+  if (!isObject(msg)) {
+    return { name: null, oob: false, hasId: false, id: undefined, args: undefined, envelope: [{ path: '', message: `expected a command object, got ${describeValue(msg)}` }] };
+  }
+  const envelope: Finding[] = [];
+  const hasExecute = Object.hasOwn(msg, 'execute');
+  const hasOob = Object.hasOwn(msg, 'exec-oob');
+  const key = hasOob && !hasExecute ? 'exec-oob' : 'execute';
+  let name: string | null = null;
+  if (hasExecute && hasOob) {
+    envelope.push({ path: '', message: "has both 'execute' and 'exec-oob'" });
+  } else if (!hasExecute && !hasOob) {
+    envelope.push({ path: '', message: "lacks member 'execute' (or 'exec-oob')" });
+  } else if (typeof msg[key] !== 'string') {
+    envelope.push({ path: key, message: `expected the command name (a string), got ${describeValue(msg[key])}` });
+  } else {
+    name = msg[key];
+  }
+  if (Object.hasOwn(msg, 'arguments') && !isObject(msg.arguments)) {
+    envelope.push({ path: 'arguments', message: `expected an object, got ${describeValue(msg.arguments)}` });
+  }
+  for (const member of Object.keys(msg)) {
+    if (!COMMAND_MEMBERS.has(member)) envelope.push({ path: member, message: 'unknown member of a command' });
+  }
+  return {
+    name,
+    oob: key === 'exec-oob',
+    hasId: Object.hasOwn(msg, 'id'),
+    id: msg.id,
+    args: msg.arguments,
+    envelope,
+  };
+}
+
+function commandLabel(command: Command, what: 'command' | 'reply to' | 'error reply to'): string {
+  const verb = command.oob && what === 'command' ? 'command (exec-oob)' : what;
+  const name = command.name === null ? 'a malformed command' : `'${command.name}'`;
+  const id = command.hasId ? ` (id ${describeId(command.id)})` : '';
+  return `${verb} ${name}${id}`;
+}
+
+function describeId(id: unknown): string {
+  const text = stringifyJson(id);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** Structural equality of decoded JSON values (ids may be any JSON). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'bigint' || typeof b === 'bigint') {
+    // The decoder yields a bigint only beyond 2^53, so a number never equals one.
+    return false;
+  }
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+  }
+  if (isObject(a) && isObject(b)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  }
+  return false;
+}
+
+function unknownMembers(msg: Record<string, unknown>, known: readonly string[], prefix: string): Finding[] {
+  return Object.keys(msg)
+    .filter((k) => !known.includes(k))
+    .map((k) => ({ path: prefix === '' ? k : `${prefix}.${k}`, message: 'unknown member' }));
+}
+
+function isInteger(value: unknown): boolean {
+  return typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value));
+}
+
+// ---------------------------------------------------------------------------
+// The verifier
+
+interface Pending {
+  readonly entry: TranscriptEntry;
+  readonly command: Command;
+  readonly index: number;
+}
+
+class Verifier {
+  private readonly verdicts: (MessageVerdict | null)[] = [];
+  private pending: Pending[] = [];
+  private readonly strict: boolean;
+
+  constructor(
+    private readonly validators: ValidatorSet,
+    options: VerifyOptions,
+  ) {
+    this.strict = options.strict ?? false;
+  }
+
+  run(entries: readonly TranscriptEntry[]): MessageVerdict[] {
+    for (const entry of entries) {
+      if (entry.dir === 'client') this.client(entry);
+      else this.server(entry);
+    }
+    // Never answered: judged on their own.
+    for (const p of this.pending) {
+      this.record(p.index, p.entry, 'command', commandLabel(p.command, 'command'), this.judgeCommand(p.command));
+    }
+    this.pending = [];
+    return this.verdicts.filter((v): v is MessageVerdict => v !== null);
+  }
+
+  private slot(): number {
+    this.verdicts.push(null);
+    return this.verdicts.length - 1;
+  }
+
+  private record(index: number, entry: TranscriptEntry, kind: MessageKind, label: string, findings: Finding[]): void {
+    this.verdicts[index] = { line: entry.line, dir: entry.dir, kind, label, findings };
+  }
+
+  private client(entry: TranscriptEntry): void {
+    this.pending.push({ entry, command: readCommand(entry.msg), index: this.slot() });
+  }
+
+  private server(entry: TranscriptEntry): void {
+    const index = this.slot();
+    const msg = entry.msg;
+    if (!isObject(msg)) {
+      this.record(index, entry, 'unknown', 'server message', [
+        { path: '', message: `expected an object, got ${describeValue(msg)}` },
+      ]);
+    } else if (Object.hasOwn(msg, 'QMP')) {
+      this.record(index, entry, 'greeting', 'greeting', this.greeting(msg));
+    } else if (Object.hasOwn(msg, 'event')) {
+      this.event(index, entry, msg);
+    } else if (Object.hasOwn(msg, 'return') || Object.hasOwn(msg, 'error')) {
+      this.reply(index, entry, msg);
+    } else {
+      this.record(index, entry, 'unknown', 'server message', [
+        { path: '', message: "not a greeting, reply or event (no 'QMP', 'return', 'error' or 'event' member)" },
+      ]);
+    }
+  }
+
+  // --- greeting -------------------------------------------------------------
+
+  private greeting(msg: Record<string, unknown>): Finding[] {
+    const findings: Finding[] = this.strict ? unknownMembers(msg, ['QMP'], '') : [];
+    const qmp = msg.QMP;
+    if (!isObject(qmp)) return [...findings, { path: 'QMP', message: `expected an object, got ${describeValue(qmp)}` }];
+    if (this.strict) findings.push(...unknownMembers(qmp, ['version', 'capabilities'], 'QMP'));
+    // The version is what query-version returns, when the schema has it.
+    const versionSchema = this.commandTable('query-version')?.returns ?? null;
+    if (!Object.hasOwn(qmp, 'version')) findings.push({ path: 'QMP.version', message: 'missing mandatory member' });
+    else if (versionSchema) findings.push(...validate(versionSchema, qmp.version, 'QMP.version'));
+    else if (!isObject(qmp.version)) findings.push({ path: 'QMP.version', message: `expected an object, got ${describeValue(qmp.version)}` });
+    const caps = qmp.capabilities;
+    if (!Array.isArray(caps)) {
+      findings.push({
+        path: 'QMP.capabilities',
+        message: Object.hasOwn(qmp, 'capabilities') ? `expected an array, got ${describeValue(caps)}` : 'missing mandatory member',
+      });
+    } else {
+      caps.forEach((cap, i) => {
+        if (typeof cap !== 'string') findings.push({ path: `QMP.capabilities[${i}]`, message: `expected string, got ${describeValue(cap)}` });
+      });
+      // Capability names are those qmp_capabilities accepts.
+      const negotiate = this.commandTable('qmp_capabilities')?.args ?? null;
+      if (this.strict && negotiate && findings.length === 0) {
+        for (const f of validate(negotiate, { enable: caps }, '')) {
+          findings.push({ path: f.path.replace(/^enable/, 'QMP.capabilities'), message: f.message });
+        }
+      }
+    }
+    return findings;
+  }
+
+  // --- events ---------------------------------------------------------------
+
+  private event(index: number, entry: TranscriptEntry, msg: Record<string, unknown>): void {
+    const name = msg.event;
+    const findings: Finding[] = this.strict ? unknownMembers(msg, ['event', 'data', 'timestamp'], '') : [];
+    findings.push(...timestampFindings(msg));
+    if (typeof name !== 'string') {
+      findings.push({ path: 'event', message: `expected the event name (a string), got ${describeValue(name)}` });
+      this.record(index, entry, 'event', 'event', findings);
+      return;
+    }
+    const label = `event '${name}'`;
+    const events = this.validators.events;
+    if (!Object.hasOwn(events, name)) {
+      if (this.strict) findings.push({ path: 'event', message: 'event not in the schema' });
+    } else {
+      const schema = events[name] ?? null;
+      if (schema) {
+        if (!Object.hasOwn(msg, 'data')) findings.push({ path: 'data', message: 'missing mandatory member' });
+        else findings.push(...validate(schema, msg.data, 'data'));
+      } else if (this.strict && Object.hasOwn(msg, 'data') && !(isObject(msg.data) && Object.keys(msg.data).length === 0)) {
+        findings.push({ path: 'data', message: 'the event carries no data' });
+      }
+    }
+    this.record(index, entry, 'event', label, findings);
+  }
+
+  // --- replies --------------------------------------------------------------
+
+  /** Finds (and removes) the command a reply answers. */
+  private match(msg: Record<string, unknown>, isError: boolean): Pending | null {
+    let at: number;
+    if (Object.hasOwn(msg, 'id')) {
+      at = this.pending.findIndex((p) => p.command.hasId && jsonEqual(p.command.id, msg.id));
+    } else {
+      at = this.pending.findIndex((p) => !p.command.hasId);
+      // The server cannot always read the id of input it refuses.
+      if (at < 0 && isError) at = this.pending.findIndex((p) => p.command.envelope.length > 0);
+    }
+    if (at < 0) return null;
+    const [found] = this.pending.splice(at, 1);
+    return found!;
+  }
+
+  private reply(index: number, entry: TranscriptEntry, msg: Record<string, unknown>): void {
+    const isError = Object.hasOwn(msg, 'error');
+    const findings: Finding[] = [];
+    if (isError && Object.hasOwn(msg, 'return')) findings.push({ path: '', message: "has both 'return' and 'error'" });
+    if (this.strict) findings.push(...unknownMembers(msg, ['return', 'error', 'id'], ''));
+    const pending = this.match(msg, isError);
+    if (isError) findings.push(...this.errorShape(msg.error));
+
+    if (pending === null) {
+      const id = Object.hasOwn(msg, 'id') ? `id ${describeId(msg.id)}` : 'no id';
+      // A refusal of input too broken to carry an id needs no command.
+      if (!isError || Object.hasOwn(msg, 'id')) {
+        findings.push({ path: Object.hasOwn(msg, 'id') ? 'id' : '', message: `answers no command in flight (${id})` });
+      }
+      this.record(index, entry, isError ? 'error' : 'return', isError ? 'error reply' : 'reply', findings);
+      return;
+    }
+
+    const command = pending.command;
+    if (isError) {
+      // Refused: consistent whatever the command held.
+      this.record(pending.index, pending.entry, 'command', commandLabel(command, 'command'), []);
+      this.record(index, entry, 'error', commandLabel(command, 'error reply to'), findings);
+      return;
+    }
+    // Accepted: the command must be valid, and the reply must fit it.
+    this.record(pending.index, pending.entry, 'command', commandLabel(command, 'command'), this.judgeCommand(command));
+    const table = command.name === null ? undefined : this.commandTable(command.name);
+    if (table) findings.push(...this.returnFindings(table, msg.return));
+    this.record(index, entry, 'return', commandLabel(command, 'reply to'), findings);
+  }
+
+  private commandTable(name: string): CommandValidators | undefined {
+    const commands = this.validators.commands;
+    return Object.hasOwn(commands, name) ? commands[name] : undefined;
+  }
+
+  private returnFindings(table: CommandValidators, value: unknown): Finding[] {
+    if (table.returns) return validate(table.returns, value, 'return');
+    // No return type: QEMU replies with an empty object.
+    if (!this.strict) return [];
+    if (!isObject(value)) return [{ path: 'return', message: `expected an empty object, got ${describeValue(value)}` }];
+    return unknownMembers(value, [], 'return');
+  }
+
+  private errorShape(error: unknown): Finding[] {
+    if (!isObject(error)) return [{ path: 'error', message: `expected an object, got ${describeValue(error)}` }];
+    const findings: Finding[] = [];
+    for (const member of ['class', 'desc']) {
+      if (!Object.hasOwn(error, member)) findings.push({ path: `error.${member}`, message: 'missing mandatory member' });
+      else if (typeof error[member] !== 'string') {
+        findings.push({ path: `error.${member}`, message: `expected string, got ${describeValue(error[member])}` });
+      }
+    }
+    if (this.strict) findings.push(...unknownMembers(error, ['class', 'desc'], 'error'));
+    return findings;
+  }
+
+  /** What is wrong with a command, judged on its own. */
+  private judgeCommand(command: Command): Finding[] {
+    const findings = [...command.envelope];
+    if (command.name === null) return findings;
+    const table = this.commandTable(command.name);
+    if (!table) {
+      findings.push({ path: command.oob ? 'exec-oob' : 'execute', message: `command '${command.name}' is not in the schema` });
+      return findings;
+    }
+    const args = command.args === undefined ? {} : command.args;
+    if (!isObject(args)) return findings; // already an envelope finding
+    if (table.args) {
+      findings.push(...validate(table.args, args, 'arguments'));
+    } else {
+      for (const member of Object.keys(args)) {
+        findings.push({ path: `arguments.${member}`, message: 'unknown member (the command takes no arguments)' });
+      }
+    }
+    return findings;
+  }
+}
+
+function timestampFindings(msg: Record<string, unknown>): Finding[] {
+  const ts = msg.timestamp;
+  if (!Object.hasOwn(msg, 'timestamp')) return [{ path: 'timestamp', message: 'missing mandatory member' }];
+  if (!isObject(ts)) return [{ path: 'timestamp', message: `expected an object, got ${describeValue(ts)}` }];
+  const findings: Finding[] = [];
+  for (const member of ['seconds', 'microseconds']) {
+    if (!Object.hasOwn(ts, member)) findings.push({ path: `timestamp.${member}`, message: 'missing mandatory member' });
+    else if (!isInteger(ts[member])) {
+      findings.push({ path: `timestamp.${member}`, message: `expected an integer, got ${describeValue(ts[member])}` });
+    }
+  }
+  return findings;
+}
+
+/** Judges parsed transcript entries. */
+export function verifyEntries(
+  entries: readonly TranscriptEntry[],
+  validators: ValidatorSet,
+  options: VerifyOptions = {},
+  badLines: readonly BadLine[] = [],
+): VerifyResult {
+  const verdicts = new Verifier(validators, options).run(entries);
+  verdicts.sort((a, b) => a.line - b.line);
+  const invalid = verdicts.filter((v) => v.findings.length > 0).length;
+  return { verdicts, badLines, messages: verdicts.length, valid: verdicts.length - invalid, invalid };
+}
+
+/** Parses and judges a transcript's text. */
+export function verifyTranscript(text: string, validators: ValidatorSet, options: VerifyOptions = {}): VerifyResult {
+  const { entries, badLines } = parseTranscript(text);
+  return verifyEntries(entries, validators, options, badLines);
+}
+
+/** The report's lines: one per finding of each invalid message, then the totals. */
+export function formatReport(result: VerifyResult, source: string): string[] {
+  const out: string[] = [];
+  for (const verdict of result.verdicts) {
+    for (const f of verdict.findings) {
+      const where = f.path === '' ? '' : `${f.path}: `;
+      out.push(`${source}:${verdict.line}: ${verdict.label}: ${where}${f.message}`);
+    }
+  }
+  out.push(formatSummary(result));
+  return out;
+}
+
+export function formatSummary(result: Pick<VerifyResult, 'messages' | 'valid' | 'invalid'>): string {
+  return `${result.messages} messages, ${result.valid} valid, ${result.invalid} invalid`;
+}

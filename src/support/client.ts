@@ -1,0 +1,134 @@
+/**
+ * Base class of generated typed clients.
+ *
+ * The generated subclass adds one method per command and passes the
+ * tables of validators; this class does the calling and checking. It runs
+ * on any `QmpExecutor` (the runtime client, a recording, a fake).
+ */
+import type { ExecuteOptions, QmpEventMessage, QmpExecutor } from '../runtime/executor.js';
+import type { Schema } from './kit.js';
+import { QapiValidationError, problemsOf, type ValidationTarget } from './errors.js';
+import type { UnknownValue } from './unknown.js';
+
+export interface CommandValidators {
+  /** Arguments (always strict); null when the command takes none. */
+  readonly args: Schema | null;
+  /** Reply value; null when there is no reply to check. */
+  readonly returns: Schema | null;
+}
+
+/** Validators of one generated schema at one reply strictness. */
+export interface ValidatorSet {
+  readonly commands: Readonly<Record<string, CommandValidators>>;
+  /** Event name → data schema (null: the event carries no data). */
+  readonly events: Readonly<Record<string, Schema | null>>;
+}
+
+export interface QapiClientOptions {
+  /** Check arguments before sending and replies/events on arrival (default true). */
+  validate?: boolean;
+  /**
+   * Reject replies and events carrying what the schema does not know
+   * (members, enum values, union branches, events). Default false: those
+   * are passed through, so a newer QEMU keeps working.
+   */
+  strict?: boolean;
+}
+
+/** Command name → argument and reply types (an interface is fine). */
+export type CommandTable<C> = { [K in keyof C]: { args: unknown; returns: unknown } };
+/** Event name → data type (undefined for events without data). */
+export type EventTable = object;
+
+/** Parameters after the command name: args optional when they may be omitted. */
+export type ArgsParameters<A> = undefined extends A
+  ? [args?: A, options?: ExecuteOptions]
+  : [args: A, options?: ExecuteOptions];
+
+export type Timestamp = QmpEventMessage['timestamp'];
+
+/** An event message narrowed by name. */
+export type TypedEvent<E extends EventTable, K extends keyof E & string = keyof E & string> = {
+  [P in K]: { event: P; data: E[P]; timestamp: Timestamp };
+}[K];
+
+/** An event the generated code does not know (compatible mode only). */
+export interface UnknownEvent {
+  event: UnknownValue;
+  data?: unknown;
+  timestamp: Timestamp;
+}
+
+export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
+  readonly executor: QmpExecutor;
+  readonly validate: boolean;
+  readonly strict: boolean;
+  private readonly validators: ValidatorSet;
+
+  constructor(executor: QmpExecutor, options: QapiClientOptions, validatorSet: (strict: boolean) => ValidatorSet) {
+    this.executor = executor;
+    this.validate = options.validate ?? true;
+    this.strict = options.strict ?? false;
+    this.validators = validatorSet(this.strict);
+  }
+
+  /** Runs a command by name with typed arguments and reply. */
+  execute<K extends keyof C & string>(name: K, ...rest: ArgsParameters<C[K]['args']>): Promise<C[K]['returns']> {
+    const [args, options] = rest;
+    return this.call(name, args, options) as Promise<C[K]['returns']>;
+  }
+
+  /** Runs `name`, checking arguments and reply unless validation is off. */
+  protected async call(name: string, args: unknown, options?: ExecuteOptions): Promise<unknown> {
+    const sent = args === undefined || args === null ? undefined : (args as Record<string, unknown>);
+    if (!this.validate) return this.executor.execute(name, sent, options);
+    const table = this.validators.commands[name];
+    if (table === undefined) {
+      throw new QapiValidationError('arguments', name, [{ path: '', message: 'command not in the schema' }]);
+    }
+    if (table.args) {
+      check(table.args, sent ?? {}, 'arguments', name);
+    } else if (sent !== undefined && Object.keys(sent).length > 0) {
+      throw new QapiValidationError('arguments', name, [
+        { path: '', message: `command takes no arguments, got ${Object.keys(sent).map((k) => `'${k}'`).join(', ')}` },
+      ]);
+    }
+    const reply = await this.executor.execute(name, sent, options);
+    return table.returns ? check(table.returns, reply, 'reply', name) : reply;
+  }
+
+  /** Events as they arrive, checked and narrowed by name. */
+  events<K extends keyof E & string>(names: readonly K[], options?: { signal?: AbortSignal }): AsyncIterable<TypedEvent<E, K>>;
+  events(names?: undefined, options?: { signal?: AbortSignal }): AsyncIterable<TypedEvent<E> | UnknownEvent>;
+  events(names?: readonly string[], options?: { signal?: AbortSignal }): AsyncIterable<unknown> {
+    const source = this.executor.events(names, options);
+    if (!this.validate) return source;
+    return this.checkedEvents(source);
+  }
+
+  private async *checkedEvents(source: AsyncIterable<QmpEventMessage>): AsyncIterable<QmpEventMessage> {
+    const table = this.validators.events;
+    for await (const message of source) {
+      if (!Object.hasOwn(table, message.event)) {
+        if (this.strict) {
+          throw new QapiValidationError('event', message.event, [{ path: '', message: 'event not in the schema' }]);
+        }
+        yield message;
+        continue;
+      }
+      const schema = table[message.event];
+      if (schema) {
+        yield { ...message, data: check(schema, message.data, 'event', message.event) };
+      } else {
+        yield message;
+      }
+    }
+  }
+}
+
+/** Parses `value` with `schema` or throws a QapiValidationError. */
+export function check(schema: Schema, value: unknown, target: ValidationTarget, subject: string): unknown {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new QapiValidationError(target, subject, problemsOf(result.error));
+  return result.data;
+}
