@@ -22,6 +22,8 @@ export interface QemuInstance {
   dir: string;
   /** The QMP unix socket. */
   socket: string;
+  /** All QMP sockets (`monitors` of them; the first is `socket`). */
+  sockets: string[];
   /** Kills the process (SIGKILL by default) and waits until it is gone. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** kill() + remove the temp dir. */
@@ -54,6 +56,11 @@ export interface QemuOptions {
   /** Extra command-line arguments (e.g. `-object iothread,id=io0`). */
   args?: string[];
   binary?: string;
+  /**
+   * QMP monitors to create (default 1). A QEMU monitor serves one client
+   * at a time, so a test that needs a second session needs a second one.
+   */
+  monitors?: number;
 }
 
 function alive(pid: number): boolean {
@@ -67,13 +74,16 @@ function alive(pid: number): boolean {
 
 export async function startQemu(options: QemuOptions = {}): Promise<QemuInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-qemu-'));
-  const socket = join(dir, 'qmp.sock');
+  const sockets = Array.from({ length: options.monitors ?? 1 }, (_, i) => join(dir, `qmp${i}.sock`));
+  const socket = sockets[0] as string;
   const pidfile = join(dir, 'qemu.pid');
   const args = [
     '-machine', options.machine ?? 'none',
     '-display', 'none', '-S', '-nodefaults',
-    '-chardev', `socket,id=qmp0,path=${socket},server=on,wait=off`,
-    '-mon', 'chardev=qmp0,mode=control',
+    ...sockets.flatMap((path, i) => [
+      '-chardev', `socket,id=qmp${i},path=${path},server=on,wait=off`,
+      '-mon', `chardev=qmp${i},mode=control`,
+    ]),
     ...(options.args ?? []),
     '-daemonize', '-pidfile', pidfile,
   ];
@@ -96,6 +106,7 @@ export async function startQemu(options: QemuOptions = {}): Promise<QemuInstance
     pid,
     dir,
     socket,
+    sockets,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (alive(pid)) process.kill(pid, signal);
       const deadline = Date.now() + 10_000;
