@@ -175,30 +175,19 @@ function listValues(values: readonly unknown[]): string {
 /** Turns one validator issue into findings with paths under `prefix`. */
 function issueFindings(issue: Issue, root: unknown, prefix: string): Finding[] {
   const path = issue.path as readonly PathKey[];
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: joinPath(prefix, [...path, key]), message: 'unknown member' }));
+  }
   const at = valueAt(root, path);
+  const where = joinPath(prefix, path);
+  if (!at.present && path.length > 0) return [{ path: where, message: 'missing mandatory member' }];
   switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ path: joinPath(prefix, [...path, key]), message: 'unknown member' }));
     case 'invalid_type':
-      if (!at.present && path.length > 0) {
-        return [{ path: joinPath(prefix, path), message: `missing mandatory member (${issue.expected})` }];
-      }
-      return [{ path: joinPath(prefix, path), message: `expected ${issue.expected}, got ${describeValue(at.value)}` }];
+      return [{ path: where, message: `expected ${issue.expected}, got ${describeValue(at.value)}` }];
     case 'invalid_value':
-      if (!at.present && path.length > 0) {
-        return [{ path: joinPath(prefix, path), message: 'missing mandatory member' }];
-      }
-      return [
-        {
-          path: joinPath(prefix, path),
-          message: `unexpected ${describeValue(at.value)}; expected one of ${listValues(issue.values)}`,
-        },
-      ];
+      return [{ path: where, message: `unexpected ${describeValue(at.value)}; expected one of ${listValues(issue.values)}` }];
     default:
-      if (!at.present && path.length > 0) {
-        return [{ path: joinPath(prefix, path), message: `missing mandatory member: ${issue.message}` }];
-      }
-      return [{ path: joinPath(prefix, path), message: issue.message }];
+      return [{ path: where, message: issue.message }];
   }
 }
 
