@@ -37,6 +37,39 @@ export function jsonObject(): JsonObject {
   return Object.create(null) as JsonObject;
 }
 
+/** Is `key` an array index ('0', '17'…), which JavaScript lists before other keys? */
+function isArrayIndex(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return c >= 48 && c <= 57 && /^(?:0|[1-9][0-9]{0,9})$/.test(key) && Number(key) < 4294967295;
+}
+
+/**
+ * An object whose keys list in `order` (then in order of addition), even
+ * array-index keys, which plain objects would list first in numeric order.
+ * QAPI member and branch names may be such keys (enum values like '1'),
+ * and their order is meaningful.
+ */
+function keepKeyOrder(target: JsonObject, order: string[]): JsonObject {
+  return new Proxy(target, {
+    ownKeys: () => [...order],
+    set(t, key, value: JsonValue) {
+      if (typeof key !== 'string') return false;
+      if (!(key in t)) order.push(key);
+      t[key] = value;
+      return true;
+    },
+    defineProperty(t, key, desc) {
+      if (typeof key !== 'string') return false;
+      if (!(key in t)) order.push(key);
+      return Reflect.defineProperty(t, key, desc);
+    },
+    deleteProperty(t, key) {
+      if (typeof key === 'string' && key in t) order.splice(order.indexOf(key), 1);
+      return Reflect.deleteProperty(t, key);
+    },
+  });
+}
+
 /** Deeper nesting is refused rather than risking the call stack. */
 export const MAX_NESTING = 1000;
 
@@ -329,16 +362,20 @@ class SchemaParser {
       return obj;
     }
     if (this.tok() !== "'") throw lex.error("expected string or '}'");
+    // Source order of the keys, kept only once an index-like key shows up
+    let order: string[] | null = null;
     for (;;) {
       const key = lex.val as string;
       lex.accept();
       if (this.tok() !== ':') throw lex.error("expected ':'");
       lex.accept();
       if (key in obj) throw lex.error(`duplicate key '${key}'`);
+      if (order) order.push(key);
+      else if (isArrayIndex(key)) order = [...Object.keys(obj), key];
       obj[key] = this.getExpr(depth);
       if (this.tok() === '}') {
         lex.accept();
-        return obj;
+        return order ? keepKeyOrder(obj, order) : obj;
       }
       if (this.tok() !== ',') throw lex.error("expected ',' or '}'");
       lex.accept();
