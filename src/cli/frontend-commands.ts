@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
 import { dumpSchema } from '../frontend/dump.js';
 import { parseSchema } from '../frontend/index.js';
+import { QEMU_VERSIONS, type QemuVersion } from '../frontend/schema.js';
 
 /** Where a command writes; the real process streams, or a test's buffers. */
 export interface CommandIO {
@@ -31,10 +32,12 @@ const SUMMARY: Record<FrontendCommand, string> = {
 
 function help(command: FrontendCommand): string {
   return (
-    `usage: qapi-ts ${command} [--lenient-docs] SCHEMA\n\n${SUMMARY[command]}\n\n` +
+    `usage: qapi-ts ${command} [--lenient-docs] [--qemu-version V] SCHEMA\n\n${SUMMARY[command]}\n\n` +
     'options:\n' +
-    '  --lenient-docs  report doc-comment problems as warnings and keep going\n' +
-    '  -h, --help      show this help\n\n' +
+    '  --lenient-docs      report doc-comment problems as warnings and keep going\n' +
+    `  --qemu-version V    build the model as QEMU V does (${QEMU_VERSIONS.join(', ')};\n` +
+    `                      default ${QEMU_VERSIONS[0]}); checks are always QEMU ${QEMU_VERSIONS[0]}'s\n` +
+    '  -h, --help          show this help\n\n' +
     'Errors go to stderr in QEMU\'s format (exit status 1).\n'
   );
 }
@@ -45,7 +48,7 @@ function help(command: FrontendCommand): string {
  * schema, 2 usage error or internal error.
  */
 export function runFrontendCommand(command: FrontendCommand, argv: string[], io: CommandIO): number {
-  let values: { 'lenient-docs'?: boolean; help?: boolean };
+  let values: { 'lenient-docs'?: boolean; 'qemu-version'?: string; help?: boolean };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -53,6 +56,7 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
       allowPositionals: true,
       options: {
         'lenient-docs': { type: 'boolean' },
+        'qemu-version': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -68,10 +72,16 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
     io.stderr(`qapi-ts ${command}: expected exactly one SCHEMA file\n${help(command)}`);
     return 2;
   }
+  const version = values['qemu-version'] ?? QEMU_VERSIONS[0];
+  if (!isQemuVersion(version)) {
+    io.stderr(`qapi-ts ${command}: unknown --qemu-version '${version}' (known: ${QEMU_VERSIONS.join(', ')})\n`);
+    return 2;
+  }
   const fname = positionals[0]!;
   try {
     const schema = parseSchema(fname, {
       lenientDocs: values['lenient-docs'] ?? false,
+      qemuVersion: version,
       onWarning: (message) => io.stderr(message + '\n'),
     });
     if (command === 'dump') io.stdout(dumpSchema(schema));
@@ -84,6 +94,10 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
     io.stderr(`qapi-ts ${command}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     return 2;
   }
+}
+
+function isQemuVersion(v: string): v is QemuVersion {
+  return (QEMU_VERSIONS as readonly string[]).includes(v);
 }
 
 export async function runCheck(argv: string[]): Promise<number> {

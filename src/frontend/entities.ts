@@ -90,6 +90,18 @@ export function cName(name: string, protect = true): string {
   return mapped;
 }
 
+/** Protected C names, memoised: the same member names recur throughout. */
+const clashKeys = new Map<string, string>();
+
+function clashKey(name: string): string {
+  let key = clashKeys.get(name);
+  if (key === undefined) {
+    key = cName(name);
+    clashKeys.set(name, key);
+  }
+  return key;
+}
+
 // ---------------------------------------------------------------------------
 // Conditions
 
@@ -129,7 +141,7 @@ export abstract class Member {
    * being checked, which need not be the one declaring the member.
    */
   checkClash(info: SourceInfo | null, seen: Map<string, Member>): void {
-    const cname = cName(this.name);
+    const cname = clashKey(this.name);
     const other = seen.get(cname);
     if (other) {
       throw new QapiSemError(
@@ -687,7 +699,7 @@ export class Branches extends VariantList implements SchemaBranches {
    * every branch.
    */
   check(schema: TypeResolver, seen: ReadonlyMap<string, Member>): void {
-    const tag = seen.get(cName(this.tagName));
+    const tag = seen.get(clashKey(this.tagName));
     if (!(tag instanceof ObjectMember) || tag.name !== this.tagName) {
       throw new QapiSemError(
         this.info,

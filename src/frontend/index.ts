@@ -2,20 +2,33 @@
  * The frontend's public API: read a schema file, check it exactly as QEMU's
  * generator does, and return the checked model (model.ts) for backends.
  */
-import type { FrontendOptions } from './model.js';
-import { QapiSchema } from './schema.js';
+import { QapiSchema, type SchemaOptions } from './schema.js';
 
 /**
  * Parses and checks the schema in `fname` and everything it includes.
  * Throws a QapiError (with QEMU's exact message) when the schema is
  * invalid. With `lenientDocs`, doc-comment problems are passed to
  * `onWarning` instead and the complete model is still built.
+ * `qemuVersion: '7.2'` reproduces QEMU 7.2's model where it differs.
  */
-export function parseSchema(fname: string, options: FrontendOptions = {}): QapiSchema {
+export function parseSchema(fname: string, options: SchemaOptions = {}): QapiSchema {
   return new QapiSchema(fname, options);
 }
 
-export { QapiSchema, formatWarning } from './schema.js';
+/**
+ * Like parseSchema, for schema text not in a file: `text` is read as the
+ * content of `fname` (which names it in messages and anchors includes).
+ */
+export function parseSchemaString(
+  text: string,
+  fname = 'schema.json',
+  options: SchemaOptions = {},
+): QapiSchema {
+  return new QapiSchema(fname, options, text);
+}
+
+export { QapiSchema, formatWarning, QEMU_VERSIONS } from './schema.js';
+export type { SchemaOptions, QemuVersion } from './schema.js';
 export { dumpSchema, dumpEntities, formatIfCond } from './dump.js';
 export { visitSchema, visitEntity, entitiesOfKind } from './visitor.js';
 export { cName } from './entities.js';

@@ -41,7 +41,7 @@ import type {
   SchemaType,
   SchemaVisitor,
 } from './model.js';
-import { parseSchemaFile, type ParsedExpr } from './parser.js';
+import { parseSchemaFile, parseSchemaText, type ParsedExpr } from './parser.js';
 import type { QapiDoc } from './doc.js';
 import type { SourceInfo } from './source.js';
 import { visitSchema } from './visitor.js';
@@ -120,6 +120,19 @@ const BUILTIN_TYPES: readonly (readonly [string, JsonType])[] = [
 
 const QTYPE_VALUES = ['none', 'qnull', 'qnum', 'qstring', 'qdict', 'qlist', 'qbool'];
 
+/**
+ * Options of the schema checker. `qemuVersion` selects the QEMU release
+ * whose model to reproduce where releases differ in what they build from
+ * the same schema (only '7.2' differs: its built-in `QType` enum has the
+ * prefix `QTYPE`). Checking rules are always those of QEMU 10.0.
+ */
+export interface SchemaOptions extends FrontendOptions {
+  qemuVersion?: QemuVersion;
+}
+
+export const QEMU_VERSIONS = ['10.0', '7.2'] as const;
+export type QemuVersion = (typeof QEMU_VERSIONS)[number];
+
 /** QEMU's limit: features are numbered into a 64-bit mask. */
 const MAX_FEATURES = 64;
 
@@ -153,18 +166,29 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
   private readonly entityList: AnyEntity[] = [];
   private readonly entityDict = new Map<string, DefinitionEntity>();
   private readonly moduleDict = new Map<string, Module>();
+  /** Source file name as located → its module (saves path arithmetic). */
+  private readonly moduleByFnameCache = new Map<string, Module>();
   /** Every feature name in use, first use only; the special ones first. */
   private readonly featureDict = new Map<string, Feature>();
   private readonly schemaDir: string;
   private readonly diagnostics: DocDiagnostics;
   private predefining = true;
 
+  /**
+   * Reads, checks and models the schema in file `fname`, or, when `text`
+   * is given, the schema text `text` as if it were that file's content
+   * (includes are still read from disk, relative to `fname`).
+   */
   constructor(
     readonly fname: string,
-    options: FrontendOptions = {},
+    options: SchemaOptions = {},
+    text?: string,
   ) {
     this.diagnostics = new WarningDiagnostics(options.lenientDocs ?? false, options.onWarning);
-    const parsed = parseSchemaFile(fname, this.diagnostics);
+    const parsed =
+      text === undefined
+        ? parseSchemaFile(fname, this.diagnostics)
+        : parseSchemaText(text, fname, this.diagnostics);
     const exprs = checkExprs(parsed.exprs, this.diagnostics);
     this.docs = parsed.docs;
 
@@ -172,7 +196,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     this.schemaDir = dirnameOf(fname);
     this.makeModule(Module.BUILTIN);
     this.makeModule(fname);
-    this.defPredefineds();
+    this.defPredefineds(options.qemuVersion === '7.2' ? 'QTYPE' : null);
     this.predefining = false;
     this.defExprs(exprs);
     this.check();
@@ -218,8 +242,12 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
   }
 
   moduleByFname(fname: string): Module {
-    const m = this.moduleDict.get(this.moduleName(fname));
-    if (!m) throw new Error(`internal error: no module for ${fname}`);
+    let m = this.moduleByFnameCache.get(fname);
+    if (!m) {
+      m = this.moduleDict.get(this.moduleName(fname));
+      if (!m) throw new Error(`internal error: no module for ${fname}`);
+      this.moduleByFnameCache.set(fname, m);
+    }
     return m;
   }
 
@@ -264,7 +292,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     this.entityDict.set(defn.name, defn);
   }
 
-  private defPredefineds(): void {
+  private defPredefineds(qtypePrefix: string | null): void {
     for (const [name, json] of BUILTIN_TYPES) {
       this.defDefinition(new BuiltinType(name, json));
       // Arrays of every built-in exist whether used or not.
@@ -272,7 +300,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     }
     this.defDefinition(new ObjectType('q_empty', null, null, null, [], null, [], null));
     const qtypes = QTYPE_VALUES.map((n) => new EnumMember(n, null));
-    this.defDefinition(new EnumType('QType', null, null, null, [], qtypes, null));
+    this.defDefinition(new EnumType('QType', null, null, null, [], qtypes, qtypePrefix));
   }
 
   private makeFeatures(features: ExprValue | undefined, info: SourceInfo): Feature[] {
