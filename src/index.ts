@@ -1,1 +1,27 @@
 export type * from "./frontend/model.js";
+
+// Code generator (backends) and the code generated for qapi/ (query-iothreads & co).
+export {
+  generate,
+  generateFiles,
+  loadValidators,
+  type GenerateOptions,
+  type GenerateRequest,
+  type GenerateResult,
+  type LoadOptions,
+  type LoadedSchema,
+} from './backends/index.js';
+export * as qapi from '../generated/index.js';
+export {
+  QapiClient,
+  validators as qapiValidators,
+  strictValidators as qapiStrictValidators,
+  type IOThreadInfo,
+  type IoThreadHolder,
+  type IoThreadHolderType,
+} from '../generated/index.js';
+import { validators as generatedValidators } from '../generated/index.js';
+/** Validator of `query-iothreads` reply elements (compatible with newer QEMU). */
+export const IOThreadInfoSchema = generatedValidators.IOThreadInfo;
+/** Validator of an IOThread holder (compatible with newer QEMU). */
+export const IoThreadHolderSchema = generatedValidators.IoThreadHolder;

@@ -7,11 +7,24 @@
 import type { IfCondition, SchemaDoc, SchemaFeature } from '../frontend/model.js';
 import { formatIfCondition } from './selection.js';
 
+/** Removes the indentation QAPI doc text keeps on continuation lines. */
+function dedent(text: string): string {
+  if (!text.includes('\n')) return text.trim();
+  const lines = text.split('\n').map((l) => l.trimEnd());
+  let indent = Infinity;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line !== '') indent = Math.min(indent, line.length - line.trimStart().length);
+  }
+  const rest = lines.slice(1).map((l) => l.slice(Math.min(indent, l.length)));
+  return [lines[0]!.trim(), ...rest].join('\n').trim();
+}
+
 function clean(text: string): string {
-  return text
-    .replace(/\*\//g, '*\\/')
-    .replace(/(^|[^\w`])@([A-Za-z_][\w-]*)/g, '$1`$2`')
-    .trimEnd();
+  let out = dedent(text);
+  if (out.includes('*/')) out = out.replace(/\*\//g, '*\\/');
+  if (out.includes('@')) out = out.replace(/(^|[^\w`])@([A-Za-z_][\w-]*)/g, '$1`$2`');
+  return out;
 }
 
 /** Collects the lines of one doc comment. */
@@ -29,7 +42,8 @@ export class DocBuilder {
 
   tag(name: string, text = ''): this {
     const cleaned = clean(text);
-    this.tags.push(cleaned ? `@${name} ${cleaned}` : `@${name}`);
+    const sep = cleaned.includes('\n') && /^[-*] /.test(cleaned) ? '\n' : ' ';
+    this.tags.push(cleaned ? `@${name}${sep}${cleaned}` : `@${name}`);
     return this;
   }
 

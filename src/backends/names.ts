@@ -65,6 +65,7 @@ export function propertyKey(name: string): string {
 
 /** A single-quoted TypeScript string literal. */
 export function quote(text: string): string {
+  if (!/['\\\n]/.test(text)) return `'${text}'`;
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
 }
 

@@ -1,0 +1,82 @@
+/**
+ * Validators for a schema at run time: generate in memory, transpile with
+ * TypeScript, import. For tools (like transcript verification) that get a
+ * schema path rather than checked-in generated code.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { FrontendOptions } from '../frontend/model.js';
+import type { SchemaValidators } from '../support/registry.js';
+import type { QapiClientBase, QapiClientOptions, ValidatorSet } from '../support/client.js';
+import type { QmpExecutor } from '../runtime/executor.js';
+import type { Schema } from '../support/kit.js';
+import { generateFiles, type GenerateOptions } from './generate.js';
+
+export interface LoadOptions extends Omit<GenerateOptions, 'supportImport'>, FrontendOptions {}
+
+export interface LoadedSchema {
+  /** Both strictnesses, lazily built. */
+  readonly schemaValidators: SchemaValidators;
+  /** Compatible type validators by QAPI type name. */
+  readonly validators: Readonly<Record<string, Schema>>;
+  /** Strict type validators by QAPI type name. */
+  readonly strictValidators: Readonly<Record<string, Schema>>;
+  /** Command and event validators for replies checked compatibly / strictly. */
+  validatorSet(strict: boolean): ValidatorSet;
+  /** Makes the generated (untyped here) client class on an executor. */
+  createClient(executor: QmpExecutor, options?: QapiClientOptions): QapiClientBase<Record<string, { args: unknown; returns: unknown }>, object>;
+}
+
+interface GeneratedIndex {
+  schemaValidators: SchemaValidators;
+  validators: Record<string, Schema>;
+  strictValidators: Record<string, Schema>;
+  [name: string]: unknown;
+}
+
+/** The support library's module URL, matching how this file is being run. */
+function supportUrl(): string {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`../support/index${ext}`, import.meta.url).href;
+}
+
+/**
+ * Parses `schemaPath`, generates its code in memory and imports it.
+ * Throws the frontend's QapiError for an invalid schema.
+ */
+export async function loadValidators(schemaPath: string, options: LoadOptions = {}): Promise<LoadedSchema> {
+  const { parseSchema } = await import('../frontend/index.js');
+  const schema = parseSchema(schemaPath, {
+    lenientDocs: options.lenientDocs ?? true,
+    onWarning: options.onWarning ?? (() => {}),
+  });
+  const files = generateFiles(schema, { ...options, supportImport: supportUrl() });
+  // TypeScript is CommonJS; require it (and only when loading, as it is big).
+  const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
+  const dir = await mkdtemp(join(tmpdir(), 'qapi-ts-load-'));
+  try {
+    await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
+    for (const [name, source] of files) {
+      const js = ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+        fileName: name,
+      }).outputText;
+      await writeFile(join(dir, name.replace(/\.ts$/, '.js')), js);
+    }
+    const index = (await import(pathToFileURL(join(dir, 'index.js')).href)) as GeneratedIndex;
+    const clientName = options.clientName ?? 'QapiClient';
+    const Client = index[clientName] as new (e: QmpExecutor, o?: QapiClientOptions) => QapiClientBase<Record<string, { args: unknown; returns: unknown }>, object>;
+    return {
+      schemaValidators: index.schemaValidators,
+      validators: index.validators,
+      strictValidators: index.strictValidators,
+      validatorSet: (strict) => index.schemaValidators.validatorSet(strict),
+      createClient: (executor, clientOptions) => new Client(executor, clientOptions),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
