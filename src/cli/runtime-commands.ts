@@ -125,7 +125,7 @@ export async function runExec(argv: string[]): Promise<number> {
     }
     if (!values['no-validate']) {
       const check = await loadArgumentChecker();
-      const problem = check?.(command, args);
+      const problem = check(command, args);
       if (problem) throw new UsageError(`invalid arguments for '${command}': ${problem}`);
     }
     const oob = values.oob === true;

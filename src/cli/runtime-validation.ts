@@ -1,46 +1,27 @@
 /**
  * Argument checking for `qapi-ts exec`, from the generated code for our
- * own schema (generated/index.ts). Commands the schema does not know are
- * passed through untouched; so is everything when the generated code is
- * not there (a checkout before `npm run generate`).
+ * own schema (generated/). Arguments of commands the schema knows are
+ * checked strictly; commands it does not know are passed through untouched.
+ * Loaded only when `exec` runs, so other subcommands never pay for zod.
  */
-
-interface SafeParser {
-  safeParse(value: unknown): { success: true } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
-}
-
-interface GeneratedIndex {
-  commands: Readonly<Record<string, { args: SafeParser | null } | undefined>>;
-}
+import { formatPath } from '../support/errors.js';
 
 /** Returns why `args` are invalid for `command`, or undefined when fine or unknown. */
 export type ArgumentChecker = (command: string, args: Record<string, unknown> | undefined) => string | undefined;
 
-// A variable specifier: the generated index may not exist at build time.
-const GENERATED_INDEX = '../../generated/index.js';
-
-export async function loadArgumentChecker(): Promise<ArgumentChecker | undefined> {
-  let index: GeneratedIndex;
-  try {
-    index = (await import(GENERATED_INDEX)) as GeneratedIndex;
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
-  if (typeof index.commands !== 'object' || index.commands === null) return undefined;
-  return (command, args) => checkArguments(index, command, args);
-}
-
-function checkArguments(index: GeneratedIndex, command: string, args: Record<string, unknown> | undefined): string | undefined {
-  if (!Object.hasOwn(index.commands, command)) return undefined;
-  const schema = index.commands[command]?.args ?? null;
-  if (schema === null) {
-    const keys = Object.keys(args ?? {});
-    return keys.length === 0 ? undefined : `takes no arguments, got ${keys.map((k) => `'${k}'`).join(', ')}`;
-  }
-  const result = schema.safeParse(args ?? {});
-  if (result.success) return undefined;
-  return result.error.issues
-    .map((issue) => (issue.path.length ? `${issue.path.map(String).join('.')}: ${issue.message}` : issue.message))
-    .join('; ');
+export async function loadArgumentChecker(): Promise<ArgumentChecker> {
+  const { commands } = await import('../../generated/index.js');
+  return (command, args) => {
+    if (!Object.hasOwn(commands, command)) return undefined;
+    const schema = commands[command]?.args ?? null;
+    if (schema === null) {
+      const keys = Object.keys(args ?? {});
+      return keys.length === 0 ? undefined : `takes no arguments, got ${keys.map((k) => `'${k}'`).join(', ')}`;
+    }
+    const result = schema.safeParse(args ?? {});
+    if (result.success) return undefined;
+    return result.error.issues
+      .map((issue) => (issue.path.length ? `${formatPath(issue.path)}: ${issue.message}` : issue.message))
+      .join('; ');
+  };
 }

@@ -80,6 +80,24 @@ describe.runIf(qemuAvailable() && builtCli())('qapi-ts exec / events against rea
     expect((await cli('exec', 'query-status')).code).toBe(1);
   });
 
+  it('exec checks arguments of commands our schema knows, strictly; passes others through', async () => {
+    const extra = await cli('exec', '--socket', qemu.socket, 'query-iothreads', '{"x": 1}');
+    expect(extra.code).toBe(1);
+    expect(extra.stderr).toBe("qapi-ts exec: invalid arguments for 'query-iothreads': takes no arguments, got 'x'\n");
+    const badEnum = await cli('exec', '--socket', qemu.socket, 'qmp_capabilities', '{"enable": ["nope"]}');
+    expect(badEnum.code).toBe(1);
+    expect(badEnum.stderr).toMatch(/^qapi-ts exec: invalid arguments for 'qmp_capabilities': enable\[0\]: /);
+    // --no-validate sends it anyway, and QEMU answers.
+    const sent = await cli('exec', '--socket', qemu.socket, '--no-validate', 'query-iothreads', '{"x": 1}');
+    expect(sent.code).toBe(2);
+    expect(sent.stderr).toMatch(/^GenericError: /);
+    // object-add is not in our schema: passed through untouched.
+    const added = await cli('exec', '--socket', qemu.socket, 'object-add', '{"qom-type": "iothread", "id": "cli1"}');
+    expect(added.code).toBe(0);
+    const del = await cli('exec', '--socket', qemu.socket, 'object-del', '{"id": "cli1"}');
+    expect(del.code).toBe(0);
+  });
+
   it('exec --oob sends exec-oob', async () => {
     const r = await cli('exec', '--socket', qemu.socket, '--oob', 'query-yank');
     expect(r.code).toBe(0);
