@@ -3,4 +3,4 @@ export { generate, generateFiles, writeGenerated, type GenerateOptions, type Gen
 export { GENERATED_HEADER } from './emitter.js';
 export { camelCase, pascalCase, propertyKey, safeIdentifier } from './names.js';
 export { evalIfCondition, formatIfCondition, type SelectionOptions } from './selection.js';
-export { loadValidators, type LoadOptions, type LoadedSchema } from './load.js';
+export { importGenerated, loadValidators, supportModuleUrl, type LoadOptions, type LoadedSchema, type UntypedClient } from './load.js';

@@ -27,8 +27,11 @@ export interface LoadedSchema {
   /** Command and event validators for replies checked compatibly / strictly. */
   validatorSet(strict: boolean): ValidatorSet;
   /** Makes the generated (untyped here) client class on an executor. */
-  createClient(executor: QmpExecutor, options?: QapiClientOptions): QapiClientBase<Record<string, { args: unknown; returns: unknown }>, object>;
+  createClient(executor: QmpExecutor, options?: QapiClientOptions): UntypedClient;
 }
+
+/** A generated client seen without its schema's types. */
+export type UntypedClient = QapiClientBase<Record<string, { args: unknown; returns: unknown }>, object>;
 
 interface GeneratedIndex {
   schemaValidators: SchemaValidators;
@@ -38,9 +41,33 @@ interface GeneratedIndex {
 }
 
 /** The support library's module URL, matching how this file is being run. */
-function supportUrl(): string {
+export function supportModuleUrl(): string {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   return new URL(`../support/index${ext}`, import.meta.url).href;
+}
+
+/**
+ * Transpiles generated files (made with `supportImport: supportModuleUrl()`)
+ * and imports their index. The files go to a temporary directory that is
+ * removed once they are loaded.
+ */
+export async function importGenerated(files: ReadonlyMap<string, string>): Promise<Record<string, unknown>> {
+  // TypeScript is CommonJS; require it (and only when loading, as it is big).
+  const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
+  const dir = await mkdtemp(join(tmpdir(), 'qapi-ts-load-'));
+  try {
+    await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
+    for (const [name, source] of files) {
+      const js = ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+        fileName: name,
+      }).outputText;
+      await writeFile(join(dir, name.replace(/\.ts$/, '.js')), js);
+    }
+    return (await import(pathToFileURL(join(dir, 'index.js')).href)) as Record<string, unknown>;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -53,30 +80,15 @@ export async function loadValidators(schemaPath: string, options: LoadOptions = 
     lenientDocs: options.lenientDocs ?? true,
     onWarning: options.onWarning ?? (() => {}),
   });
-  const files = generateFiles(schema, { ...options, supportImport: supportUrl() });
-  // TypeScript is CommonJS; require it (and only when loading, as it is big).
-  const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
-  const dir = await mkdtemp(join(tmpdir(), 'qapi-ts-load-'));
-  try {
-    await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
-    for (const [name, source] of files) {
-      const js = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-        fileName: name,
-      }).outputText;
-      await writeFile(join(dir, name.replace(/\.ts$/, '.js')), js);
-    }
-    const index = (await import(pathToFileURL(join(dir, 'index.js')).href)) as GeneratedIndex;
-    const clientName = options.clientName ?? 'QapiClient';
-    const Client = index[clientName] as new (e: QmpExecutor, o?: QapiClientOptions) => QapiClientBase<Record<string, { args: unknown; returns: unknown }>, object>;
-    return {
-      schemaValidators: index.schemaValidators,
-      validators: index.validators,
-      strictValidators: index.strictValidators,
-      validatorSet: (strict) => index.schemaValidators.validatorSet(strict),
-      createClient: (executor, clientOptions) => new Client(executor, clientOptions),
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const files = generateFiles(schema, { ...options, supportImport: supportModuleUrl() });
+  const index = (await importGenerated(files)) as GeneratedIndex;
+  const clientName = options.clientName ?? 'QapiClient';
+  const Client = index[clientName] as new (e: QmpExecutor, o?: QapiClientOptions) => UntypedClient;
+  return {
+    schemaValidators: index.schemaValidators,
+    validators: index.validators,
+    strictValidators: index.strictValidators,
+    validatorSet: (strict) => index.schemaValidators.validatorSet(strict),
+    createClient: (executor, clientOptions) => new Client(executor, clientOptions),
+  };
 }
