@@ -4,6 +4,7 @@
  * frontend reports them (QEMU's format) with exit status 1; doc-comment
  * problems are warnings unless --strict-docs.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
 import { generate } from '../backends/generate.js';
@@ -107,7 +108,93 @@ export async function runGenerate(argv: string[]): Promise<number> {
   }
 }
 
-export async function runVerify(_argv: string[]): Promise<number> {
-  process.stderr.write('qapi-ts: not implemented yet\n');
-  return 2;
+const VERIFY_HELP = `usage: qapi-ts verify --schema SCHEMA [options] TRANSCRIPT.jsonl
+
+Check a recorded QMP session, one {"dir": "client"|"server", "msg": ...} per
+line ('-' reads stdin), against SCHEMA with its generated validators. Each
+invalid message is printed with its line, member path and reason, then a
+line 'N messages, N valid, N invalid'.
+
+options:
+  -s, --schema SCHEMA      the QAPI schema (required)
+  --strict                 what the schema does not know in server messages
+                           (members, enum values, events) is a finding too
+  --int64 MODE             int/int64/uint64/size as 'mixed' (default),
+                           'bigint' or 'number' (as for generate)
+  --strict-docs            doc-comment problems are schema errors
+  --warnings               list doc-comment warnings (default: a count)
+  -h, --help               show this help
+
+exit status: 0 all messages valid, 1 some invalid, 2 usage error, unreadable
+file, invalid schema or a line that is not a transcript entry
+`;
+
+export async function runVerify(argv: string[]): Promise<number> {
+  const fail = (problem: string, help = ''): number => {
+    process.stderr.write(`qapi-ts verify: ${problem}\n${help}`);
+    return 2;
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        schema: { type: 'string', short: 's' },
+        strict: { type: 'boolean' },
+        int64: { type: 'string' },
+        'strict-docs': { type: 'boolean' },
+        warnings: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    return fail((err as Error).message, VERIFY_HELP);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(VERIFY_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) return fail('expected exactly one TRANSCRIPT file', VERIFY_HELP);
+  if (values.schema === undefined) return fail('missing --schema SCHEMA', VERIFY_HELP);
+  const int64 = values.int64 ?? 'mixed';
+  if (!(INT64_MODES as readonly string[]).includes(int64)) {
+    return fail(`--int64 must be one of ${INT64_MODES.join(', ')}, not '${int64}'`, VERIFY_HELP);
+  }
+  const source = positionals[0]!;
+  let text: string;
+  try {
+    text = readFileSync(source === '-' ? 0 : source, 'utf8');
+  } catch (err) {
+    return fail(`cannot read ${source}: ${(err as Error).message}`);
+  }
+  const { parseTranscript, verifyEntries, formatReport } = await import('../backends/verify.js');
+  const { loadValidators } = await import('../backends/load.js');
+  const transcript = parseTranscript(text);
+  const warnings: string[] = [];
+  let loaded;
+  try {
+    loaded = await loadValidators(values.schema, {
+      lenientDocs: !values['strict-docs'],
+      onWarning: (message) => warnings.push(message),
+      int64: int64 as Int64Mode,
+    });
+  } catch (err) {
+    if (isQapiError(err)) return fail(`cannot use the schema:\n${err.format()}`);
+    throw err;
+  }
+  if (values.warnings) for (const w of warnings) process.stderr.write(`${w}\n`);
+  else if (warnings.length > 0) {
+    process.stderr.write(
+      `qapi-ts verify: ${warnings.length} doc-comment warning${warnings.length === 1 ? '' : 's'} in ${values.schema} ` +
+        '(--warnings lists them, --strict-docs makes them errors)\n',
+    );
+  }
+  const strict = values.strict ?? false;
+  const result = verifyEntries(transcript.entries, loaded.validatorSet(strict), { strict }, transcript.badLines);
+  for (const bad of result.badLines) process.stderr.write(`${source}:${bad.line}: ${bad.reason}\n`);
+  process.stdout.write(`${formatReport(result, source).join('\n')}\n`);
+  if (result.badLines.length > 0) return 2;
+  return result.invalid > 0 ? 1 : 0;
 }
