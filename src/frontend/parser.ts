@@ -294,8 +294,8 @@ class SchemaParser {
       throw new QapiSemError(info, `can't read include file '${inclFname}': ${strerror(err)}`);
     }
     const sub = new SchemaParser(this.ctx, inclFname, src, info).parse();
-    this.exprs.push(...sub.exprs);
-    this.docs.push(...sub.docs);
+    for (const e of sub.exprs) this.exprs.push(e);
+    for (const d of sub.docs) this.docs.push(d);
   }
 
   private pragma(name: string, value: JsonValue, info: SourceInfo): void {
