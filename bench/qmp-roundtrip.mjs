@@ -4,9 +4,9 @@
 //   execute our QmpClient.execute (untyped)
 //   typed   the generated, validated client (when generated/ is built)
 // at 1 and 16 commands in flight, measured side by side in interleaved rounds
-// (median of the rounds is reported).
+// (median of the slices is reported), plus node's CPU time per round trip.
 //
-//   npm run build && npm run bench:qmp -- [--socket PATH] [--seconds 0.5] [--rounds 6]
+//   npm run build && npm run bench:qmp -- [--socket PATH] [--seconds 0.25] [--rounds 15]
 //
 // Without --socket it starts its own `qemu-system-x86_64 -machine none`.
 import { spawn } from 'node:child_process';
@@ -34,26 +34,31 @@ try {
 const { values } = parseArgs({
   options: {
     socket: { type: 'string' },
-    seconds: { type: 'string', default: '0.5' },
-    rounds: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '0.25' },
+    rounds: { type: 'string', default: '15' },
   },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 
 // --- a QEMU of our own when no socket is given -----------------------------
+// Own QEMU: one monitor per mode, so each mode keeps its connection for the
+// whole run (a QEMU monitor serves one client at a time). With --socket,
+// every slice reconnects to the one socket.
 let qemu;
-let socketPath = values.socket;
 let tmp;
-if (socketPath === undefined) {
+let sockets;
+if (values.socket === undefined) {
   tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-'));
-  socketPath = join(tmp, 'qmp.sock');
+  sockets = [0, 1, 2].map((i) => join(tmp, `qmp${i}.sock`));
   qemu = spawn('qemu-system-x86_64', [
     '-machine', 'none', '-display', 'none', '-S', '-nodefaults',
-    '-chardev', `socket,id=qmp0,path=${socketPath},server=on,wait=off`,
-    '-mon', 'chardev=qmp0,mode=control',
+    ...sockets.flatMap((path, i) => [
+      '-chardev', `socket,id=qmp${i},path=${path},server=on,wait=off`,
+      '-mon', `chardev=qmp${i},mode=control`,
+    ]),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200 && !existsSync(socketPath); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 400 && !sockets.every((p) => existsSync(p)); i++) await new Promise((r) => setTimeout(r, 25));
 }
 const cleanup = () => {
   if (qemu && qemu.exitCode === null) qemu.kill('SIGKILL');
@@ -91,97 +96,125 @@ function rawSession(path) {
   });
 }
 
-async function runRaw(conc, ms) {
-  const { sock, setHandler } = await rawSession(socketPath);
+async function openRaw(path) {
+  const { sock, setHandler } = await rawSession(path);
   const line = '{"execute":"query-status"}\n';
-  let done = 0;
-  let stopping = false;
-  let inFlight = 0;
-  const finished = new Promise((res) => {
-    setHandler((msg) => {
-      if (!('return' in msg)) return;
-      done++;
-      inFlight--;
-      if (!stopping) {
+  return {
+    async run(conc, ms) {
+      let done = 0;
+      let stopping = false;
+      let inFlight = 0;
+      const finished = new Promise((res) => {
+        setHandler((msg) => {
+          if (!('return' in msg)) return;
+          done++;
+          inFlight--;
+          if (!stopping) {
+            inFlight++;
+            sock.write(line);
+          } else if (inFlight === 0) res();
+        });
+      });
+      const t0 = performance.now();
+      for (let i = 0; i < conc; i++) {
         inFlight++;
         sock.write(line);
-      } else if (inFlight === 0) res();
-    });
-  });
-  const t0 = performance.now();
-  for (let i = 0; i < conc; i++) {
-    inFlight++;
-    sock.write(line);
-  }
-  await new Promise((r) => setTimeout(r, ms));
-  stopping = true;
-  const elapsed = performance.now() - t0;
-  const count = done;
-  await finished;
-  sock.destroy();
-  return (count / elapsed) * 1000;
+      }
+      await new Promise((r) => setTimeout(r, ms));
+      stopping = true;
+      const elapsed = performance.now() - t0;
+      const count = done;
+      await finished;
+      return { count, elapsed };
+    },
+    close: () => sock.destroy(),
+  };
 }
 
 // --- (b) / (c) our client -----------------------------------------------------
-async function runClient(conc, ms, typed) {
-  const qmp = await QmpClient.connect({ path: socketPath });
+async function openClient(path, typed) {
+  const qmp = await QmpClient.connect({ path });
   const call = typed
     ? (() => { const c = new QapiClient(qmp); return () => c.queryStatus(); })()
     : () => qmp.execute('query-status');
   // Check the shape once so a broken path cannot look fast.
   const first = await call();
   if (typeof first?.status !== 'string') throw new Error(`unexpected reply ${JSON.stringify(first)}`);
-  let done = 0;
-  let stopping = false;
-  const worker = async () => {
-    while (!stopping) {
-      await call();
-      done++;
-    }
+  return {
+    async run(conc, ms) {
+      let done = 0;
+      let stopping = false;
+      const worker = async () => {
+        while (!stopping) {
+          await call();
+          done++;
+        }
+      };
+      const t0 = performance.now();
+      const workers = Array.from({ length: conc }, worker);
+      await new Promise((r) => setTimeout(r, ms));
+      stopping = true;
+      const elapsed = performance.now() - t0;
+      const count = done;
+      await Promise.all(workers);
+      return { count, elapsed };
+    },
+    close: () => qmp.close(),
   };
-  const t0 = performance.now();
-  const workers = Array.from({ length: conc }, worker);
-  await new Promise((r) => setTimeout(r, ms));
-  stopping = true;
-  const elapsed = performance.now() - t0;
-  const count = done;
-  await Promise.all(workers);
-  await qmp.close();
-  return (count / elapsed) * 1000;
 }
 
 const modes = [
-  ['raw', (c, ms) => runRaw(c, ms)],
-  ['execute', (c, ms) => runClient(c, ms, false)],
-  ...(QapiClient ? [['typed', (c, ms) => runClient(c, ms, true)]] : []),
+  ['raw', (path) => openRaw(path)],
+  ['execute', (path) => openClient(path, false)],
+  ...(QapiClient ? [['typed', (path) => openClient(path, true)]] : []),
 ];
 if (!QapiClient) console.log('typed: generated client not built (dist/generated/index.js missing); skipped');
+
+// One measurement slice of `mode`: round trips/s and node CPU µs per round trip.
+const open = new Map();
+async function slice(index, conc, ms) {
+  const [name, opener] = modes[index];
+  let session = open.get(name);
+  if (!session) {
+    session = await opener(sockets ? sockets[index] : values.socket);
+    if (sockets) open.set(name, session);
+  }
+  const cpu0 = process.cpuUsage();
+  const { count, elapsed } = await session.run(conc, ms);
+  const cpu = process.cpuUsage(cpu0);
+  if (!sockets) await session.close();
+  return { rate: (count / elapsed) * 1000, cpuPerCall: (cpu.user + cpu.system) / count };
+}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = {};
 try {
   for (const conc of [1, 16]) {
-    for (const [, run] of modes) await run(conc, 200); // warm-up
+    for (let i = 0; i < modes.length; i++) await slice(i, conc, 200); // warm-up
     for (let r = 0; r < rounds; r++) {
       // Rotate the order each round so no mode always runs first.
-      const order = modes.map((_, i) => modes[(i + r) % modes.length]);
-      for (const [name, run] of order) {
-        ((results[name] ??= {})[conc] ??= []).push(await run(conc, seconds * 1000));
+      for (let k = 0; k < modes.length; k++) {
+        const i = (k + r) % modes.length;
+        ((results[modes[i][0]] ??= {})[conc] ??= []).push(await slice(i, conc, seconds * 1000));
       }
     }
   }
+  for (const s of open.values()) await s.close();
 } finally {
   cleanup();
 }
 
-const fmt = (x) => x.toFixed(0).padStart(8);
-console.log(`query-status round trips/s (median of ${rounds} x ${seconds}s), node ${process.version}`);
-console.log(`${'mode'.padEnd(8)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}`);
+const rate = (name, conc) => median(results[name][conc].map((x) => x.rate));
+const cpu = (name, conc) => median(results[name][conc].map((x) => x.cpuPerCall));
+console.log(`query-status round trips/s, median of ${rounds} interleaved ${seconds}s slices; node ${process.version}`);
+console.log(`${'mode'.padEnd(8)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}   node CPU µs/round trip (conc=1, conc=16)`);
 for (const [name] of modes) {
-  console.log(`${name.padEnd(8)} ${fmt(median(results[name][1]))} ${fmt(median(results[name][16]))}`);
+  console.log(
+    `${name.padEnd(8)} ${rate(name, 1).toFixed(0).padStart(8)} ${rate(name, 16).toFixed(0).padStart(8)}   ${cpu(name, 1).toFixed(1)}, ${cpu(name, 16).toFixed(1)}`,
+  );
 }
 const ratio = (name) =>
-  `conc=1 ${(median(results[name][1]) / median(results.raw[1])).toFixed(2)} conc=16 ${(median(results[name][16]) / median(results.raw[16])).toFixed(2)}`;
+  `conc=1 ${(rate(name, 1) / rate('raw', 1)).toFixed(2)} conc=16 ${(rate(name, 16) / rate('raw', 16)).toFixed(2)}`;
 console.log(`ratio execute/raw: ${ratio('execute')}`);
 if (QapiClient) console.log(`ratio typed/raw: ${ratio('typed')}`);
 else console.log('ratio typed/raw: n/a (generated client not built)');
