@@ -544,13 +544,25 @@ export function verifyTranscript(text: string, validators: ValidatorSet, options
   return verifyEntries(entries, validators, options, badLines);
 }
 
-/** The report's lines: one per finding of each invalid message, then the totals. */
+/**
+ * The report's lines: one per finding of each invalid message, then the
+ * totals. Findings of one message that differ only in array indices
+ * (`return[0].acpi`, `return[1].acpi`…) are shown once, with a count.
+ */
 export function formatReport(result: VerifyResult, source: string): string[] {
   const out: string[] = [];
   for (const verdict of result.verdicts) {
+    const groups = new Map<string, { first: Finding; more: number }>();
     for (const f of verdict.findings) {
-      const where = f.path === '' ? '' : `${f.path}: `;
-      out.push(`${source}:${verdict.line}: ${verdict.label}: ${where}${f.message}`);
+      const key = `${f.path.replace(/\[\d+\]/g, '[]')}\0${f.message}`;
+      const group = groups.get(key);
+      if (group) group.more++;
+      else groups.set(key, { first: f, more: 0 });
+    }
+    for (const { first, more } of groups.values()) {
+      const where = first.path === '' ? '' : `${first.path}: `;
+      const also = more === 0 ? '' : ` (and ${more} more like it)`;
+      out.push(`${source}:${verdict.line}: ${verdict.label}: ${where}${first.message}${also}`);
     }
   }
   out.push(formatSummary(result));

@@ -4,14 +4,14 @@
  * broken copies are made here, in a temporary folder.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
 import { parseTranscript, verifyTranscript, type VerifyResult } from '../../src/backends/verify.js';
 import { parseJson, stringifyJson } from '../../src/runtime/json.js';
-import { repoRoot, sharedDir } from '../helpers/shared.js';
+import { builtCli, runCli, type CliRun } from '../helpers/cli.js';
+import { sharedDir } from '../helpers/shared.js';
 
 const corpus = sharedDir('corpus/qemu-7.2/qapi');
 const transcripts = sharedDir('transcripts/qemu-7.2');
@@ -213,34 +213,9 @@ describe.runIf(haveData)('verify: QEMU 7.2 session against the 7.2 schema (libra
 
 // --- the CLI, as users run it --------------------------------------------
 
-const BIN = join(repoRoot, 'bin/qapi-ts');
-const BUILT = join(repoRoot, 'dist/src/backends/verify.js');
-
-function builtCli(): boolean {
-  if (existsSync(BUILT)) return true;
-  if (process.env.CI) throw new Error(`CI: ${BUILT} is missing; run npm run build first`);
-  process.stderr.write(`SKIPPING verify CLI tests: ${BUILT} not built (npm run build)\n`);
-  return false;
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-describe.runIf(haveData && builtCli())('qapi-ts verify (built CLI)', () => {
+describe.runIf(haveData && builtCli('src/backends/verify.js', 'verify CLI tests'))('qapi-ts verify (built CLI)', () => {
   let dir: string;
-  const runs = new Map<string, Run>();
+  const runs = new Map<string, CliRun>();
   const lines = new Map<string, number>();
 
   beforeAll(async () => {
@@ -277,7 +252,7 @@ describe.runIf(haveData && builtCli())('qapi-ts verify (built CLI)', () => {
       ['bad-int64', ['verify', '--int64', 'huge', '--schema', SCHEMA!, TRANSCRIPT!]],
       ['strict-docs', ['verify', '--strict-docs', '--schema', SCHEMA!, TRANSCRIPT!]],
     ];
-    await Promise.all(jobs.map(async ([name, args]) => runs.set(name, await cli(...args))));
+    await Promise.all(jobs.map(async ([name, args]) => runs.set(name, await runCli(args))));
   }, 120_000);
 
   afterAll(() => {

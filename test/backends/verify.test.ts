@@ -373,3 +373,18 @@ describe('verify: transcript lines', () => {
     }
   });
 });
+
+describe('verify: report', () => {
+  it('shows findings differing only in array indices once, with a count', () => {
+    const r = verify([
+      ['client', { execute: 'query-iothreads', id: 1 }],
+      ['server', { return: [{ id: 'a' }, { id: 'b' }, { id: 'c', 'thread-id': 1 }], id: 1 }],
+    ]);
+    expect(findings(r)).toHaveLength(5);
+    expect(formatReport(r, 's')).toEqual([
+      `s:2: reply to 'query-iothreads' (id 1): return[0].thread-id: missing mandatory member (and 1 more like it)`,
+      `s:2: reply to 'query-iothreads' (id 1): return[0].poll-max-ns: missing mandatory member (and 2 more like it)`,
+      '2 messages, 1 valid, 1 invalid',
+    ]);
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * Running the built CLI (`node bin/qapi-ts …`) as users do. The build
+ * output must exist: in CI (which builds first) a missing build is a hard
+ * failure; elsewhere the caller skips and we say so on stderr.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './shared.js';
+
+export const BIN = join(repoRoot, 'bin/qapi-ts');
+
+/** True when `dist/REL` exists (the build that bin/qapi-ts runs). */
+export function builtCli(rel: string, what: string): boolean {
+  const built = join(repoRoot, 'dist', rel);
+  if (existsSync(built)) return true;
+  if (process.env.CI) throw new Error(`CI: ${built} is missing; run npm run build first`);
+  process.stderr.write(`SKIPPING ${what}: ${built} not built (npm run build)\n`);
+  return false;
+}
+
+export interface CliRun {
+  /** Exit status, or null when killed (timeout). */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/qapi-ts ARGS…` and collects its output. */
+export function runCli(args: readonly string[], options: { timeout?: number } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: options.timeout ?? 60_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
