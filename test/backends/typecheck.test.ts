@@ -1,0 +1,112 @@
+/**
+ * The generated code type-checks under `strict` for every root schema of
+ * QEMU's corpus (both versions) and for our own qapi/: one TypeScript
+ * program over all outputs, written to a temporary directory.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import ts from 'typescript';
+import { parseSchema } from '../../src/frontend/index.js';
+import { generateFiles } from '../../src/backends/generate.js';
+import { writeGenerated } from '../../src/backends/generate.js';
+import { repoRoot, sharedDir } from '../helpers/shared.js';
+
+const corpus = sharedDir('corpus');
+
+/** Root schemas: [label, path]. */
+function roots(): [string, string][] {
+  const out: [string, string][] = [['qapi', join(repoRoot, 'qapi/qapi-schema.json')]];
+  if (corpus === null) return out;
+  for (const version of ['qemu-10.0', 'qemu-7.2']) {
+    for (const rel of ['qapi/qapi-schema.json', 'qga/qapi-schema.json', 'storage-daemon/qapi/qapi-schema.json', 'docs/interop/vhost-user.json', 'docs/interop/firmware.json']) {
+      if (version === 'qemu-7.2' && rel === 'docs/interop/firmware.json') continue;
+      out.push([`${version}/${rel}`, join(corpus, version, rel)]);
+    }
+  }
+  return out;
+}
+
+/** Uses of the generated qapi/ types that must (or must not) compile. */
+const USAGE = `
+import type { IOThreadInfo, IoThreadHolder, IoThreadHolderType, CommandMap, QapiEvent } from './index.js';
+import { QapiClient, IoThreadHolderTypeValues, validators } from './index.js';
+import type { QmpExecutor } from '${join(repoRoot, 'src/runtime/executor.js')}';
+
+export function describeHolder(h: IoThreadHolder): string {
+  switch (h.type) {
+    case 'qom':
+      return h.path;
+    case 'block-node':
+      return h['node-name'];
+    default:
+      return String(h.type);
+  }
+}
+export async function use(executor: QmpExecutor): Promise<number | bigint> {
+  const client = new QapiClient(executor, { validate: true, strict: false });
+  const infos: IOThreadInfo[] = await client.queryIothreads();
+  const same: CommandMap['query-iothreads']['returns'] = await client.execute('query-iothreads');
+  // @ts-expect-error query-iothreads takes no arguments
+  await client.queryIothreads({ id: 'x' });
+  // @ts-expect-error unknown command
+  await client.execute('no-such-command');
+  // @ts-expect-error arbitrary strings are not enum values
+  const bad: IoThreadHolderType = 'iothread-vq';
+  const known: IoThreadHolderType = IoThreadHolderTypeValues[0];
+  const parsed: IOThreadInfo = validators.IOThreadInfo.parse({});
+  for await (const e of client.events(['STOP'])) {
+    const name: 'STOP' = e.event;
+    void name;
+  }
+  void bad; void known; void parsed; void same;
+  return infos[0]?.['thread-id'] ?? 0;
+}
+export function onEvent(e: QapiEvent): string { return e.event; }
+`;
+
+describe('generated code type-checks (tsc --strict)', () => {
+  let dir = '';
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('all corpus root schemas and qapi/', { timeout: 180_000 }, async () => {
+    dir = await mkdtemp(join(tmpdir(), 'qapi-ts-typecheck-'));
+    await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
+    const support = join(repoRoot, 'src/support/index.js');
+    const rootFiles: string[] = [];
+    for (const [i, [label, path]] of roots().entries()) {
+      const schema = parseSchema(path, {
+        lenientDocs: true,
+        onWarning: () => {},
+        qemuVersion: label.startsWith('qemu-7.2') ? '7.2' : '10.0',
+      } as Parameters<typeof parseSchema>[1]);
+      const out = join(dir, `s${i}`);
+      await writeGenerated(out, generateFiles(schema, { supportImport: support }));
+      rootFiles.push(join(out, 'index.ts'));
+      if (label === 'qapi') {
+        await writeFile(join(out, 'usage.ts'), USAGE);
+        rootFiles.push(join(out, 'usage.ts'));
+      }
+    }
+    const program = ts.createProgram(rootFiles, {
+      target: ts.ScriptTarget.ES2022,
+      lib: ['lib.es2023.d.ts'],
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: ['node'],
+      typeRoots: [resolve(repoRoot, 'node_modules/@types')],
+    });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
+      const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
+      return `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+    });
+    expect(diagnostics.slice(0, 20)).toEqual([]);
+    expect(rootFiles.length).toBeGreaterThan(corpus === null ? 1 : 10);
+  });
+});
