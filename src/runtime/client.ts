@@ -138,7 +138,6 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
       }
       const greeting = parseGreeting(first);
       client.greeting = greeting;
-      client.state = 'negotiating';
       const enable = options.oob && greeting.capabilities.includes('oob') ? ['oob'] : [];
       try {
         await client.send('qmp_capabilities', enable.length ? { enable } : undefined, undefined);
@@ -148,6 +147,7 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
         }
         throw e;
       }
+      if (client.state === 'closed') throw client.closeError ?? new QmpDisconnectedError('connection closed');
       client.oobEnabled = enable.length > 0;
       client.state = 'ready';
       return client;
@@ -256,6 +256,7 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   }
 
   private waitGreeting(): Promise<unknown> {
+    if (this.state === 'closed') return Promise.reject(this.closeError);
     return new Promise((resolve, reject) => (this.greetingWaiter = { resolve, reject }));
   }
 
@@ -268,6 +269,9 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
       return;
     }
     if (this.state === 'greeting') {
+      // Anything after the greeting (even in the same chunk) is handled as
+      // a normal message, so switch state before the awaiting code resumes.
+      this.state = 'negotiating';
       const w = this.greetingWaiter;
       this.greetingWaiter = undefined;
       w?.resolve(message);

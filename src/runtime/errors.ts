@@ -8,7 +8,7 @@
  * | QMP_ERR_JSON                | JsonParseError          | text is not valid JSON (parseJson)               |
  * | QMP_ERR_CONNECT             | QmpConnectError         | socket could not be opened / connect timed out   |
  * | QMP_ERR_GREETING            | QmpProtocolError        | no or bad greeting, negotiation refused          |
- * | QMP_ERR_PROTOCOL            | QmpProtocolError        | malformed line or unexpected message (fatal)     |
+ * | QMP_ERR_PROTOCOL            | QmpProtocolError        | malformed line (fatal); unknown message shape    |
  * | QMP_ERR_MESSAGE_TOO_LARGE   | QmpProtocolError        | a line longer than `maxMessageBytes` (fatal)     |
  * | QMP_ERR_UNKNOWN_REPLY       | QmpProtocolError        | a reply matching no call (reported, not fatal)   |
  * | QMP_ERR_DISCONNECTED        | QmpDisconnectedError    | connection closed while the call was pending     |
@@ -16,7 +16,11 @@
  * | QMP_ERR_ABORTED             | QmpAbortError           | the call's `signal` was aborted                  |
  * | QMP_ERR_OOB_NOT_NEGOTIATED  | QmpCapabilityError      | `oob: true` without the `oob` capability         |
  * | QMP_ERR_COMMAND             | QmpCommandError         | the server answered with an error reply          |
- * | QMP_ERR_VALIDATION          | (src/support)           | reserved for typed-client validation failures    |
+ *
+ * "Fatal" errors close the session and reject every pending call with
+ * that same error; "reported" ones go to the client's `onError` listeners
+ * and the session carries on. A plain hang-up rejects each pending call
+ * with its own QmpDisconnectedError (naming its command).
  */
 
 export type QmpErrorCode =
@@ -122,30 +126,16 @@ export class QmpCommandError extends QmpError {
   }
 }
 
-export function isQmpError(e: unknown): e is QmpError {
-  return e instanceof QmpError;
+function guard<T extends QmpError>(cls: abstract new (...args: never[]) => T): (e: unknown) => e is T {
+  return (e: unknown): e is T => e instanceof cls;
 }
-export function isJsonParseError(e: unknown): e is JsonParseError {
-  return e instanceof JsonParseError;
-}
-export function isQmpConnectError(e: unknown): e is QmpConnectError {
-  return e instanceof QmpConnectError;
-}
-export function isQmpProtocolError(e: unknown): e is QmpProtocolError {
-  return e instanceof QmpProtocolError;
-}
-export function isQmpDisconnectedError(e: unknown): e is QmpDisconnectedError {
-  return e instanceof QmpDisconnectedError;
-}
-export function isQmpTimeoutError(e: unknown): e is QmpTimeoutError {
-  return e instanceof QmpTimeoutError;
-}
-export function isQmpAbortError(e: unknown): e is QmpAbortError {
-  return e instanceof QmpAbortError;
-}
-export function isQmpCapabilityError(e: unknown): e is QmpCapabilityError {
-  return e instanceof QmpCapabilityError;
-}
-export function isQmpCommandError(e: unknown): e is QmpCommandError {
-  return e instanceof QmpCommandError;
-}
+
+export const isQmpError = guard(QmpError);
+export const isJsonParseError = guard(JsonParseError);
+export const isQmpConnectError = guard(QmpConnectError);
+export const isQmpProtocolError = guard(QmpProtocolError);
+export const isQmpDisconnectedError = guard(QmpDisconnectedError);
+export const isQmpTimeoutError = guard(QmpTimeoutError);
+export const isQmpAbortError = guard(QmpAbortError);
+export const isQmpCapabilityError = guard(QmpCapabilityError);
+export const isQmpCommandError = guard(QmpCommandError);

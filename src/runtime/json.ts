@@ -151,45 +151,38 @@ class ExactParser {
     }
   }
 
-  private enter(): void {
+  /** `[ item, item… ]` or `{ item, item… }`, delimiters and commas checked here. */
+  private parseList(close: number, item: () => void): void {
     if (++this.depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH}`);
     this.pos++;
     this.skipSpace();
+    if (this.text.charCodeAt(this.pos) === close) {
+      this.pos++;
+      this.depth--;
+      return;
+    }
+    for (;;) {
+      item();
+      this.skipSpace();
+      const c = this.text.charCodeAt(this.pos);
+      if (c === close) break;
+      if (c !== 0x2c) this.fail(`expected ',' or '${String.fromCharCode(close)}'`);
+      this.pos++;
+      this.skipSpace();
+    }
+    this.pos++;
+    this.depth--;
   }
 
   private parseArray(): unknown[] {
-    this.enter();
     const out: unknown[] = [];
-    if (this.text.charCodeAt(this.pos) === 0x5d) {
-      this.pos++;
-      this.depth--;
-      return out;
-    }
-    for (;;) {
-      out.push(this.parseValue());
-      this.skipSpace();
-      const c = this.text.charCodeAt(this.pos);
-      this.pos++;
-      if (c === 0x5d) break;
-      if (c !== 0x2c) {
-        this.pos--;
-        this.fail("expected ',' or ']'");
-      }
-      this.skipSpace();
-    }
-    this.depth--;
+    this.parseList(0x5d, () => out.push(this.parseValue()));
     return out;
   }
 
   private parseObject(): Record<string, unknown> {
-    this.enter();
     const out: Record<string, unknown> = {};
-    if (this.text.charCodeAt(this.pos) === 0x7d) {
-      this.pos++;
-      this.depth--;
-      return out;
-    }
-    for (;;) {
+    this.parseList(0x7d, () => {
       if (this.text.charCodeAt(this.pos) !== 0x22) this.fail('expected a string key');
       const key = this.parseString();
       this.skipSpace();
@@ -197,18 +190,9 @@ class ExactParser {
       this.pos++;
       this.skipSpace();
       const value = this.parseValue();
+      // Never let data set a prototype (see the file comment).
       if (key !== '__proto__') out[key] = value;
-      this.skipSpace();
-      const c = this.text.charCodeAt(this.pos);
-      this.pos++;
-      if (c === 0x7d) break;
-      if (c !== 0x2c) {
-        this.pos--;
-        this.fail("expected ',' or '}'");
-      }
-      this.skipSpace();
-    }
-    this.depth--;
+    });
     return out;
   }
 }

@@ -146,7 +146,14 @@ export class FakeQmpServer {
     readonly path: string,
   ) {}
 
-  static async start(options: FakePeerOptions = {}, onPeer?: (peer: FakeQmpPeer) => void): Promise<FakeQmpServer> {
+  /** TCP port when started with `tcp: true`. */
+  port = 0;
+
+  /** Listens on a unix socket in a temp dir, or on 127.0.0.1 with `tcp`. */
+  static async start(
+    options: FakePeerOptions & { tcp?: boolean } = {},
+    onPeer?: (peer: FakeQmpPeer) => void,
+  ): Promise<FakeQmpServer> {
     const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-fake-qmp-'));
     const path = join(dir, 'qmp.sock');
     let self!: FakeQmpServer;
@@ -168,8 +175,11 @@ export class FakeQmpServer {
     self = new FakeQmpServer(server, dir, path);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => resolve());
+      if (options.tcp) server.listen(0, '127.0.0.1', () => resolve());
+      else server.listen(path, () => resolve());
     });
+    const address = server.address();
+    if (address !== null && typeof address === 'object') self.port = address.port;
     return self;
   }
 

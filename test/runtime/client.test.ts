@@ -10,6 +10,7 @@ import {
   isQmpAbortError,
   isQmpCapabilityError,
   isQmpTimeoutError,
+  parseTcpTarget,
   type ConnectOptions,
 } from '../../src/runtime/index.js';
 import { FakeQmpServer, memoryPeer, type FakePeerOptions } from '../helpers/fake-qmp-server.js';
@@ -308,6 +309,40 @@ describe('QmpClient against a fake server', () => {
     }
     const e = await rejection(pending);
     expect(e.code).toBe('QMP_ERR_DISCONNECTED');
+  });
+
+  it('copes with a greeting and an event in one chunk', async () => {
+    const { stream, peer } = memoryPeer({
+      greeting: `${DEFAULT_NO_OOB}\r\n{"event": "EARLY", "timestamp": {"seconds": 1, "microseconds": 0}}`,
+    });
+    const client = await QmpClient.overStream(stream, { timeout: 1000 });
+    clients.push(client);
+    peer.onCommand = (c) => peer.reply(c.id, 'fine');
+    expect(await client.execute('x')).toBe('fine');
+  });
+
+  it('works over TCP', async () => {
+    const server = await FakeQmpServer.start({ tcp: true }, (peer) => {
+      peer.onCommand = (c) => peer.reply(c.id, 18446744073709551552n.toString());
+    });
+    try {
+      const client = await QmpClient.connect({ host: '127.0.0.1', port: server.port });
+      clients.push(client);
+      expect(await client.execute('over-tcp')).toBe('18446744073709551552');
+      const e = await rejection(QmpClient.connect(parseTcpTarget('127.0.0.1:1')));
+      expect(e.code).toBe('QMP_ERR_CONNECT');
+      expect(() => parseTcpTarget('no-port')).toThrow(QmpConnectError);
+      expect(parseTcpTarget('[::1]:4444')).toEqual({ host: '::1', port: 4444 });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('connect honours an abort signal', async () => {
+    const silent = memoryPeer({ greeting: null });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 30);
+    expect((await rejection(QmpClient.overStream(silent.stream, { timeout: 5000, signal: ac.signal }))).code).toBe('QMP_ERR_ABORTED');
   });
 
   it('works over a unix socket, and fails to connect with QmpConnectError', async () => {
