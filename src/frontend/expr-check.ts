@@ -298,32 +298,39 @@ function checkStruct(expr: JsonObject, name: string, info: SourceInfo): void {
   checkTypeName(expr['base'], info, "'base'");
 }
 
+/**
+ * Union branches and alternate alternatives: normalised `{ type, if? }`
+ * values; `checkName` checks the key (alternatives only).
+ */
+function checkVariants(
+  members: JsonObject,
+  info: SourceInfo,
+  checkName: boolean,
+  checkType: (value: JsonValue | undefined, info: SourceInfo, source: string) => void,
+): void {
+  for (const [key, value] of Object.entries(members)) {
+    const source = `'data' member '${key}'`;
+    if (checkName) checkNameLower(key, info, source);
+    const variant = value as JsonObject; // normalised
+    checkKeys(variant, info, source, ['type'], ['if']);
+    checkIf(variant, info, source);
+    checkType(variant['type'], info, source);
+  }
+}
+
 function checkUnion(expr: JsonObject, name: string, info: SourceInfo): void {
   const members = expr['data'];
   checkTypeNameOrImplicit(expr['base'], info, "'base'", name);
   checkNameIsStr(expr['discriminator'], info, "'discriminator'");
   if (!isObject(members)) fail(info, "'data' must be an object");
-  for (const [key, value] of Object.entries(members)) {
-    const source = `'data' member '${key}'`;
-    const branch = value as JsonObject; // normalised
-    checkKeys(branch, info, source, ['type'], ['if']);
-    checkIf(branch, info, source);
-    checkTypeName(branch['type'], info, source);
-  }
+  checkVariants(members, info, false, checkTypeName);
 }
 
 function checkAlternate(expr: JsonObject, info: SourceInfo): void {
   const members = expr['data'];
   if (!truthy(members)) fail(info, "'data' must not be empty");
   if (!isObject(members)) fail(info, "'data' must be an object");
-  for (const [key, value] of Object.entries(members)) {
-    const source = `'data' member '${key}'`;
-    checkNameLower(key, info, source);
-    const alternative = value as JsonObject; // normalised
-    checkKeys(alternative, info, source, ['type'], ['if']);
-    checkIf(alternative, info, source);
-    checkTypeNameOrArray(alternative['type'], info, source);
-  }
+  checkVariants(members, info, true, checkTypeNameOrArray);
 }
 
 /** Argument data of a command or event. */
@@ -337,35 +344,26 @@ function checkArguments(expr: JsonObject, info: SourceInfo): void {
   }
 }
 
+/** The checks particular to each kind of definition. */
+const CHECK_DEFINITION: Record<DefinitionMeta, (expr: JsonObject, name: string, info: SourceInfo) => void> = {
+  enum: checkEnum,
+  struct: checkStruct,
+  union: checkUnion,
+  alternate: (expr, _name, info) => checkAlternate(expr, info),
+  command: (expr, _name, info) => {
+    checkArguments(expr, info);
+    checkTypeNameOrArray(expr['returns'], info, "'returns'");
+  },
+  event: (expr, _name, info) => checkArguments(expr, info),
+};
+
 function checkDefinition(expr: JsonObject, meta: DefinitionMeta, name: string, info: SourceInfo): void {
   checkKeys(expr, info, meta, KEYS[meta].required, KEYS[meta].optional);
-  switch (meta) {
-    case 'enum':
-      checkEnum(expr, name, info);
-      break;
-    case 'union':
-      normalizeMembers(expr['base']);
-      normalizeMembers(expr['data']);
-      checkUnion(expr, name, info);
-      break;
-    case 'alternate':
-      normalizeMembers(expr['data']);
-      checkAlternate(expr, info);
-      break;
-    case 'struct':
-      normalizeMembers(expr['data']);
-      checkStruct(expr, name, info);
-      break;
-    case 'command':
-      normalizeMembers(expr['data']);
-      checkArguments(expr, info);
-      checkTypeNameOrArray(expr['returns'], info, "'returns'");
-      break;
-    case 'event':
-      normalizeMembers(expr['data']);
-      checkArguments(expr, info);
-      break;
+  if (meta !== 'enum') {
+    if (meta === 'union') normalizeMembers(expr['base']);
+    normalizeMembers(expr['data']);
   }
+  CHECK_DEFINITION[meta](expr, name, info);
   checkIf(expr, info, meta);
   checkFeatures(expr['features'], info);
   checkFlags(expr, info);

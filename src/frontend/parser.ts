@@ -11,7 +11,7 @@ import type { FrontendOptions } from './model.js';
 import { DocDiagnostics, QapiError, QapiParseError, QapiSemError } from './errors.js';
 import { Lexer, leadingSpace, rstrip, type Token } from './lexer.js';
 import { QapiDoc, TAGGED_SECTION_KINDS } from './doc.js';
-import { SourceInfo } from './source.js';
+import { SourceInfo, type QapiPragma } from './source.js';
 
 /** A schema value: QAPI's JSON dialect has no numbers and no null. */
 export type JsonValue = string | boolean | JsonValue[] | JsonObject;
@@ -72,6 +72,14 @@ function keepKeyOrder(target: JsonObject, order: string[]): JsonObject {
 
 /** Deeper nesting is refused rather than risking the call stack. */
 export const MAX_NESTING = 1000;
+
+/** Pragmas whose value is a list of names, and where they are kept. */
+const LIST_PRAGMAS = {
+  'command-name-exceptions': 'commandNameExceptions',
+  'command-returns-exceptions': 'commandReturnsExceptions',
+  'documentation-exceptions': 'documentationExceptions',
+  'member-name-exceptions': 'memberNameExceptions',
+} as const satisfies Record<string, keyof QapiPragma>;
 
 /** Tokens that can start a value. */
 const VALUE_START: ReadonlySet<Token> = new Set<Token>(['{', '[', "'", 't', 'f']);
@@ -300,32 +308,17 @@ class SchemaParser {
 
   private pragma(name: string, value: JsonValue, info: SourceInfo): void {
     const pragma = info.pragma;
-    const listOfStrings = (): string[] => {
-      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-        throw new QapiSemError(info, `pragma ${name} must be a list of strings`);
-      }
-      return value as string[];
-    };
-    switch (name) {
-      case 'doc-required':
-        if (typeof value !== 'boolean') throw new QapiSemError(info, "pragma 'doc-required' must be boolean");
-        pragma.docRequired = value;
-        break;
-      case 'command-name-exceptions':
-        pragma.commandNameExceptions = listOfStrings();
-        break;
-      case 'command-returns-exceptions':
-        pragma.commandReturnsExceptions = listOfStrings();
-        break;
-      case 'documentation-exceptions':
-        pragma.documentationExceptions = listOfStrings();
-        break;
-      case 'member-name-exceptions':
-        pragma.memberNameExceptions = listOfStrings();
-        break;
-      default:
-        throw new QapiSemError(info, `unknown pragma '${name}'`);
+    if (name === 'doc-required') {
+      if (typeof value !== 'boolean') throw new QapiSemError(info, "pragma 'doc-required' must be boolean");
+      pragma.docRequired = value;
+      return;
     }
+    const field = Object.hasOwn(LIST_PRAGMAS, name) ? LIST_PRAGMAS[name as keyof typeof LIST_PRAGMAS] : undefined;
+    if (!field) throw new QapiSemError(info, `unknown pragma '${name}'`);
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+      throw new QapiSemError(info, `pragma ${name} must be a list of strings`);
+    }
+    pragma[field] = value as string[];
   }
 
   // -------------------------------------------------------------------------
