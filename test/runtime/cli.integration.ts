@@ -132,4 +132,17 @@ describe.runIf(qemuAvailable() && builtCli())('qapi-ts exec / events against rea
       expect(l.timestamp).toHaveProperty('seconds');
     }
   });
+
+  it('events exits 3 when QEMU goes away', async () => {
+    const own = await startQemu();
+    const child = spawn(process.execPath, [BIN, 'events', '--socket', own.socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Give it time to connect (if it has not, it fails to connect: also exit 3).
+    await new Promise((r) => setTimeout(r, 500));
+    await own.stop();
+    expect(await exited).toBe(3);
+    expect(stderr).toMatch(/^qapi-ts events: /);
+  });
 });
