@@ -260,19 +260,23 @@ function describeId(id: unknown): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
-/** Structural equality of decoded JSON values (ids may be any JSON). */
-export function jsonEqual(a: unknown, b: unknown): boolean {
+/**
+ * Structural equality of decoded JSON values (ids may be any JSON). With
+ * `loose`, a bigint also equals the double nearest to it: QEMU keeps an
+ * integer beyond 64 bits as a double and echoes it as one.
+ */
+export function jsonEqual(a: unknown, b: unknown, loose = false): boolean {
   if (a === b) return true;
   if (typeof a === 'bigint' || typeof b === 'bigint') {
-    // The decoder yields a bigint only beyond 2^53, so a number never equals one.
-    return false;
+    // The decoder yields a bigint only beyond 2^53, where numbers are inexact.
+    return loose && (typeof a === 'number' || typeof b === 'number') && Number(a) === Number(b);
   }
   if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+    return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i], loose));
   }
   if (isObject(a) && isObject(b)) {
     const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k], loose));
   }
   return false;
 }
@@ -421,6 +425,7 @@ class Verifier {
     let at: number;
     if (Object.hasOwn(msg, 'id')) {
       at = this.pending.findIndex((p) => p.command.hasId && jsonEqual(p.command.id, msg.id));
+      if (at < 0) at = this.pending.findIndex((p) => p.command.hasId && jsonEqual(p.command.id, msg.id, true));
     } else {
       at = this.pending.findIndex((p) => !p.command.hasId);
       // The server cannot always read the id of input it refuses.

@@ -24,6 +24,7 @@ const BURST = [
   '{"execute": "query-iothreads", "arguments": {"bogus": 1}, "id": 3.5}',
   '{"execute": "cont", "id": true}',
   '{"execute": "query-name", "id": 12345678901234567890}',
+  '{"execute": "query-kvm", "id": 123456789012345678901}',
   '{"execute": "query-kvm", "id": "extra", "bogus": 1}',
   '{"execute": 5, "id": "bad-name"}',
   '{"execute": "stop"}',
@@ -97,10 +98,10 @@ describe.runIf(corpus !== null && qemuAvailable())('verify: a session recorded f
     const r = verifyTranscript(transcript, loaded.validatorSet(false));
     expect(r.badLines).toEqual([]);
     expect(r.verdicts.filter((v) => v.findings.length > 0)).toEqual([]);
-    // Greeting, 12 commands, 12 replies, and the RESUME and STOP events.
+    // Greeting, 13 commands, 13 replies, and the RESUME and STOP events.
     const kinds = r.verdicts.map((v) => v.kind);
-    expect(kinds.filter((k) => k === 'command')).toHaveLength(12);
-    expect(kinds.filter((k) => k === 'return').length + kinds.filter((k) => k === 'error').length).toBe(12);
+    expect(kinds.filter((k) => k === 'command')).toHaveLength(13);
+    expect(kinds.filter((k) => k === 'return').length + kinds.filter((k) => k === 'error').length).toBe(13);
     expect(r.verdicts.filter((v) => v.kind === 'event').map((v) => v.label).sort()).toEqual([`event 'RESUME'`, `event 'STOP'`]);
     const labels = r.verdicts.filter((v) => v.dir === 'server').map((v) => v.label);
     expect(labels).toEqual(expect.arrayContaining([
@@ -111,6 +112,7 @@ describe.runIf(corpus !== null && qemuAvailable())('verify: a session recorded f
       `error reply to 'query-iothreads' (id 3.5)`,
       `reply to 'cont' (id true)`,
       `reply to 'query-name' (id 12345678901234567890)`,
+      `reply to 'query-kvm' (id 123456789012345678901)`,
       `error reply to 'query-kvm' (id "extra")`,
       `error reply to a malformed command (id "bad-name")`,
       `reply to 'stop'`,

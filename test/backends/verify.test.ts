@@ -285,6 +285,30 @@ describe('verify: pairing', () => {
     expect(findings(r2)).toEqual(['2: id: answers no command in flight (id 12345678901234567891)']);
   });
 
+  it('matches an id beyond 64 bits that the server echoes as a double', () => {
+    // QEMU keeps such an integer as a double and prints it with %.17g.
+    const r = verify([
+      '{"dir": "client", "msg": {"execute": "stop", "id": 123456789012345678901}}',
+      '{"dir": "server", "msg": {"return": {}, "id": 1.2345678901234568e+20}}',
+    ]);
+    expect(findings(r)).toEqual([]);
+    expect(r.verdicts[1]!.label).toBe("reply to 'stop' (id 123456789012345678901)");
+  });
+
+  it('gives replies to commands sharing an id in the order sent', () => {
+    const r = verify([
+      ['client', { execute: 'query-size', id: 7 }],
+      ['client', { execute: 'query-iothreads', id: 7 }],
+      ['server', { return: { size: 1 }, id: 7 }],
+      ['server', { return: [thread], id: 7 }],
+    ]);
+    expect(findings(r)).toEqual([]);
+    expect(r.verdicts.filter((v) => v.dir === 'server').map((v) => v.label)).toEqual([
+      "reply to 'query-size' (id 7)",
+      "reply to 'query-iothreads' (id 7)",
+    ]);
+  });
+
   it('gives id-less replies to id-less commands in order', () => {
     const r = verify([
       ['client', { execute: 'query-size' }],
