@@ -377,12 +377,13 @@ class Verifier {
         message: Object.hasOwn(qmp, 'capabilities') ? `expected an array, got ${describeValue(caps)}` : 'missing mandatory member',
       });
     } else {
+      const strings = caps.every((cap) => typeof cap === 'string');
       caps.forEach((cap, i) => {
         if (typeof cap !== 'string') findings.push({ path: `QMP.capabilities[${i}]`, message: `expected string, got ${describeValue(cap)}` });
       });
       // Capability names are those qmp_capabilities accepts.
       const negotiate = this.commandTable('qmp_capabilities')?.args ?? null;
-      if (this.strict && negotiate && findings.length === 0) {
+      if (this.strict && negotiate && strings) {
         for (const f of validate(negotiate, { enable: caps }, '')) {
           findings.push({ path: f.path.replace(/^enable/, 'QMP.capabilities'), message: f.message });
         }

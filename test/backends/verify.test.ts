@@ -344,7 +344,7 @@ describe('verify: compatible and strict modes', () => {
     ['server', { return: { model: { name: 'm' }, extra: [] }, id: 2, spare: true }],
     ['server', { event: 'NEW_EVENT', data: { x: 1 }, timestamp: ts }],
     ['server', { event: 'RESUME', data: { why: 'x' }, timestamp: ts }],
-    ['server', { QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: ['oob', 'new-cap'] } }],
+    ['server', { QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: ['oob', 'new-cap'], extra: 1 } }],
   ] as const;
 
   it('tolerates what a newer server adds, by default', () => {
@@ -358,6 +358,7 @@ describe('verify: compatible and strict modes', () => {
       '5: return.extra: unknown member',
       '6: event: event not in the schema',
       '7: data: the event carries no data',
+      '8: QMP.extra: unknown member',
       `8: QMP.capabilities[1]: unexpected string "new-cap"; expected one of "oob"`,
     ]);
   });
