@@ -10,14 +10,10 @@ import { formatIfCondition } from './selection.js';
 /** Removes the indentation QAPI doc text keeps on continuation lines. */
 function dedent(text: string): string {
   if (!text.includes('\n')) return text.trim();
-  const lines = text.split('\n').map((l) => l.trimEnd());
   let indent = Infinity;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line !== '') indent = Math.min(indent, line.length - line.trimStart().length);
-  }
-  const rest = lines.slice(1).map((l) => l.slice(Math.min(indent, l.length)));
-  return [lines[0]!.trim(), ...rest].join('\n').trim();
+  for (const m of text.matchAll(/\n( *)(?=\S)/g)) indent = Math.min(indent, m[1]!.length);
+  const body = indent > 0 && indent !== Infinity ? text.replace(new RegExp(`\n {0,${indent}}`, 'g'), '\n') : text;
+  return body.replace(/[ \t]+\n/g, '\n').trim();
 }
 
 function clean(text: string): string {
