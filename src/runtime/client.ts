@@ -357,15 +357,19 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
    * counting them in the stream's `dropped`.
    */
   events(names?: readonly string[], options: { signal?: AbortSignal; bufferSize?: number } = {}): QmpEventStream {
-    const stream = new QmpEventStream(names, options.bufferSize ?? DEFAULT_EVENT_BUFFER, (s) => this.streams.delete(s));
     const { signal } = options;
+    const onAbort = (): void => stream.end();
+    const stream = new QmpEventStream(names, options.bufferSize ?? DEFAULT_EVENT_BUFFER, (s) => {
+      this.streams.delete(s);
+      signal?.removeEventListener('abort', onAbort);
+    });
     if (this.state === 'closed') {
       stream.end(this.closeError);
     } else if (signal?.aborted) {
       stream.end();
     } else {
       this.streams.add(stream);
-      signal?.addEventListener('abort', () => stream.end(), { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
     }
     return stream;
   }

@@ -288,6 +288,20 @@ describe('QmpClient against a fake server', () => {
     expect(got).toEqual([{ i: 7 }, { i: 8 }, { i: 9 }]);
   });
 
+  it('ends an event iterator on its abort signal', async () => {
+    const { client, peer } = await session();
+    const ac = new AbortController();
+    const stream = client.events(['A'], { signal: ac.signal });
+    const pending = stream.next();
+    ac.abort();
+    expect(await pending).toEqual({ value: undefined, done: true });
+    peer.event('A');
+    await tick();
+    expect(stream.buffered).toBe(0);
+    const pre = client.events(undefined, { signal: ac.signal });
+    expect(await pre.next()).toEqual({ value: undefined, done: true });
+  });
+
   it('errors event iterators when the connection is lost, after draining them', async () => {
     const { client, peer } = await session();
     const stream = client.events();
