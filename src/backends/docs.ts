@@ -4,7 +4,7 @@
  * `@name` references in QAPI text become code spans, so that they are not
  * read as JSDoc tags; `*\/` is broken up so that text cannot end the comment.
  */
-import type { IfCondition, SchemaDoc, SchemaFeature } from '../frontend/model.js';
+import type { DocSectionKind, IfCondition, SchemaDoc, SchemaFeature } from '../frontend/model.js';
 import { formatIfCondition } from './selection.js';
 
 /** Removes the indentation QAPI doc text keeps on continuation lines. */
@@ -22,6 +22,14 @@ function clean(text: string): string {
   if (out.includes('@')) out = out.replace(/(^|[^\w`])@([A-Za-z_][\w-]*)/g, '$1`$2`');
   return out;
 }
+
+/** JSDoc tag for each tagged QAPI doc section; others become paragraphs. */
+const SECTION_TAGS: Partial<Record<DocSectionKind, string>> = {
+  Since: 'since',
+  Returns: 'returns',
+  Errors: 'throws',
+  Todo: 'todo',
+};
 
 /** Collects the lines of one doc comment. */
 export class DocBuilder {
@@ -60,22 +68,9 @@ export class DocBuilder {
     if (!doc) return this;
     this.text(doc.body?.text);
     for (const section of doc.sections) {
-      switch (section.kind) {
-        case 'Since':
-          this.tag('since', section.text);
-          break;
-        case 'Returns':
-          this.tag('returns', section.text);
-          break;
-        case 'Errors':
-          this.tag('throws', section.text);
-          break;
-        case 'Todo':
-          this.tag('todo', section.text);
-          break;
-        default:
-          this.text(section.text);
-      }
+      const tag = SECTION_TAGS[section.kind];
+      if (tag) this.tag(tag, section.text);
+      else this.text(section.text);
     }
     return this;
   }

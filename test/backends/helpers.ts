@@ -1,4 +1,7 @@
 /** Helpers for backend tests: generate from inline schema text, load the result. */
+import { join } from 'node:path';
+import ts from 'typescript';
+import { repoRoot } from '../helpers/shared.js';
 import { parseSchemaString } from '../../src/frontend/index.js';
 import { generateFiles, type GenerateOptions } from '../../src/backends/generate.js';
 import { importGenerated, supportModuleUrl } from '../../src/backends/load.js';
@@ -63,4 +66,23 @@ export function fakeExecutor(
       }
     },
   };
+}
+
+/** Diagnostics of one `tsc --strict` program over `rootFiles`, as `file:line: message`. */
+export function strictDiagnostics(rootFiles: readonly string[]): string[] {
+  const program = ts.createProgram(rootFiles, {
+    target: ts.ScriptTarget.ES2022,
+    lib: ['lib.es2023.d.ts'],
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: ['node'],
+    typeRoots: [join(repoRoot, 'node_modules/@types')],
+  });
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
+    return `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+  });
 }

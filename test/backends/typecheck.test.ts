@@ -5,13 +5,13 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import ts from 'typescript';
 import { parseSchema } from '../../src/frontend/index.js';
 import { generateFiles } from '../../src/backends/generate.js';
 import { writeGenerated } from '../../src/backends/generate.js';
 import { repoRoot, sharedDir } from '../helpers/shared.js';
+import { strictDiagnostics } from './helpers.js';
 
 const corpus = sharedDir('corpus');
 
@@ -91,21 +91,7 @@ describe('generated code type-checks (tsc --strict)', () => {
         rootFiles.push(join(out, 'usage.ts'));
       }
     }
-    const program = ts.createProgram(rootFiles, {
-      target: ts.ScriptTarget.ES2022,
-      lib: ['lib.es2023.d.ts'],
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      types: ['node'],
-      typeRoots: [resolve(repoRoot, 'node_modules/@types')],
-    });
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
-      const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
-      return `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-    });
+    const diagnostics = strictDiagnostics(rootFiles);
     expect(diagnostics.slice(0, 20)).toEqual([]);
     expect(rootFiles.length).toBeGreaterThan(corpus === null ? 1 : 10);
   });
