@@ -165,16 +165,13 @@ export abstract class Member {
     let role: string = this.role;
     let meta = 'type';
     let definedIn = this.definedIn;
-    if (definedIn.startsWith('q_obj_')) {
-      definedIn = definedIn.slice('q_obj_'.length);
-      if (definedIn.endsWith('-arg')) {
-        role = 'parameter';
-        meta = 'command';
-        definedIn = definedIn.slice(0, -'-arg'.length);
-      } else if (definedIn.endsWith('-base')) {
-        role = 'base ' + role;
-        definedIn = definedIn.slice(0, -'-base'.length);
-      }
+    if (definedIn.startsWith('q_obj_') && definedIn.endsWith('-arg')) {
+      role = 'parameter';
+      meta = 'command';
+      definedIn = definedIn.slice('q_obj_'.length, -'-arg'.length);
+    } else if (definedIn.startsWith('q_obj_') && definedIn.endsWith('-base')) {
+      role = 'base ' + role;
+      definedIn = definedIn.slice('q_obj_'.length, -'-base'.length);
     }
     if (definedIn !== info?.defnName) {
       return `${role} '${this.name}' of ${meta} '${definedIn}'`;
@@ -475,6 +472,13 @@ export class ArrayType extends TypeBase implements SchemaArrayType {
       this.info,
       this.info ? this.info.defnMeta : null,
     );
+    // QEMU's generator stops on an assertion here; we say why instead.
+    if (this.elementType instanceof ArrayType) {
+      throw new QapiSemError(
+        this.info,
+        `arrays of arrays are not supported: ['${this.elementTypeName}']`,
+      );
+    }
   }
 
   /** Arrays live in the module of their element type. */
@@ -538,7 +542,7 @@ export class ObjectType extends TypeBase implements SchemaObjectType {
     super.check(schema);
 
     const seen = new Map<string, Member>();
-    if (this.baseName !== null) {
+    if (this.baseName) {
       const base = schema.resolveType(this.baseName, this.info, "'base'");
       if (!(base instanceof ObjectType) || base.branches) {
         throw new QapiSemError(
@@ -786,31 +790,55 @@ export class Alternatives extends VariantList implements SchemaAlternatives {
 // ---------------------------------------------------------------------------
 // Commands, events, includes
 
-/** A command's or event's `data`: a named object type, possibly boxed. */
-function checkArgType(
-  owner: Command | Event,
-  schema: TypeResolver,
-  argTypeName: string,
-): ObjectType {
-  const what = `${owner.meta}'s 'data'`;
-  const argType = schema.resolveType(argTypeName, owner.info, what);
-  if (!(argType instanceof ObjectType)) {
-    throw new QapiSemError(owner.info, `${what} cannot take ${argType.describe()}`);
+/**
+ * What commands and events have in common: arguments (`data`), given as a
+ * named object type or as members (an implicit `q_obj_NAME-arg` type), and
+ * `boxed`, which passes them as one object.
+ */
+abstract class ArgsDefinition extends Definition {
+  abstract override readonly meta: 'command' | 'event';
+  argType: ObjectType | null = null;
+
+  constructor(
+    name: string,
+    override readonly info: SourceInfo,
+    doc: DefinitionDoc | null,
+    ifcond: IfCond | null,
+    features: readonly Feature[],
+    /** Name of the argument type, resolved by check(). */
+    readonly argTypeName: string | null,
+    readonly boxed: boolean,
+  ) {
+    super(name, info, doc, ifcond, features);
   }
-  if (argType.branches && !owner.boxed) {
-    throw new QapiSemError(
-      owner.info,
-      `${what} can take ${argType.describe()} only with 'boxed': true`,
-    );
+
+  override check(schema: TypeResolver): void {
+    super.check(schema);
+    if (!this.argTypeName) return; // an empty name means none, as in QEMU
+    const what = `${this.meta}'s 'data'`;
+    const argType = schema.resolveType(this.argTypeName, this.info, what);
+    if (!(argType instanceof ObjectType)) {
+      throw new QapiSemError(this.info, `${what} cannot take ${argType.describe()}`);
+    }
+    this.argType = argType;
+    if (argType.branches && !this.boxed) {
+      throw new QapiSemError(
+        this.info,
+        `${what} can take ${argType.describe()} only with 'boxed': true`,
+      );
+    }
+    argType.check(schema);
+    if (argType.hasConditionalMembers() && !this.boxed) {
+      throw new QapiSemError(this.info, `conditional ${this.meta} arguments require 'boxed': true`);
+    }
   }
-  argType.check(schema);
-  if (argType.hasConditionalMembers() && !owner.boxed) {
-    throw new QapiSemError(
-      owner.info,
-      `conditional ${owner.meta} arguments require 'boxed': true`,
-    );
+
+  /** Implicit argument types are documented by the definition's doc. */
+  override connectDoc(doc?: DocConnector | null): void {
+    super.connectDoc(doc);
+    const d = doc ?? this.doc;
+    if (d && this.argType && this.argType.isImplicit()) this.argType.connectDoc(d);
   }
-  return argType;
 }
 
 export interface CommandFlags {
@@ -822,31 +850,29 @@ export interface CommandFlags {
   coroutine: boolean;
 }
 
-export class Command extends Definition implements SchemaCommand {
+export class Command extends ArgsDefinition implements SchemaCommand {
   readonly meta = 'command';
-  argType: ObjectType | null = null;
   retType: TypeEntity | null = null;
   readonly gen: boolean;
   readonly successResponse: boolean;
-  readonly boxed: boolean;
   readonly allowOob: boolean;
   readonly allowPreconfig: boolean;
   readonly coroutine: boolean;
 
   constructor(
     name: string,
-    override readonly info: SourceInfo,
+    info: SourceInfo,
     doc: DefinitionDoc | null,
     ifcond: IfCond | null,
     features: readonly Feature[],
-    readonly argTypeName: string | null,
+    argTypeName: string | null,
+    /** Name of the return type, resolved by check(). */
     readonly retTypeName: string | null,
     flags: CommandFlags,
   ) {
-    super(name, info, doc, ifcond, features);
+    super(name, info, doc, ifcond, features, argTypeName, flags.boxed);
     this.gen = flags.gen;
     this.successResponse = flags.successResponse;
-    this.boxed = flags.boxed;
     this.allowOob = flags.allowOob;
     this.allowPreconfig = flags.allowPreconfig;
     this.coroutine = flags.coroutine;
@@ -854,59 +880,19 @@ export class Command extends Definition implements SchemaCommand {
 
   override check(schema: TypeResolver): void {
     super.check(schema);
-    if (this.argTypeName) {
-      this.argType = checkArgType(this, schema, this.argTypeName);
+    if (!this.retTypeName) return;
+    const retType = schema.resolveType(this.retTypeName, this.info, "command's 'returns'");
+    this.retType = retType;
+    if (this.info.pragma.commandReturnsExceptions.includes(this.name)) return;
+    const t = retType instanceof ArrayType ? retType.elementType : retType;
+    if (!(t instanceof ObjectType)) {
+      throw new QapiSemError(this.info, `command's 'returns' cannot take ${retType.describe()}`);
     }
-    if (this.retTypeName) {
-      const retType = schema.resolveType(this.retTypeName, this.info, "command's 'returns'");
-      this.retType = retType;
-      if (!this.info.pragma.commandReturnsExceptions.includes(this.name)) {
-        const t = retType instanceof ArrayType ? retType.elementType : retType;
-        if (!(t instanceof ObjectType)) {
-          throw new QapiSemError(
-            this.info,
-            `command's 'returns' cannot take ${retType.describe()}`,
-          );
-        }
-      }
-    }
-  }
-
-  override connectDoc(doc?: DocConnector | null): void {
-    super.connectDoc(doc);
-    const d = doc ?? this.doc;
-    if (d && this.argType && this.argType.isImplicit()) this.argType.connectDoc(d);
   }
 }
 
-export class Event extends Definition implements SchemaEvent {
+export class Event extends ArgsDefinition implements SchemaEvent {
   readonly meta = 'event';
-  argType: ObjectType | null = null;
-
-  constructor(
-    name: string,
-    override readonly info: SourceInfo,
-    doc: DefinitionDoc | null,
-    ifcond: IfCond | null,
-    features: readonly Feature[],
-    readonly argTypeName: string | null,
-    readonly boxed: boolean,
-  ) {
-    super(name, info, doc, ifcond, features);
-  }
-
-  override check(schema: TypeResolver): void {
-    super.check(schema);
-    if (this.argTypeName) {
-      this.argType = checkArgType(this, schema, this.argTypeName);
-    }
-  }
-
-  override connectDoc(doc?: DocConnector | null): void {
-    super.connectDoc(doc);
-    const d = doc ?? this.doc;
-    if (d && this.argType && this.argType.isImplicit()) this.argType.connectDoc(d);
-  }
 }
 
 /** An `include` directive, visited in the including module. */

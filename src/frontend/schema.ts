@@ -500,7 +500,16 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
 
   private check(): void {
     for (const ent of this.entityList) {
-      ent.check(this);
+      try {
+        ent.check(this);
+      } catch (err) {
+        // Checking recurses through bases and branches; a chain of
+        // thousands of them exhausts the stack. Say so instead of crashing.
+        if (err instanceof RangeError && ent.meta !== 'include') {
+          throw new QapiSemError(ent.info, `${ent.describe()} is nested too deeply to check`);
+        }
+        throw err;
+      }
       ent.connectDoc();
     }
     for (const ent of this.entityList) ent.setModule(this);
