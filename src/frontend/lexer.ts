@@ -61,16 +61,34 @@ export class Lexer {
   private cursor = 0;
   /** Index of the current line's first character. */
   private linePos = 0;
+  /** Current line number. */
+  private line: number;
+  /** The SourceInfo of the last line asked for. */
+  private lineInfo: SourceInfo;
 
   /**
    * @param src the source; must end with a newline
-   * @param info location of the first line; replaced by a fresh copy at
-   *   every newline, so a token's info stays valid after the lexer moves on
+   * @param info location of the first line
    */
   constructor(
     readonly src: string,
-    public info: SourceInfo,
-  ) {}
+    info: SourceInfo,
+  ) {
+    this.lineInfo = info;
+    this.line = info.line;
+  }
+
+  /**
+   * Location of the current token. Each line has its own SourceInfo
+   * (shared by all tokens on it), made when first asked for, so the many
+   * lines without anything to locate cost nothing.
+   */
+  get info(): SourceInfo {
+    if (this.lineInfo.line !== this.line) {
+      this.lineInfo = this.lineInfo.nextLine(this.line - this.lineInfo.line);
+    }
+    return this.lineInfo;
+  }
 
   /** A parse error at the current token, with QEMU's column rule. */
   error(msg: string): QapiParseError {
@@ -102,7 +120,7 @@ export class Lexer {
             this.tok = null;
             return;
           }
-          this.info = this.info.nextLine();
+          this.line++;
           this.linePos = this.cursor;
           continue;
         case 32:
