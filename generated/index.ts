@@ -60,45 +60,17 @@ export interface CommandMap {
   /**
    * Leave capabilities negotiation mode and enter command mode.  This is
    * the first command of every session.
-   *
-   * @throws
-   * - CommandNotFound if the monitor is already in command mode
-   * - GenericError if a requested capability was not offered
-   * @since 0.13
    */
   'qmp_capabilities': { args: QmpCapabilitiesArguments | undefined; returns: Record<string, never> };
-  /**
-   * Ask for the version of the running QEMU.
-   *
-   * @returns the upstream release and the packager's string
-   * @since 0.14
-   */
+  /** Ask for the version of the running QEMU. */
   'query-version': { args: undefined; returns: VersionInfo };
-  /**
-   * Ask whether the virtual machine is running, and in which state.
-   *
-   * @returns the run state
-   * @since 0.14
-   */
+  /** Ask whether the virtual machine is running, and in which state. */
   'query-status': { args: undefined; returns: StatusInfo };
-  /**
-   * Pause the guest's CPUs.
-   *
-   * @since 0.14
-   */
+  /** Pause the guest's CPUs. */
   'stop': { args: undefined; returns: Record<string, never> };
-  /**
-   * Resume the guest's CPUs, or start them for the first time after -S.
-   *
-   * @since 0.14
-   */
+  /** Resume the guest's CPUs, or start them for the first time after -S. */
   'cont': { args: undefined; returns: Record<string, never> };
-  /**
-   * List the IOThreads of this QEMU and who uses each.
-   *
-   * @returns one entry per IOThread, in no particular order
-   * @since 2.0
-   */
+  /** List the IOThreads of this QEMU and who uses each. */
   'query-iothreads': { args: undefined; returns: IOThreadInfo[] };
 }
 

@@ -21,11 +21,11 @@ function returnsType(ctx: GenContext, c: SchemaCommand, out: GeneratedFile): str
   return c.retType === null ? 'Record<string, never>' : ctx.typeRef(c.retType, out);
 }
 
-function commandDoc(ctx: GenContext, c: SchemaCommand | SchemaEvent, indent: string): string {
-  return new DocBuilder()
-    .entityDoc(c.doc)
-    .meta(ctx.selection.activeFeatures(c.features), c.ifcond.ifcond, c.doc)
-    .render(indent);
+function commandDoc(ctx: GenContext, c: SchemaCommand | SchemaEvent, indent: string, full = true): string {
+  const doc = new DocBuilder();
+  if (full) doc.entityDoc(c.doc);
+  else doc.summary(c.doc);
+  return doc.meta(ctx.selection.activeFeatures(c.features), c.ifcond.ifcond, c.doc).render(indent);
 }
 
 export function indexFile(ctx: GenContext): GeneratedFile {
@@ -49,7 +49,7 @@ export function indexFile(ctx: GenContext): GeneratedFile {
   let commandMap = '';
   let commandSpec = '';
   for (const c of ctx.commands) {
-    commandMap += commandDoc(ctx, c, '  ');
+    commandMap += commandDoc(ctx, c, '  ', false);
     commandMap += `  ${quote(c.name)}: { args: ${argsType(ctx, c, out)}; returns: ${returnsType(ctx, c, out)} };\n`;
     const args = c.argType && ctx.selection.entity(c.argType) ? quote(c.argType.name) : 'null';
     const returns = !c.successResponse ? 'null' : c.retType ? quote(c.retType.name) : "'q_empty'";

@@ -75,6 +75,12 @@ export class DocBuilder {
     return this;
   }
 
+  /** Only the first paragraph of the entity's doc body. */
+  summary(doc: SchemaDoc | null): this {
+    const body = doc?.body?.text.trim() ?? '';
+    return this.text(body.split(/\n\s*\n/, 1)[0]);
+  }
+
   isEmpty(): boolean {
     return this.paragraphs.length === 0 && this.tags.length === 0;
   }

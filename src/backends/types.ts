@@ -4,6 +4,7 @@
  * alternates as plain unions.
  */
 import type {
+  IfCondition,
   SchemaAlternateType,
   SchemaEnumType,
   SchemaObjectMember,
@@ -70,11 +71,16 @@ export function emitObject(ctx: GenContext, t: SchemaObjectType, file: Generated
   for (const v of t.branches.variants) {
     if (!ctx.selection.variant(v) || !tagKept(ctx, t, v.name)) continue;
     const branchType = v.type.name === 'q_empty' ? '' : ` & ${ctx.typeRef(v.type, file)}`;
-    branches.push(`  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`);
+    branches.push(`${condDoc(v.ifcond.ifcond)}  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`);
   }
   file.supportType('UnknownBranch');
   branches.push(`  | UnknownBranch<${baseType}, ${quote(tag)}>;\n`);
   file.print(`export type ${name} =\n${branches.join('')}\n`);
+}
+
+/** `@ifcond` doc line for a conditional union branch or alternative. */
+function condDoc(ifcond: IfCondition | null): string {
+  return ifcond === null ? '' : new DocBuilder().meta([], ifcond, null).render('  ');
 }
 
 export function tagKept(ctx: GenContext, t: SchemaObjectType, value: string): boolean {
@@ -89,7 +95,7 @@ export function emitAlternate(ctx: GenContext, t: SchemaAlternateType, file: Gen
   file.print(entityDoc(ctx, t));
   const alternatives = t.alternatives.variants
     .filter((v) => ctx.selection.variant(v))
-    .map((v) => `  | ${ctx.typeRef(v.type, file)}\n`);
+    .map((v) => `${condDoc(v.ifcond.ifcond)}  | ${ctx.typeRef(v.type, file)}\n`);
   const body = alternatives.length > 0 ? alternatives.join('').replace(/\n$/, ';\n') : '  never;\n';
   file.print(`export type ${name} =\n${body}\n`);
 }
