@@ -151,8 +151,9 @@ export class ValidatorKit {
         } as z.core.$ZodRawIssue);
         return z.NEVER;
       }
-      const basePart: Record<string, unknown> = {};
-      const rest: Record<string, unknown> = {};
+      // Null-prototype holders: a member named `__proto__` stays a member.
+      const basePart = Object.create(null) as Record<string, unknown>;
+      const rest = Object.create(null) as Record<string, unknown>;
       for (const [key, member] of Object.entries(value)) {
         if (baseKeys.has(key)) basePart[key] = member;
         else rest[key] = member;

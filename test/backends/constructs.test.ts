@@ -75,6 +75,12 @@ describe('union', () => {
     expect(outcome(u, { kind: 'pipe' })).toMatch(/^kind: expected one of 'file', 'socket', 'none'/);
     expect(outcome(u, 'file')).not.toBe('ok');
     expect(outcome(s.strict.Named!, { type: 'socket' })).toBe('ok');
+    // a member named __proto__ (possible from JSON.parse) is an unknown member, not a prototype
+    const sneaky = JSON.parse('{"kind": "file", "path": "/x", "__proto__": {"polluted": true}}') as object;
+    expect(outcome(u, sneaky)).toMatch(/Unrecognized key: "__proto__"/);
+    const kept = s.compat.Inline!.parse(sneaky) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(kept)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(outcome(s.strict.Named!, { type: 'file' })).toMatch(/^path: /);
   });
   test('validators: compatible mode passes unknown branches and members', async () => {
