@@ -11,6 +11,8 @@ import { QapiDoc, type DocMember } from '../../src/frontend/doc.js';
 import { DocDiagnostics, QapiError, QapiParseError, QapiSemError } from '../../src/frontend/errors.js';
 import { MAX_NESTING, parseSchemaFile, parseSchemaText, type ParseResult } from '../../src/frontend/parser.js';
 import { SourceInfo } from '../../src/frontend/source.js';
+import { checkExprs } from '../../src/frontend/expr-check.js';
+import { sharedDir } from '../helpers/shared.js';
 
 function parse(src: string): ParseResult {
   return parseSchemaText(src, 'test.json');
@@ -418,5 +420,87 @@ describe('QapiDoc connecting members', () => {
     doc.connectFeature(member('f', 'feature'));
     expect(seen).toEqual(["m.json:10: member 'a' lacks documentation", "m.json:10: feature 'f' lacks documentation"]);
     expect(diag.warnings).toEqual(seen);
+  });
+});
+
+describe('robustness', () => {
+  it('ends every random input in a result or a QapiError', () => {
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor((seed / 2147483648) * n);
+    };
+    const alphabet = ["'", '#', '##', '\n', '{', '}', '[', ']', ':', ',', '\\', '@a:', 'Since:', 'true', ' ', '\t', 'x', '\u0000', '\ud800', 'é'];
+    let errors = 0;
+    for (let i = 0; i < 400; i++) {
+      let src = '';
+      for (let j = rnd(60); j > 0; j--) src += alphabet[rnd(alphabet.length)];
+      for (const lenientDocs of [false, true]) {
+        try {
+          checkExprs(parseSchemaText(src, 'r.json', { lenientDocs }).exprs, { lenientDocs });
+        } catch (err) {
+          expect(err).toBeInstanceOf(QapiError);
+          errors++;
+        }
+      }
+    }
+    expect(errors).toBeGreaterThan(100);
+  });
+
+  it('survives deeply nested conditions', () => {
+    const depth = MAX_NESTING - 2;
+    const src = `{ 'struct': 'Foo', 'data': {}, 'if': ${"{ 'not': ".repeat(depth)}'bad'${' }'.repeat(depth)} }`;
+    expect(() => checkExprs(parse(src).exprs)).toThrow("'if' condition 'bad' of struct is not a valid identifier");
+  });
+});
+
+describe("QEMU's real schemas (../shared/corpus)", () => {
+  const corpus = sharedDir('corpus');
+  // What QEMU 10.0's frontend says about each root schema (null: accepted)
+  const roots: Array<[string, string | null]> = [
+    ['qemu-10.0/qapi/qapi-schema.json', null],
+    ['qemu-10.0/qga/qapi-schema.json', null],
+    ['qemu-10.0/storage-daemon/qapi/qapi-schema.json', null],
+    ['qemu-10.0/docs/interop/firmware.json', null],
+    ['qemu-10.0/docs/interop/vhost-user.json', "vhost-user.json:246:1: The 'Example' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead."],
+    ['qemu-7.2/qapi/qapi-schema.json', "qapi-schema.json:32:1: '=' heading must come first in a comment block"],
+    ['qemu-7.2/qga/qapi-schema.json', "qapi-schema.json:427:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead."],
+    ['qemu-7.2/storage-daemon/qapi/qapi-schema.json', "In file included from qapi-schema.json:21:\nIn file included from ../../qapi/block-core.json:11:\n../../qapi/sockets.json:103:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead."],
+    ['qemu-7.2/docs/interop/vhost-user.json', "vhost-user.json:246:1: The 'Example' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead."],
+  ];
+  const firmware72 = "firmware.json:17: can't read include file 'machine.json': No such file or directory";
+
+  function check(file: string, lenientDocs: boolean): { count: number; warnings: string[] } {
+    const warnings: string[] = [];
+    const options = { lenientDocs, onWarning: (w: string) => warnings.push(w) };
+    const exprs = checkExprs(parseSchemaFile(file, options).exprs, options);
+    return { count: exprs.length, warnings };
+  }
+
+  function errorText(file: string, lenientDocs: boolean): string | null {
+    try {
+      check(file, lenientDocs);
+      return null;
+    } catch (err) {
+      if (!(err instanceof QapiError)) throw err;
+      const dir = file.slice(0, file.lastIndexOf('/') + 1);
+      return err.format().split(dir).join('');
+    }
+  }
+
+  it.runIf(corpus).each(roots)('strict %s', (rel, expected) => {
+    expect(errorText(join(corpus!, rel), false)).toBe(expected);
+  });
+
+  it.runIf(corpus).each(roots)('lenient %s parses completely', (rel, strictError) => {
+    const { count, warnings } = check(join(corpus!, rel), true);
+    expect(count).toBeGreaterThan(5);
+    if (strictError) expect(warnings.length).toBeGreaterThan(0);
+  });
+
+  it.runIf(corpus)("7.2's firmware.json fails on its missing include either way", () => {
+    const file = join(corpus!, 'qemu-7.2/docs/interop/firmware.json');
+    expect(errorText(file, false)).toBe(firmware72);
+    expect(errorText(file, true)).toBe(firmware72);
   });
 });
