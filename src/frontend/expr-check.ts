@@ -131,13 +131,15 @@ export function checkKeys(
   if (missing.length) {
     fail(info, `${source} misses key${missing.length > 1 ? 's' : ''} ${quotedSorted(missing)}`);
   }
-  const allowed = new Set([...required, ...optional]);
-  const unknown = Object.keys(value).filter((k) => !allowed.has(k));
-  if (unknown.length) {
+  let unknown: string[] | null = null;
+  for (const key of Object.keys(value)) {
+    if (!required.includes(key) && !optional.includes(key)) (unknown ??= []).push(key);
+  }
+  if (unknown) {
     fail(
       info,
       `${source} has unknown key${unknown.length > 1 ? 's' : ''} ${quotedSorted(unknown)}\n` +
-        `Valid keys are ${quotedSorted(allowed)}.`,
+        `Valid keys are ${quotedSorted(new Set([...required, ...optional]))}.`,
     );
   }
 }
@@ -216,7 +218,8 @@ export function checkFeatures(features: JsonValue | undefined, info: SourceInfo)
 /** In a member map, replaces each bare type by `{ type: ... }`. */
 function normalizeMembers(members: JsonValue | undefined): void {
   if (!isObject(members)) return;
-  for (const [key, arg] of Object.entries(members)) {
+  for (const key of Object.keys(members)) {
+    const arg = members[key]!;
     if (isObject(arg)) continue;
     const obj = Object.create(null) as JsonObject;
     obj['type'] = arg;
@@ -382,11 +385,17 @@ export function checkExprs(
   for (const parsed of exprs) {
     const { expr, info, doc } = parsed;
     if ('include' in expr) continue;
-    const metas = DEFINITION_METAS.filter((m) => m in expr);
-    if (metas.length !== 1) {
+    let meta: DefinitionMeta | null = null;
+    let metas = 0;
+    for (const m of DEFINITION_METAS) {
+      if (m in expr) {
+        meta = m;
+        metas++;
+      }
+    }
+    if (metas !== 1 || !meta) {
       fail(info, "expression must have exactly one key 'enum', 'struct', 'union', 'alternate', 'command', 'event'");
     }
-    const meta = metas[0]!;
     const name = expr[meta];
     checkNameIsStr(name, info, `'${meta}'`);
     info.setDefn(meta, name);
