@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FrontendOptions } from './model.js';
-import { DocDiagnostics, QapiError, QapiParseError, QapiSemError } from './errors.js';
+import { DocDiagnostics, QapiError, QapiSemError } from './errors.js';
 import { Lexer, leadingSpace, rstrip, type Token } from './lexer.js';
 import { QapiDoc, TAGGED_SECTION_KINDS } from './doc.js';
 import { SourceInfo, type QapiPragma } from './source.js';
@@ -118,10 +118,7 @@ function strerror(err: unknown): string {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/**
- * Reads a schema file as text with universal newlines (CR LF and lone CR
- * become LF), ending in a newline. Throws a Node error with a `code`.
- */
+/** Reads a schema file as normalised text. Throws a Node error with a `code`. */
 function readSource(file: string): string {
   const bytes = readFileSync(file);
   let text: string;
@@ -130,6 +127,11 @@ function readSource(file: string): string {
   } catch {
     throw Object.assign(new Error('invalid UTF-8'), { code: 'EINVALUTF8' });
   }
+  return normalizeSource(text);
+}
+
+/** Universal newlines (CR LF and lone CR become LF), and a final newline. */
+function normalizeSource(text: string): string {
   if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
   if (text === '' || text.charCodeAt(text.length - 1) !== 10) text += '\n';
   return text;
@@ -192,9 +194,7 @@ export function parseSchemaText(
   options: FrontendOptions | DocDiagnostics = {},
 ): ParseResult {
   const ctx: ParseContext = { included: new Set(), diag: diagnosticsFor(options) };
-  if (src.includes('\r')) src = src.replace(/\r\n?/g, '\n');
-  if (src === '' || !src.endsWith('\n')) src += '\n';
-  return new SchemaParser(ctx, fname, src, null).parse();
+  return new SchemaParser(ctx, fname, normalizeSource(src), null).parse();
 }
 
 class SchemaParser {
