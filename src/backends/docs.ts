@@ -7,13 +7,22 @@
 import type { DocSectionKind, IfCondition, SchemaDoc, SchemaFeature } from '../frontend/model.js';
 import { formatIfCondition } from './selection.js';
 
+const indentPatterns = new Map<number, RegExp>();
+
+/** Matches a line break and up to `indent` spaces after it. */
+function indentPattern(indent: number): RegExp {
+  let re = indentPatterns.get(indent);
+  if (!re) indentPatterns.set(indent, (re = new RegExp(`\n {0,${indent}}`, 'g')));
+  return re;
+}
+
 /** Removes the indentation QAPI doc text keeps on continuation lines. */
 function dedent(text: string): string {
   if (!text.includes('\n')) return text.trim();
   let indent = Infinity;
   for (const m of text.matchAll(/\n( *)(?=\S)/g)) indent = Math.min(indent, m[1]!.length);
-  const body = indent > 0 && indent !== Infinity ? text.replace(new RegExp(`\n {0,${indent}}`, 'g'), '\n') : text;
-  return body.replace(/[ \t]+\n/g, '\n').trim();
+  const body = indent > 0 && indent !== Infinity ? text.replace(indentPattern(indent), '\n') : text;
+  return (body.includes(' \n') || body.includes('\t\n') ? body.replace(/[ \t]+\n/g, '\n') : body).trim();
 }
 
 function clean(text: string): string {
@@ -87,15 +96,18 @@ export class DocBuilder {
 
   /** The comment, each line prefixed by `indent`, or '' when empty. */
   render(indent = ''): string {
-    if (this.isEmpty()) return '';
-    const blocks = [...this.paragraphs, ...this.tags];
-    const lines: string[] = [];
-    blocks.forEach((block, i) => {
-      if (i > 0 && i <= this.paragraphs.length) lines.push('');
-      for (const line of block.split('\n')) lines.push(line);
-    });
-    if (lines.length === 1) return `${indent}/** ${lines[0]} */\n`;
-    const body = lines.map((l) => (l === '' ? `${indent} *` : `${indent} * ${l}`)).join('\n');
+    const { paragraphs, tags } = this;
+    if (paragraphs.length === 0 && tags.length === 0) {
+      return '';
+    }
+    if (paragraphs.length + tags.length === 1) {
+      const only = paragraphs[0] ?? tags[0]!;
+      if (!only.includes('\n')) return `${indent}/** ${only} */\n`;
+    }
+    // Paragraphs are separated by blank lines; tags follow the last one.
+    let text = paragraphs.join('\n\n');
+    if (tags.length > 0) text += (text === '' ? '' : '\n\n') + tags.join('\n');
+    const body = `${indent} * ${text.replace(/\n/g, `\n${indent} * `)}`.replace(/ \* (?=\n)/g, ' *');
     return `${indent}/**\n${body}\n${indent} */\n`;
   }
 }
