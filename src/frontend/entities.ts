@@ -32,6 +32,7 @@ import type {
   SchemaObjectType,
   SchemaVariant,
 } from './model.js';
+import type { QapiDoc } from './doc.js';
 import type { SourceInfo } from './source.js';
 
 // ---------------------------------------------------------------------------
@@ -45,12 +46,6 @@ export interface TypeResolver {
   lookupType(name: string): TypeEntity | undefined;
   /** The type called `name`, or an error "WHAT uses unknown type 'NAME'". */
   resolveType(name: string, info: SourceInfo | null, what: UseDescription): TypeEntity;
-}
-
-/** Where a schema's doc comments connect to the members they describe. */
-export interface DocConnector {
-  connectMember(member: Member): void;
-  connectFeature(feature: Feature): void;
 }
 
 // ---------------------------------------------------------------------------
@@ -113,7 +108,8 @@ export class IfCond implements SchemaIfCond {
   }
 }
 
-const UNCONDITIONAL = new IfCond();
+/** The condition of everything without an `if`; shared, never changed. */
+export const UNCONDITIONAL = new IfCond();
 
 // ---------------------------------------------------------------------------
 // Members: object members, enum values, features, branches
@@ -152,7 +148,7 @@ export abstract class Member {
     seen.set(cname, this);
   }
 
-  connectDoc(doc: DocConnector | null): void {
+  connectDoc(doc: QapiDoc | null): void {
     doc?.connectMember(this);
   }
 
@@ -197,7 +193,7 @@ function checkFeatureClashes(features: readonly Feature[], info: SourceInfo | nu
   for (const f of features) f.checkClash(info, seen);
 }
 
-function connectFeatureDocs(features: readonly Feature[], doc: DocConnector | null): void {
+function connectFeatureDocs(features: readonly Feature[], doc: QapiDoc | null): void {
   if (doc) for (const f of features) doc.connectFeature(f);
 }
 
@@ -214,7 +210,7 @@ export class EnumMember extends Member implements SchemaEnumMember {
     for (const f of features) f.setDefinedIn(name);
   }
 
-  override connectDoc(doc: DocConnector | null): void {
+  override connectDoc(doc: QapiDoc | null): void {
     super.connectDoc(doc);
     connectFeatureDocs(this.features, doc);
   }
@@ -243,7 +239,7 @@ export class ObjectMember extends Member implements SchemaObjectMember {
     checkFeatureClashes(this.features, this.info);
   }
 
-  override connectDoc(doc: DocConnector | null): void {
+  override connectDoc(doc: QapiDoc | null): void {
     super.connectDoc(doc);
     connectFeatureDocs(this.features, doc);
   }
@@ -303,7 +299,7 @@ export abstract class Entity {
     this.checked = true;
   }
 
-  connectDoc(_doc?: DocConnector | null): void {}
+  connectDoc(_doc?: QapiDoc | null): void {}
 
   /** Places the entity in the module of the file it comes from. */
   setModule(registry: ModuleRegistry): void {
@@ -316,9 +312,6 @@ export abstract class Entity {
   }
 }
 
-/** Documentation as attached to a definition (the parser's doc blocks). */
-export type DefinitionDoc = DocConnector & import('./model.js').SchemaDoc;
-
 export abstract class Definition extends Entity {
   readonly features: readonly Feature[];
   protected readonly ownIfcond: IfCond;
@@ -326,7 +319,7 @@ export abstract class Definition extends Entity {
   constructor(
     readonly name: string,
     info: SourceInfo | null,
-    readonly doc: DefinitionDoc | null,
+    readonly doc: QapiDoc | null,
     ifcond: IfCond | null = null,
     features: readonly Feature[] = [],
   ) {
@@ -345,7 +338,7 @@ export abstract class Definition extends Entity {
     checkFeatureClashes(this.features, this.info);
   }
 
-  override connectDoc(doc?: DocConnector | null): void {
+  override connectDoc(doc?: QapiDoc | null): void {
     connectFeatureDocs(this.features, doc ?? this.doc);
   }
 
@@ -416,7 +409,7 @@ export class EnumType extends TypeBase implements SchemaEnumType {
   constructor(
     name: string,
     info: SourceInfo | null,
-    doc: DefinitionDoc | null,
+    doc: QapiDoc | null,
     ifcond: IfCond | null,
     features: readonly Feature[],
     readonly members: readonly EnumMember[],
@@ -432,7 +425,7 @@ export class EnumType extends TypeBase implements SchemaEnumType {
     for (const m of this.members) m.checkClash(this.info, seen);
   }
 
-  override connectDoc(doc?: DocConnector | null): void {
+  override connectDoc(doc?: QapiDoc | null): void {
     super.connectDoc(doc);
     const d = doc ?? this.doc;
     for (const m of this.members) m.connectDoc(d);
@@ -514,7 +507,7 @@ export class ObjectType extends TypeBase implements SchemaObjectType {
   constructor(
     name: string,
     info: SourceInfo | null,
-    doc: DefinitionDoc | null,
+    doc: QapiDoc | null,
     ifcond: IfCond | null,
     features: readonly Feature[],
     /** Name of the base type, resolved by check(). */
@@ -576,7 +569,7 @@ export class ObjectType extends TypeBase implements SchemaObjectType {
     this.branches?.checkClash(info, seen);
   }
 
-  override connectDoc(doc?: DocConnector | null): void {
+  override connectDoc(doc?: QapiDoc | null): void {
     super.connectDoc(doc);
     const d = doc ?? this.doc;
     if (this.base && this.base.isImplicit()) this.base.connectDoc(d);
@@ -607,7 +600,7 @@ export class AlternateType extends TypeBase implements SchemaAlternateType {
   constructor(
     name: string,
     info: SourceInfo,
-    doc: DefinitionDoc | null,
+    doc: QapiDoc | null,
     ifcond: IfCond | null,
     features: readonly Feature[],
     readonly alternatives: Alternatives,
@@ -659,7 +652,7 @@ export class AlternateType extends TypeBase implements SchemaAlternateType {
     }
   }
 
-  override connectDoc(doc?: DocConnector | null): void {
+  override connectDoc(doc?: QapiDoc | null): void {
     super.connectDoc(doc);
     const d = doc ?? this.doc;
     for (const v of this.alternatives.variants) v.connectDoc(d);
@@ -802,7 +795,7 @@ abstract class ArgsDefinition extends Definition {
   constructor(
     name: string,
     override readonly info: SourceInfo,
-    doc: DefinitionDoc | null,
+    doc: QapiDoc | null,
     ifcond: IfCond | null,
     features: readonly Feature[],
     /** Name of the argument type, resolved by check(). */
@@ -834,7 +827,7 @@ abstract class ArgsDefinition extends Definition {
   }
 
   /** Implicit argument types are documented by the definition's doc. */
-  override connectDoc(doc?: DocConnector | null): void {
+  override connectDoc(doc?: QapiDoc | null): void {
     super.connectDoc(doc);
     const d = doc ?? this.doc;
     if (d && this.argType && this.argType.isImplicit()) this.argType.connectDoc(d);
@@ -862,7 +855,7 @@ export class Command extends ArgsDefinition implements SchemaCommand {
   constructor(
     name: string,
     info: SourceInfo,
-    doc: DefinitionDoc | null,
+    doc: QapiDoc | null,
     ifcond: IfCond | null,
     features: readonly Feature[],
     argTypeName: string | null,

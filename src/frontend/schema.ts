@@ -12,7 +12,6 @@ import {
   Branches,
   BuiltinType,
   Command,
-  type DefinitionDoc,
   type DefinitionEntity,
   type AnyEntity,
   EnumMember,
@@ -28,6 +27,7 @@ import {
   type TypeEntity,
   type TypeResolver,
   type UseDescription,
+  UNCONDITIONAL,
   Variant,
 } from './entities.js';
 import { DocDiagnostics, QapiError, QapiSemError } from './errors.js';
@@ -38,7 +38,6 @@ import type {
   IfCondition,
   JsonType,
   SchemaEntity,
-  SchemaType,
   SchemaVisitor,
 } from './model.js';
 import { parseSchemaFile, parseSchemaText, type ParsedExpr } from './parser.js';
@@ -94,7 +93,7 @@ function typeRef(v: ExprValue | undefined): TypeRef | null {
 
 function ifcondOf(expr: ExprObject): IfCond {
   const v = expr['if'];
-  return new IfCond(v === undefined ? null : (v as IfCondition));
+  return v === undefined ? UNCONDITIONAL : new IfCond(v as IfCondition);
 }
 
 // ---------------------------------------------------------------------------
@@ -394,7 +393,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
   private defExpr(parsed: ParsedExpr): void {
     const expr = parsed.expr as unknown as ExprObject;
     const info = parsed.info;
-    const doc = (parsed.doc ?? null) as DefinitionDoc | null;
+    const doc = parsed.doc;
     if (own(expr, 'include')) {
       this.entityList.push(new Include(this.makeModule(str(expr, 'include')), info));
       return;
@@ -533,4 +532,3 @@ function dirnameOf(fname: string): string {
   return /^\/+$/.test(head) ? head : head.replace(/\/+$/, '');
 }
 
-export type { SchemaType };
