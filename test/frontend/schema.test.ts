@@ -188,6 +188,30 @@ describe('semantic errors', () => {
     expect(() => parseSchemaString(`{ 'command': 'c', 'features': [ ${fewer} ] }\n`, 'test.json')).not.toThrow();
   });
 
+  it('rejects arrays of arrays with a located error (QEMU stops on an assertion)', () => {
+    expect(errorOf("{ 'struct': 'Sx', 'data': { 'a': ['int'], 'b': ['intList'] } }\n")).toBe(
+      "test.json: In struct 'Sx':\ntest.json:1: arrays of arrays are not supported: ['intList']",
+    );
+  });
+
+  it('reports bases nested too deeply to check instead of crashing', () => {
+    const n = 30_000;
+    const lines = [`{ 'struct': 'Sx${n}', 'data': {} }`];
+    for (let i = 0; i < n; i++) lines.push(`{ 'struct': 'Sx${i}', 'base': 'Sx${i + 1}', 'data': {} }`);
+    expect(errorOf(lines.join('\n') + '\n')).toBe(
+      "test.json: In struct 'Sx0':\ntest.json:2: struct type 'Sx0' is nested too deeply to check",
+    );
+  });
+
+  it('treats an empty type name for data, returns or base as none, as QEMU does', () => {
+    const schema = parseSchemaString(
+      "{ 'command': 'cmd', 'data': '', 'returns': '' }\n{ 'struct': 'Sx', 'base': '', 'data': {} }\n",
+    );
+    const cmd = schema.lookupEntity('cmd');
+    expect(cmd?.meta === 'command' && [cmd.argType, cmd.retType]).toEqual([null, null]);
+    expect(objectType(schema, 'Sx').base).toBeNull();
+  });
+
   it('never leaves a member without its type', () => {
     expect(errorOf("{ 'command': 'c', 'data': { 'x': 'Nope' } }\n")).toBe(
       "test.json: In command 'c':\ntest.json:1: parameter 'x' uses unknown type 'Nope'",
