@@ -15,20 +15,33 @@ export type { GenerateOptions } from './context.js';
 /** Generates every output file: file name (relative) → content. */
 export function generateFiles(schema: CheckedSchema, options: GenerateOptions = {}): Map<string, string> {
   const ctx = new GenContext(schema, options);
-  const byModule = new Map<string, SchemaEntity[]>();
-  for (const module of schema.modules) byModule.set(module, []);
-  for (const e of schema.entities) {
-    let list = byModule.get(e.module);
-    if (!list) byModule.set(e.module, (list = []));
-    list.push(e);
-  }
   const files = new Map<string, string>();
-  for (const [module, entities] of byModule) {
-    const file = ctx.moduleFiles.get(module);
-    if (file === undefined) continue;
-    const out = moduleFile(ctx, file, entities);
-    files.set(out.path, out.render(ctx.options.supportImport));
-  }
+  let module: string | null = null;
+  let entities: SchemaEntity[] = [];
+  const flush = (): void => {
+    const file = module === null ? undefined : ctx.moduleFiles.get(module);
+    if (file !== undefined) {
+      const out = moduleFile(ctx, file, entities);
+      files.set(out.path, out.render(ctx.options.supportImport));
+    }
+  };
+  const add = (e: SchemaEntity): void => void entities.push(e);
+  // One visit: each module's entities in order, then one file per module.
+  schema.visit({
+    visitModule(name) {
+      flush();
+      module = name;
+      entities = [];
+    },
+    visitNeeded: (e) => ctx.selection.entity(e),
+    visitEnumType: add,
+    visitArrayType: add,
+    visitObjectType: add,
+    visitAlternateType: add,
+    visitCommand: add,
+    visitEvent: add,
+    visitEnd: flush,
+  });
   const index = indexFile(ctx);
   files.set(index.path, index.render(ctx.options.supportImport));
   return files;
