@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Round trips per second of `query-status` against a live QEMU:
 //   raw     a bare Node socket loop (JSON.parse per line, no matching): the floor
+//   raw+id  the same loop, but each request carries an `"id"` as ours do: QEMU
+//           itself answers a longer request measurably slower, so this row
+//           separates QEMU's cost of the id from our client's overhead
 //   execute our QmpClient.execute (untyped)
 //   typed   the generated, validated client (when generated/ is built)
 // at 1 and 16 commands in flight, measured side by side in interleaved rounds
@@ -15,6 +18,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,7 +54,7 @@ let tmp;
 let sockets;
 if (values.socket === undefined) {
   tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-'));
-  sockets = [0, 1, 2].map((i) => join(tmp, `qmp${i}.sock`));
+  sockets = [0, 1, 2, 3].map((i) => join(tmp, `qmp${i}.sock`));
   qemu = spawn('qemu-system-x86_64', [
     '-machine', 'none', '-display', 'none', '-S', '-nodefaults',
     ...sockets.flatMap((path, i) => [
@@ -96,9 +100,10 @@ function rawSession(path) {
   });
 }
 
-async function openRaw(path) {
+async function openRaw(path, withId) {
   const { sock, setHandler } = await rawSession(path);
-  const line = '{"execute":"query-status"}\n';
+  let id = 0;
+  const request = withId ? () => `{"execute":"query-status","id":${++id}}\n` : () => '{"execute":"query-status"}\n';
   return {
     async run(conc, ms) {
       let done = 0;
@@ -111,14 +116,14 @@ async function openRaw(path) {
           inFlight--;
           if (!stopping) {
             inFlight++;
-            sock.write(line);
+            sock.write(request());
           } else if (inFlight === 0) res();
         });
       });
       const t0 = performance.now();
       for (let i = 0; i < conc; i++) {
         inFlight++;
-        sock.write(line);
+        sock.write(request());
       }
       await new Promise((r) => setTimeout(r, ms));
       stopping = true;
@@ -164,7 +169,8 @@ async function openClient(path, typed) {
 }
 
 const modes = [
-  ['raw', (path) => openRaw(path)],
+  ['raw', (path) => openRaw(path, false)],
+  ['raw+id', (path) => openRaw(path, true)],
   ['execute', (path) => openClient(path, false)],
   ...(QapiClient ? [['typed', (path) => openClient(path, true)]] : []),
 ];
@@ -204,6 +210,71 @@ try {
   cleanup();
 }
 
+// --- client overhead without QEMU ------------------------------------------
+// The same three loops over an in-memory stream whose "server" answers every
+// request on the next turn of the event loop: what is left is the per-call
+// CPU cost of each path (QEMU and the kernel are out of the picture).
+function memoryServer() {
+  let pending = '';
+  const greeting = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n';
+  const stream = new Duplex({
+    read() {},
+    write(chunk, _enc, cb) {
+      pending += chunk.toString();
+      let nl;
+      while ((nl = pending.indexOf('\n')) !== -1) {
+        const id = /"id":(\d+)/.exec(pending.slice(0, nl))?.[1];
+        pending = pending.slice(nl + 1);
+        const reply = `{"return": {"status": "prelaunch", "singlestep": false, "running": false}${id ? `, "id": ${id}` : ''}}\r\n`;
+        setImmediate(() => stream.push(reply));
+      }
+      cb();
+    },
+  });
+  stream.push(greeting);
+  return stream;
+}
+
+async function inMemoryOverhead(n) {
+  const raw = memoryServer();
+  let onReply;
+  let buf = '';
+  raw.setEncoding('utf8');
+  raw.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) !== -1) {
+      const msg = JSON.parse(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      if ('return' in msg) onReply?.(msg);
+    }
+  });
+  let id = 0;
+  const qmp = await QmpClient.overStream(memoryServer());
+  const typed = QapiClient ? new QapiClient(qmp) : undefined;
+  const paths = [
+    ['raw+id', () => new Promise((r) => { onReply = r; raw.write(`{"execute":"query-status","id":${++id}}\n`); })],
+    ['execute', () => qmp.execute('query-status')],
+    ...(typed ? [['typed', () => typed.queryStatus()]] : []),
+  ];
+  const cpu = {};
+  for (let round = 0; round < 3; round++) {
+    for (const [name, call] of paths) {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) await call();
+      const c = process.cpuUsage(c0);
+      (cpu[name] ??= []).push((c.user + c.system) / n);
+    }
+  }
+  await qmp.close();
+  raw.destroy();
+  return Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)]));
+}
+
+const overhead = await inMemoryOverhead(20_000);
+console.log('in-memory server (no QEMU), CPU µs per call incl. the fake server, median of 3 x 20000:');
+console.log(`  ${Object.entries(overhead).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+
 const rate = (name, conc) => median(results[name][conc].map((x) => x.rate));
 const cpu = (name, conc) => median(results[name][conc].map((x) => x.cpuPerCall));
 console.log(`query-status round trips/s, median of ${rounds} interleaved ${seconds}s slices; node ${process.version}`);
@@ -216,5 +287,9 @@ for (const [name] of modes) {
 const ratio = (name) =>
   `conc=1 ${(rate(name, 1) / rate('raw', 1)).toFixed(2)} conc=16 ${(rate(name, 16) / rate('raw', 16)).toFixed(2)}`;
 console.log(`ratio execute/raw: ${ratio('execute')}`);
+const ratioId = (name) =>
+  `conc=1 ${(rate(name, 1) / rate('raw+id', 1)).toFixed(2)} conc=16 ${(rate(name, 16) / rate('raw+id', 16)).toFixed(2)}`;
+console.log(`ratio execute/raw+id: ${ratioId('execute')}`);
+if (QapiClient) console.log(`ratio typed/raw+id: ${ratioId('typed')}`);
 if (QapiClient) console.log(`ratio typed/raw: ${ratio('typed')}`);
 else console.log('ratio typed/raw: n/a (generated client not built)');
