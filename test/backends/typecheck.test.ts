@@ -3,6 +3,7 @@
  * QEMU's corpus (both versions) and for our own qapi/: one TypeScript
  * program over all outputs, written to a temporary directory.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { repoRoot, sharedDir } from '../helpers/shared.js';
 import { strictDiagnostics } from './helpers.js';
 
 const corpus = sharedDir('corpus');
+const conformance = sharedDir('conformance/qemu-10.0');
 
 /** Root schemas: [label, path]. */
 function roots(): [string, string][] {
@@ -23,6 +25,14 @@ function roots(): [string, string][] {
     for (const rel of ['qapi/qapi-schema.json', 'qga/qapi-schema.json', 'storage-daemon/qapi/qapi-schema.json', 'docs/interop/vhost-user.json', 'docs/interop/firmware.json']) {
       if (version === 'qemu-7.2' && rel === 'docs/interop/firmware.json') continue;
       out.push([`${version}/${rel}`, join(corpus, version, rel)]);
+    }
+  }
+  if (conformance !== null) {
+    // The valid cases of QEMU's test suite (odd names, every construct).
+    for (const name of readFileSync(join(conformance, 'TESTS'), 'utf8').split(/\s+/)) {
+      const base = name.replace(/\.json$/, '');
+      if (base === '' || readFileSync(join(conformance, `${base}.err`), 'utf8') !== '') continue;
+      out.push([`conformance/${base}`, join(conformance, `${base}.json`)]);
     }
   }
   return out;
@@ -72,7 +82,7 @@ describe('generated code type-checks (tsc --strict)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('all corpus root schemas and qapi/', { timeout: 180_000 }, async () => {
+  test('all corpus root schemas, the valid conformance cases and qapi/', { timeout: 180_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), 'qapi-ts-typecheck-'));
     await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
     const support = join(repoRoot, 'src/support/index.js');
