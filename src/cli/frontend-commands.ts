@@ -18,8 +18,27 @@ export interface CommandIO {
   stderr(text: string): void;
 }
 
+let stdoutGuarded = false;
+
+/**
+ * A reader that goes away early (`qapi-ts dump … | head`) is not an error
+ * of ours: stop quietly instead of dying on an unhandled EPIPE.
+ */
+function guardStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    process.stderr.write(`qapi-ts: cannot write output: ${err.message}\n`);
+    process.exit(2);
+  });
+}
+
 export const processIO: CommandIO = {
-  stdout: (text) => void process.stdout.write(text),
+  stdout: (text) => {
+    guardStdout();
+    process.stdout.write(text);
+  },
   stderr: (text) => void process.stderr.write(text),
 };
 
