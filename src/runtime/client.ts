@@ -175,10 +175,8 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   }
 
   execute(command: string, args?: Record<string, unknown>, options?: ExecuteOptions): Promise<unknown> {
-    if (this.state !== 'ready') {
-      return Promise.reject(
-        this.closeError ?? new QmpDisconnectedError('session is not ready', command),
-      );
+    if (this.state !== 'ready' && this.state !== 'closed') {
+      return Promise.reject(new QmpDisconnectedError('session is not ready yet', command));
     }
     return this.send(command, args, options);
   }

@@ -147,7 +147,9 @@ describe('QmpClient against a fake server', () => {
     expect(reported).toHaveLength(1);
     expect(client.pendingCount).toBe(0);
     expect(client.connectionState).toBe('closed');
-    expect((await rejection(client.execute('c'))).code).toBe('QMP_ERR_PROTOCOL');
+    const after = await rejection(client.execute('c'));
+    expect(after.code).toBe('QMP_ERR_DISCONNECTED');
+    expect((after.cause as QmpError).code).toBe('QMP_ERR_PROTOCOL');
   });
 
   it('treats a line over maxMessageBytes as fatal (QMP_ERR_MESSAGE_TOO_LARGE)', async () => {
