@@ -60,4 +60,14 @@ describe.runIf(qemuAvailable())('generated QapiClient on QmpClient against real 
     expect((await client.queryStatus()).status).toBe('running');
     await client.stop();
   });
+
+  it('typed events(): RESUME and STOP, narrowed by name', async () => {
+    const iter = client.events(['RESUME', 'STOP'])[Symbol.asyncIterator]();
+    await client.cont();
+    await client.stop();
+    const first = await iter.next();
+    const second = await iter.next();
+    expect([first.value?.event, second.value?.event]).toEqual(['RESUME', 'STOP']);
+    await iter.return?.();
+  });
 });
