@@ -125,6 +125,24 @@ describe.runIf(runIt)('QmpClient against real QEMU (own instances)', () => {
     expect(isQmpCapabilityError(e)).toBe(true);
   });
 
+  it('connects over TCP (port chosen by QEMU, read back with query-chardev)', async () => {
+    const qemu = await startQemu({
+      args: ['-chardev', 'socket,id=tcpmon,host=127.0.0.1,port=0,server=on,wait=off', '-mon', 'chardev=tcpmon,mode=control'],
+    });
+    let port: number;
+    {
+      await using unix = await QmpClient.connect({ path: qemu.socket });
+      const chardevs = (await unix.execute('query-chardev')) as { label: string; filename: string }[];
+      const tcp = chardevs.find((c) => c.label === 'tcpmon');
+      port = Number(/:(\d+),server/.exec(tcp?.filename ?? '')?.[1]);
+      expect(port).toBeGreaterThan(0);
+    }
+    await using qmp = await QmpClient.connect({ host: '127.0.0.1', port });
+    expect(qmp.greeting.capabilities).toContain('oob');
+    const version = (await qmp.execute('query-version')) as { qemu: object };
+    expect(version.qemu).toEqual(qmp.greeting.version.qemu);
+  });
+
   it('decodes 64-bit integers exactly in query-cpu-model-expansion', async () => {
     const qemu = await startQemu({ machine: 'pc,accel=tcg' });
     await using qmp = await QmpClient.connect({ path: qemu.socket });
