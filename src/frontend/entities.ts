@@ -78,9 +78,23 @@ const RESERVED_C_WORDS = new Set([
  * with a digit get a `q_` prefix.
  */
 export function cName(name: string, protect = true): string {
-  const mapped = name.replace(/[^A-Za-z0-9_]/g, '_');
-  if (protect && (RESERVED_C_WORDS.has(mapped) || /^[0-9]/.test(mapped))) {
-    return 'q_' + mapped;
+  let mapped = '';
+  let from = 0;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const ok =
+      (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+    if (!ok) {
+      mapped += name.slice(from, i) + '_';
+      // one '_' per code point, as Python counts characters
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < name.length) i++;
+      from = i + 1;
+    }
+  }
+  mapped = from === 0 ? name : mapped + name.slice(from);
+  if (protect) {
+    const first = mapped.charCodeAt(0);
+    if (RESERVED_C_WORDS.has(mapped) || (first >= 48 && first <= 57)) return 'q_' + mapped;
   }
   return mapped;
 }

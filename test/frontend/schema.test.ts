@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFrontendCommand } from '../../src/cli/frontend-commands.js';
 import {
+  cName,
   dumpSchema,
   entitiesOfKind,
   formatIfCond,
@@ -246,6 +247,21 @@ describe('lenient doc mode', () => {
     expect(schema.warnings).toEqual(warnings);
     expect(objectType(schema, 'Sx').members.map((m) => m.name)).toEqual(['a', 'b']);
     expect(schema.lookupType('Ee')?.meta).toBe('enum');
+  });
+});
+
+describe('cName', () => {
+  it.each([
+    ['a-b', 'a_b', 'a_b'],
+    ['__a.b_c', '__a_b_c', '__a_b_c'],
+    ['int', 'q_int', 'int'],
+    ['unix', 'q_unix', 'unix'],
+    ['1x', 'q_1x', '1x'],
+    ['Camel', 'Camel', 'Camel'],
+    ['a\u{1F4A9}b', 'a_b', 'a_b'],
+  ])('%s → %s (unprotected %s)', (name, protectedName, plain) => {
+    expect(cName(name)).toBe(protectedName);
+    expect(cName(name, false)).toBe(plain);
   });
 });
 
