@@ -3,7 +3,7 @@
 import {
   QapiClientBase,
   SchemaValidators,
-  type ArgsParameters,
+  type ExecuteOptions,
   type QapiClientOptions,
   type QmpExecutor,
   type TypedEvent,
@@ -141,8 +141,8 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    * - GenericError if a requested capability was not offered
    * @since 0.13
    */
-  qmpCapabilities(...rest: ArgsParameters<CommandMap['qmp_capabilities']['args']>): Promise<CommandMap['qmp_capabilities']['returns']> {
-    return this.execute('qmp_capabilities', ...rest);
+  qmpCapabilities(args?: QmpCapabilitiesArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('qmp_capabilities', args, options);
   }
 
   /**
@@ -151,8 +151,8 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    * @returns the upstream release and the packager's string
    * @since 0.14
    */
-  queryVersion(...rest: ArgsParameters<CommandMap['query-version']['args']>): Promise<CommandMap['query-version']['returns']> {
-    return this.execute('query-version', ...rest);
+  queryVersion(options?: ExecuteOptions): Promise<VersionInfo> {
+    return this.execute('query-version', undefined, options);
   }
 
   /**
@@ -161,8 +161,8 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    * @returns the run state
    * @since 0.14
    */
-  queryStatus(...rest: ArgsParameters<CommandMap['query-status']['args']>): Promise<CommandMap['query-status']['returns']> {
-    return this.execute('query-status', ...rest);
+  queryStatus(options?: ExecuteOptions): Promise<StatusInfo> {
+    return this.execute('query-status', undefined, options);
   }
 
   /**
@@ -170,8 +170,8 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    *
    * @since 0.14
    */
-  stop(...rest: ArgsParameters<CommandMap['stop']['args']>): Promise<CommandMap['stop']['returns']> {
-    return this.execute('stop', ...rest);
+  stop(options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('stop', undefined, options);
   }
 
   /**
@@ -179,8 +179,8 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    *
    * @since 0.14
    */
-  cont(...rest: ArgsParameters<CommandMap['cont']['args']>): Promise<CommandMap['cont']['returns']> {
-    return this.execute('cont', ...rest);
+  cont(options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('cont', undefined, options);
   }
 
   /**
@@ -189,7 +189,7 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    * @returns one entry per IOThread, in no particular order
    * @since 2.0
    */
-  queryIothreads(...rest: ArgsParameters<CommandMap['query-iothreads']['args']>): Promise<CommandMap['query-iothreads']['returns']> {
-    return this.execute('query-iothreads', ...rest);
+  queryIothreads(options?: ExecuteOptions): Promise<IOThreadInfo[]> {
+    return this.execute('query-iothreads', undefined, options);
   }
 }

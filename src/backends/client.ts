@@ -92,7 +92,7 @@ export function indexFile(ctx: GenContext): GeneratedFile {
 
 function clientClass(ctx: GenContext, out: GeneratedFile): string {
   out.supportValue('QapiClientBase');
-  out.supportType('ArgsParameters');
+  out.supportType('ExecuteOptions');
   out.supportType('QapiClientOptions');
   out.supportType('QmpExecutor');
   const name = ctx.options.clientName;
@@ -109,10 +109,12 @@ export class ${name} extends QapiClientBase<CommandMap, EventMap> {
   }
 `;
   for (const c of ctx.commands) {
-    const key = quote(c.name);
+    const args = argsType(ctx, c, out);
+    const params = args === 'undefined' ? '' : args.endsWith(' | undefined') ? `args?: ${args.slice(0, -12)}, ` : `args: ${args}, `;
+    const call = args === 'undefined' ? 'undefined' : 'args';
     text += '\n' + commandDoc(ctx, c, '  ');
-    text += `  ${ctx.methodNames.get(c.name)}(...rest: ArgsParameters<CommandMap[${key}]['args']>): Promise<CommandMap[${key}]['returns']> {\n`;
-    text += `    return this.execute(${key}, ...rest);\n  }\n`;
+    text += `  ${ctx.methodNames.get(c.name)}(${params}options?: ExecuteOptions): Promise<${returnsType(ctx, c, out)}> {\n`;
+    text += `    return this.execute(${quote(c.name)}, ${call}, options);\n  }\n`;
   }
   return `${text}}\n`;
 }

@@ -32,10 +32,13 @@ export interface ResolvedOptions {
   readonly clientName: string;
 }
 
-/** Names the generated index declares itself. */
-const INDEX_NAMES = [
+/** Names the generated files declare or import themselves; types yield. */
+const GENERATED_NAMES = [
   'TypeMap', 'Validators', 'CommandMap', 'EventMap', 'validators', 'strictValidators', 'commands',
   'events', 'schemaValidators', 'validatorSet', 'QapiEvent',
+  // imported from the support library
+  'z', 'UnknownValue', 'UnknownBranch', 'ValidatorKit', 'ValidatorRegistry', 'QapiClientBase',
+  'SchemaValidators', 'ExecuteOptions', 'QapiClientOptions', 'QmpExecutor', 'TypedEvent',
 ];
 
 /** Methods of the client base class that commands must not shadow. */
@@ -95,7 +98,7 @@ export class GenContext {
   }
 
   private assignNames(): void {
-    const table = new NameTable([...INDEX_NAMES, this.options.clientName]);
+    const table = new NameTable([...GENERATED_NAMES, this.options.clientName]);
     const implicitNames = new Map<string, string>();
     for (const c of this.commands) {
       if (c.argType?.isImplicit()) implicitNames.set(c.argType.name, `${pascalCase(c.name)}Arguments`);

@@ -47,14 +47,28 @@ describe('names', () => {
 
   test('method per command; clashes with client members get a suffix', () => {
     const index = generateSnippet(schema).get('index.ts')!;
-    expect(index).toContain("  queryInfos(...rest: ArgsParameters<CommandMap['query-infos']['args']>): Promise<CommandMap['query-infos']['returns']> {");
-    expect(index).toContain('  qmpCapabilities(');
-    expect(index).toContain("  execute_2(...rest: ArgsParameters<CommandMap['execute']['args']>)");
+    expect(index).toContain("  queryInfos(options?: ExecuteOptions): Promise<Info[]> {\n    return this.execute('query-infos', undefined, options);\n  }");
+    expect(index).toContain('  qmpCapabilities(args?: QmpCapabilitiesArguments, options?: ExecuteOptions): Promise<Record<string, never>> {');
+    expect(index).toContain('  setThing(args: SetThingArguments, options?: ExecuteOptions): Promise<Record<string, never>> {');
+    expect(index).toContain('  boxedThing(args: Info, options?: ExecuteOptions)');
+    expect(index).toContain('  execute_2(args: ExecuteArguments, options?: ExecuteOptions)');
     expect(index).toContain("  'query-infos': { args: undefined; returns: Info[] };");
     expect(index).toContain("  'qmp_capabilities': { args: QmpCapabilitiesArguments | undefined; returns: Record<string, never> };");
     expect(index).toContain("  'boxed-thing': { args: Info; returns: Record<string, never> };");
     expect(index).toContain("  'THING_CHANGED': ThingChangedData;\n");
     expect(index).toContain("  'STOP': undefined;\n");
+  });
+
+  test('QAPI types named like what generated code imports or declares are renamed', async () => {
+    const s = await loadSnippet(`{ 'struct': 'ExecuteOptions', 'data': { 'a': 'str' } }
+{ 'enum': 'UnknownValue', 'data': [ 'x' ] }
+{ 'struct': 'CommandMap', 'data': { 'val': 'UnknownValue' } }
+{ 'command': 'do-it', 'data': 'ExecuteOptions', 'returns': 'CommandMap' }`);
+    expect(s.text).toContain('export interface ExecuteOptions_2 {');
+    expect(s.text).toContain('export type UnknownValue_2 =');
+    expect(s.text).toContain('export interface CommandMap_2 {\n  val: UnknownValue_2;\n}');
+    expect(s.files.get('index.ts')).toContain('  doIt(args: ExecuteOptions_2, options?: ExecuteOptions): Promise<CommandMap_2> {');
+    expect(outcome(s.strict.CommandMap!, { val: 'x' })).toBe('ok');
   });
 });
 
