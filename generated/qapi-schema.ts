@@ -3,5 +3,5 @@
 import type { ValidatorKit, ValidatorRegistry } from '../src/support/index.js';
 
 /** Registers the validators of the types above. */
-export function defineQapiSchemaValidators(r: ValidatorRegistry, v: ValidatorKit): void {
+export function defineQapiSchemaValidators(_r: ValidatorRegistry, _v: ValidatorKit): void {
 }

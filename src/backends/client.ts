@@ -92,7 +92,6 @@ export function indexFile(ctx: GenContext): GeneratedFile {
 
 function clientClass(ctx: GenContext, out: GeneratedFile): string {
   out.supportValue('QapiClientBase');
-  out.supportType('ExecuteOptions');
   out.supportType('QapiClientOptions');
   out.supportType('QmpExecutor');
   const name = ctx.options.clientName;
@@ -108,6 +107,7 @@ export class ${name} extends QapiClientBase<CommandMap, EventMap> {
     super(executor, options, (strict) => schemaValidators.validatorSet(strict));
   }
 `;
+  if (ctx.commands.length > 0) out.supportType('ExecuteOptions');
   for (const c of ctx.commands) {
     const args = argsType(ctx, c, out);
     const params = args === 'undefined' ? '' : args.endsWith(' | undefined') ? `args?: ${args.slice(0, -12)}, ` : `args: ${args}, `;

@@ -22,6 +22,8 @@ export function moduleFile(ctx: GenContext, file: string, entities: readonly Sch
   out.supportType('ValidatorRegistry');
   out.supportType('ValidatorKit');
   out.print(`/** Registers the validators of the types above. */\n`);
-  out.print(`export function ${ctx.defineNames.get(file)}(r: ValidatorRegistry, v: ValidatorKit): void {\n${defs}}\n`);
+  // Unused parameters get a leading underscore (for noUnusedParameters).
+  const params = defs === '' ? '_r: ValidatorRegistry, _v: ValidatorKit' : 'r: ValidatorRegistry, v: ValidatorKit';
+  out.print(`export function ${ctx.defineNames.get(file)}(${params}): void {\n${defs}}\n`);
   return out;
 }

@@ -68,9 +68,18 @@ export function fakeExecutor(
   };
 }
 
-/** Diagnostics of one `tsc --strict` program over `rootFiles`, as `file:line: message`. */
+/** Diagnostics of one `tsc --strict` (and more) program over `rootFiles`, as `file:line: message`. */
 export function strictDiagnostics(rootFiles: readonly string[]): string[] {
   const program = ts.createProgram(rootFiles, {
+    // the strictest settings a consumer may use
+    noUnusedLocals: true,
+    noUnusedParameters: true,
+    exactOptionalPropertyTypes: true,
+    noPropertyAccessFromIndexSignature: true,
+    noUncheckedIndexedAccess: true,
+    noImplicitReturns: true,
+    noImplicitOverride: true,
+    verbatimModuleSyntax: true,
     target: ts.ScriptTarget.ES2022,
     lib: ['lib.es2023.d.ts'],
     module: ts.ModuleKind.NodeNext,
