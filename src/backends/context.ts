@@ -14,7 +14,7 @@ import type {
 } from '../frontend/model.js';
 import type { Int64Mode } from '../support/ints.js';
 import type { GeneratedFile } from './emitter.js';
-import { NameTable, camelCase, moduleFileName, pascalCase, safeIdentifier } from './names.js';
+import { NameTable, camelCase, moduleFileName, pascalCase, quote, safeIdentifier } from './names.js';
 import { Selection, type SelectionOptions } from './selection.js';
 
 export interface GenerateOptions extends SelectionOptions {
@@ -177,7 +177,7 @@ export class GenContext {
       case 'array':
         return `v.array(${this.validatorRef(t.elementType)})`;
       default:
-        return this.selection.entity(t) ? `r.ref('${t.name}')` : 'v.any';
+        return this.selection.entity(t) ? `r.ref(${quote(t.name)})` : 'v.any';
     }
   }
 
@@ -195,8 +195,6 @@ function builtinValidator(t: SchemaBuiltinType): string {
       return "v.int('int64')";
     case 'size':
       return "v.int('uint64')";
-    case 'QType':
-      return "r.ref('QType')";
     default:
       return /^u?int\d+$/.test(t.name) ? `v.int('${t.name}')` : 'v.any';
   }

@@ -41,9 +41,10 @@ function alternateKind(t: SchemaType): string {
   }
 }
 
+/** A function yielding the validator of `t` (for branches, looked up late). */
 function thunk(ctx: GenContext, t: SchemaType): string {
-  const ref = ctx.validatorRef(t);
-  return ref.startsWith("r.ref('") && ref.endsWith("')") && !ref.includes(',') ? `r.thunk(${ref.slice(6, -1)})` : `() => ${ref}`;
+  const named = t.meta !== 'built-in' && t.meta !== 'array' && ctx.selection.entity(t);
+  return named ? `r.thunk(${quote(t.name)})` : `() => ${ctx.validatorRef(t)}`;
 }
 
 /** The `r.def(...)` statement for one type, or '' when it has none. */
