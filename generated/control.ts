@@ -18,7 +18,12 @@ export type QMPCapability =
 /** The values of {@link QMPCapability} this schema knows. */
 export const QMPCapabilityValues = ['oob'] as const;
 
+/** Arguments of command `qmp_capabilities`. */
 export interface QmpCapabilitiesArguments {
+  /**
+   * protocol features to switch on for this session; each must
+   * have been offered in the greeting.
+   */
   enable?: QMPCapability[];
 }
 

@@ -47,7 +47,9 @@ export interface IoThreadHolderBlockNode {
   'node-name': string;
 }
 
+/** Common members of union `IoThreadHolder`. */
 export interface IoThreadHolderBase {
+  /** which kind of name identifies the user */
   type: IoThreadHolderType;
 }
 

@@ -7,6 +7,7 @@ import type {
   CheckedSchema,
   SchemaBuiltinType,
   SchemaCommand,
+  SchemaDoc,
   SchemaEntity,
   SchemaEvent,
   SchemaObjectType,
@@ -77,6 +78,8 @@ export class GenContext {
   readonly defineNames = new Map<string, string>();
   /** QAPI module → output file name (without `.ts`). */
   readonly moduleFiles = new Map<string, string>();
+  /** Implicit type → the definition that documents its members. */
+  readonly implicitOwners = new Map<string, { doc: SchemaDoc | null; what: string }>();
   readonly commands: SchemaCommand[] = [];
   readonly events: SchemaEvent[] = [];
 
@@ -101,10 +104,21 @@ export class GenContext {
     const table = new NameTable([...GENERATED_NAMES, this.options.clientName]);
     const implicitNames = new Map<string, string>();
     for (const c of this.commands) {
-      if (c.argType?.isImplicit()) implicitNames.set(c.argType.name, `${pascalCase(c.name)}Arguments`);
+      if (c.argType?.isImplicit()) {
+        implicitNames.set(c.argType.name, `${pascalCase(c.name)}Arguments`);
+        this.implicitOwners.set(c.argType.name, { doc: c.doc, what: `Arguments of command \`${c.name}\`.` });
+      }
     }
     for (const e of this.events) {
-      if (e.argType?.isImplicit()) implicitNames.set(e.argType.name, `${pascalCase(e.name)}Data`);
+      if (e.argType?.isImplicit()) {
+        implicitNames.set(e.argType.name, `${pascalCase(e.name)}Data`);
+        this.implicitOwners.set(e.argType.name, { doc: e.doc, what: `Data of event \`${e.name}\`.` });
+      }
+    }
+    for (const u of this.schema.entities) {
+      if (u.meta === 'union' && u.base?.isImplicit()) {
+        this.implicitOwners.set(u.base.name, { doc: u.doc, what: `Common members of union \`${u.name}\`.` });
+      }
     }
     const declared = this.schema.entities.filter((e) => this.declaresType(e));
     // Named types first so that they keep their names; implicit ones yield.
@@ -179,6 +193,11 @@ export class GenContext {
       default:
         return this.selection.entity(t) ? `r.ref(${quote(t.name)})` : 'v.any';
     }
+  }
+
+  /** The doc that describes the members of `t` (its own, or its owner's). */
+  memberDocs(t: SchemaType): SchemaDoc | null {
+    return t.doc ?? this.implicitOwners.get(t.name)?.doc ?? null;
   }
 
   /** Whether every member of the object (after selection) is optional. */

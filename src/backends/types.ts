@@ -18,6 +18,7 @@ import { propertyKey, quote } from './names.js';
 
 function entityDoc(ctx: GenContext, t: SchemaType): string {
   return new DocBuilder()
+    .text(t.doc ? null : ctx.implicitOwners.get(t.name)?.what)
     .entityDoc(t.doc)
     .meta(ctx.selection.activeFeatures(t.features), t.ifcond.ifcond, t.doc)
     .render();
@@ -45,8 +46,8 @@ function memberLines(ctx: GenContext, owner: SchemaObjectType, members: readonly
   for (const m of members) {
     if (!ctx.selection.member(m)) continue;
     out += new DocBuilder()
-      .text(owner.doc?.args.get(m.name)?.text)
-      .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, owner.doc)
+      .text(ctx.memberDocs(owner)?.args.get(m.name)?.text)
+      .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, ctx.memberDocs(owner))
       .render('  ');
     out += `  ${propertyKey(m.name)}${m.optional ? '?' : ''}: ${ctx.typeRef(m.type, file)};\n`;
   }

@@ -252,3 +252,56 @@ describe('recursion and module cycles', () => {
     );
   });
 });
+
+describe('doc comments', () => {
+  const schema = `##
+# @Mode:
+#
+# How to run.
+#
+# @fast: quickly, see @Thing
+#
+# Since: 9.0
+##
+{ 'enum': 'Mode', 'data': [ 'fast' ] }
+
+##
+# @Thing:
+#
+# A thing with a */ in its doc.
+#
+# @mode: the mode, documented over
+#     two lines
+#
+# Since: 9.1
+##
+{ 'struct': 'Thing', 'data': { 'mode': 'Mode' } }
+
+##
+# @do-it:
+#
+# Does it.
+#
+# @speed: how fast
+#
+# Returns: the thing
+#
+# Errors:
+#     - GenericError if it cannot
+#
+# Since: 10.0
+##
+{ 'command': 'do-it', 'data': { 'speed': 'int' }, 'returns': 'Thing' }
+`;
+  test('types, members, commands and their implicit arguments carry JSDoc', () => {
+    const files = generateSnippet(schema);
+    const text = files.get('test.ts')!;
+    expect(text).toContain('/**\n * How to run.\n *\n * @since 9.0\n */\nexport type Mode =\n  /** quickly, see `Thing` */\n  | \'fast\'');
+    expect(text).toContain('/**\n * A thing with a *\\/ in its doc.\n *\n * @since 9.1\n */\nexport interface Thing {\n  /**\n   * the mode, documented over\n   * two lines\n   */\n  mode: Mode;');
+    expect(text).toContain('/** Arguments of command `do-it`. */\nexport interface DoItArguments {\n  /** how fast */\n  speed: number | bigint;');
+    const index = files.get('index.ts')!;
+    expect(index).toContain(
+      '  /**\n   * Does it.\n   *\n   * @returns the thing\n   * @throws - GenericError if it cannot\n   * @since 10.0\n   */\n  doIt(args: DoItArguments',
+    );
+  });
+});
