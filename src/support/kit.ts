@@ -108,11 +108,8 @@ export class ValidatorKit {
 
   /** An enum: the known values, plus (compatible kit) any other string. */
   enum(values: readonly string[]): Schema {
-    if (!this.strict || values.length === 0) {
-      return values.length === 0 && this.strict
-        ? (z.never() as unknown as Schema)
-        : this.str;
-    }
+    if (!this.strict) return this.str;
+    if (values.length === 0) return z.never() as unknown as Schema;
     return z.enum(values as [string, ...string[]]) as unknown as Schema;
   }
 
