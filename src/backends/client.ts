@@ -5,7 +5,6 @@
  */
 import type { SchemaCommand, SchemaEvent } from '../frontend/model.js';
 import type { GenContext } from './context.js';
-import { DocBuilder } from './docs.js';
 import { GeneratedFile } from './emitter.js';
 import { propertyKey, quote } from './names.js';
 
@@ -22,7 +21,7 @@ function returnsType(ctx: GenContext, c: SchemaCommand, out: GeneratedFile): str
 }
 
 function commandDoc(ctx: GenContext, c: SchemaCommand | SchemaEvent, indent: string, full = true): string {
-  const doc = new DocBuilder();
+  const doc = ctx.doc();
   if (full) doc.entityDoc(c.doc);
   else doc.summary(c.doc);
   return doc.meta(ctx.selection.activeFeatures(c.features), c.ifcond.ifcond, c.doc).render(indent);

@@ -14,6 +14,7 @@ import type {
   SchemaType,
 } from '../frontend/model.js';
 import type { Int64Mode } from '../support/ints.js';
+import { DocBuilder } from './docs.js';
 import type { GeneratedFile } from './emitter.js';
 import { NameTable, camelCase, moduleFileName, pascalCase, quote, safeIdentifier } from './names.js';
 import { Selection, type SelectionOptions } from './selection.js';
@@ -25,12 +26,15 @@ export interface GenerateOptions extends SelectionOptions {
   int64?: Int64Mode;
   /** Name of the generated client class (default 'QapiClient'). */
   clientName?: string;
+  /** Emit JSDoc (default true; off for code that is only run, never read). */
+  docs?: boolean;
 }
 
 export interface ResolvedOptions {
   readonly supportImport: string;
   readonly int64: Int64Mode;
   readonly clientName: string;
+  readonly docs: boolean;
 }
 
 /** Names the generated files declare or import themselves; types yield. */
@@ -88,6 +92,7 @@ export class GenContext {
       supportImport: options.supportImport ?? 'qapi-ts/support',
       int64: options.int64 ?? 'mixed',
       clientName: options.clientName ?? 'QapiClient',
+      docs: options.docs ?? true,
     };
     this.selection = new Selection(options);
     const files = new NameTable(['index']);
@@ -193,6 +198,11 @@ export class GenContext {
       default:
         return this.selection.entity(t) ? `r.ref(${quote(t.name)})` : 'v.any';
     }
+  }
+
+  /** A doc comment builder (renders nothing when docs are off). */
+  doc(): DocBuilder {
+    return new DocBuilder(this.options.docs);
   }
 
   /** The doc that describes the members of `t` (its own, or its owner's). */

@@ -45,6 +45,9 @@ export class DocBuilder {
   private readonly paragraphs: string[] = [];
   private readonly tags: string[] = [];
 
+  /** A disabled builder renders nothing (code generated without docs). */
+  constructor(private readonly enabled = true) {}
+
   text(text: string | null | undefined): this {
     if (text) {
       const cleaned = clean(text);
@@ -97,7 +100,7 @@ export class DocBuilder {
   /** The comment, each line prefixed by `indent`, or '' when empty. */
   render(indent = ''): string {
     const { paragraphs, tags } = this;
-    if (paragraphs.length === 0 && tags.length === 0) {
+    if (!this.enabled || (paragraphs.length === 0 && tags.length === 0)) {
       return '';
     }
     if (paragraphs.length + tags.length === 1) {

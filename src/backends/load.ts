@@ -80,7 +80,7 @@ export async function loadValidators(schemaPath: string, options: LoadOptions = 
     lenientDocs: options.lenientDocs ?? true,
     onWarning: options.onWarning ?? (() => {}),
   });
-  const files = generateFiles(schema, { ...options, supportImport: supportModuleUrl() });
+  const files = generateFiles(schema, { ...options, supportImport: supportModuleUrl(), docs: false });
   const index = (await importGenerated(files)) as GeneratedIndex;
   const clientName = options.clientName ?? 'QapiClient';
   const Client = index[clientName] as new (e: QmpExecutor, o?: QapiClientOptions) => UntypedClient;

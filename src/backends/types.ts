@@ -12,12 +12,11 @@ import type {
   SchemaType,
 } from '../frontend/model.js';
 import type { GenContext } from './context.js';
-import { DocBuilder } from './docs.js';
 import type { GeneratedFile } from './emitter.js';
 import { propertyKey, quote } from './names.js';
 
 function entityDoc(ctx: GenContext, t: SchemaType): string {
-  return new DocBuilder()
+  return ctx.doc()
     .text(t.doc ? null : ctx.implicitOwners.get(t.name)?.what)
     .entityDoc(t.doc)
     .meta(ctx.selection.activeFeatures(t.features), t.ifcond.ifcond, t.doc)
@@ -30,7 +29,7 @@ export function emitEnum(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile
   file.supportType('UnknownValue');
   file.print(entityDoc(ctx, t));
   const union = values.map((m) => {
-    const doc = new DocBuilder()
+    const doc = ctx.doc()
       .text(t.doc?.args.get(m.name)?.text)
       .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, t.doc)
       .render('  ');
@@ -45,7 +44,7 @@ function memberLines(ctx: GenContext, owner: SchemaObjectType, members: readonly
   let out = '';
   for (const m of members) {
     if (!ctx.selection.member(m)) continue;
-    out += new DocBuilder()
+    out += ctx.doc()
       .text(ctx.memberDocs(owner)?.args.get(m.name)?.text)
       .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, ctx.memberDocs(owner))
       .render('  ');
@@ -72,7 +71,7 @@ export function emitObject(ctx: GenContext, t: SchemaObjectType, file: Generated
   for (const v of t.branches.variants) {
     if (!ctx.selection.variant(v) || !tagKept(ctx, t, v.name)) continue;
     const branchType = v.type.name === 'q_empty' ? '' : ` & ${ctx.typeRef(v.type, file)}`;
-    branches.push(`${condDoc(v.ifcond.ifcond)}  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`);
+    branches.push(`${condDoc(ctx, v.ifcond.ifcond)}  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`);
   }
   file.supportType('UnknownBranch');
   branches.push(`  | UnknownBranch<${baseType}, ${quote(tag)}>;\n`);
@@ -80,8 +79,8 @@ export function emitObject(ctx: GenContext, t: SchemaObjectType, file: Generated
 }
 
 /** `@ifcond` doc line for a conditional union branch or alternative. */
-function condDoc(ifcond: IfCondition | null): string {
-  return ifcond === null ? '' : new DocBuilder().meta([], ifcond, null).render('  ');
+function condDoc(ctx: GenContext, ifcond: IfCondition | null): string {
+  return ifcond === null ? '' : ctx.doc().meta([], ifcond, null).render('  ');
 }
 
 export function tagKept(ctx: GenContext, t: SchemaObjectType, value: string): boolean {
@@ -96,7 +95,7 @@ export function emitAlternate(ctx: GenContext, t: SchemaAlternateType, file: Gen
   file.print(entityDoc(ctx, t));
   const alternatives = t.alternatives.variants
     .filter((v) => ctx.selection.variant(v))
-    .map((v) => `${condDoc(v.ifcond.ifcond)}  | ${ctx.typeRef(v.type, file)}\n`);
+    .map((v) => `${condDoc(ctx, v.ifcond.ifcond)}  | ${ctx.typeRef(v.type, file)}\n`);
   const body = alternatives.length > 0 ? alternatives.join('').replace(/\n$/, ';\n') : '  never;\n';
   file.print(`export type ${name} =\n${body}\n`);
 }

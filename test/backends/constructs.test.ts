@@ -293,6 +293,13 @@ describe('doc comments', () => {
 ##
 { 'command': 'do-it', 'data': { 'speed': 'int' }, 'returns': 'Thing' }
 `;
+  test('docs: false leaves them out (for code that is only run)', () => {
+    const files = generateSnippet(schema, { docs: false });
+    expect(files.get('test.ts')).not.toContain('How to run');
+    expect(files.get('test.ts')).toContain("export type Mode =\n  | 'fast'\n  | UnknownValue;");
+    expect(files.get('index.ts')).not.toContain('Does it');
+  });
+
   test('types, members, commands and their implicit arguments carry JSDoc', () => {
     const files = generateSnippet(schema);
     const text = files.get('test.ts')!;
