@@ -27,13 +27,7 @@ function commandDoc(ctx: GenContext, c: SchemaCommand | SchemaEvent, indent: str
   return doc.meta(ctx.selection.activeFeatures(c.features), c.ifcond.ifcond, c.doc).render(indent);
 }
 
-export function indexFile(ctx: GenContext): GeneratedFile {
-  const out = new GeneratedFile('index.ts');
-  const files = [...new Set(ctx.moduleFiles.values())];
-  for (const file of files) out.print(`export * from './${file}.js';\n`);
-  out.print('\n');
-
-  // Type table
+function typeTables(ctx: GenContext, out: GeneratedFile): void {
   let typeMap = '';
   for (const [qapiName] of ctx.typeNames) {
     const t = ctx.schema.lookupType(qapiName);
@@ -43,6 +37,15 @@ export function indexFile(ctx: GenContext): GeneratedFile {
   out.print(`/** QAPI type name → TypeScript type. */\nexport interface TypeMap {\n${typeMap}}\n\n`);
   out.print('/** A validator per QAPI type, yielding exactly the generated type. */\n');
   out.print('export type Validators = { readonly [K in keyof TypeMap]: z.ZodType<TypeMap[K]> };\n\n');
+}
+
+export function indexFile(ctx: GenContext): GeneratedFile {
+  const out = ctx.file('index');
+  const files = [...new Set(ctx.moduleFiles.values())];
+  for (const file of files) out.print(`export * from './${file}.js';\n`);
+  out.print('\n');
+
+  if (!ctx.js) typeTables(ctx, out);
 
   // Command and event tables
   let commandMap = '';
@@ -61,11 +64,13 @@ export function indexFile(ctx: GenContext): GeneratedFile {
     eventMap += `  ${quote(e.name)}: ${argsType(ctx, e, out)};\n`;
     eventSpec += `    ${quote(e.name)}: ${e.argType && ctx.selection.entity(e.argType) ? quote(e.argType.name) : 'null'},\n`;
   }
-  out.print(`/** Command name → argument and reply types. */\nexport interface CommandMap {\n${commandMap}}\n\n`);
-  out.print(`/** Event name → data type (undefined: no data). */\nexport interface EventMap {\n${eventMap}}\n\n`);
-  out.supportType('TypedEvent');
-  out.print('/** Any event of this schema, discriminated by `event`. */\n');
-  out.print('export type QapiEvent = TypedEvent<EventMap>;\n\n');
+  if (!ctx.js) {
+    out.print(`/** Command name → argument and reply types. */\nexport interface CommandMap {\n${commandMap}}\n\n`);
+    out.print(`/** Event name → data type (undefined: no data). */\nexport interface EventMap {\n${eventMap}}\n\n`);
+    out.supportType('TypedEvent');
+    out.print('/** Any event of this schema, discriminated by `event`. */\n');
+    out.print('export type QapiEvent = TypedEvent<EventMap>;\n\n');
+  }
 
   const defines = files.map((f) => ctx.defineNames.get(f) ?? '');
   for (const [i, f] of files.entries()) out.importValue(`./${f}.js`, defines[i] ?? '');
@@ -77,9 +82,10 @@ export function indexFile(ctx: GenContext): GeneratedFile {
   out.print(`  commands: {\n${commandSpec}  },\n`);
   out.print(`  events: {\n${eventSpec}  },\n});\n\n`);
   out.print('/** Type validators that pass through what a newer QEMU may add. */\n');
-  out.print('export const validators = schemaValidators.registry(false).schemas as unknown as Validators;\n');
+  const cast = ctx.js ? '' : ' as unknown as Validators';
+  out.print(`export const validators = schemaValidators.registry(false).schemas${cast};\n`);
   out.print('/** Type validators that reject anything the schema does not describe. */\n');
-  out.print('export const strictValidators = schemaValidators.registry(true).schemas as unknown as Validators;\n');
+  out.print(`export const strictValidators = schemaValidators.registry(true).schemas${cast};\n`);
   out.print('/** Command name → `{ args, returns }` validators (replies compatible). */\n');
   out.print('export const commands = schemaValidators.validatorSet(false).commands;\n');
   out.print('/** Event name → data validator (compatible), null for events without data. */\n');
@@ -93,27 +99,31 @@ function clientClass(ctx: GenContext, out: GeneratedFile): string {
   out.supportValue('QapiClientBase');
   out.supportType('QapiClientOptions');
   out.supportType('QmpExecutor');
-  const name = ctx.options.clientName;
-  let text = `/**
+  const ts = (annotation: string): string => (ctx.js ? '' : annotation);
+  let text = ctx.js
+    ? ''
+    : `/**
  * Typed client: one method per command (camelCase of the command name;
  * clashes get \`_2\`, \`_3\`… in schema order), \`execute(name, args)\` and
  * \`events(names)\`. Arguments are always checked strictly; replies and
  * events are checked compatibly unless \`strict\` is set; \`validate: false\`
  * turns checking off.
  */
-export class ${name} extends QapiClientBase<CommandMap, EventMap> {
-  constructor(executor: QmpExecutor, options: QapiClientOptions = {}) {
+`;
+  text += `export class ${ctx.options.clientName} extends QapiClientBase${ts('<CommandMap, EventMap>')} {
+  constructor(executor${ts(': QmpExecutor')}, options${ts(': QapiClientOptions')} = {}) {
     super(executor, options, (strict) => schemaValidators.validatorSet(strict));
   }
 `;
   if (ctx.commands.length > 0) out.supportType('ExecuteOptions');
   for (const c of ctx.commands) {
     const args = argsType(ctx, c, out);
-    const params = args === 'undefined' ? '' : args.endsWith(' | undefined') ? `args?: ${args.slice(0, -12)}, ` : `args: ${args}, `;
-    const call = args === 'undefined' ? 'undefined' : 'args';
+    const takesArgs = args !== 'undefined';
+    const optional = args.endsWith(' | undefined');
+    const params = !takesArgs ? '' : `args${ts(`${optional ? '?' : ''}: ${optional ? args.slice(0, -12) : args}`)}, `;
     text += '\n' + commandDoc(ctx, c, '  ');
-    text += `  ${ctx.methodNames.get(c.name)}(${params}options?: ExecuteOptions): Promise<${returnsType(ctx, c, out)}> {\n`;
-    text += `    return this.execute(${quote(c.name)}, ${call}, options);\n  }\n`;
+    text += `  ${ctx.methodNames.get(c.name)}(${params}options${ts('?: ExecuteOptions')})${ts(`: Promise<${returnsType(ctx, c, out)}>`)} {\n`;
+    text += `    return this.execute(${quote(c.name)}, ${takesArgs ? 'args' : 'undefined'}, options);\n  }\n`;
   }
   return `${text}}\n`;
 }

@@ -15,7 +15,7 @@ import type {
 } from '../frontend/model.js';
 import type { Int64Mode } from '../support/ints.js';
 import { DocBuilder } from './docs.js';
-import type { GeneratedFile } from './emitter.js';
+import { GeneratedFile } from './emitter.js';
 import { NameTable, camelCase, moduleFileName, pascalCase, quote, safeIdentifier } from './names.js';
 import { Selection, type SelectionOptions } from './selection.js';
 
@@ -28,6 +28,12 @@ export interface GenerateOptions extends SelectionOptions {
   clientName?: string;
   /** Emit JSDoc (default true; off for code that is only run, never read). */
   docs?: boolean;
+  /**
+   * 'ts' (default): TypeScript with types and docs. 'js': plain ES modules
+   * with the validators and client only (no types, no docs), which can be
+   * imported without a TypeScript compiler.
+   */
+  language?: 'ts' | 'js';
 }
 
 export interface ResolvedOptions {
@@ -35,6 +41,7 @@ export interface ResolvedOptions {
   readonly int64: Int64Mode;
   readonly clientName: string;
   readonly docs: boolean;
+  readonly language: 'ts' | 'js';
 }
 
 /** Names the generated files declare or import themselves; types yield. */
@@ -92,7 +99,8 @@ export class GenContext {
       supportImport: options.supportImport ?? 'qapi-ts/support',
       int64: options.int64 ?? 'mixed',
       clientName: options.clientName ?? 'QapiClient',
-      docs: options.docs ?? true,
+      docs: (options.docs ?? true) && options.language !== 'js',
+      language: options.language ?? 'ts',
     };
     this.selection = new Selection(options);
     const files = new NameTable(['index']);
@@ -181,7 +189,7 @@ export class GenContext {
         if (t.name === 'q_empty') return 'Record<string, never>';
         if (!this.declaresType(t)) return 'unknown';
         const name = this.typeName(t);
-        const target = `${this.fileOf(t)}.ts`;
+        const target = `${this.fileOf(t)}.${this.options.language}`;
         if (target !== file.path) file.importType(`./${this.fileOf(t)}.js`, name);
         return name;
       }
@@ -198,6 +206,16 @@ export class GenContext {
       default:
         return this.selection.entity(t) ? `r.ref(${quote(t.name)})` : 'v.any';
     }
+  }
+
+  /** Whether types are left out (plain JavaScript output). */
+  get js(): boolean {
+    return this.options.language === 'js';
+  }
+
+  /** A new output file; in JavaScript mode it ignores type imports. */
+  file(base: string): GeneratedFile {
+    return new GeneratedFile(`${base}.${this.options.language}`, !this.js);
   }
 
   /** A doc comment builder (renders nothing when docs are off). */

@@ -28,7 +28,7 @@ function dedent(text: string): string {
 function clean(text: string): string {
   let out = dedent(text);
   if (out.includes('*/')) out = out.replace(/\*\//g, '*\\/');
-  if (out.includes('@')) out = out.replace(/(^|[^\w`])@([A-Za-z_][\w-]*)/g, '$1`$2`');
+  if (out.includes('@')) out = out.replace(/(^|[^\w`{])@([A-Za-z_][\w-]*)/g, '$1`$2`');
   return out;
 }
 

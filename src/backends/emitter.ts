@@ -18,6 +18,8 @@ export class GeneratedFile {
   constructor(
     /** File name relative to the output directory, e.g. `misc.ts`. */
     readonly path: string,
+    /** False for plain JavaScript output: type imports are dropped. */
+    private readonly withTypes = true,
   ) {}
 
   /** Appends text (callers supply the newlines). */
@@ -26,6 +28,7 @@ export class GeneratedFile {
   }
 
   importType(specifier: string, name: string): void {
+    if (!this.withTypes) return;
     let names = this.typeImports.get(specifier);
     if (!names) this.typeImports.set(specifier, (names = new Set()));
     names.add(name);
@@ -38,7 +41,7 @@ export class GeneratedFile {
   }
 
   supportType(name: string): void {
-    this.supportTypes.add(name);
+    if (this.withTypes) this.supportTypes.add(name);
   }
 
   supportValue(name: string): void {

@@ -80,8 +80,8 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
 
 /**
  * Writes `files` into `dir`, leaving files whose content is unchanged
- * alone and removing `.ts` files that carry our header but are no longer
- * generated.
+ * alone and removing `.ts` / `.js` files that carry our header but are no
+ * longer generated.
  */
 export async function writeGenerated(dir: string, files: ReadonlyMap<string, string>): Promise<GenerateResult> {
   await mkdir(dir, { recursive: true });
@@ -96,7 +96,7 @@ export async function writeGenerated(dir: string, files: ReadonlyMap<string, str
   }
   const removed: string[] = [];
   for (const name of await readdir(dir)) {
-    if (!name.endsWith('.ts') || files.has(name)) continue;
+    if (!/\.[jt]s$/.test(name) || files.has(name)) continue;
     const text = await readFile(join(dir, name), 'utf8').catch(() => '');
     if (text.startsWith(GENERATED_HEADER)) {
       await unlink(join(dir, name));

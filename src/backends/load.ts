@@ -15,7 +15,7 @@ import type { QmpExecutor } from '../runtime/executor.js';
 import type { Schema } from '../support/kit.js';
 import { generateFiles, type GenerateOptions } from './generate.js';
 
-export interface LoadOptions extends Omit<GenerateOptions, 'supportImport'>, FrontendOptions {}
+export interface LoadOptions extends Omit<GenerateOptions, 'supportImport' | 'language' | 'docs'>, FrontendOptions {}
 
 export interface LoadedSchema {
   /** Both strictnesses, lazily built. */
@@ -46,22 +46,30 @@ export function supportModuleUrl(): string {
   return new URL(`../support/index${ext}`, import.meta.url).href;
 }
 
+let typescript: typeof import('typescript') | undefined;
+
+/** TypeScript → JavaScript for one file (TypeScript is loaded on first use: it is big). */
+function transpile(fileName: string, source: string): string {
+  // TypeScript is CommonJS; require it.
+  typescript ??= createRequire(import.meta.url)('typescript') as typeof import('typescript');
+  const ts = typescript;
+  return ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    fileName,
+  }).outputText;
+}
+
 /**
- * Transpiles generated files (made with `supportImport: supportModuleUrl()`)
+ * Transpiles generated files (`.ts` ones; `.js` ones are taken as they are) (made with `supportImport: supportModuleUrl()`)
  * and imports their index. The files go to a temporary directory that is
  * removed once they are loaded.
  */
 export async function importGenerated(files: ReadonlyMap<string, string>): Promise<Record<string, unknown>> {
-  // TypeScript is CommonJS; require it (and only when loading, as it is big).
-  const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
   const dir = await mkdtemp(join(tmpdir(), 'qapi-ts-load-'));
   try {
     await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
     for (const [name, source] of files) {
-      const js = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-        fileName: name,
-      }).outputText;
+      const js = name.endsWith('.ts') ? transpile(name, source) : source;
       await writeFile(join(dir, name.replace(/\.ts$/, '.js')), js);
     }
     return (await import(pathToFileURL(join(dir, 'index.js')).href)) as Record<string, unknown>;
@@ -80,7 +88,7 @@ export async function loadValidators(schemaPath: string, options: LoadOptions = 
     lenientDocs: options.lenientDocs ?? true,
     onWarning: options.onWarning ?? (() => {}),
   });
-  const files = generateFiles(schema, { ...options, supportImport: supportModuleUrl(), docs: false });
+  const files = generateFiles(schema, { ...options, supportImport: supportModuleUrl(), language: 'js' });
   const index = (await importGenerated(files)) as GeneratedIndex;
   const clientName = options.clientName ?? 'QapiClient';
   const Client = index[clientName] as new (e: QmpExecutor, o?: QapiClientOptions) => UntypedClient;

@@ -36,8 +36,14 @@ export function emitEnum(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile
     return `${doc}  | ${quote(m.name)}\n`;
   });
   file.print(`export type ${name} =\n${union.join('')}  | UnknownValue;\n`);
-  file.print(`/** The values of {@link ${name}} this schema knows. */\n`);
-  file.print(`export const ${ctx.valueArrayNames.get(t.name)} = [${values.map((m) => quote(m.name)).join(', ')}] as const;\n\n`);
+  emitEnumValues(ctx, t, file);
+}
+
+/** The `const` array of an enum's values (also in JavaScript output). */
+export function emitEnumValues(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): void {
+  const values = t.members.filter((m) => ctx.selection.member(m)).map((m) => quote(m.name));
+  file.print(ctx.doc().text(`The values of {@link ${ctx.typeName(t)}} this schema knows.`).render());
+  file.print(`export const ${ctx.valueArrayNames.get(t.name)} = [${values.join(', ')}]${ctx.js ? '' : ' as const'};\n\n`);
 }
 
 function memberLines(ctx: GenContext, owner: SchemaObjectType, members: readonly SchemaObjectMember[], file: GeneratedFile): string {

@@ -27,6 +27,8 @@ options:
   --no-unstable            leave out definitions marked 'unstable'
   --no-deprecated          leave out definitions marked 'deprecated'
   --client-name NAME       name of the client class (default: QapiClient)
+  --language ts|js         TypeScript with types and docs (default), or plain
+                           JavaScript modules (validators and client only)
   -q, --quiet              do not list the files written
   -h, --help               show this help
 `;
@@ -48,6 +50,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
         'no-unstable': { type: 'boolean' },
         'no-deprecated': { type: 'boolean' },
         'client-name': { type: 'string' },
+        language: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -71,6 +74,8 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (!(INT64_MODES as readonly string[]).includes(int64)) {
     return usage(`--int64 must be one of ${INT64_MODES.join(', ')}, not '${int64}'`);
   }
+  const language = values.language ?? 'ts';
+  if (language !== 'ts' && language !== 'js') return usage(`--language must be ts or js, not '${language}'`);
   if (values['client-name'] !== undefined && !/^[A-Za-z_$][\w$]*$/.test(values['client-name'])) {
     return usage(`--client-name must be an identifier, not '${values['client-name']}'`);
   }
@@ -85,6 +90,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
       omitUnstable: values['no-unstable'] ?? false,
       omitDeprecated: values['no-deprecated'] ?? false,
       clientName: values['client-name'],
+      language,
     });
     if (!values.quiet) {
       const changed = result.written.length + result.removed.length;

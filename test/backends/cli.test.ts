@@ -117,3 +117,15 @@ describe('generate()', () => {
     expect((await readdir(out)).sort()).toContain('mine.ts');
   });
 });
+
+describe('qapi-ts generate --language js', () => {
+  test('writes .js modules, and replaces the .ts ones it generated before', async () => {
+    const out = join(dir, 'out');
+    const schema = join(repoRoot, 'qapi/qapi-schema.json');
+    expect(await runGenerate([schema, '-o', out, '-q'])).toBe(0);
+    expect(await runGenerate([schema, '-o', out, '--language', 'js'])).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['builtin.js', 'control.js', 'index.js', 'misc.js', 'qapi-schema.js', 'run-state.js']);
+    expect(stderr).toContain('6 written, 6 removed');
+    expect(await runGenerate([schema, '-o', out, '--language', 'py'])).toBe(2);
+  });
+});

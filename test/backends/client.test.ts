@@ -183,3 +183,26 @@ describe('modules', () => {
     }
   });
 });
+
+describe('plain JavaScript output (language: js)', () => {
+  test('no types or docs; validators and client behave as the TypeScript output', async () => {
+    const files = generateSnippet(schema, { language: 'js' });
+    expect([...files.keys()].sort()).toEqual(['builtin.js', 'index.js', 'test.js']);
+    const test = files.get('test.js')!;
+    expect(test).toContain("export const HolderTypeValues = ['qom', 'block-node'];");
+    expect(test).toContain('export function defineTestValidators(r, v) {');
+    expect(test).not.toMatch(/\binterface\b|^export type|import type|\/\*\*/m);
+    const index = files.get('index.js')!;
+    expect(index).toContain('  setThing(args, options) {');
+    expect(index).toContain('  queryInfos(options) {');
+    expect(index).not.toMatch(/\binterface\b|: Promise<|import type/);
+    const loaded = await importGenerated(files);
+    const strict = loaded.strictValidators as Record<string, Schema>;
+    expect(outcome(strict.Holder!, { type: 'qom', path: '/x' })).toBe('ok');
+    expect(outcome(strict.Holder!, { type: 'other' })).toMatch(/^type: /);
+    const Client = loaded.QapiClient as new (e: ReturnType<typeof fakeExecutor>) => { setThing(a: unknown): Promise<unknown> };
+    const exec = fakeExecutor({ 'set-thing': {} });
+    await expect(new Client(exec).setThing({ id: 'a', value: 256 })).rejects.toThrow(/uint8 out of range/);
+    expect(await new Client(exec).setThing({ id: 'a', value: 1 })).toEqual({});
+  });
+});
