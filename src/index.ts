@@ -1,4 +1,5 @@
 export type * from "./frontend/model.js";
+export { parseSchema, parseSchemaString, dumpSchema, QapiError, isQapiError } from "./frontend/index.js";
 
 // Code generator (backends) and the code generated for qapi/ (query-iothreads & co).
 export {
@@ -25,3 +26,10 @@ import { validators as generatedValidators } from '../generated/index.js';
 export const IOThreadInfoSchema = generatedValidators.IOThreadInfo;
 /** Validator of an IOThread holder (compatible with newer QEMU). */
 export const IoThreadHolderSchema = generatedValidators.IoThreadHolder;
+export {
+  QapiValidationError,
+  isQapiValidationError,
+  type QapiClientOptions,
+  type UnknownValue,
+  type ValidationProblem,
+} from './support/index.js';

@@ -66,6 +66,8 @@ describe('public API', () => {
     expect(api.qapi.commands['query-iothreads']?.returns?.safeParse([info]).success).toBe(true);
     expect(typeof api.generate).toBe('function');
     expect(typeof api.loadValidators).toBe('function');
+    expect(typeof api.parseSchema).toBe('function');
+    expect(new api.QapiValidationError('reply', 'x', [{ path: 'a', message: 'bad' }]).message).toBe("invalid reply to 'x': a: bad");
   });
 
   test('QapiClient.queryIothreads on any executor', async () => {
