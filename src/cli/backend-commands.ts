@@ -10,6 +10,9 @@ import { isQapiError } from '../frontend/errors.js';
 import { generate } from '../backends/generate.js';
 import type { Int64Mode } from '../support/ints.js';
 
+/** Doc-comment warnings shown without --warnings. */
+const SHOWN_WARNINGS = 5;
+
 const GENERATE_HELP = `usage: qapi-ts generate SCHEMA -o DIR [options]
 
 Generate TypeScript types, zod validators and a typed QMP client, one file
@@ -29,6 +32,8 @@ options:
   --client-name NAME       name of the client class (default: QapiClient)
   --language ts|js         TypeScript with types and docs (default), or plain
                            JavaScript modules (validators and client only)
+  --warnings               list every doc-comment warning (default: the first
+                           ${SHOWN_WARNINGS} and a count)
   -q, --quiet              do not list the files written
   -h, --help               show this help
 `;
@@ -51,6 +56,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
         'no-deprecated': { type: 'boolean' },
         'client-name': { type: 'string' },
         language: { type: 'string' },
+        warnings: { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -79,11 +85,17 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (values['client-name'] !== undefined && !/^[A-Za-z_$][\w$]*$/.test(values['client-name'])) {
     return usage(`--client-name must be an identifier, not '${values['client-name']}'`);
   }
+  let warnings = 0;
+  const onWarning = (message: string): void => {
+    warnings++;
+    if (values.warnings || warnings <= SHOWN_WARNINGS) process.stderr.write(`${message}\n`);
+  };
   try {
     const result = await generate({
       schema: positionals[0]!,
       outDir: values.out,
       strictDocs: values['strict-docs'] ?? false,
+      onWarning,
       supportImport: values['support-import'],
       int64: int64 as Int64Mode,
       defines: values.define,
@@ -92,6 +104,12 @@ export async function runGenerate(argv: string[]): Promise<number> {
       clientName: values['client-name'],
       language,
     });
+    if (warnings > SHOWN_WARNINGS && !values.warnings) {
+      process.stderr.write(
+        `qapi-ts generate: ${warnings - SHOWN_WARNINGS} more doc-comment warnings ` +
+          '(--warnings lists them all, --strict-docs makes them errors)\n',
+      );
+    }
     if (!values.quiet) {
       const changed = result.written.length + result.removed.length;
       process.stderr.write(

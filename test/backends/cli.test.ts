@@ -73,6 +73,19 @@ describe('qapi-ts generate', () => {
     expect(existsSync(join(dir, 'b'))).toBe(false);
   });
 
+  test('many doc warnings: the first five and a count, or all with --warnings', async () => {
+    const schema = join(dir, 'many.json');
+    const structs = ['Aa', 'Bb', 'Cc', 'Dd', 'Ee', 'Ff', 'Gg'].map((n) => `##\n# @${n}:\n#\n# Doc.\n##\n{ 'struct': '${n}', 'data': { 'a': 'str' } }\n`);
+    await writeFile(schema, structs.join('\n'));
+    expect(await runGenerate([schema, '-o', join(dir, 'a'), '-q'])).toBe(0);
+    expect(stderr.match(/lacks documentation/g)).toHaveLength(5);
+    expect(stderr).toContain('qapi-ts generate: 2 more doc-comment warnings (--warnings lists them all, --strict-docs makes them errors)\n');
+    stderr = '';
+    expect(await runGenerate([schema, '-o', join(dir, 'a'), '-q', '--warnings'])).toBe(0);
+    expect(stderr.match(/lacks documentation/g)).toHaveLength(7);
+    expect(stderr).not.toContain('more doc-comment warnings');
+  });
+
   test('usage errors exit 2', async () => {
     expect(await runGenerate([])).toBe(2);
     expect(await runGenerate(['x.json'])).toBe(2);
