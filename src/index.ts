@@ -1,5 +1,25 @@
-export type * from "./frontend/model.js";
-export { parseSchema, parseSchemaString, dumpSchema, QapiError, isQapiError } from "./frontend/index.js";
+/**
+ * qapi-ts: QAPI schema frontend, code generator, generated client for our
+ * own schema (qapi/), and the runtime QMP client.
+ */
+
+// Frontend: read and check a schema as QEMU does; the model backends read.
+export type * from './frontend/model.js';
+export {
+  parseSchema,
+  parseSchemaString,
+  dumpSchema,
+  dumpEntities,
+  visitSchema,
+  QapiError,
+  QapiParseError,
+  QapiSemError,
+  isQapiError,
+  type SchemaOptions,
+} from './frontend/index.js';
+
+// Runtime QMP client (also available alone as 'qapi-ts/runtime').
+export * from './runtime/index.js';
 
 // Code generator (backends) and the code generated for qapi/ (query-iothreads & co).
 export {
