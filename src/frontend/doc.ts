@@ -213,8 +213,9 @@ export class QapiDoc implements SchemaDoc {
   }
 
   private checkDescribed(desc: Map<string, QapiDocArgSection>, what: string): void {
-    const bogus = [...desc.values()].filter((s) => !s.member);
-    if (bogus.length === 0) return;
+    let bogus: QapiDocArgSection[] | null = null;
+    for (const s of desc.values()) if (!s.member) (bogus ??= []).push(s);
+    if (!bogus) return;
     const many = bogus.length > 1;
     const names = bogus.map((s) => s.name).join("', '");
     this.diag.report(

@@ -203,6 +203,7 @@ export class Feature extends Member implements SchemaFeature {
 
 /** Checks that no two features of one owner map to the same C name. */
 function checkFeatureClashes(features: readonly Feature[], info: SourceInfo | null): void {
+  if (features.length < 2) return; // nothing to clash with
   const seen = new Map<string, Member>();
   for (const f of features) f.checkClash(info, seen);
 }

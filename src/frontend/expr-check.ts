@@ -127,8 +127,9 @@ export function checkKeys(
   required: readonly string[],
   optional: readonly string[],
 ): void {
-  const missing = required.filter((k) => !(k in value));
-  if (missing.length) {
+  let missing: string[] | null = null;
+  for (const key of required) if (!(key in value)) (missing ??= []).push(key);
+  if (missing) {
     fail(info, `${source} misses key${missing.length > 1 ? 's' : ''} ${quotedSorted(missing)}`);
   }
   let unknown: string[] | null = null;
@@ -144,11 +145,14 @@ export function checkKeys(
   }
 }
 
+const FALSE_ONLY_FLAGS = ['gen', 'success-response'];
+const TRUE_ONLY_FLAGS = ['boxed', 'allow-oob', 'allow-preconfig', 'coroutine'];
+
 function checkFlags(expr: JsonObject, info: SourceInfo): void {
-  for (const key of ['gen', 'success-response']) {
+  for (const key of FALSE_ONLY_FLAGS) {
     if (key in expr && expr[key] !== false) fail(info, `flag '${key}' may only use false value`);
   }
-  for (const key of ['boxed', 'allow-oob', 'allow-preconfig', 'coroutine']) {
+  for (const key of TRUE_ONLY_FLAGS) {
     if (key in expr && expr[key] !== true) fail(info, `flag '${key}' may only use true value`);
   }
   if ('allow-oob' in expr && 'coroutine' in expr) {
