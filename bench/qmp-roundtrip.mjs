@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Round trips per second of `query-status` against a live QEMU:
 //   raw     a bare Node socket loop (JSON.parse per line, no matching): the floor
-//   raw+id  the same loop, but each request carries an `"id"` as ours do: QEMU
-//           itself answers a longer request measurably slower, so this row
-//           separates QEMU's cost of the id from our client's overhead
+//   raw+id  the same loop, but each request carries an `"id"` the way ours do
+//           (1..conc, an answered id sent again): QEMU reads QMP input one
+//           byte per main-loop turn, so the id's bytes cost QEMU time; this
+//           row separates that cost from our client's overhead
 //   execute our QmpClient.execute (untyped)
 //   typed   the generated, validated client (when generated/ is built)
 // at 1 and 16 commands in flight, measured side by side in interleaved rounds
@@ -102,8 +103,7 @@ function rawSession(path) {
 
 async function openRaw(path, withId) {
   const { sock, setHandler } = await rawSession(path);
-  let id = 0;
-  const request = withId ? () => `{"execute":"query-status","id":${++id}}\n` : () => '{"execute":"query-status"}\n';
+  const request = withId ? (id) => `{"execute":"query-status","id":${id}}\n` : () => '{"execute":"query-status"}\n';
   return {
     async run(conc, ms) {
       let done = 0;
@@ -116,14 +116,14 @@ async function openRaw(path, withId) {
           inFlight--;
           if (!stopping) {
             inFlight++;
-            sock.write(request());
+            sock.write(request(msg.id));
           } else if (inFlight === 0) res();
         });
       });
       const t0 = performance.now();
-      for (let i = 0; i < conc; i++) {
+      for (let i = 1; i <= conc; i++) {
         inFlight++;
-        sock.write(request());
+        sock.write(request(i));
       }
       await new Promise((r) => setTimeout(r, ms));
       stopping = true;
@@ -249,11 +249,10 @@ async function inMemoryOverhead(n) {
       if ('return' in msg) onReply?.(msg);
     }
   });
-  let id = 0;
   const qmp = await QmpClient.overStream(memoryServer());
   const typed = QapiClient ? new QapiClient(qmp) : undefined;
   const paths = [
-    ['raw+id', () => new Promise((r) => { onReply = r; raw.write(`{"execute":"query-status","id":${++id}}\n`); })],
+    ['raw+id', () => new Promise((r) => { onReply = r; raw.write('{"execute":"query-status","id":1}\n'); })],
     ['execute', () => qmp.execute('query-status')],
     ...(typed ? [['typed', () => typed.queryStatus()]] : []),
   ];

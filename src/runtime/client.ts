@@ -74,7 +74,9 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   unknownReplies = 0;
 
   private state: QmpClientState = 'greeting';
-  private nextId = 0;
+  /** Ids run 1, 2, 3…; an id is used again once its call's reply is in (see allocateId). */
+  private highestId = 0;
+  private readonly freeIds: number[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly abandoned = new Set<number>();
   private readonly streams = new Set<QmpEventStream>();
@@ -193,13 +195,14 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
     }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new QmpAbortError(command, signal.reason));
+    const id = this.allocateId();
     let line: string;
     try {
-      line = encodeCommand(command, args, ++this.nextId, oob);
+      line = encodeCommand(command, args, id, oob);
     } catch (e) {
+      this.freeIds.push(id);
       return Promise.reject(e);
     }
-    const id = this.nextId;
     const timeout = options?.timeout ?? this.defaultTimeout;
     return new Promise((resolve, reject) => {
       const p: Pending = { command, args, resolve, reject, timer: undefined, signal: undefined, onAbort: undefined };
@@ -214,12 +217,23 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
     });
   }
 
+  /**
+   * QEMU reads QMP input one byte per main-loop turn, so every byte of a
+   * request costs server time: ids stay short by reusing those whose reply
+   * has arrived. An id is free again only after its reply, never while a
+   * given-up call's late reply may still come.
+   */
+  private allocateId(): number {
+    return this.freeIds.pop() ?? ++this.highestId;
+  }
+
   /** Rejects one pending call and remembers its id so a late reply is ignored. */
   giveUp(id: number, error: QmpError): void {
     const p = this.take(id);
     if (p === undefined) return;
     this.abandoned.add(id);
     if (this.abandoned.size > ABANDONED_LIMIT) {
+      // Forget the oldest; its id is retired for good, not reused.
       const oldest = this.abandoned.values().next().value as number;
       this.abandoned.delete(oldest);
     }
@@ -280,11 +294,15 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
       const id = m.id;
       const p = typeof id === 'number' ? this.take(id) : undefined;
       if (p === undefined) {
-        if (typeof id === 'number' && this.abandoned.delete(id)) return;
+        if (typeof id === 'number' && this.abandoned.delete(id)) {
+          this.freeIds.push(id);
+          return;
+        }
         this.unknownReplies++;
         this.report(new QmpProtocolError('QMP_ERR_UNKNOWN_REPLY', `reply matches no pending call: ${describe(message)}`));
         return;
       }
+      this.freeIds.push(id as number);
       if (m.ok) p.resolve(m.value);
       else p.reject(new QmpCommandError(p.command, m.errorClass, m.desc, p.args));
     } else if (m.kind === 'event') {

@@ -210,6 +210,36 @@ describe('QmpClient against a fake server', () => {
     expect(client.unknownReplies).toBe(0);
   });
 
+  it('keeps ids short by reusing answered ones, never one whose late reply may still come', async () => {
+    const { client, peer } = await session();
+    const ids = () => peer.received.map((c) => c.id);
+    peer.onCommand = (c) => peer.reply(c.id, c.execute);
+    for (let i = 0; i < 20; i++) await client.execute(`seq${i}`);
+    expect(new Set(ids())).toEqual(new Set([1]));
+
+    // A call given up on keeps its id until the late reply arrives.
+    peer.onCommand = undefined;
+    const slow = client.execute('slow', undefined, { timeout: 30 });
+    const [slowCmd] = (await peer.waitFor(21)).slice(-1);
+    expect(isQmpTimeoutError(await rejection(slow))).toBe(true);
+    const during = client.execute('during');
+    const [duringCmd] = (await peer.waitFor(22)).slice(-1);
+    expect(duringCmd?.id).not.toBe(slowCmd?.id);
+    peer.reply(slowCmd?.id, 'late for slow');
+    peer.reply(duringCmd?.id, 'during');
+    expect(await during).toBe('during');
+
+    // Now both ids are free again; concurrent calls still get distinct ids.
+    const batch = Array.from({ length: 8 }, (_, i) => client.execute('batch', { i }));
+    const sent = (await peer.waitFor(30)).slice(-8);
+    expect(new Set(sent.map((c) => c.id)).size).toBe(8);
+    expect(Math.max(...sent.map((c) => Number(c.id)))).toBeLessThanOrEqual(8);
+    for (const c of sent.reverse()) peer.reply(c.id, c.arguments?.i);
+    expect(await Promise.all(batch)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(client.unknownReplies).toBe(0);
+    expect(client.pendingCount).toBe(0);
+  });
+
   it('aborts one call by signal; others are unaffected', async () => {
     const { client, peer } = await session();
     const ac = new AbortController();
