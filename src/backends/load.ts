@@ -31,7 +31,7 @@ export interface LoadedSchema {
 }
 
 /** A generated client seen without its schema's types. */
-export type UntypedClient = QapiClientBase<Record<string, { args: unknown; returns: unknown }>, object>;
+export type UntypedClient = QapiClientBase<Record<string, { args: unknown; returns: unknown }>, Record<string, unknown>>;
 
 interface GeneratedIndex {
   schemaValidators: SchemaValidators;

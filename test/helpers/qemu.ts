@@ -32,19 +32,21 @@ export interface QemuInstance {
 
 const running = new Set<QemuInstance>();
 
-let available: boolean | undefined;
-/** Whether QEMU can run here; throws under CI when it cannot. */
-export function qemuAvailable(): boolean {
+const availability = new Map<string, boolean>();
+/** Whether `binary` (QEMU by default) can run here; throws under CI when it cannot. */
+export function qemuAvailable(binary = QEMU_BINARY): boolean {
+  let available = availability.get(binary);
   if (available === undefined) {
     try {
-      execFileSync(QEMU_BINARY, ['--version'], { stdio: 'ignore' });
+      execFileSync(binary, ['--version'], { stdio: 'ignore' });
       available = true;
     } catch {
       available = false;
     }
+    availability.set(binary, available);
     if (!available) {
-      if (process.env.CI) throw new Error(`CI: ${QEMU_BINARY} is required for the runtime integration tests`);
-      process.stderr.write(`SKIPPING QEMU integration tests: ${QEMU_BINARY} not found\n`);
+      if (process.env.CI) throw new Error(`CI: ${binary} is required for the runtime integration tests`);
+      process.stderr.write(`SKIPPING QEMU integration tests: ${binary} not found\n`);
     }
   }
   return available;
@@ -73,11 +75,7 @@ function alive(pid: number): boolean {
 }
 
 export async function startQemu(options: QemuOptions = {}): Promise<QemuInstance> {
-  const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-qemu-'));
-  const sockets = Array.from({ length: options.monitors ?? 1 }, (_, i) => join(dir, `qmp${i}.sock`));
-  const socket = sockets[0] as string;
-  const pidfile = join(dir, 'qemu.pid');
-  const args = [
+  return launch(options.binary ?? QEMU_BINARY, options.monitors ?? 1, (sockets) => [
     '-machine', options.machine ?? 'none',
     '-display', 'none', '-S', '-nodefaults',
     ...sockets.flatMap((path, i) => [
@@ -85,14 +83,41 @@ export async function startQemu(options: QemuOptions = {}): Promise<QemuInstance
       '-mon', `chardev=qmp${i},mode=control`,
     ]),
     ...(options.args ?? []),
-    '-daemonize', '-pidfile', pidfile,
-  ];
+  ], '-');
+}
+
+export const STORAGE_DAEMON_BINARY = 'qemu-storage-daemon';
+
+/**
+ * Starts `qemu-storage-daemon` the same way: a QMP monitor on a unix socket
+ * in a fresh temp dir, daemonized, stopped by its pid. `args(dir)` gets
+ * that dir for further sockets (an NBD server, say).
+ */
+export async function startStorageDaemon(args: (dir: string) => string[] = () => []): Promise<QemuInstance> {
+  return launch(STORAGE_DAEMON_BINARY, 1, (sockets, dir) => [
+    '--chardev', `socket,id=qmp0,path=${sockets[0] as string},server=on,wait=off`,
+    '--monitor', 'chardev=qmp0,mode=control',
+    ...args(dir),
+  ], '--');
+}
+
+async function launch(
+  binary: string,
+  monitors: number,
+  makeArgs: (sockets: string[], dir: string) => string[],
+  dash: '-' | '--',
+): Promise<QemuInstance> {
+  const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-qemu-'));
+  const sockets = Array.from({ length: monitors }, (_, i) => join(dir, `qmp${i}.sock`));
+  const socket = sockets[0] as string;
+  const pidfile = join(dir, 'qemu.pid');
+  const args = [...makeArgs(sockets, dir), `${dash}daemonize`, `${dash}pidfile`, pidfile];
   try {
-    // With -daemonize the parent exits once the child is initialised and
+    // With daemonize the parent exits once the child is initialised and
     // the socket is listening.
     await new Promise<void>((resolve, reject) => {
-      execFile(options.binary ?? QEMU_BINARY, args, { timeout: 30_000 }, (err, _out, stderr) => {
-        if (err) reject(new Error(`QEMU failed to start: ${stderr || err.message}`));
+      execFile(binary, args, { timeout: 30_000 }, (err, _out, stderr) => {
+        if (err) reject(new Error(`${binary} failed to start: ${stderr || err.message}`));
         else resolve();
       });
     });
