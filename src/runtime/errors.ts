@@ -110,14 +110,26 @@ export class QmpCapabilityError extends QmpError {
   }
 }
 
+/**
+ * The error classes QEMU replies with (7.2 to 10.x); any other string a
+ * server sends is kept as is, so the type stays open.
+ */
+export type QmpErrorClass =
+  | 'GenericError'
+  | 'CommandNotFound'
+  | 'DeviceNotActive'
+  | 'DeviceNotFound'
+  | 'KVMMissingCap'
+  | (string & {});
+
 /** The server's error reply: `{"error": {"class": ..., "desc": ...}}`. */
 export class QmpCommandError extends QmpError {
   /** QMP error class, e.g. `GenericError`, `CommandNotFound`. */
-  readonly errorClass: string;
+  readonly errorClass: QmpErrorClass;
   readonly desc: string;
   readonly command: string;
   readonly args: Record<string, unknown> | undefined;
-  constructor(command: string, errorClass: string, desc: string, args?: Record<string, unknown>) {
+  constructor(command: string, errorClass: QmpErrorClass, desc: string, args?: Record<string, unknown>) {
     super('QMP_ERR_COMMAND', `${command}: ${errorClass}: ${desc}`);
     this.errorClass = errorClass;
     this.desc = desc;
