@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
 import { dumpSchema } from '../frontend/dump.js';
 import { parseSchema } from '../frontend/index.js';
-import { QEMU_VERSIONS, type QemuVersion } from '../frontend/schema.js';
+import { QEMU_VERSIONS, type QemuVersionOption } from '../frontend/schema.js';
 
 /** Where a command writes; the real process streams, or a test's buffers. */
 export interface CommandIO {
@@ -54,8 +54,9 @@ function help(command: FrontendCommand): string {
     `usage: qapi-ts ${command} [--lenient-docs] [--qemu-version V] SCHEMA\n\n${SUMMARY[command]}\n\n` +
     'options:\n' +
     '  --lenient-docs      report doc-comment problems as warnings and keep going\n' +
-    `  --qemu-version V    build the model as QEMU V does (${QEMU_VERSIONS.join(', ')};\n` +
-    `                      default ${QEMU_VERSIONS[0]}); checks are always QEMU ${QEMU_VERSIONS[0]}'s\n` +
+    `  --qemu-version V    build the model as QEMU V does (${VERSION_CHOICES.join(', ')}; default\n` +
+    "                      auto: 7.2's for a schema with Note:/Example: doc sections,\n" +
+    `                      else ${QEMU_VERSIONS[0]}'s); checks are always QEMU ${QEMU_VERSIONS[0]}'s\n` +
     '  -h, --help          show this help\n\n' +
     'Errors go to stderr in QEMU\'s format (exit status 1).\n'
   );
@@ -91,9 +92,9 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
     io.stderr(`qapi-ts ${command}: expected exactly one SCHEMA file\n${help(command)}`);
     return 2;
   }
-  const version = values['qemu-version'] ?? QEMU_VERSIONS[0];
+  const version = values['qemu-version'] ?? 'auto';
   if (!isQemuVersion(version)) {
-    io.stderr(`qapi-ts ${command}: unknown --qemu-version '${version}' (known: ${QEMU_VERSIONS.join(', ')})\n`);
+    io.stderr(`qapi-ts ${command}: unknown --qemu-version '${version}' (known: ${VERSION_CHOICES.join(', ')})\n`);
     return 2;
   }
   const fname = positionals[0]!;
@@ -115,8 +116,10 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
   }
 }
 
-function isQemuVersion(v: string): v is QemuVersion {
-  return (QEMU_VERSIONS as readonly string[]).includes(v);
+const VERSION_CHOICES: readonly QemuVersionOption[] = ['auto', ...QEMU_VERSIONS];
+
+function isQemuVersion(v: string): v is QemuVersionOption {
+  return (VERSION_CHOICES as readonly string[]).includes(v);
 }
 
 export async function runCheck(argv: string[]): Promise<number> {

@@ -9,7 +9,8 @@ import { QapiSchema, type SchemaOptions } from './schema.js';
  * Throws a QapiError (with QEMU's exact message) when the schema is
  * invalid. With `lenientDocs`, doc-comment problems are passed to
  * `onWarning` instead and the complete model is still built.
- * `qemuVersion: '7.2'` reproduces QEMU 7.2's model where it differs.
+ * `qemuVersion` picks whose model to build where QEMU releases differ
+ * (see SchemaOptions; by default judged from the schema).
  */
 export function parseSchema(fname: string, options: SchemaOptions = {}): QapiSchema {
   return new QapiSchema(fname, options);
@@ -28,7 +29,7 @@ export function parseSchemaString(
 }
 
 export { QapiSchema, formatWarning, QEMU_VERSIONS } from './schema.js';
-export type { SchemaOptions, QemuVersion } from './schema.js';
+export type { SchemaOptions, QemuVersion, QemuVersionOption } from './schema.js';
 export { dumpSchema, dumpEntities, formatIfCond } from './dump.js';
 export { visitSchema, visitEntity, entitiesOfKind } from './visitor.js';
 export { cName } from './entities.js';

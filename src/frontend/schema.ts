@@ -122,15 +122,20 @@ const QTYPE_VALUES = ['none', 'qnull', 'qnum', 'qstring', 'qdict', 'qlist', 'qbo
 /**
  * Options of the schema checker. `qemuVersion` selects the QEMU release
  * whose model to reproduce where releases differ in what they build from
- * the same schema (only '7.2' differs: its built-in `QType` enum has the
- * prefix `QTYPE`). Checking rules are always those of QEMU 10.0.
+ * the same schema. Only one thing differs: up to QEMU 9.1 the built-in
+ * `QType` enum has the prefix `QTYPE` ('7.2' here); from 9.2 on it has none
+ * ('10.0'). 'auto' (the default) picks '7.2' for a schema whose doc
+ * comments use `Note:` or `Example:` sections, which QEMU dropped in 9.1
+ * (so such a schema only loads with `lenientDocs`), and '10.0' otherwise.
+ * Checking rules are always those of QEMU 10.0.
  */
 export interface SchemaOptions extends FrontendOptions {
-  qemuVersion?: QemuVersion;
+  qemuVersion?: QemuVersionOption;
 }
 
 export const QEMU_VERSIONS = ['10.0', '7.2'] as const;
 export type QemuVersion = (typeof QEMU_VERSIONS)[number];
+export type QemuVersionOption = QemuVersion | 'auto';
 
 /** QEMU's limit: features are numbered into a 64-bit mask. */
 const MAX_FEATURES = 64;
@@ -162,6 +167,8 @@ export function formatWarning(err: QapiError): string {
 
 export class QapiSchema implements CheckedSchema, TypeResolver {
   readonly docs: readonly QapiDoc[];
+  /** The QEMU release whose model was built (see SchemaOptions). */
+  readonly qemuVersion: QemuVersion;
   private readonly entityList: AnyEntity[] = [];
   private readonly entityDict = new Map<string, DefinitionEntity>();
   private readonly moduleDict = new Map<string, Module>();
@@ -195,7 +202,9 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     this.schemaDir = dirnameOf(fname);
     this.makeModule(Module.BUILTIN);
     this.makeModule(fname);
-    this.defPredefineds(options.qemuVersion === '7.2' ? 'QTYPE' : null);
+    const version = options.qemuVersion ?? 'auto';
+    this.qemuVersion = version === 'auto' ? (this.diagnostics.legacySections ? '7.2' : '10.0') : version;
+    this.defPredefineds(this.qemuVersion === '7.2' ? 'QTYPE' : null);
     this.predefining = false;
     this.defExprs(exprs);
     this.check();

@@ -279,6 +279,21 @@ describe('dump', () => {
       'enum QType\n    prefix QTYPE\n    member none\n',
     );
   });
+
+  it("judges the QEMU version from the doc comments unless told (auto): Note:/Example: sections mean before 9.1", () => {
+    const doc = (section: string) =>
+      `##\n# @Sx:\n#\n# Some struct.\n#\n${section}# Since: 1.0\n##\n{ 'struct': 'Sx', 'data': {} }\n`;
+    const lenient = { lenientDocs: true, onWarning: () => {} };
+    for (const section of ['# Example:\n#\n#     -> { "execute": "x" }\n#\n', '# Note: this is old style.\n#\n']) {
+      const schema = parseSchemaString(doc(section), 'schema.json', lenient);
+      expect(schema.qemuVersion).toBe('7.2');
+      expect(dumpSchema(schema)).toContain('enum QType\n    prefix QTYPE\n');
+      expect(parseSchemaString(doc(section), 'schema.json', { ...lenient, qemuVersion: '10.0' }).qemuVersion).toBe('10.0');
+    }
+    const modern = parseSchemaString(doc('# .. note:: this is new style.\n#\n'), 'schema.json', lenient);
+    expect(modern.qemuVersion).toBe('10.0');
+    expect(dumpSchema(modern)).not.toContain('prefix QTYPE');
+  });
 });
 
 describe('check and dump commands', () => {
