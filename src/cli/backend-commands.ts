@@ -5,7 +5,7 @@
  * problems are warnings unless --strict-docs.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
 import { generate } from '../backends/generate.js';
 import type { Int64Mode } from '../support/ints.js';
@@ -40,46 +40,72 @@ options:
 
 const INT64_MODES: readonly Int64Mode[] = ['mixed', 'bigint', 'number'];
 
-export async function runGenerate(argv: string[]): Promise<number> {
-  let parsed;
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type CommandArgs<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; allowPositionals: true; options: O }>
+>;
+
+/** Parses a command's arguments; a number is the exit status (usage error 2, --help 0). */
+function parseCommand<const O extends ParseArgsOptionsConfig>(
+  name: string,
+  argv: string[],
+  options: O,
+  help: string,
+): CommandArgs<O> | number {
+  let parsed: CommandArgs<O>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        'strict-docs': { type: 'boolean' },
-        'support-import': { type: 'string' },
-        int64: { type: 'string' },
-        define: { type: 'string', multiple: true },
-        'no-unstable': { type: 'boolean' },
-        'no-deprecated': { type: 'boolean' },
-        'client-name': { type: 'string' },
-        language: { type: 'string' },
-        warnings: { type: 'boolean' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options });
   } catch (err) {
-    process.stderr.write(`qapi-ts generate: ${(err as Error).message}\n${GENERATE_HELP}`);
+    process.stderr.write(`qapi-ts ${name}: ${(err as Error).message}\n${help}`);
     return 2;
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(GENERATE_HELP);
+  if ((parsed.values as { help?: boolean }).help) {
+    process.stdout.write(help);
     return 0;
   }
+  return parsed;
+}
+
+function int64Problem(value: string | undefined): string {
+  return `--int64 must be one of ${INT64_MODES.join(', ')}, not '${value}'`;
+}
+
+/** The --int64 value, or undefined when it is not a known mode. */
+function int64Mode(value: string | undefined): Int64Mode | undefined {
+  const mode = value ?? 'mixed';
+  return (INT64_MODES as readonly string[]).includes(mode) ? (mode as Int64Mode) : undefined;
+}
+
+export async function runGenerate(argv: string[]): Promise<number> {
+  const parsed = parseCommand(
+    'generate',
+    argv,
+    {
+      out: { type: 'string', short: 'o' },
+      'strict-docs': { type: 'boolean' },
+      'support-import': { type: 'string' },
+      int64: { type: 'string' },
+      define: { type: 'string', multiple: true },
+      'no-unstable': { type: 'boolean' },
+      'no-deprecated': { type: 'boolean' },
+      'client-name': { type: 'string' },
+      language: { type: 'string' },
+      warnings: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    GENERATE_HELP,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const usage = (problem: string): number => {
     process.stderr.write(`qapi-ts generate: ${problem}\n${GENERATE_HELP}`);
     return 2;
   };
   if (positionals.length !== 1) return usage('expected exactly one SCHEMA file');
   if (values.out === undefined) return usage('missing -o DIR');
-  const int64 = values.int64 ?? 'mixed';
-  if (!(INT64_MODES as readonly string[]).includes(int64)) {
-    return usage(`--int64 must be one of ${INT64_MODES.join(', ')}, not '${int64}'`);
-  }
+  const int64 = int64Mode(values.int64);
+  if (int64 === undefined) return usage(int64Problem(values.int64));
   const language = values.language ?? 'ts';
   if (language !== 'ts' && language !== 'js') return usage(`--language must be ts or js, not '${language}'`);
   if (values['client-name'] !== undefined && !/^[A-Za-z_$][\w$]*$/.test(values['client-name'])) {
@@ -97,7 +123,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
       strictDocs: values['strict-docs'] ?? false,
       onWarning,
       supportImport: values['support-import'],
-      int64: int64 as Int64Mode,
+      int64,
       defines: values.define,
       omitUnstable: values['no-unstable'] ?? false,
       omitDeprecated: values['no-deprecated'] ?? false,
@@ -158,34 +184,25 @@ export async function runVerify(argv: string[]): Promise<number> {
     process.stderr.write(`qapi-ts verify: ${problem}\n${help}`);
     return 2;
   };
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        schema: { type: 'string', short: 's' },
-        strict: { type: 'boolean' },
-        int64: { type: 'string' },
-        'strict-docs': { type: 'boolean' },
-        warnings: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    return fail((err as Error).message, VERIFY_HELP);
-  }
+  const parsed = parseCommand(
+    'verify',
+    argv,
+    {
+      schema: { type: 'string', short: 's' },
+      strict: { type: 'boolean' },
+      int64: { type: 'string' },
+      'strict-docs': { type: 'boolean' },
+      warnings: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    VERIFY_HELP,
+  );
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(VERIFY_HELP);
-    return 0;
-  }
   if (positionals.length !== 1) return fail('expected exactly one TRANSCRIPT file', VERIFY_HELP);
   if (values.schema === undefined) return fail('missing --schema SCHEMA', VERIFY_HELP);
-  const int64 = values.int64 ?? 'mixed';
-  if (!(INT64_MODES as readonly string[]).includes(int64)) {
-    return fail(`--int64 must be one of ${INT64_MODES.join(', ')}, not '${int64}'`, VERIFY_HELP);
-  }
+  const int64 = int64Mode(values.int64);
+  if (int64 === undefined) return fail(int64Problem(values.int64), VERIFY_HELP);
   const source = positionals[0]!;
   let text: string;
   try {
@@ -202,7 +219,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     loaded = await loadValidators(values.schema, {
       lenientDocs: !values['strict-docs'],
       onWarning: (message) => warnings.push(message),
-      int64: int64 as Int64Mode,
+      int64,
     });
   } catch (err) {
     if (isQapiError(err)) return fail(`cannot use the schema:\n${err.format()}`);
