@@ -27,6 +27,15 @@ import {
   type IoThreadHolderType,
 } from './misc.js';
 import { defineQapiSchemaValidators } from './qapi-schema.js';
+import {
+  defineQomValidators,
+  type ObjectPropertiesValues,
+  type ObjectPropertyInfo,
+  type ObjectPropertyValue,
+  type QomGetArguments,
+  type QomListArguments,
+  type QomListGetArguments,
+} from './qom.js';
 import { defineRunStateValidators, type RunState, type StatusInfo } from './run-state.js';
 
 export * from './builtin.js';
@@ -34,6 +43,7 @@ export * from './qapi-schema.js';
 export * from './control.js';
 export * from './run-state.js';
 export * from './misc.js';
+export * from './qom.js';
 
 /** QAPI type name → TypeScript type. */
 export interface TypeMap {
@@ -47,9 +57,15 @@ export interface TypeMap {
   IoThreadHolderBlockNode: IoThreadHolderBlockNode;
   IoThreadHolder: IoThreadHolder;
   IOThreadInfo: IOThreadInfo;
+  ObjectPropertyInfo: ObjectPropertyInfo;
+  ObjectPropertyValue: ObjectPropertyValue;
+  ObjectPropertiesValues: ObjectPropertiesValues;
   QType: QType;
   'q_obj_qmp_capabilities-arg': QmpCapabilitiesArguments;
   'q_obj_IoThreadHolder-base': IoThreadHolderBase;
+  'q_obj_qom-list-arg': QomListArguments;
+  'q_obj_qom-get-arg': QomGetArguments;
+  'q_obj_qom-list-get-arg': QomListGetArguments;
 }
 
 /** A validator per QAPI type, yielding exactly the generated type. */
@@ -72,6 +88,15 @@ export interface CommandMap {
   'cont': { args: undefined; returns: Record<string, never> };
   /** List the IOThreads of this QEMU and who uses each. */
   'query-iothreads': { args: undefined; returns: IOThreadInfo[] };
+  /** List the properties of one object. */
+  'qom-list': { args: QomListArguments; returns: ObjectPropertyInfo[] };
+  /** Read one property of an object. */
+  'qom-get': { args: QomGetArguments; returns: unknown };
+  /**
+   * List the properties of several objects with their values, in one
+   * command.
+   */
+  'qom-list-get': { args: QomListGetArguments; returns: ObjectPropertiesValues[] };
 }
 
 /** Event name → data type (undefined: no data). */
@@ -96,7 +121,7 @@ export type QapiEvent = TypedEvent<EventMap>;
 /** Validators of this schema, built lazily, strict and compatible. */
 export const schemaValidators = new SchemaValidators({
   int64: 'mixed',
-  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators],
+  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators],
   commands: {
     'qmp_capabilities': ['q_obj_qmp_capabilities-arg', 'q_empty'],
     'query-version': [null, 'VersionInfo'],
@@ -104,6 +129,9 @@ export const schemaValidators = new SchemaValidators({
     'stop': [null, 'q_empty'],
     'cont': [null, 'q_empty'],
     'query-iothreads': [null, 'IOThreadInfoList'],
+    'qom-list': ['q_obj_qom-list-arg', 'ObjectPropertyInfoList'],
+    'qom-get': ['q_obj_qom-get-arg', 'any'],
+    'qom-list-get': ['q_obj_qom-list-get-arg', 'ObjectPropertiesValuesList'],
   },
   events: {
     'STOP': null,
@@ -191,5 +219,37 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    */
   queryIothreads(options?: ExecuteOptions): Promise<IOThreadInfo[]> {
     return this.execute('query-iothreads', undefined, options);
+  }
+
+  /**
+   * List the properties of one object.
+   *
+   * @returns every property of the object
+   * @since 1.2
+   */
+  qomList(args: QomListArguments, options?: ExecuteOptions): Promise<ObjectPropertyInfo[]> {
+    return this.execute('qom-list', args, options);
+  }
+
+  /**
+   * Read one property of an object.
+   *
+   * @returns the property's value; a link or child property reads as
+   * the canonical path of the object it refers to, or "" when unset
+   * @since 1.2
+   */
+  qomGet(args: QomGetArguments, options?: ExecuteOptions): Promise<unknown> {
+    return this.execute('qom-get', args, options);
+  }
+
+  /**
+   * List the properties of several objects with their values, in one
+   * command.
+   *
+   * @returns one element per path, in the same order
+   * @since 10.1
+   */
+  qomListGet(args: QomListGetArguments, options?: ExecuteOptions): Promise<ObjectPropertiesValues[]> {
+    return this.execute('qom-list-get', args, options);
   }
 }

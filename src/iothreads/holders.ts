@@ -1,0 +1,262 @@
+/**
+ * Who uses each IOThread: `inspectIothreads(session)`.
+ *
+ * QEMU's holder-tracking series adds `holders` to `query-iothreads`. Where
+ * the server's schema has that member, its own list is taken as it is
+ * ("reported"). Everywhere else the holders are worked out from QOM
+ * ("derived"):
+ *
+ *  - the composition tree below `/machine` and `/objects` is walked (see
+ *    qom.ts), which also tells the canonical path of every IOThread;
+ *  - a `link<iothread>` property (virtio-blk, virtio-scsi, virtio-balloon,
+ *    xen-block, colo-compare…) reads as the IOThread's path, or "" when
+ *    unset (or when its IOThread was deleted under it);
+ *  - an `IOThreadVirtQueueMappingList` property (`iothread-vq-mapping`,
+ *    virtio-blk since 9.0, virtio-scsi since 10.0) reads as a list of
+ *    IOThread ids, `[]` when unset: the device then holds each of them;
+ *  - a virtio proxy (`virtio-blk-pci`…) and its `virtio-backend` child
+ *    show the same properties: an object whose ancestor reads exactly the
+ *    same is part of that ancestor and is not listed again, so each device
+ *    appears once, under the path of the device the user created;
+ *  - derived holders of one IOThread are sorted by path.
+ *
+ * Block exports and the monitor cannot be seen over QMP on released QEMU,
+ * so derived holders never include them.
+ *
+ * A trap: after `object-del` of an IOThread that a device maps by id, the
+ * device's `iothread-vq-mapping` still names the id, and a new IOThread may
+ * take it. Ids cannot tell the two apart, thread ids can: the first time a
+ * session sees a device map an id, the device is bound to the thread id of
+ * that IOThread then (or to none, when no IOThread has the id); later it
+ * counts as a holder only while the IOThread with that id still runs on
+ * the same thread. A session that connects after the IOThread was replaced
+ * cannot see that it was (documented in the README).
+ */
+import { QapiClient, type IOThreadInfo, type IoThreadHolder } from '../../generated/index.js';
+import type { ExecuteOptions, QmpExecutor } from '../runtime/executor.js';
+import { isQmpCommandError } from '../runtime/errors.js';
+import { childPath, childType, walkComposition, type QomObject } from './qom.js';
+
+/** Where the holders of a report come from. */
+export type HolderSource = 'reported' | 'derived';
+
+export interface IothreadReport {
+  /** `reported`: QEMU's own `holders`; `derived`: worked out from QOM. */
+  readonly holders: HolderSource;
+  /** Every IOThread, in QEMU's order, each with `holders` filled. */
+  readonly iothreads: IOThreadInfo[];
+  /** QMP commands this report took. */
+  readonly commands: number;
+}
+
+export interface InspectOptions extends Pick<ExecuteOptions, 'signal' | 'timeout'> {
+  /**
+   * `auto` (default): QEMU's own list where its schema has `holders`,
+   * derived from QOM otherwise. `derived` always works them out from QOM.
+   */
+  source?: 'auto' | 'derived';
+  /**
+   * Whether the server has `holders` and `qom-list-get`; by default asked
+   * from the server's schema (once per session).
+   */
+  features?: ServerFeatures;
+}
+
+export interface ServerFeatures {
+  /** `query-iothreads` reports `holders`. */
+  readonly holders: boolean;
+  /** `qom-list-get` exists (QEMU 10.1+). */
+  readonly qomListGet: boolean;
+}
+
+const LINK_TYPE = 'link<iothread>';
+const VQ_MAPPING_TYPE = 'IOThreadVirtQueueMappingList';
+const ROOTS = ['/machine', '/objects'] as const;
+
+/** Per session: device path → IOThread id → thread id it was bound to (null: none had the id). */
+type Bindings = Map<string, Map<string, number | bigint | null>>;
+const bindingsBySession = new WeakMap<object, Bindings>();
+
+/** Every IOThread with its holders, and where they come from. */
+export async function inspectIothreads(session: QmpExecutor, options: InspectOptions = {}): Promise<IothreadReport> {
+  const call = { signal: options.signal, timeout: options.timeout };
+  const client = new QapiClient(session);
+  const features = options.features ?? (await serverFeatures(session, call));
+  const iothreads = await client.queryIothreads(call);
+  if (features.holders && options.source !== 'derived') {
+    return { holders: 'reported', iothreads, commands: 1 };
+  }
+  const walk = await walkComposition(client, ROOTS, { ...call, batch: features.qomListGet });
+  const readings = await readIothreadProperties(client, walk.objects, call);
+  let bindings = bindingsBySession.get(session);
+  if (bindings === undefined) bindingsBySession.set(session, (bindings = new Map()));
+  const holders = attribute(walk.objects, readings.values, iothreads, bindings);
+  return {
+    holders: 'derived',
+    iothreads: iothreads.map((t) => ({ ...t, holders: holders.get(t.id) ?? [] })),
+    commands: 1 + walk.commands + readings.commands,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Reading the IOThread properties
+
+/** `path` + property name → value, for every IOThread-typed property. */
+interface Readings {
+  readonly values: Map<QomObject, Map<string, unknown>>;
+  readonly commands: number;
+}
+
+function isIothreadProperty(type: string): boolean {
+  return type === LINK_TYPE || type === VQ_MAPPING_TYPE;
+}
+
+async function readIothreadProperties(
+  client: QapiClient,
+  objects: readonly QomObject[],
+  call: ExecuteOptions,
+): Promise<Readings> {
+  const values = new Map<QomObject, Map<string, unknown>>();
+  const reads: Promise<void>[] = [];
+  for (const object of objects) {
+    for (const p of object.properties) {
+      if (!isIothreadProperty(p.type)) continue;
+      let byName = values.get(object);
+      if (byName === undefined) values.set(object, (byName = new Map()));
+      if ('value' in p) {
+        byName.set(p.name, p.value);
+        continue;
+      }
+      const into = byName;
+      reads.push(
+        client.qomGet({ path: object.path, property: p.name }, call).then(
+          (value) => void into.set(p.name, value),
+          (e: unknown) => {
+            // The object went away since it was listed: it holds nothing.
+            if (!(isQmpCommandError(e) && e.errorClass === 'DeviceNotFound')) throw e;
+          },
+        ),
+      );
+    }
+  }
+  await Promise.all(reads);
+  return { values, commands: reads.length };
+}
+
+// ---------------------------------------------------------------------------
+// From readings to holders
+
+/** IOThread ids named by an `iothread-vq-mapping` value; malformed entries are ignored. */
+function mappedIds(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  const ids: string[] = [];
+  for (const entry of value) {
+    const id = typeof entry === 'object' && entry !== null ? (entry as { iothread?: unknown }).iothread : undefined;
+    if (typeof id === 'string' && !ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}
+
+/** A stable text of an object's readings, to spot a proxy and its backend. */
+function signature(byName: ReadonlyMap<string, unknown>): string {
+  return JSON.stringify([...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function parentPath(path: string): string | null {
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? null : path.slice(0, slash);
+}
+
+/** IOThread id → its holders (sorted by path). */
+function attribute(
+  objects: readonly QomObject[],
+  readings: ReadonlyMap<QomObject, ReadonlyMap<string, unknown>>,
+  iothreads: readonly IOThreadInfo[],
+  bindings: Bindings,
+): Map<string, IoThreadHolder[]> {
+  // Canonical path of each IOThread object → its id (the last path component).
+  const iothreadByPath = new Map<string, string>();
+  for (const object of objects) {
+    for (const p of object.properties) {
+      if (childType(p.type) === 'iothread') iothreadByPath.set(childPath(object.path, p.name), p.name);
+    }
+  }
+  const threadIds = new Map(iothreads.map((t) => [t.id, t['thread-id']]));
+  const signatures = new Map<string, string>();
+  for (const [object, byName] of readings) signatures.set(object.path, signature(byName));
+
+  const held = new Map<string, Set<string>>();
+  const hold = (id: string, path: string): void => {
+    let paths = held.get(id);
+    if (paths === undefined) held.set(id, (paths = new Set()));
+    paths.add(path);
+  };
+  const present = new Set<string>();
+  for (const [object, byName] of readings) {
+    if (partOfAncestor(object.path, signatures)) continue;
+    present.add(object.path);
+    for (const [name, value] of byName) {
+      const type = object.properties.find((p) => p.name === name)?.type;
+      if (type === LINK_TYPE) {
+        const id = typeof value === 'string' ? iothreadByPath.get(value) : undefined;
+        if (id !== undefined && threadIds.has(id)) hold(id, object.path);
+      } else {
+        for (const id of mappedIds(value)) {
+          if (boundToCurrent(bindings, object.path, id, threadIds.get(id))) hold(id, object.path);
+        }
+      }
+    }
+  }
+  // Forget devices that are gone: a new device at the same path starts afresh.
+  for (const path of bindings.keys()) if (!present.has(path)) bindings.delete(path);
+
+  const out = new Map<string, IoThreadHolder[]>();
+  for (const [id, paths] of held) {
+    out.set(id, [...paths].sort().map((path): IoThreadHolder => ({ type: 'qom', path })));
+  }
+  return out;
+}
+
+/** Whether an ancestor of `path` reads exactly the same (a proxy and its backend). */
+function partOfAncestor(path: string, signatures: ReadonlyMap<string, string>): boolean {
+  const own = signatures.get(path);
+  for (let up = parentPath(path); up !== null; up = parentPath(up)) {
+    if (signatures.get(up) === own) return true;
+  }
+  return false;
+}
+
+/** See the file comment: a mapping holds the IOThread only while it is the one first seen. */
+function boundToCurrent(bindings: Bindings, device: string, id: string, threadId: number | bigint | undefined): boolean {
+  let byId = bindings.get(device);
+  if (byId === undefined) bindings.set(device, (byId = new Map()));
+  if (!byId.has(id)) byId.set(id, threadId ?? null);
+  return threadId !== undefined && byId.get(id) === threadId;
+}
+
+// ---------------------------------------------------------------------------
+// What the server can do
+
+const featuresBySession = new WeakMap<object, Promise<ServerFeatures>>();
+
+/** Whether the server reports holders and has qom-list-get (asked once per session). */
+export function serverFeatures(session: QmpExecutor, call: ExecuteOptions = {}): Promise<ServerFeatures> {
+  let features = featuresBySession.get(session);
+  if (features === undefined) {
+    features = askFeatures(session, call);
+    featuresBySession.set(session, features);
+    features.catch(() => featuresBySession.delete(session));
+  }
+  return features;
+}
+
+async function askFeatures(session: QmpExecutor, call: ExecuteOptions): Promise<ServerFeatures> {
+  // Replaced by the schema probe module once it lands.
+  const entries = (await session.execute('query-qmp-schema', undefined, call)) as Array<Record<string, unknown>>;
+  const byName = new Map(entries.map((e) => [e.name as string, e]));
+  const ret = byName.get('query-iothreads')?.['ret-type'];
+  const list = typeof ret === 'string' ? byName.get(ret) : undefined;
+  const element = typeof list?.['element-type'] === 'string' ? byName.get(list['element-type'] as string) : undefined;
+  const members = Array.isArray(element?.members) ? (element.members as Array<{ name?: unknown }>) : [];
+  return { holders: members.some((m) => m.name === 'holders'), qomListGet: byName.has('qom-list-get') };
+}

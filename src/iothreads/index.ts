@@ -1,0 +1,10 @@
+/** IOThread holders on every QEMU: reported by QEMU where it can, derived from QOM elsewhere. */
+export {
+  inspectIothreads,
+  serverFeatures,
+  type HolderSource,
+  type InspectOptions,
+  type IothreadReport,
+  type ServerFeatures,
+} from './holders.js';
+export { walkComposition, QomWalkError, type QomObject, type QomWalk, type QomWalkOptions } from './qom.js';
