@@ -28,10 +28,22 @@ import {
 } from './misc.js';
 import { defineQapiSchemaValidators } from './qapi-schema.js';
 import {
+  defineQdevValidators,
+  type DeviceAddArguments,
+  type DeviceDelArguments,
+  type DeviceDeletedData,
+} from './qdev.js';
+import {
   defineQomValidators,
+  type ColoCompareProperties,
+  type IothreadProperties,
+  type ObjectDelArguments,
+  type ObjectOptions,
+  type ObjectOptionsBase,
   type ObjectPropertiesValues,
   type ObjectPropertyInfo,
   type ObjectPropertyValue,
+  type ObjectType,
   type QomGetArguments,
   type QomListArguments,
   type QomListGetArguments,
@@ -44,6 +56,7 @@ export * from './control.js';
 export * from './run-state.js';
 export * from './misc.js';
 export * from './qom.js';
+export * from './qdev.js';
 
 /** QAPI type name → TypeScript type. */
 export interface TypeMap {
@@ -60,12 +73,21 @@ export interface TypeMap {
   ObjectPropertyInfo: ObjectPropertyInfo;
   ObjectPropertyValue: ObjectPropertyValue;
   ObjectPropertiesValues: ObjectPropertiesValues;
+  ObjectType: ObjectType;
+  IothreadProperties: IothreadProperties;
+  ColoCompareProperties: ColoCompareProperties;
+  ObjectOptions: ObjectOptions;
   QType: QType;
   'q_obj_qmp_capabilities-arg': QmpCapabilitiesArguments;
   'q_obj_IoThreadHolder-base': IoThreadHolderBase;
   'q_obj_qom-list-arg': QomListArguments;
   'q_obj_qom-get-arg': QomGetArguments;
   'q_obj_qom-list-get-arg': QomListGetArguments;
+  'q_obj_ObjectOptions-base': ObjectOptionsBase;
+  'q_obj_object-del-arg': ObjectDelArguments;
+  'q_obj_device_add-arg': DeviceAddArguments;
+  'q_obj_device_del-arg': DeviceDelArguments;
+  'q_obj_DEVICE_DELETED-arg': DeviceDeletedData;
 }
 
 /** A validator per QAPI type, yielding exactly the generated type. */
@@ -97,6 +119,18 @@ export interface CommandMap {
    * command.
    */
   'qom-list-get': { args: QomListGetArguments; returns: ObjectPropertiesValues[] };
+  /** Create an object, e.g. an IOThread. */
+  'object-add': { args: ObjectOptions; returns: Record<string, never> };
+  /** Delete an object created with `object-add` or -object. */
+  'object-del': { args: ObjectDelArguments; returns: Record<string, never> };
+  /** Create a device and plug it in. */
+  'device_add': { args: DeviceAddArguments; returns: Record<string, never> };
+  /**
+   * Ask for a device to be unplugged.  The command returns at once; the
+   * device is gone when DEVICE_DELETED says so, which for some buses
+   * needs the guest's cooperation.
+   */
+  'device_del': { args: DeviceDelArguments; returns: Record<string, never> };
 }
 
 /** Event name → data type (undefined: no data). */
@@ -113,6 +147,12 @@ export interface EventMap {
    * @since 0.12
    */
   'RESUME': undefined;
+  /**
+   * Sent when a device has been unplugged and removed.
+   *
+   * @since 1.5
+   */
+  'DEVICE_DELETED': DeviceDeletedData;
 }
 
 /** Any event of this schema, discriminated by `event`. */
@@ -121,7 +161,7 @@ export type QapiEvent = TypedEvent<EventMap>;
 /** Validators of this schema, built lazily, strict and compatible. */
 export const schemaValidators = new SchemaValidators({
   int64: 'mixed',
-  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators],
+  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators, defineQdevValidators],
   commands: {
     'qmp_capabilities': ['q_obj_qmp_capabilities-arg', 'q_empty'],
     'query-version': [null, 'VersionInfo'],
@@ -132,10 +172,15 @@ export const schemaValidators = new SchemaValidators({
     'qom-list': ['q_obj_qom-list-arg', 'ObjectPropertyInfoList'],
     'qom-get': ['q_obj_qom-get-arg', 'any'],
     'qom-list-get': ['q_obj_qom-list-get-arg', 'ObjectPropertiesValuesList'],
+    'object-add': ['ObjectOptions', 'q_empty'],
+    'object-del': ['q_obj_object-del-arg', 'q_empty'],
+    'device_add': ['q_obj_device_add-arg', 'q_empty'],
+    'device_del': ['q_obj_device_del-arg', 'q_empty'],
   },
   events: {
     'STOP': null,
     'RESUME': null,
+    'DEVICE_DELETED': 'q_obj_DEVICE_DELETED-arg',
   },
 });
 
@@ -251,5 +296,47 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    */
   qomListGet(args: QomListGetArguments, options?: ExecuteOptions): Promise<ObjectPropertiesValues[]> {
     return this.execute('qom-list-get', args, options);
+  }
+
+  /**
+   * Create an object, e.g. an IOThread.
+   *
+   * @since 2.0
+   */
+  objectAdd(args: ObjectOptions, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('object-add', args, options);
+  }
+
+  /**
+   * Delete an object created with `object-add` or -object.
+   *
+   * @since 2.0
+   */
+  objectDel(args: ObjectDelArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('object-del', args, options);
+  }
+
+  /**
+   * Create a device and plug it in.
+   *
+   * Any further member sets the device property of that name, e.g.
+   * 'drive', 'iothread' or 'iothread-vq-mapping'.  That is why the
+   * arguments are not fully described here ('gen': false).
+   *
+   * @since 0.13
+   */
+  deviceAdd(args: DeviceAddArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('device_add', args, options);
+  }
+
+  /**
+   * Ask for a device to be unplugged.  The command returns at once; the
+   * device is gone when DEVICE_DELETED says so, which for some buses
+   * needs the guest's cooperation.
+   *
+   * @since 0.14
+   */
+  deviceDel(args: DeviceDelArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('device_del', args, options);
   }
 }
