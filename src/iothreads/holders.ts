@@ -60,6 +60,8 @@ export interface InspectOptions extends Pick<ExecuteOptions, 'signal' | 'timeout
    * from the server's schema (once per session).
    */
   features?: ServerFeatures;
+  /** Walk into every object, even those that cannot hold an IOThread (for checking; slower). */
+  fullWalk?: boolean;
 }
 
 export interface ServerFeatures {
@@ -86,7 +88,11 @@ export async function inspectIothreads(session: QmpExecutor, options: InspectOpt
   if (features.holders && options.source !== 'derived') {
     return { holders: 'reported', iothreads, commands: 1 };
   }
-  const walk = await walkComposition(client, ROOTS, { ...call, batch: features.qomListGet });
+  const walk = await walkComposition(client, ROOTS, {
+    ...call,
+    batch: features.qomListGet,
+    ...(options.fullWalk ? { skipTypes: new Set<string>() } : {}),
+  });
   const readings = await readIothreadProperties(client, walk.objects, call);
   let bindings = bindingsBySession.get(session);
   if (bindings === undefined) bindingsBySession.set(session, (bindings = new Map()));

@@ -7,4 +7,4 @@ export {
   type IothreadReport,
   type ServerFeatures,
 } from './holders.js';
-export { walkComposition, QomWalkError, type QomObject, type QomWalk, type QomWalkOptions } from './qom.js';
+export { walkComposition, QomWalkError, DEFAULT_SKIPPED_TYPES, type QomObject, type QomWalk, type QomWalkOptions } from './qom.js';
