@@ -27,7 +27,6 @@ export const STORAGE_DAEMON_BINARY = 'qemu-storage-daemon';
 
 /** `'7.2'`: the host's QEMU; `'10.0'`: the trixie chroot. */
 export type QemuRelease = '7.2' | '10.0';
-export const QEMU_RELEASES: readonly QemuRelease[] = ['7.2', '10.0'];
 
 /** Root of the QEMU 10.0 chroot (`.ci/qemu-10.0` builds it). */
 export const TRIXIE_ROOT = process.env.QAPI_TS_TRIXIE_ROOT || '/var/lib/qapi-ts/trixie';
