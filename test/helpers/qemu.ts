@@ -7,19 +7,87 @@
  * `afterAll` (and a process 'exit' hook as a last resort) makes sure nothing
  * is left behind when a test fails.
  *
- * When QEMU is not installed the tests skip with a message, except under
- * CI, where that is a failure.
+ * Two releases: `'7.2'` is the host's QEMU (Debian 12's 7.2 in CI);
+ * `'10.0'` runs from the Debian trixie chroot made by `.ci/qemu-10.0`
+ * (`chroot ROOT qemu-system-x86_64 …`). For the chroot the temp dir is made
+ * inside ROOT, QEMU is given its paths as seen from inside, and the test
+ * gets the host's paths (`dir`, `socket`); `innerDir` is the inside view.
+ *
+ * When a release cannot run here the tests skip with a message, except
+ * under CI, where that is a failure.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { sharedDir } from './shared.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
+export const STORAGE_DAEMON_BINARY = 'qemu-storage-daemon';
+
+/** `'7.2'`: the host's QEMU; `'10.0'`: the trixie chroot. */
+export type QemuRelease = '7.2' | '10.0';
+
+/** Root of the QEMU 10.0 chroot (`.ci/qemu-10.0` builds it). */
+export const TRIXIE_ROOT = process.env.QAPI_TS_TRIXIE_ROOT || '/var/lib/qapi-ts/trixie';
+
+/** How to run a release's programs, and where its temp dirs go. */
+interface Runner {
+  /** The command line that runs `binary args` for this release. */
+  command(binary: string, args: string[]): [string, string[]];
+  /** Parent of temp dirs, as the host sees it. */
+  hostTmp: string;
+  /** A host path below `hostTmp` as the process sees it. */
+  inner(hostPath: string): string;
+}
+
+function runner(release: QemuRelease): Runner {
+  if (release === '7.2') {
+    return { command: (binary, args) => [binary, args], hostTmp: tmpdir(), inner: (p) => p };
+  }
+  return {
+    command: (binary, args) => ['chroot', [TRIXIE_ROOT, binary, ...args]],
+    hostTmp: join(TRIXIE_ROOT, 'tmp'),
+    inner: (p) => `/tmp/${basename(p)}`,
+  };
+}
+
+/**
+ * QEMU's schemas of a release in ../shared (null, with a message, when
+ * ../shared is missing; an error under CI): the system emulator's
+ * `qapi-schema.json` and the storage daemon's.
+ */
+export function releaseSchemas(release: QemuRelease): { system: string; storageDaemon: string } | null {
+  const corpus = sharedDir(`corpus/qemu-${release}`);
+  if (corpus === null) return null;
+  return {
+    system: join(corpus, 'qapi/qapi-schema.json'),
+    storageDaemon: join(corpus, 'storage-daemon/qapi/qapi-schema.json'),
+  };
+}
+
+/**
+ * Runs a release's program (`qemu-io`, `qemu-img`, a daemonizing QEMU…)
+ * until it exits and returns its stdout. Paths in `args` are as the program
+ * sees them (see `QemuInstance.innerDir`).
+ */
+export async function runQemuTool(release: QemuRelease, tool: string, args: string[]): Promise<string> {
+  const [file, argv] = runner(release).command(tool, args);
+  return new Promise((resolve, reject) => {
+    execFile(file, argv, { timeout: 30_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${tool} (QEMU ${release}) failed: ${stderr || err.message}\n  command: ${[file, ...argv].join(' ')}`));
+      else resolve(stdout);
+    });
+  });
+}
 
 export interface QemuInstance {
   pid: number;
+  release: QemuRelease;
+  /** The temp dir, as the host (the test) sees it. */
   dir: string;
+  /** The same dir as the QEMU process sees it (differs under the chroot). */
+  innerDir: string;
   /** The QMP unix socket. */
   socket: string;
   /** All QMP sockets (`monitors` of them; the first is `socket`). */
@@ -33,20 +101,44 @@ export interface QemuInstance {
 const running = new Set<QemuInstance>();
 
 const availability = new Map<string, boolean>();
-/** Whether `binary` (QEMU by default) can run here; throws under CI when it cannot. */
-export function qemuAvailable(binary = QEMU_BINARY): boolean {
-  let available = availability.get(binary);
+
+/** Why `binary` of `release` cannot run here, or null when it can. */
+function unavailability(binary: string, release: QemuRelease): string | null {
+  // .ci/qemu-10.0 writes this marker last.
+  if (release === '10.0' && !existsSync(join(TRIXIE_ROOT, '.qapi-ts-ready'))) {
+    return `no QEMU 10.0 chroot at ${TRIXIE_ROOT} (build it with .ci/qemu-10.0, as root)`;
+  }
+  const [file, args] = runner(release).command(binary, ['--version']);
+  let out: string;
+  try {
+    out = execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const why = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
+    if (release === '7.2') return `${binary} not found`;
+    const root = process.getuid?.() === 0 ? '' : ' (chroot needs root)';
+    return `cannot run ${file} ${args.join(' ')}${root}: ${why}`;
+  }
+  // The chroot must hold the release it claims; the host's QEMU is whatever is installed.
+  if (release === '10.0' && !/ version 10\.0\./.test(out)) {
+    return `${TRIXIE_ROOT} holds ${out.split('\n')[0]}, not QEMU 10.0`;
+  }
+  return null;
+}
+
+/**
+ * Whether `binary` (QEMU by default) of `release` (the host's by default)
+ * can run here; throws under CI when it cannot.
+ */
+export function qemuAvailable(binary = QEMU_BINARY, release: QemuRelease = '7.2'): boolean {
+  const key = `${release}:${binary}`;
+  let available = availability.get(key);
   if (available === undefined) {
-    try {
-      execFileSync(binary, ['--version'], { stdio: 'ignore' });
-      available = true;
-    } catch {
-      available = false;
-    }
-    availability.set(binary, available);
-    if (!available) {
-      if (process.env.CI) throw new Error(`CI: ${binary} is required for the runtime integration tests`);
-      process.stderr.write(`SKIPPING QEMU integration tests: ${binary} not found\n`);
+    const why = unavailability(binary, release);
+    available = why === null;
+    availability.set(key, available);
+    if (why !== null) {
+      if (process.env.CI) throw new Error(`CI: ${binary} (QEMU ${release}) is required for the integration tests: ${why}`);
+      process.stderr.write(`SKIPPING QEMU ${release} integration tests: ${why}\n`);
     }
   }
   return available;
@@ -57,7 +149,13 @@ export interface QemuOptions {
   machine?: string;
   /** Extra command-line arguments (e.g. `-object iothread,id=io0`). */
   args?: string[];
+  /** More arguments, given the instance's dir as QEMU sees it (for files in it). */
+  makeArgs?: (dir: string) => string[];
+  /** Runs before QEMU starts, given the host's path of the dir (to create images in it). */
+  setup?: (dir: string) => void;
   binary?: string;
+  /** Default `'7.2'` (the host's QEMU). */
+  release?: QemuRelease;
   /**
    * QMP monitors to create (default 1). A QEMU monitor serves one client
    * at a time, so a test that needs a second session needs a second one.
@@ -74,8 +172,13 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Starts QEMU. `args` may name files in the instance's dir only after it
+ * exists; use `makeArgs` for that: it gets the dir as QEMU sees it.
+ */
 export async function startQemu(options: QemuOptions = {}): Promise<QemuInstance> {
-  return launch(options.binary ?? QEMU_BINARY, options.monitors ?? 1, (sockets) => [
+  const binary = options.binary ?? QEMU_BINARY;
+  return launch({ ...options, binary, dash: '-' }, (sockets, dir) => [
     '-machine', options.machine ?? 'none',
     '-display', 'none', '-S', '-nodefaults',
     ...sockets.flatMap((path, i) => [
@@ -83,44 +186,53 @@ export async function startQemu(options: QemuOptions = {}): Promise<QemuInstance
       '-mon', `chardev=qmp${i},mode=control`,
     ]),
     ...(options.args ?? []),
-  ], '-');
+    ...(options.makeArgs?.(dir) ?? []),
+  ]);
 }
-
-export const STORAGE_DAEMON_BINARY = 'qemu-storage-daemon';
 
 /**
  * Starts `qemu-storage-daemon` the same way: a QMP monitor on a unix socket
  * in a fresh temp dir, daemonized, stopped by its pid. `args(dir)` gets
- * that dir for further sockets (an NBD server, say).
+ * that dir (as the daemon sees it) for further sockets (an NBD server, say);
+ * the instance's `dir` is the host's view of it.
  */
-export async function startStorageDaemon(args: (dir: string) => string[] = () => []): Promise<QemuInstance> {
-  return launch(STORAGE_DAEMON_BINARY, 1, (sockets, dir) => [
+export async function startStorageDaemon(
+  args: (dir: string) => string[] = () => [],
+  options: Pick<QemuOptions, 'release' | 'setup'> = {},
+): Promise<QemuInstance> {
+  return launch({ ...options, binary: STORAGE_DAEMON_BINARY, dash: '--' }, (sockets, dir) => [
     '--chardev', `socket,id=qmp0,path=${sockets[0] as string},server=on,wait=off`,
     '--monitor', 'chardev=qmp0,mode=control',
     ...args(dir),
-  ], '--');
+  ]);
+}
+
+interface LaunchOptions extends Pick<QemuOptions, 'release' | 'monitors' | 'setup'> {
+  binary: string;
+  /** How the program spells its options: `-daemonize` or `--daemonize`. */
+  dash: '-' | '--';
 }
 
 async function launch(
-  binary: string,
-  monitors: number,
+  { binary, release = '7.2', monitors = 1, setup, dash }: LaunchOptions,
   makeArgs: (sockets: string[], dir: string) => string[],
-  dash: '-' | '--',
 ): Promise<QemuInstance> {
-  const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-qemu-'));
-  const sockets = Array.from({ length: monitors }, (_, i) => join(dir, `qmp${i}.sock`));
+  const run = runner(release);
+  const dir = mkdtempSync(join(run.hostTmp, 'qapi-ts-qemu-'));
+  const innerDir = run.inner(dir);
+  const names = Array.from({ length: monitors }, (_, i) => `qmp${i}.sock`);
+  const sockets = names.map((name) => join(dir, name));
   const socket = sockets[0] as string;
   const pidfile = join(dir, 'qemu.pid');
-  const args = [...makeArgs(sockets, dir), `${dash}daemonize`, `${dash}pidfile`, pidfile];
+  const args = [
+    ...makeArgs(names.map((name) => join(innerDir, name)), innerDir),
+    `${dash}daemonize`, `${dash}pidfile`, join(innerDir, 'qemu.pid'),
+  ];
   try {
+    setup?.(dir);
     // With daemonize the parent exits once the child is initialised and
     // the socket is listening.
-    await new Promise<void>((resolve, reject) => {
-      execFile(binary, args, { timeout: 30_000 }, (err, _out, stderr) => {
-        if (err) reject(new Error(`${binary} failed to start: ${stderr || err.message}`));
-        else resolve();
-      });
-    });
+    await runQemuTool(release, binary, args);
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
@@ -129,7 +241,9 @@ async function launch(
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`bad pidfile ${pidfile}`);
   const instance: QemuInstance = {
     pid,
+    release,
     dir,
+    innerDir,
     socket,
     sockets,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {

@@ -1,0 +1,321 @@
+/**
+ * QEMU 10.0 (Debian trixie, run from the chroot `.ci/qemu-10.0` builds),
+ * driven through the client generated from 10.0's own schemas with
+ * `strict: true`: every reply and event must match that schema exactly.
+ *
+ * The system emulator runs a q35 machine (its root bus takes no hot-plug,
+ * so two pcie-root-ports are added) with two IOThreads used by a
+ * virtio-blk, a virtio-scsi and a virtio-blk with an iothread-vq-mapping.
+ *
+ * Things QEMU 10.0 does badly, kept out of these tests: object-del of an
+ * IOThread a device or export uses succeeds (no in-use check), after which
+ * qemu-storage-daemon crashes on the next NBD connection; object-add of
+ * colo-compare with null chardevs aborts QEMU.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadValidators, type UntypedClient } from '../../src/backends/load.js';
+import { QmpClient, QmpCommandError, type QmpEventMessage } from '../../src/runtime/index.js';
+import {
+  QEMU_BINARY,
+  STORAGE_DAEMON_BINARY,
+  TRIXIE_ROOT,
+  qemuAvailable,
+  releaseSchemas,
+  runQemuTool,
+  startQemu,
+  startStorageDaemon,
+  stopAllQemu,
+  type QemuInstance,
+} from '../helpers/qemu.js';
+
+const schemas = releaseSchemas('10.0');
+const IMAGE_SIZE = 1 << 20;
+
+/** Writes a zero-filled raw image `disk.raw` into a QEMU's dir (host path). */
+function rawImage(dir: string): void {
+  writeFileSync(join(dir, 'disk.raw'), Buffer.alloc(IMAGE_SIZE));
+}
+
+/** The raw image in `dir` (as the process sees it) as block nodes `NAME-file` and `NAME`. */
+function rawDisk(dash: '-' | '--', dir: string, name: string): string[] {
+  return [
+    `${dash}blockdev`, `driver=file,filename=${dir}/disk.raw,node-name=${name}-file`,
+    `${dash}blockdev`, `driver=raw,file=${name}-file,node-name=${name}`,
+  ];
+}
+
+/** Connects and wraps the connection in the strict client generated from `schemaPath`. */
+async function strictClient(instance: QemuInstance, schemaPath: string): Promise<[QmpClient, UntypedClient]> {
+  const [qmp, schema] = await Promise.all([
+    QmpClient.connect({ path: instance.socket }, { oob: true, timeout: 10_000 }),
+    loadValidators(schemaPath),
+  ]);
+  return [qmp, schema.createClient(qmp, { strict: true })];
+}
+
+function expectRelease10(qmp: QmpClient, version: unknown): void {
+  expect(qmp.greeting.version.qemu).toMatchObject({ major: 10, minor: 0 });
+  expect((version as { qemu: unknown }).qemu).toEqual(qmp.greeting.version.qemu);
+  expect(qmp.oobEnabled).toBe(true);
+}
+
+interface NamedNode {
+  'node-name': string;
+  drv: string;
+  file: string;
+  image: { 'virtual-size': number };
+}
+
+describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, '10.0'))('QEMU 10.0 q35 with IOThreads, strict client from its schema', () => {
+  let qemu: QemuInstance;
+  let qmp: QmpClient;
+  let client: UntypedClient;
+  const vqMapping = [
+    { iothread: 'io0', vqs: [0, 2] },
+    { iothread: 'io1', vqs: [1, 3] },
+  ];
+
+  beforeAll(async () => {
+    qemu = await startQemu({
+      release: '10.0',
+      machine: 'q35,accel=tcg',
+      setup: rawImage,
+      makeArgs: (dir) => [
+        // Native PCIe hot-plug: a device the guest never powered on is
+        // unplugged at once (ACPI hot-plug would wait for a guest).
+        '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+        '-object', 'iothread,id=io0',
+        '-object', 'iothread,id=io1',
+        '-device', 'pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x2',
+        '-device', 'pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x3',
+        ...rawDisk('-', dir, 'disk0'),
+        '-blockdev', `null-co,node-name=null1,size=${IMAGE_SIZE}`,
+        '-blockdev', `null-co,node-name=null2,size=${IMAGE_SIZE}`,
+        '-device', 'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
+        '-device', 'virtio-scsi-pci,id=scsi0,iothread=io1',
+        '-device', 'scsi-hd,id=sd0,drive=null1,bus=scsi0.0',
+        // A list-valued property: only the JSON form of -device takes it.
+        '-device', JSON.stringify({ driver: 'virtio-blk-pci', id: 'vblk1', drive: 'null2', 'num-queues': 4, 'iothread-vq-mapping': vqMapping }),
+      ],
+    });
+    [qmp, client] = await strictClient(qemu, schemas!.system);
+  });
+  afterAll(async () => {
+    await qmp?.close();
+    await stopAllQemu();
+  });
+
+  const qomGet = (path: string, property: string) => client.execute('qom-get', { path, property });
+
+  it('greets as QEMU 10.0 and answers query-version and query-status as its schema says', async () => {
+    expectRelease10(qmp, await client.execute('query-version'));
+    expect(await client.execute('query-status')).toMatchObject({ status: 'prelaunch', running: false });
+  });
+
+  it('lists both IOThreads', async () => {
+    const threads = (await client.execute('query-iothreads')) as { id: string; 'thread-id': number }[];
+    expect(threads.map((t) => t.id).sort()).toEqual(['io0', 'io1']);
+    for (const t of threads) expect(t['thread-id']).toBeGreaterThan(0);
+  });
+
+  it('query-block: one backend per device, the raw image at its path inside the chroot', async () => {
+    const blocks = (await client.execute('query-block')) as { qdev: string; inserted: { 'node-name': string; file: string } }[];
+    const byNode = Object.fromEntries(blocks.map((b) => [b.inserted['node-name'], b.qdev]));
+    expect(byNode).toEqual({
+      disk0: '/machine/peripheral/vblk0/virtio-backend',
+      null1: 'sd0',
+      null2: '/machine/peripheral/vblk1/virtio-backend',
+    });
+    expect(blocks.find((b) => b.inserted['node-name'] === 'disk0')?.inserted.file).toBe(`${qemu.innerDir}/disk.raw`);
+  });
+
+  it('query-named-block-nodes (flat) validates strictly and shows every node', async () => {
+    const nodes = (await client.execute('query-named-block-nodes', { flat: true })) as NamedNode[];
+    const drivers = Object.fromEntries(nodes.map((n) => [n['node-name'], n.drv]));
+    expect(drivers).toEqual({ 'disk0-file': 'file', disk0: 'raw', null1: 'null-co', null2: 'null-co' });
+    for (const n of nodes) expect(n.image['virtual-size']).toBe(IMAGE_SIZE);
+  });
+
+  it('QOM: an iothread property reads as the IOThread object path, a vq-mapping as the list given', async () => {
+    const props = (await client.execute('qom-list', { path: '/machine/peripheral/vblk0' })) as { name: string; type: string }[];
+    const types = Object.fromEntries(props.map((p) => [p.name, p.type]));
+    expect(types).toMatchObject({ iothread: 'link<iothread>', 'iothread-vq-mapping': 'IOThreadVirtQueueMappingList' });
+
+    expect(await qomGet('/machine/peripheral/vblk0', 'iothread')).toBe('/objects/io0');
+    expect(await qomGet('/machine/peripheral/scsi0', 'iothread')).toBe('/objects/io1');
+    expect(await qomGet('/machine/peripheral/vblk1', 'iothread-vq-mapping')).toEqual(vqMapping);
+    // A device on a vq-mapping has no single IOThread: the link is empty.
+    expect(await qomGet('/machine/peripheral/vblk1', 'iothread')).toBe('');
+    expect(await qomGet('/machine/peripheral/vblk0', 'iothread-vq-mapping')).toEqual([]);
+    // The virtio backend child carries the same properties.
+    expect(await qomGet('/machine/peripheral/vblk0/virtio-backend', 'iothread')).toBe('/objects/io0');
+    // The IOThread objects themselves sit under /objects.
+    const objects = (await client.execute('qom-list', { path: '/objects' })) as { name: string; type: string }[];
+    expect(objects.filter((o) => o.type === 'child<iothread>').map((o) => o.name).sort()).toEqual(['io0', 'io1']);
+  });
+
+  /**
+   * Hot-plugs a virtio-blk with `props` into `bus` through `add`, checks it
+   * through the strict client, unplugs it and waits for DEVICE_DELETED.
+   */
+  async function hotplugCycle(
+    add: (args: Record<string, unknown>) => Promise<unknown>,
+    id: string,
+    bus: string,
+    props: Record<string, unknown>,
+  ): Promise<void> {
+    const node = `${id}-node`;
+    const path = `/machine/peripheral/${id}`;
+    await client.execute('blockdev-add', { driver: 'null-co', 'node-name': node, size: IMAGE_SIZE });
+    expect(await add({ driver: 'virtio-blk-pci', id, bus, drive: node, ...props })).toEqual({});
+    for (const [name, value] of Object.entries(props)) {
+      if (name === 'iothread') expect(await qomGet(path, name)).toBe(`/objects/${value as string}`);
+      else expect(await qomGet(path, name)).toEqual(value);
+    }
+    const blocks = (await client.execute('query-block')) as { qdev: string; inserted: { 'node-name': string } }[];
+    expect(blocks.find((b) => b.inserted['node-name'] === node)?.qdev).toBe(`${path}/virtio-backend`);
+
+    const events = client.events(['DEVICE_DELETED'])[Symbol.asyncIterator]();
+    await client.execute('device_del', { id });
+    const deleted: unknown[] = [];
+    while (!deleted.some((d) => (d as { device?: string }).device === id)) {
+      const { value } = await events.next();
+      deleted.push((value as QmpEventMessage).data);
+    }
+    await events.return?.();
+    // The backend goes first, then the device itself.
+    expect(deleted).toEqual([{ path: `${path}/virtio-backend` }, { device: id, path }]);
+    const peripherals = (await client.execute('qom-list', { path: '/machine/peripheral' })) as { name: string }[];
+    expect(peripherals.map((p) => p.name)).not.toContain(id);
+    await client.execute('blockdev-del', { 'node-name': node });
+  }
+
+  // Device properties beyond driver/bus/id go through the runtime client
+  // here: the generated client rejects them today (device_add is
+  // `gen: false`, its extra arguments count as unknown members). The
+  // it.fails test below is the same cycle through the generated client.
+  const rawDeviceAdd = (args: Record<string, unknown>) => qmp.execute('device_add', args);
+
+  it('hot-plugs a virtio-blk on an IOThread into a root port, then unplugs it (DEVICE_DELETED)', async () => {
+    await hotplugCycle(rawDeviceAdd, 'hp0', 'rp0', { iothread: 'io1' });
+  });
+
+  it('hot-plugs a virtio-blk with an iothread-vq-mapping (JSON list argument), then unplugs it', async () => {
+    await hotplugCycle(rawDeviceAdd, 'hp1', 'rp0', { 'num-queues': 2, 'iothread-vq-mapping': [{ iothread: 'io0' }, { iothread: 'io1' }] });
+  });
+
+  it('refuses hot-plug into the q35 root bus with a GenericError', async () => {
+    const err = await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: 'nope', bus: 'pcie.0', drive: 'disk0' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QmpCommandError);
+    expect((err as QmpCommandError).errorClass).toBe('GenericError');
+    expect((err as QmpCommandError).desc).toMatch(/hotplug/i);
+  });
+
+  // DEFECT (fixed by another helper): device_add is `gen: false`, so its
+  // device properties are extra arguments, and the generated client rejects
+  // them (QapiValidationError on 'iothread') instead of passing them on.
+  it.fails('hot-plugs through the generated client: device_add with device properties', async () => {
+    await hotplugCycle((args) => client.execute('device_add', args), 'hp2', 'rp1', { iothread: 'io0' });
+  });
+
+  it('query-cpu-model-expansion: the reply QEMU sends for x86 has no deprecated-props', async () => {
+    const raw = (await qmp.execute('query-cpu-model-expansion', { type: 'full', model: { name: 'qemu64' } })) as {
+      model: { name: string; props: Record<string, unknown> };
+    };
+    expect(Object.keys(raw)).toEqual(['model']);
+    expect(raw.model.name).toBe('qemu64');
+    expect(raw.model.props).toMatchObject({ lm: true, family: 15, vendor: 'AuthenticAMD' });
+  });
+
+  // DEFECT (fixed by another helper): 'deprecated-props' exists only
+  // `if: TARGET_S390X`, yet the validator generated without --define makes
+  // it mandatory, so x86's reply is rejected.
+  it.fails('query-cpu-model-expansion validates strictly', async () => {
+    const info = (await client.execute('query-cpu-model-expansion', { type: 'full', model: { name: 'qemu64' } })) as {
+      model: { name: string; props: Record<string, unknown> };
+    };
+    expect(info.model.name).toBe('qemu64');
+    expect(info.model.props).toMatchObject({ lm: true });
+  });
+});
+
+describe.runIf(schemas !== null && qemuAvailable(STORAGE_DAEMON_BINARY, '10.0'))('qemu-storage-daemon 10.0: NBD export on an IOThread, strict client', () => {
+  let qsd: QemuInstance;
+  let qmp: QmpClient;
+  let client: UntypedClient;
+  let nbdUri: string;
+
+  beforeAll(async () => {
+    qsd = await startStorageDaemon(
+      (dir) => [
+        '--object', 'iothread,id=io0',
+        ...rawDisk('--', dir, 'disk0'),
+        '--nbd-server', `addr.type=unix,addr.path=${dir}/nbd.sock`,
+        '--export', 'nbd,id=exp0,node-name=disk0,name=exp0,iothread=io0,writable=on',
+      ],
+      { release: '10.0', setup: rawImage },
+    );
+    nbdUri = `nbd+unix:///exp0?socket=${qsd.innerDir}/nbd.sock`;
+    [qmp, client] = await strictClient(qsd, schemas!.storageDaemon);
+  });
+  afterAll(async () => {
+    await qmp?.close();
+    await stopAllQemu();
+  });
+
+  /** Runs QEMU 10.0's qemu-io on the export. */
+  const qemuIo = (...commands: string[]) => runQemuTool('10.0', 'qemu-io', ['-f', 'raw', ...commands.flatMap((c) => ['-c', c]), nbdUri]);
+
+  it('greets as QEMU 10.0 and lists the export on its node', async () => {
+    expectRelease10(qmp, await client.execute('query-version'));
+    expect(await client.execute('query-block-exports')).toEqual([
+      { type: 'nbd', id: 'exp0', 'node-name': 'disk0', 'shutting-down': false },
+    ]);
+    const nodes = (await client.execute('query-named-block-nodes', { flat: true })) as NamedNode[];
+    expect(nodes.map((n) => `${n['node-name']}:${n.drv}`).sort()).toEqual(['disk0-file:file', 'disk0:raw']);
+    expect(nodes.find((n) => n['node-name'] === 'disk0-file')?.file).toBe(`${qsd.innerDir}/disk.raw`);
+  });
+
+  it('serves writes over NBD through the IOThread into the image file', async () => {
+    const out = await qemuIo('write -P 0x5a 4096 65536', 'read -P 0x5a 4096 65536');
+    expect(out).toMatch(/wrote 65536\/65536 bytes/);
+    expect(out).toMatch(/read 65536\/65536 bytes/);
+    const image = readFileSync(join(qsd.dir, 'disk.raw'));
+    expect(image.subarray(4096, 4096 + 65536).every((b) => b === 0x5a)).toBe(true);
+    expect(image[4095]).toBe(0);
+    expect(image[4096 + 65536]).toBe(0);
+  });
+
+  it('exports a hot-added node on a hot-added IOThread, reports its deletion, and keeps serving the first', async () => {
+    const events = client.events(['BLOCK_EXPORT_DELETED'])[Symbol.asyncIterator]();
+    await client.execute('object-add', { 'qom-type': 'iothread', id: 'io1' });
+    await client.execute('blockdev-add', { driver: 'null-co', 'node-name': 'null1', size: IMAGE_SIZE });
+    await client.execute('block-export-add', { type: 'nbd', id: 'exp1', 'node-name': 'null1', iothread: 'io1' });
+    const exports = (await client.execute('query-block-exports')) as { id: string; 'node-name': string }[];
+    expect(exports.map((e) => `${e.id}:${e['node-name']}`).sort()).toEqual(['exp0:disk0', 'exp1:null1']);
+
+    await client.execute('block-export-del', { id: 'exp1' });
+    const { value } = await events.next();
+    expect(value).toMatchObject({ event: 'BLOCK_EXPORT_DELETED', data: { id: 'exp1' } });
+    await events.return?.();
+    await client.execute('blockdev-del', { 'node-name': 'null1' });
+    // io1 stays: deleting an IOThread an export used crashes 10.0's daemon
+    // on the next NBD connection.
+    expect(await qemuIo('read -P 0x5a 4096 4096')).toMatch(/read 4096\/4096 bytes/);
+    expect(await client.execute('query-block-exports')).toEqual([
+      { type: 'nbd', id: 'exp0', 'node-name': 'disk0', 'shutting-down': false },
+    ]);
+  });
+
+  it('runs inside the chroot and is cleaned up from the host: process gone, dir removed', async () => {
+    expect(qsd.dir.startsWith(`${TRIXIE_ROOT}/tmp/qapi-ts-qemu-`)).toBe(true);
+    expect(qsd.dir).toBe(join(TRIXIE_ROOT, qsd.innerDir));
+    expect(readFileSync(`/proc/${qsd.pid}/cmdline`, 'utf8')).toContain('qemu-storage-daemon');
+    await qmp.close();
+    await qsd.stop();
+    expect(existsSync(`/proc/${qsd.pid}`)).toBe(false);
+    expect(existsSync(qsd.dir)).toBe(false);
+  });
+});
