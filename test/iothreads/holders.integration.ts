@@ -1,14 +1,15 @@
 /**
- * IOThread holders derived from QOM on a real QEMU: a q35 machine with
- * IOThreads io0/io1, a virtio-blk on io0, a virtio-scsi and a balloon
- * (free-page-hint) on io1, two free PCIe root ports for hotplug.
+ * IOThread holders derived from QOM on real QEMU 7.2 and 10.0: a q35
+ * machine with IOThreads io0/io1, a virtio-blk on io0, a virtio-scsi and a
+ * balloon (free-page-hint) on io1, on 10.0 also a virtio-blk whose
+ * iothread-vq-mapping spreads it over io0 and io1; two free PCIe root
+ * ports for hotplug (native PCIe hotplug, so an unplug needs no guest).
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QapiClient } from '../../generated/index.js';
 import { inspectIothreads, type IothreadReport } from '../../src/iothreads/index.js';
 import { QmpClient } from '../../src/runtime/index.js';
-import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import { QEMU_BINARY, qemuAvailable, startQemu, stopAllQemu, type QemuInstance, type QemuRelease } from '../helpers/qemu.js';
 
 /** IOThread id → holder paths (a holder of another kind shows as its JSON). */
 export function holderPaths(report: IothreadReport): Record<string, string[]> {
@@ -17,28 +18,39 @@ export function holderPaths(report: IothreadReport): Record<string, string[]> {
   );
 }
 
-/** Chardevs colo-compare can use: listening abstract unix sockets, no files needed. */
-export function coloChardevs(): string[] {
-  const tag = randomBytes(6).toString('hex');
-  return ['pri', 'sec', 'out'].flatMap((id) => ['-chardev', `socket,id=${id},path=qapi-ts-${tag}-${id},abstract=on,server=on,wait=off`]);
+/** The machine of the scenario; `dir` is the temp dir as QEMU sees it. */
+function machine(release: QemuRelease, dir: string): string[] {
+  const args = [
+    '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+    '-object', 'iothread,id=io0', '-object', 'iothread,id=io1',
+    '-device', 'pcie-root-port,id=rp0,chassis=1', '-device', 'pcie-root-port,id=rp1,chassis=2',
+    '-blockdev', 'driver=null-co,node-name=disk0', '-blockdev', 'driver=null-co,node-name=disk1',
+    '-blockdev', 'driver=null-co,node-name=disk2', '-blockdev', 'driver=null-co,node-name=disk3',
+    '-device', 'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
+    '-device', 'virtio-scsi-pci,id=vscsi0,iothread=io1',
+    '-device', 'virtio-balloon-pci,iothread=io1,free-page-hint=on',
+    // Chardevs for colo-compare: listening sockets nobody connects to.
+    ...['pri', 'sec', 'out'].flatMap((id) => ['-chardev', `socket,id=${id},path=${dir}/${id}.sock,server=on,wait=off`]),
+  ];
+  if (release === '10.0') {
+    args.push('-device', JSON.stringify({
+      driver: 'virtio-blk-pci', id: 'vblk1', drive: 'disk1',
+      'iothread-vq-mapping': [{ iothread: 'io0' }, { iothread: 'io1' }],
+    }));
+  }
+  return args;
 }
 
-export const HOLDER_MACHINE = [
-  '-object', 'iothread,id=io0', '-object', 'iothread,id=io1',
-  '-device', 'pcie-root-port,id=rp0,chassis=1', '-device', 'pcie-root-port,id=rp1,chassis=2',
-  '-blockdev', 'driver=null-co,node-name=disk0', '-blockdev', 'driver=null-co,node-name=disk2',
-  '-device', 'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
-  '-device', 'virtio-scsi-pci,id=vscsi0,iothread=io1',
-  '-device', 'virtio-balloon-pci,iothread=io1,free-page-hint=on',
-];
-
-describe.runIf(qemuAvailable())('IOThread holders on real QEMU 7.2 (derived from QOM)', () => {
+describe.each(['7.2', '10.0'] as const)('IOThread holders on real QEMU %s (derived from QOM)', (release) => {
+  const available = qemuAvailable(QEMU_BINARY, release);
   let qemu: QemuInstance;
   let qmp: QmpClient;
   let client: QapiClient;
+  const mq = release === '10.0' ? ['/machine/peripheral/vblk1'] : [];
 
   beforeAll(async () => {
-    qemu = await startQemu({ machine: 'q35,accel=tcg', args: [...HOLDER_MACHINE, ...coloChardevs()] });
+    if (!available) return;
+    qemu = await startQemu({ release, machine: 'q35,accel=tcg', makeArgs: (dir) => machine(release, dir) });
     qmp = await QmpClient.connect({ path: qemu.socket });
     client = new QapiClient(qmp, { strict: true });
   });
@@ -47,12 +59,12 @@ describe.runIf(qemuAvailable())('IOThread holders on real QEMU 7.2 (derived from
     await stopAllQemu();
   });
 
-  it('lists exactly the devices on each IOThread, each once, by its own path', async () => {
+  it.runIf(available)('lists exactly the devices on each IOThread, each once, by its own path', async () => {
     const report = await inspectIothreads(qmp);
     expect(report.holders).toBe('derived');
     expect(holderPaths(report)).toEqual({
-      io0: ['/machine/peripheral/vblk0'],
-      io1: ['/machine/peripheral-anon/device[0]', '/machine/peripheral/vscsi0'],
+      io0: ['/machine/peripheral/vblk0', ...mq],
+      io1: ['/machine/peripheral-anon/device[0]', ...mq, '/machine/peripheral/vscsi0'],
     });
     // Skipping memory regions and IRQs changes nothing but the cost.
     const full = await inspectIothreads(qmp, { fullWalk: true });
@@ -60,16 +72,18 @@ describe.runIf(qemuAvailable())('IOThread holders on real QEMU 7.2 (derived from
     expect(report.commands * 2).toBeLessThan(full.commands);
   });
 
-  it('sees a virtio-blk hot-plugged onto io1 through the typed client', async () => {
+  it.runIf(available)('sees a virtio-blk hot-plugged onto io1 through the typed client come and go', async () => {
     await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp1', drive: 'disk2', iothread: 'io1' });
     expect(holderPaths(await inspectIothreads(qmp)).io1).toEqual([
-      '/machine/peripheral-anon/device[0]',
-      '/machine/peripheral/vblk2',
-      '/machine/peripheral/vscsi0',
+      '/machine/peripheral-anon/device[0]', ...mq, '/machine/peripheral/vblk2', '/machine/peripheral/vscsi0',
     ]);
+    const deleted = client.events(['DEVICE_DELETED']);
+    await client.deviceDel({ id: 'vblk2' });
+    for await (const event of deleted) if (event.data.device === 'vblk2') break;
+    expect(holderPaths(await inspectIothreads(qmp)).io1).toEqual(['/machine/peripheral-anon/device[0]', ...mq, '/machine/peripheral/vscsi0']);
   });
 
-  it('sees an IOThread and a colo-compare object on it come and go', async () => {
+  it.runIf(available)('sees an IOThread and a colo-compare object on it come and go', async () => {
     await client.objectAdd({ 'qom-type': 'iothread', id: 'io2' });
     expect(holderPaths(await inspectIothreads(qmp)).io2).toEqual([]);
     await client.objectAdd({ 'qom-type': 'colo-compare', id: 'cc0', primary_in: 'pri', secondary_in: 'sec', outdev: 'out', iothread: 'io2' });
@@ -79,4 +93,20 @@ describe.runIf(qemuAvailable())('IOThread holders on real QEMU 7.2 (derived from
     await client.objectDel({ id: 'io2' });
     expect(Object.keys(holderPaths(await inspectIothreads(qmp))).sort()).toEqual(['io0', 'io1']);
   });
+
+  // QEMU 7.2 has no iothread-vq-mapping.
+  if (release === '10.0') it.runIf(available)(
+    'never hands the users of a deleted IOThread to a new one with the same id',
+    async () => {
+      // QEMU 10.0 deletes an IOThread in use without complaint; the devices keep the old thread.
+      await client.objectAdd({ 'qom-type': 'iothread', id: 'io3' });
+      await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'mq3', bus: 'rp0', drive: 'disk3', 'iothread-vq-mapping': [{ iothread: 'io3' }] });
+      expect(holderPaths(await inspectIothreads(qmp)).io3).toEqual(['/machine/peripheral/mq3']);
+      await client.objectDel({ id: 'io3' });
+      await client.objectAdd({ 'qom-type': 'iothread', id: 'io3' });
+      // The mapping still names io3, but it is not this io3.
+      expect(await qmp.execute('qom-get', { path: '/machine/peripheral/mq3', property: 'iothread-vq-mapping' })).toEqual([{ iothread: 'io3' }]);
+      expect(holderPaths(await inspectIothreads(qmp)).io3).toEqual([]);
+    },
+  );
 });
