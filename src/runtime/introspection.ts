@@ -197,30 +197,31 @@ class Walk {
 
   private dispatch(name: string, entry: JsonObject, i: number, depth: number): boolean {
     const step = this.query.steps[i] as ProbeStep;
+    const where = `'${name}'`;
     const meta = entry['meta-type'];
-    if (typeof meta !== 'string') this.fail(`'${name}' has no string 'meta-type'`);
+    if (typeof meta !== 'string') this.fail(`${where} has no string 'meta-type'`);
     switch (meta) {
       case 'command':
       case 'event':
-        if (step.kind === 'feature') return this.hasFeature(name, entry, step.name);
+        if (step.kind === 'feature') return this.hasFeature(where, entry, step.name);
         if (step.kind !== 'member' || (step.name !== 'arg-type' && step.name !== 'ret-type')) return false;
-        return this.follow(name, entry, step.name, i + 1, depth);
+        return this.follow(where, entry, step.name, i + 1, depth);
       case 'object':
-        return this.object(name, entry, step, i, depth);
+        return this.object(where, entry, step, i, depth);
       case 'array':
-        return this.follow(name, entry, 'element-type', i, depth, true);
+        return this.follow(where, entry, 'element-type', i, depth, true);
       case 'alternate':
-        for (const [k, alt] of this.list(name, entry, 'members').entries()) {
-          if (!isObject(alt)) this.fail(`'${name}' members[${k}] is not an object`);
-          if (this.follow(`${name}' members[${k}`, alt, 'type', i, depth, true)) return true;
+        for (const [k, alt] of this.list(where, entry, 'members').entries()) {
+          if (!isObject(alt)) this.fail(`${where} members[${k}] is not an object`);
+          if (this.follow(`${where} members[${k}]`, alt, 'type', i, depth, true)) return true;
         }
         return false;
       case 'enum':
-        return step.kind === 'value' && this.enumValue(name, entry, step.name, this.query.steps[i + 1]);
+        return step.kind === 'value' && this.enumValue(where, entry, step.name, this.query.steps[i + 1]);
       case 'builtin': {
         if (step.kind !== 'json-type') return false;
         const jsonType = entry['json-type'];
-        if (typeof jsonType !== 'string') this.fail(`'${name}' has no string 'json-type'`);
+        if (typeof jsonType !== 'string') this.fail(`${where} has no string 'json-type'`);
         return jsonType === step.name;
       }
       default:
@@ -229,24 +230,24 @@ class Walk {
     }
   }
 
-  private object(name: string, entry: JsonObject, step: ProbeStep, i: number, depth: number): boolean {
+  private object(where: string, entry: JsonObject, step: ProbeStep, i: number, depth: number): boolean {
     switch (step.kind) {
       case 'feature':
-        return this.hasFeature(name, entry, step.name);
+        return this.hasFeature(where, entry, step.name);
       case 'value':
       case 'json-type':
         return false;
       case 'branch': {
         if (!Object.hasOwn(entry, 'variants')) return false;
-        const variant = this.find(name, entry, 'variants', 'case', step.name);
-        return variant !== undefined && this.follow(`${name}' branch '${step.name}`, variant, 'type', i + 1, depth, true);
+        const variant = this.find(where, entry, 'variants', 'case', step.name);
+        return variant !== undefined && this.follow(`${where} branch '${step.name}'`, variant, 'type', i + 1, depth, true);
       }
       case 'member':
       case 'optional': {
-        const member = this.find(name, entry, 'members', 'name', step.name);
+        const member = this.find(where, entry, 'members', 'name', step.name);
         if (member === undefined) return false;
         if (step.kind === 'optional' && !Object.hasOwn(member, 'default')) return false;
-        return this.follow(`${name}' member '${step.name}`, member, 'type', i + 1, depth, true);
+        return this.follow(`${where} member '${step.name}'`, member, 'type', i + 1, depth, true);
       }
     }
   }
@@ -255,45 +256,45 @@ class Walk {
    * Follows `holder[field]`, a type name, to steps `i…`. An absent field
    * is a plain no, unless `required` (the data is then malformed).
    */
-  private follow(what: string, holder: JsonObject, field: string, i: number, depth: number, required = false): boolean {
+  private follow(where: string, holder: JsonObject, field: string, i: number, depth: number, required = false): boolean {
     const target = holder[field];
     if (target === undefined && !required) return false;
-    if (typeof target !== 'string') this.fail(`'${what}' has no string '${field}'`);
+    if (typeof target !== 'string') this.fail(`${where} has no string '${field}'`);
     return this.from(target, i, depth + 1);
   }
 
-  private list(name: string, entry: JsonObject, field: string): unknown[] {
+  private list(where: string, entry: JsonObject, field: string): unknown[] {
     const value = entry[field];
-    if (!Array.isArray(value)) this.fail(`'${name}' has no array '${field}'`);
+    if (!Array.isArray(value)) this.fail(`${where} has no array '${field}'`);
     return value;
   }
 
   /** The element of `entry[field]` whose `key` is `wanted`. */
-  private find(name: string, entry: JsonObject, field: string, key: string, wanted: string): JsonObject | undefined {
-    for (const [k, element] of this.list(name, entry, field).entries()) {
-      if (!isObject(element) || typeof element[key] !== 'string') this.fail(`'${name}' ${field}[${k}] has no string '${key}'`);
+  private find(where: string, entry: JsonObject, field: string, key: string, wanted: string): JsonObject | undefined {
+    for (const [k, element] of this.list(where, entry, field).entries()) {
+      if (!isObject(element) || typeof element[key] !== 'string') this.fail(`${where} ${field}[${k}] has no string '${key}'`);
       if (element[key] === wanted) return element;
     }
     return undefined;
   }
 
-  private hasFeature(name: string, holder: JsonObject, feature: string): boolean {
+  private hasFeature(where: string, holder: JsonObject, feature: string): boolean {
     if (!Object.hasOwn(holder, 'features')) return false;
-    const features = this.list(name, holder, 'features');
-    if (!features.every((f) => typeof f === 'string')) this.fail(`'${name}' has a feature that is not a string`);
+    const features = this.list(where, holder, 'features');
+    if (!features.every((f) => typeof f === 'string')) this.fail(`${where} has a feature that is not a string`);
     return features.includes(feature);
   }
 
   /** `^value` (and an optional `$feature` step after it) on an enum. */
-  private enumValue(name: string, entry: JsonObject, value: string, featureStep: ProbeStep | undefined): boolean {
+  private enumValue(where: string, entry: JsonObject, value: string, featureStep: ProbeStep | undefined): boolean {
     // QEMU 6.2 added `members` (with features) beside the plain `values`.
     if (Object.hasOwn(entry, 'members')) {
-      const member = this.find(name, entry, 'members', 'name', value);
+      const member = this.find(where, entry, 'members', 'name', value);
       if (member === undefined) return false;
-      return featureStep === undefined || this.hasFeature(`${name}' value '${value}`, member, featureStep.name);
+      return featureStep === undefined || this.hasFeature(`${where} value '${value}'`, member, featureStep.name);
     }
-    const values = this.list(name, entry, 'values');
-    if (!values.every((v) => typeof v === 'string')) this.fail(`'${name}' has a value that is not a string`);
+    const values = this.list(where, entry, 'values');
+    if (!values.every((v) => typeof v === 'string')) this.fail(`${where} has a value that is not a string`);
     return featureStep === undefined && values.includes(value);
   }
 }

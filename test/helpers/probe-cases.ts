@@ -76,3 +76,12 @@ export const PROBE_CASES: readonly ProbeCase[] = [
   row('query-qmp-schema/ret-type/+enum/members/features', true, true),
   row('query-qmp-schema/ret-type/+object/members/*default', true, true),
 ];
+
+/** The smallest useful reply: query-iothreads returning objects with poll-max-ns. */
+export const TINY_INTROSPECTION = [
+  { name: 'query-iothreads', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '[1]' },
+  { name: '0', 'meta-type': 'object', members: [] },
+  { name: '1', 'meta-type': 'object', members: [{ name: 'poll-max-ns', type: 'int' }] },
+  { name: '[1]', 'meta-type': 'array', 'element-type': '1' },
+  { name: 'int', 'meta-type': 'builtin', 'json-type': 'int' },
+];

@@ -172,7 +172,7 @@ describe('IntrospectedSchema: data that cannot be read is an error, not an answe
     ['an array without element-type', [cmd('T'), { name: 'T', 'meta-type': 'array' }], 'c/arg-type/x', /'T' has no string 'element-type'/],
     ['an alternate without members', [cmd('T'), { name: 'T', 'meta-type': 'alternate' }], 'c/arg-type/x', /'T' has no array 'members'/],
     ['an alternative that is not an object', [cmd('T'), { name: 'T', 'meta-type': 'alternate', members: ['str'] }], 'c/arg-type/x', /'T' members\[0\] is not an object/],
-    ['an alternative without type', [cmd('T'), { name: 'T', 'meta-type': 'alternate', members: [{}] }], 'c/arg-type/x', /members\[0' has no string 'type'/],
+    ['an alternative without type', [cmd('T'), { name: 'T', 'meta-type': 'alternate', members: [{}] }], 'c/arg-type/x', /'T' members\[0\] has no string 'type'/],
     ['an object without members', [cmd('T'), { name: 'T', 'meta-type': 'object' }], 'c/arg-type/x', /'T' has no array 'members'/],
     ['a member without a name', [cmd('T'), { name: 'T', 'meta-type': 'object', members: [{ type: 'T' }] }], 'c/arg-type/x', /'T' members\[0\] has no string 'name'/],
     ['a member without a type', [cmd('T'), { name: 'T', 'meta-type': 'object', members: [{ name: 'x' }] }], 'c/arg-type/x', /'T' member 'x' has no string 'type'/],
@@ -183,6 +183,7 @@ describe('IntrospectedSchema: data that cannot be read is an error, not an answe
     ['a built-in without json-type', [cmd('T'), { name: 'T', 'meta-type': 'builtin' }], 'c/arg-type/!int', /'T' has no string 'json-type'/],
     ['an enum without members or values', [cmd('T'), { name: 'T', 'meta-type': 'enum' }], 'c/arg-type/^x', /'T' has no array 'values'/],
     ['enum values that are not strings', [cmd('T'), { name: 'T', 'meta-type': 'enum', values: [1] }], 'c/arg-type/^x', /'T' has a value that is not a string/],
+    ['a bad feature list on an enum value', [cmd('T'), { name: 'T', 'meta-type': 'enum', members: [{ name: 'x', features: [null] }] }], 'c/arg-type/^x/$f', /'T' value 'x' has a feature that is not a string/],
     ['an enum member without a name', [cmd('T'), { name: 'T', 'meta-type': 'enum', members: [{}] }], 'c/arg-type/^x', /'T' members\[0\] has no string 'name'/],
   ];
   it.each(cases)('%s', (_what, data, query, reason) => {

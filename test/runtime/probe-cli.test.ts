@@ -9,17 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { builtCli, runCli } from '../helpers/cli.js';
 import { FakeQmpServer, type FakeQmpPeer } from '../helpers/fake-qmp-server.js';
 import { sharedDir } from '../helpers/shared.js';
+import { TINY_INTROSPECTION as DATA } from '../helpers/probe-cases.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-probe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const DATA = [
-  { name: 'query-iothreads', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '[1]' },
-  { name: '0', 'meta-type': 'object', members: [] },
-  { name: '1', 'meta-type': 'object', members: [{ name: 'poll-max-ns', type: 'int' }] },
-  { name: '[1]', 'meta-type': 'array', 'element-type': '1' },
-  { name: 'int', 'meta-type': 'builtin', 'json-type': 'int' },
-];
 
 function file(name: string, text: string): string {
   const path = join(dir, name);

@@ -17,14 +17,7 @@ import {
   type QmpEventMessage,
   type QmpExecutor,
 } from '../../src/runtime/index.js';
-
-const DATA = [
-  { name: 'query-iothreads', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '[1]' },
-  { name: '0', 'meta-type': 'object', members: [] },
-  { name: '1', 'meta-type': 'object', members: [{ name: 'poll-max-ns', type: 'int' }] },
-  { name: '[1]', 'meta-type': 'array', 'element-type': '1' },
-  { name: 'int', 'meta-type': 'builtin', 'json-type': 'int' },
-];
+import { TINY_INTROSPECTION as DATA } from '../helpers/probe-cases.js';
 
 /** An executor that answers query-qmp-schema with `reply` (or fails) and counts calls. */
 class FakeExecutor implements QmpExecutor {
