@@ -13,7 +13,7 @@ if (!built && process.env.CI) throw new Error('CI: dist/ is missing (npm ci buil
 describe.skipIf(!built)('package exports', () => {
   it("'qapi-ts' exposes the frontend, the generator, the runtime and the generated client", async () => {
     const api = await import('qapi-ts');
-    for (const name of ['parseSchema', 'dumpSchema', 'generate', 'loadValidators', 'QmpClient', 'QapiClient', 'parseJson']) {
+    for (const name of ['parseSchema', 'dumpSchema', 'generate', 'loadValidators', 'QmpClient', 'QapiClient', 'parseJson', 'generateIntrospection', 'inferDefines', 'probe', 'probeAll']) {
       expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
     }
     const schema = api.parseSchema(join(repoRoot, 'qapi/qapi-schema.json'));
@@ -31,6 +31,9 @@ describe.skipIf(!built)('package exports', () => {
     const runtime = await import('qapi-ts/runtime');
     expect(typeof runtime.QmpClient.connect).toBe('function');
     expect(runtime.parseJson('18446744073709551552')).toBe(18446744073709551552n);
+    const schema = new runtime.IntrospectedSchema([{ name: 'query-status', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' }]);
+    expect(await runtime.probe(schema, 'query-status')).toBe(true);
+    expect(() => runtime.parseProbeQuery('query-status//x')).toThrow(runtime.ProbeQueryError);
     const support = await import('qapi-ts/support');
     expect(typeof support.QapiClientBase).toBe('function');
   });
