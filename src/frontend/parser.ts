@@ -593,7 +593,6 @@ class SchemaParser {
   /** Is a tag matched by TAGGED_SECTION still supported? Reports it if not. */
   private supportedTag(tag: string): boolean {
     if (tag.includes('Note')) {
-      this.diag.legacySections = true;
       this.docProblem(
         `The '${tag}' section is no longer supported. Please use rST's '.. note::' or ` +
           "'.. admonition:: notes' directives, or another suitable admonition instead.",
@@ -601,7 +600,6 @@ class SchemaParser {
       return false;
     }
     if (tag.includes('Example')) {
-      this.diag.legacySections = true;
       this.docProblem(
         `The '${tag}' section is no longer supported. Please use the '.. qmp-example::' ` +
           'directive, or other suitable markup instead.',
