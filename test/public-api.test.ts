@@ -141,6 +141,19 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
     expect(verify.stdout).toContain('2 messages, 2 valid, 0 invalid');
   });
 
+  it('importing generated TypeScript says TypeScript is missing (internal API)', () => {
+    const r = node(
+      '--input-type=module',
+      '-e',
+      `import { importGenerated } from './node_modules/qapi-ts/dist/src/backends/load.js';
+       await importGenerated(new Map([['index.ts', 'export const x: number = 1;']]));`,
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      "qapi-ts: importing generated TypeScript (index.ts) needs the 'typescript' package, which is not installed; install it, or generate with language: 'js'",
+    );
+  });
+
   it('loadValidators builds validators at run time', () => {
     const r = node(
       '--input-type=module',
