@@ -38,6 +38,17 @@ function errorOf(src: string): string {
   }
 }
 
+/** The error text for file `name` in `dir` (names shown relative to `dir`), or 'OK'. */
+function fileErrorIn(dir: string, name: string): string {
+  try {
+    parseSchemaFile(join(dir, name));
+    return 'OK';
+  } catch (err) {
+    if (!(err instanceof QapiError)) throw err;
+    return err.format().split(dir + '/').join('');
+  }
+}
+
 /** Parses leniently; returns the result and the warnings. */
 function lenient(src: string): { result: ParseResult; warnings: string[] } {
   const warnings: string[] = [];
@@ -208,15 +219,7 @@ describe('includes', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  function fileError(name: string): string {
-    try {
-      parseSchemaFile(join(dir, name));
-      return 'OK';
-    } catch (err) {
-      if (!(err instanceof QapiError)) throw err;
-      return err.format().split(dir + '/').join('');
-    }
-  }
+  const fileError = (name: string): string => fileErrorIn(dir, name);
 
   it('includes relative to the including file, each file once', () => {
     const main = join(dir, 'main.json');
@@ -261,15 +264,7 @@ describe('hostile files', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  function fileError(name: string): string {
-    try {
-      parseSchemaFile(join(dir, name));
-      return 'OK';
-    } catch (err) {
-      if (!(err instanceof QapiError)) throw err;
-      return err.format().split(dir + '/').join('');
-    }
-  }
+  const fileError = (name: string): string => fileErrorIn(dir, name);
 
   /** Files c0.json … c{n-1}.json, each including the next; the last defines `last`. */
   function chain(prefix: string, n: number, last: string): void {
