@@ -1,5 +1,6 @@
 // Shared helpers for the process-level benchmarks: run a command several
-// times, wall-clock each run from spawn to exit, report the median.
+// times (or several commands in interleaved rounds), wall-clock each run
+// from spawn to exit, report the median.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -16,24 +17,73 @@ export function requireFile(path, what) {
   return path;
 }
 
+/** Runs `argv` once, from spawn to exit; its time in ms. */
+function timeOnce(argv, { cwd = repoRoot, check = true } = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (check && r.status !== 0) {
+    throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
+  }
+  return ms;
+}
+
 /** Runs `argv` `runs` times (after one warm-up) and returns sorted times in ms. */
 export function timeRuns(argv, { runs = 11, cwd = repoRoot, check = true } = {}) {
-  const once = () => {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (check && r.status !== 0) {
-      throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
-    }
-    return ms;
-  };
-  once();
+  timeOnce(argv, { cwd, check });
   const times = [];
-  for (let i = 0; i < runs; i++) times.push(once());
+  for (let i = 0; i < runs; i++) times.push(timeOnce(argv, { cwd, check }));
   return times.sort((a, b) => a - b);
 }
 
-export const median = (sorted) => sorted[Math.floor(sorted.length / 2)];
+/**
+ * Times several commands side by side: each round runs every command once
+ * (`before()`, if given, runs untimed first), in an order that rotates from
+ * round to round, so a change in machine load hits them alike. After one
+ * warm-up round, `runs` rounds; returns each command's times in round
+ * order, so that times of the same round can be paired.
+ */
+export function timeRounds(commands, { runs = 11, cwd = repoRoot } = {}) {
+  const times = commands.map(() => []);
+  for (let round = -1; round < runs; round++) {
+    for (let k = 0; k < commands.length; k++) {
+      const i = (Math.max(round, 0) + k) % commands.length;
+      commands[i].before?.();
+      const ms = timeOnce(commands[i].argv, { cwd });
+      if (round >= 0) times[i].push(ms);
+    }
+  }
+  return times;
+}
+
+export const sorted = (times) => [...times].sort((a, b) => a - b);
+
+export const median = (sortedTimes) => sortedTimes[Math.floor(sortedTimes.length / 2)];
+
+/**
+ * How much longer `a` takes than `b`: the median of the per-round
+ * differences (rounds from timeRounds), which machine load cannot push
+ * below zero the way a difference of two separate medians can. Should the
+ * median still be negative (the two are equal within noise), it is
+ * reported as 0 with a note.
+ */
+export function reportDifference(label, a, b) {
+  const diffs = sorted(a.map((t, i) => t - b[i]));
+  const mid = median(diffs);
+  const fmt = (ms) => `${ms.toFixed(1)} ms`;
+  const note = mid < 0 ? `  (clamped: median was ${fmt(mid)}, equal within noise)` : '';
+  console.log(
+    `${label.padEnd(34)} median ${fmt(Math.max(mid, 0)).padStart(10)}  min ${fmt(diffs[0]).padStart(10)}  max ${fmt(diffs[diffs.length - 1]).padStart(10)}${note}`,
+  );
+  return Math.max(mid, 0);
+}
+
+/** The median of the per-round ratios a/b. */
+export function reportRatio(label, a, b) {
+  const ratio = median(sorted(a.map((t, i) => t / b[i])));
+  console.log(`${label.padEnd(34)} ${ratio.toFixed(2)}`);
+  return ratio;
+}
 
 export function report(label, sorted) {
   const fmt = (ms) => `${ms.toFixed(1)} ms`;

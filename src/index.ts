@@ -21,12 +21,16 @@ export {
 // Runtime QMP client (also available alone as 'qapi-ts/runtime').
 export * from './runtime/index.js';
 
-// Code generator (backends) and the code generated for qapi/ (query-iothreads & co).
+// Code generator (backends: code, query-qmp-schema introspection) and the code generated for qapi/ (query-iothreads & co).
 export {
   generate,
   generateFiles,
   loadValidators,
+  generateIntrospection,
+  inferDefines,
   type GenerateOptions,
+  type InferredDefines,
+  type IntrospectionOptions,
   type GenerateRequest,
   type GenerateResult,
   type LoadOptions,

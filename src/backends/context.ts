@@ -54,7 +54,7 @@ const GENERATED_NAMES = [
 ];
 
 /** Methods of the client base class that commands must not shadow. */
-const CLIENT_MEMBERS = ['constructor', 'execute', 'events', 'call', 'executor', 'validate', 'strict', 'validators', 'checkedEvents'];
+const CLIENT_MEMBERS = ['constructor', 'execute', 'events', 'supports', 'call', 'executor', 'validate', 'strict', 'validators', 'checkedEvents'];
 
 /** TypeScript text of the built-in scalar types. */
 function builtinTsType(name: string, int64: Int64Mode): string {

@@ -4,3 +4,4 @@ export { GENERATED_HEADER } from './emitter.js';
 export { camelCase, pascalCase, propertyKey, safeIdentifier } from './names.js';
 export { evalIfCondition, formatIfCondition, type SelectionOptions } from './selection.js';
 export { importGenerated, loadValidators, supportModuleUrl, type LoadOptions, type LoadedSchema, type UntypedClient } from './load.js';
+export { generateIntrospection, inferDefines, type IntrospectionOptions, type InferredDefines } from './introspect.js';

@@ -48,10 +48,22 @@ export function supportModuleUrl(): string {
 
 let typescript: typeof import('typescript') | undefined;
 
-/** TypeScript → JavaScript for one file (TypeScript is loaded on first use: it is big). */
+/**
+ * TypeScript → JavaScript for one file. TypeScript is a development
+ * dependency, loaded on first use: nothing the package exports needs it
+ * (loadValidators generates JavaScript).
+ */
 function transpile(fileName: string, source: string): string {
   // TypeScript is CommonJS; require it.
-  typescript ??= createRequire(import.meta.url)('typescript') as typeof import('typescript');
+  try {
+    typescript ??= createRequire(import.meta.url)('typescript') as typeof import('typescript');
+  } catch (err) {
+    throw new Error(
+      `qapi-ts: importing generated TypeScript (${fileName}) needs the 'typescript' package, which is not installed; ` +
+        "install it, or generate with language: 'js'",
+      { cause: err },
+    );
+  }
   const ts = typescript;
   return ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },

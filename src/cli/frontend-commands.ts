@@ -10,7 +10,12 @@ import { parseArgs } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
 import { dumpSchema } from '../frontend/dump.js';
 import { parseSchema } from '../frontend/index.js';
-import { QEMU_VERSIONS, type QemuVersionOption } from '../frontend/schema.js';
+import {
+  DEFAULT_QEMU_VERSION,
+  OLDEST_QEMU_VERSION,
+  normalizeQemuVersion,
+  qemuVersionProblem,
+} from '../frontend/schema.js';
 
 /** Where a command writes; the real process streams, or a test's buffers. */
 export interface CommandIO {
@@ -54,9 +59,10 @@ function help(command: FrontendCommand): string {
     `usage: qapi-ts ${command} [--lenient-docs] [--qemu-version V] SCHEMA\n\n${SUMMARY[command]}\n\n` +
     'options:\n' +
     '  --lenient-docs      report doc-comment problems as warnings and keep going\n' +
-    `  --qemu-version V    build the model as QEMU V does (${VERSION_CHOICES.join(', ')}; default\n` +
-    "                      auto: 7.2's for a schema with Note:/Example: doc sections,\n" +
-    `                      else ${QEMU_VERSIONS[0]}'s); checks are always QEMU ${QEMU_VERSIONS[0]}'s\n` +
+    '  --qemu-version V    model the schema as QEMU release V does (MAJOR.MINOR,\n' +
+    `                      ${OLDEST_QEMU_VERSION} or later; default ${DEFAULT_QEMU_VERSION}): up to 9.1 the built-in\n` +
+    '                      QType enum has the prefix QTYPE, from 9.2 on it has none.\n' +
+    `                      Checks are always QEMU ${DEFAULT_QEMU_VERSION}'s.\n` +
     '  -h, --help          show this help\n\n' +
     'Errors go to stderr in QEMU\'s format (exit status 1).\n'
   );
@@ -92,9 +98,9 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
     io.stderr(`qapi-ts ${command}: expected exactly one SCHEMA file\n${help(command)}`);
     return 2;
   }
-  const version = values['qemu-version'] ?? 'auto';
-  if (!isQemuVersion(version)) {
-    io.stderr(`qapi-ts ${command}: unknown --qemu-version '${version}' (known: ${VERSION_CHOICES.join(', ')})\n`);
+  const version = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
+  if (normalizeQemuVersion(version) === null) {
+    io.stderr(`qapi-ts ${command}: --qemu-version: ${qemuVersionProblem(version)}\n`);
     return 2;
   }
   const fname = positionals[0]!;
@@ -114,12 +120,6 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
     io.stderr(`qapi-ts ${command}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     return 2;
   }
-}
-
-const VERSION_CHOICES: readonly QemuVersionOption[] = ['auto', ...QEMU_VERSIONS];
-
-function isQemuVersion(v: string): v is QemuVersionOption {
-  return (VERSION_CHOICES as readonly string[]).includes(v);
 }
 
 export async function runCheck(argv: string[]): Promise<number> {

@@ -14,7 +14,7 @@ import { parseJson, stringifyJson } from '../runtime/json.js';
 import { parseTcpTarget, type QmpTarget } from '../runtime/transport.js';
 import { loadArgumentChecker } from './runtime-validation.js';
 
-const TARGET_OPTIONS = {
+export const TARGET_OPTIONS = {
   socket: { type: 'string', short: 's' },
   tcp: { type: 'string', short: 't' },
   timeout: { type: 'string' },
@@ -54,14 +54,14 @@ options:
 exit status: 0 interrupted, 1 bad usage, 3 connection failure or loss.
 `;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 interface Common {
   target: QmpTarget;
   timeout: number;
 }
 
-function common(values: { socket?: string; tcp?: string; timeout?: string }): Common {
+export function common(values: { socket?: string; tcp?: string; timeout?: string }): Common {
   if ((values.socket === undefined) === (values.tcp === undefined)) {
     throw new UsageError('give exactly one of --socket PATH or --tcp HOST:PORT');
   }
@@ -88,7 +88,7 @@ function fail(prefix: string, error: unknown): number {
   return error instanceof QmpError && error.code === 'QMP_ERR_JSON' ? 1 : 3;
 }
 
-function parse<T extends Record<string, unknown>>(argv: string[], options: T, usage: string) {
+export function parse<T extends Record<string, unknown>>(argv: string[], options: T, usage: string) {
   try {
     return parseArgs({ args: argv, options: options as never, allowPositionals: true, strict: true });
   } catch (e) {

@@ -77,6 +77,8 @@ export class QapiDoc implements SchemaDoc {
   since: QapiDocSection | null = null;
   /** Sections other than body, member and feature descriptions. */
   readonly sections: QapiDocSection[] = [];
+  /** Where the next stub member description goes (see connectMember); -1 until the first. */
+  private stubIndex = -1;
 
   constructor(
     /** The block's first line ('##'). */
@@ -167,14 +169,20 @@ export class QapiDoc implements SchemaDoc {
     let section = this.args.get(member.name);
     if (!section) {
       const info = member.info;
-      if (info && !(this.symbol !== null && info.pragma.documentationExceptions.includes(this.symbol))) {
+      if (info && !(this.symbol !== null && info.pragma.documentationExceptions.has(this.symbol))) {
         this.diag.report(new QapiSemError(info, `${member.role} '${member.name}' lacks documentation`));
       }
       section = new QapiDocArgSection(this.info, 'Member', member.name);
       this.args.set(member.name, section);
-      let index = 1;
-      while (index < this.allSections.length && this.allSections[index]!.kind === 'Member') index++;
-      this.allSections.splice(index, 0, section);
+      // Found once per doc: rescanning the growing run for every stub
+      // would be quadratic in the number of members.
+      if (this.stubIndex < 0) {
+        this.stubIndex = 1;
+        while (this.stubIndex < this.allSections.length && this.allSections[this.stubIndex]!.kind === 'Member') {
+          this.stubIndex++;
+        }
+      }
+      this.allSections.splice(this.stubIndex++, 0, section);
     }
     section.connect(member);
   }

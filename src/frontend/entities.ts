@@ -891,7 +891,7 @@ export class Command extends ArgsDefinition implements SchemaCommand {
     if (!this.retTypeName) return;
     const retType = schema.resolveType(this.retTypeName, this.info, "command's 'returns'");
     this.retType = retType;
-    if (this.info.pragma.commandReturnsExceptions.includes(this.name)) return;
+    if (this.info.pragma.commandReturnsExceptions.has(this.name)) return;
     const t = retType instanceof ArrayType ? retType.elementType : retType;
     if (!(t instanceof ObjectType)) {
       throw new QapiSemError(this.info, `command's 'returns' cannot take ${retType.describe()}`);

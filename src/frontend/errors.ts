@@ -57,11 +57,6 @@ export function isQapiError(value: unknown): value is QapiError {
 export class DocDiagnostics {
   /** Warnings reported so far (lenient mode). */
   readonly warnings: string[] = [];
-  /**
-   * Whether a doc comment used a `Note:` or `Example:` section, which QEMU
-   * dropped in 9.1: the mark of a schema written for an older QEMU.
-   */
-  legacySections = false;
 
   constructor(
     readonly lenient: boolean,

@@ -102,7 +102,7 @@ function checkDefnNameStr(name: string, info: SourceInfo, meta: DefinitionMeta):
   if (meta === 'event') {
     checkNameUpper(name, info, meta);
   } else if (meta === 'command') {
-    const permitUnderscore = info.pragma.commandNameExceptions.includes(name);
+    const permitUnderscore = info.pragma.commandNameExceptions.has(name);
     checkNameLower(name, info, meta, false, permitUnderscore);
   } else {
     checkNameCamel(name, info, meta);
@@ -252,7 +252,7 @@ function checkTypeImplicit(
 ): void {
   if (value === undefined) return;
   if (!isObject(value)) fail(info, `${source} should be an object or type name`);
-  const permissive = parentName !== null && info.pragma.memberNameExceptions.includes(parentName);
+  const permissive = parentName !== null && info.pragma.memberNameExceptions.has(parentName);
   for (const [rawKey, arg] of Object.entries(value)) {
     const keySource = `${source} member '${rawKey}'`;
     const key = rawKey.startsWith('*') ? rawKey.slice(1) : rawKey;
@@ -285,7 +285,7 @@ function checkEnum(expr: JsonObject, name: string, info: SourceInfo): void {
   const prefix = expr['prefix'];
   if (!Array.isArray(members)) fail(info, "'data' must be an array");
   if (prefix !== undefined && typeof prefix !== 'string') fail(info, "'prefix' must be a string");
-  const permissive = info.pragma.memberNameExceptions.includes(name);
+  const permissive = info.pragma.memberNameExceptions.has(name);
   for (const member of normalizeNamed(members)) {
     checkKeys(member, info, "'data' member", ['name'], ['if', 'features']);
     const memberName = member['name'];

@@ -9,8 +9,8 @@ import { QapiSchema, type SchemaOptions } from './schema.js';
  * Throws a QapiError (with QEMU's exact message) when the schema is
  * invalid. With `lenientDocs`, doc-comment problems are passed to
  * `onWarning` instead and the complete model is still built.
- * `qemuVersion` picks whose model to build where QEMU releases differ
- * (see SchemaOptions; by default judged from the schema).
+ * `qemuVersion` names the QEMU release whose model to build where
+ * releases differ (see SchemaOptions; by default QEMU 10.0's).
  */
 export function parseSchema(fname: string, options: SchemaOptions = {}): QapiSchema {
   return new QapiSchema(fname, options);
@@ -28,8 +28,15 @@ export function parseSchemaString(
   return new QapiSchema(fname, options, text);
 }
 
-export { QapiSchema, formatWarning, QEMU_VERSIONS } from './schema.js';
-export type { SchemaOptions, QemuVersion, QemuVersionOption } from './schema.js';
+export {
+  QapiSchema,
+  formatWarning,
+  DEFAULT_QEMU_VERSION,
+  OLDEST_QEMU_VERSION,
+  normalizeQemuVersion,
+  qemuVersionProblem,
+} from './schema.js';
+export type { SchemaOptions, QemuVersion } from './schema.js';
 export { dumpSchema, dumpEntities, formatIfCond } from './dump.js';
 export { visitSchema, visitEntity, entitiesOfKind } from './visitor.js';
 export { cName } from './entities.js';

@@ -5,7 +5,7 @@
  * errors) and applies `pragma` directives. What the expressions mean is
  * checked later (expr-check.ts, then the schema).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { FrontendOptions } from './model.js';
 import { DocDiagnostics, QapiError, QapiSemError } from './errors.js';
@@ -73,6 +73,19 @@ function keepKeyOrder(target: JsonObject, order: string[]): JsonObject {
 /** Deeper nesting is refused rather than risking the call stack. */
 export const MAX_NESTING = 1000;
 
+/**
+ * How deep includes may nest: the main file is level 0, a file it includes
+ * level 1. QEMU's own schemas go 3 deep; anything near this limit is a
+ * mistake or an attack, and each level costs a few stack frames.
+ */
+export const MAX_INCLUDE_DEPTH = 100;
+
+/**
+ * How many bytes a schema may read from disk, its main file and every
+ * included file together. QEMU's largest schema is under 1 MiB.
+ */
+export const MAX_SCHEMA_BYTES = 16 * 1024 * 1024;
+
 /** Pragmas whose value is a list of names, and where they are kept. */
 const LIST_PRAGMAS = {
   'command-name-exceptions': 'commandNameExceptions',
@@ -109,6 +122,8 @@ function strerror(err: unknown): string {
       return 'Input/output error';
     case 'EPERM':
       return 'Operation not permitted';
+    case 'ENXIO':
+      return 'No such device or address';
     case 'EINVALUTF8':
       return 'Invalid UTF-8 data';
     default:
@@ -118,16 +133,71 @@ function strerror(err: unknown): string {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Reads a schema file as normalised text. Throws a Node error with a `code`. */
-function readSource(file: string): string {
-  const bytes = readFileSync(file);
+/** A Node-style error with a `code`, for what the C library has no errno for. */
+function fileError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** What kind of file `st` is, for the "not a regular file" message. */
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'a special file';
+}
+
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * Reads a schema file as normalised text, at most `budget` bytes of it.
+ * Only regular files are read: the file is opened without blocking (a
+ * FIFO would otherwise wait for a writer forever) and checked before a
+ * byte is read (a device like /dev/zero never ends). The size is enforced
+ * while reading, not trusted from stat, so a file that grows or claims to
+ * be empty (/proc) cannot get past it. Throws a Node error with a `code`.
+ */
+function readSource(file: string, budget: number): { text: string; bytes: number } {
+  const fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  let bytes: Buffer;
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw fileError('EISDIR', 'Is a directory');
+    if (!st.isFile()) throw fileError('ENOTREG', `Not a regular file (${fileKind(st)})`);
+    if (st.size > budget) throw tooLarge();
+    bytes = readAtMost(fd, budget, st.size);
+  } finally {
+    closeSync(fd);
+  }
   let text: string;
   try {
     text = utf8.decode(bytes);
   } catch {
-    throw Object.assign(new Error('invalid UTF-8'), { code: 'EINVALUTF8' });
+    throw fileError('EINVALUTF8', 'invalid UTF-8');
   }
-  return normalizeSource(text);
+  return { text: normalizeSource(text), bytes: bytes.length };
+}
+
+function tooLarge(): Error {
+  return fileError('EFBIG', `File too large (a schema may read at most ${MAX_SCHEMA_BYTES / 1024 / 1024} MiB in all)`);
+}
+
+/** Reads `fd` to its end, failing once more than `budget` bytes came. */
+function readAtMost(fd: number, budget: number, sizeHint: number): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  // One read for an ordinary file (its size plus one byte to see the end).
+  let want = Math.min(sizeHint > 0 ? sizeHint + 1 : READ_CHUNK, budget + 1);
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(Math.max(want, 1));
+    const n = readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) break;
+    total += n;
+    if (total > budget) throw tooLarge();
+    chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+    want = Math.min(READ_CHUNK, budget + 1 - total);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
 /** Universal newlines (CR LF and lone CR become LF), and a final newline. */
@@ -154,6 +224,19 @@ interface ParseContext {
   /** Absolute names of files already parsed. */
   readonly included: Set<string>;
   readonly diag: DocDiagnostics;
+  /** Bytes read from disk so far (at most MAX_SCHEMA_BYTES). */
+  bytesRead: number;
+}
+
+function newContext(options: FrontendOptions | DocDiagnostics): ParseContext {
+  return { included: new Set(), diag: diagnosticsFor(options), bytesRead: 0 };
+}
+
+/** Reads `file` within what is left of the context's byte budget. */
+function readFile(ctx: ParseContext, file: string): string {
+  const { text, bytes } = readSource(file, MAX_SCHEMA_BYTES - ctx.bytesRead);
+  ctx.bytesRead += bytes;
+  return text;
 }
 
 export function diagnosticsFor(options: FrontendOptions | DocDiagnostics): DocDiagnostics {
@@ -174,14 +257,14 @@ export function parseSchemaFile(
   fname: string,
   options: FrontendOptions | DocDiagnostics = {},
 ): ParseResult {
-  const ctx: ParseContext = { included: new Set(), diag: diagnosticsFor(options) };
+  const ctx = newContext(options);
   let src: string;
   try {
-    src = readSource(fname);
+    src = readFile(ctx, fname);
   } catch (err) {
     throw new QapiError(null, `can't read schema file '${fname}': ${strerror(err)}`);
   }
-  return new SchemaParser(ctx, fname, src, null).parse();
+  return new SchemaParser(ctx, fname, src, null, 0).parse();
 }
 
 /**
@@ -193,8 +276,7 @@ export function parseSchemaText(
   fname = 'schema.json',
   options: FrontendOptions | DocDiagnostics = {},
 ): ParseResult {
-  const ctx: ParseContext = { included: new Set(), diag: diagnosticsFor(options) };
-  return new SchemaParser(ctx, fname, normalizeSource(src), null).parse();
+  return new SchemaParser(newContext(options), fname, normalizeSource(src), null, 0).parse();
 }
 
 class SchemaParser {
@@ -210,6 +292,8 @@ class SchemaParser {
     private readonly fname: string,
     src: string,
     inclInfo: SourceInfo | null,
+    /** How many includes deep this file is (the main file: 0). */
+    private readonly depth: number,
   ) {
     ctx.included.add(this.absPath(fname));
     this.lex = new Lexer(src, new SourceInfo(fname, inclInfo));
@@ -294,14 +378,17 @@ class SchemaParser {
       }
     }
     if (this.ctx.included.has(inclAbs)) return;
+    if (this.depth >= MAX_INCLUDE_DEPTH) {
+      throw new QapiSemError(info, `includes nested too deeply (the limit is ${MAX_INCLUDE_DEPTH} levels)`);
+    }
 
     let src: string;
     try {
-      src = readSource(inclAbs);
+      src = readFile(this.ctx, inclAbs);
     } catch (err) {
       throw new QapiSemError(info, `can't read include file '${inclFname}': ${strerror(err)}`);
     }
-    const sub = new SchemaParser(this.ctx, inclFname, src, info).parse();
+    const sub = new SchemaParser(this.ctx, inclFname, src, info, this.depth + 1).parse();
     for (const e of sub.exprs) this.exprs.push(e);
     for (const d of sub.docs) this.docs.push(d);
   }
@@ -318,7 +405,7 @@ class SchemaParser {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
       throw new QapiSemError(info, `pragma ${name} must be a list of strings`);
     }
-    pragma[field] = value as string[];
+    pragma[field] = new Set(value as string[]);
   }
 
   // -------------------------------------------------------------------------
@@ -506,7 +593,6 @@ class SchemaParser {
   /** Is a tag matched by TAGGED_SECTION still supported? Reports it if not. */
   private supportedTag(tag: string): boolean {
     if (tag.includes('Note')) {
-      this.diag.legacySections = true;
       this.docProblem(
         `The '${tag}' section is no longer supported. Please use rST's '.. note::' or ` +
           "'.. admonition:: notes' directives, or another suitable admonition instead.",
@@ -514,7 +600,6 @@ class SchemaParser {
       return false;
     }
     if (tag.includes('Example')) {
-      this.diag.legacySections = true;
       this.docProblem(
         `The '${tag}' section is no longer supported. Please use the '.. qmp-example::' ` +
           'directive, or other suitable markup instead.',

@@ -120,22 +120,67 @@ const BUILTIN_TYPES: readonly (readonly [string, JsonType])[] = [
 const QTYPE_VALUES = ['none', 'qnull', 'qnum', 'qstring', 'qdict', 'qlist', 'qbool'];
 
 /**
- * Options of the schema checker. `qemuVersion` selects the QEMU release
- * whose model to reproduce where releases differ in what they build from
- * the same schema. Only one thing differs: up to QEMU 9.1 the built-in
- * `QType` enum has the prefix `QTYPE` ('7.2' here); from 9.2 on it has none
- * ('10.0'). 'auto' (the default) picks '7.2' for a schema whose doc
- * comments use `Note:` or `Example:` sections, which QEMU dropped in 9.1
- * (so such a schema only loads with `lenientDocs`), and '10.0' otherwise.
+ * Options of the schema checker. `qemuVersion` names the QEMU release
+ * (`'MAJOR.MINOR'`, 7.2 or later; a stable update like '8.2.3' counts as
+ * its release) whose model to build where releases build different models
+ * from the same schema. Only one thing differs: up to QEMU 9.1 the
+ * built-in `QType` enum has the prefix `QTYPE`; from 9.2 on it has none.
+ * The default is DEFAULT_QEMU_VERSION. The schema text cannot tell: the
+ * same file ships unchanged in releases on both sides of that change.
  * Checking rules are always those of QEMU 10.0.
  */
 export interface SchemaOptions extends FrontendOptions {
-  qemuVersion?: QemuVersionOption;
+  qemuVersion?: string;
 }
 
-export const QEMU_VERSIONS = ['10.0', '7.2'] as const;
-export type QemuVersion = (typeof QEMU_VERSIONS)[number];
-export type QemuVersionOption = QemuVersion | 'auto';
+/** A QEMU release as 'MAJOR.MINOR'. */
+export type QemuVersion = string;
+
+/** The model built when no `qemuVersion` is given: the newest release we reproduce. */
+export const DEFAULT_QEMU_VERSION: QemuVersion = '10.0';
+/** The oldest release whose model we reproduce. */
+export const OLDEST_QEMU_VERSION: QemuVersion = '7.2';
+/** The first release whose built-in QType enum has no prefix. */
+const QTYPE_UNPREFIXED_SINCE = [9, 2] as const;
+
+/**
+ * MAJOR.MINOR, optionally .MICRO (below 50 a stable update, from 50 a
+ * development snapshot). Since 4.0 QEMU makes three releases a year:
+ * MAJOR.0, MAJOR.1 and MAJOR.2.
+ */
+const RELEASE = /^([1-9][0-9]{0,2})\.([0-2])(?:\.(0|[1-9][0-9]?))?$/;
+
+function compareRelease(a: readonly [number, number], b: readonly [number, number]): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+function releaseParts(version: string): [number, number] | null {
+  const m = RELEASE.exec(version);
+  if (!m || (m[3] !== undefined && Number(m[3]) >= 50)) return null;
+  return [Number(m[1]), Number(m[2])];
+}
+
+/**
+ * `version` as 'MAJOR.MINOR' ('8.2.3' → '8.2'), or null when it does not
+ * name a QEMU release from OLDEST_QEMU_VERSION on. Development snapshots
+ * (x.y.50 and up) are refused: they may be on either side of a change.
+ */
+export function normalizeQemuVersion(version: string): QemuVersion | null {
+  const parts = releaseParts(version);
+  const oldest = releaseParts(OLDEST_QEMU_VERSION)!;
+  if (!parts || compareRelease(parts, oldest) < 0) return null;
+  return `${parts[0]}.${parts[1]}`;
+}
+
+/** The problem with a `qemuVersion` value, worded for users. */
+export function qemuVersionProblem(version: string): string {
+  return `'${version}' is not a QEMU release from ${OLDEST_QEMU_VERSION} on (MAJOR.MINOR, e.g. 9.1 or ${DEFAULT_QEMU_VERSION})`;
+}
+
+/** The QType enum's prefix in `version`'s model. */
+function qtypePrefix(version: QemuVersion): string | null {
+  return compareRelease(releaseParts(version)!, QTYPE_UNPREFIXED_SINCE) < 0 ? 'QTYPE' : null;
+}
 
 /** QEMU's limit: features are numbered into a 64-bit mask. */
 const MAX_FEATURES = 64;
@@ -167,7 +212,7 @@ export function formatWarning(err: QapiError): string {
 
 export class QapiSchema implements CheckedSchema, TypeResolver {
   readonly docs: readonly QapiDoc[];
-  /** The QEMU release whose model was built (see SchemaOptions). */
+  /** The QEMU release whose model was built, as 'MAJOR.MINOR' (see SchemaOptions). */
   readonly qemuVersion: QemuVersion;
   private readonly entityList: AnyEntity[] = [];
   private readonly entityDict = new Map<string, DefinitionEntity>();
@@ -190,6 +235,9 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     options: SchemaOptions = {},
     text?: string,
   ) {
+    const version = normalizeQemuVersion(options.qemuVersion ?? DEFAULT_QEMU_VERSION);
+    if (version === null) throw new RangeError(`qapi-ts: qemuVersion ${qemuVersionProblem(String(options.qemuVersion))}`);
+    this.qemuVersion = version;
     this.diagnostics = new WarningDiagnostics(options.lenientDocs ?? false, options.onWarning);
     const parsed =
       text === undefined
@@ -202,9 +250,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     this.schemaDir = dirnameOf(fname);
     this.makeModule(Module.BUILTIN);
     this.makeModule(fname);
-    const version = options.qemuVersion ?? 'auto';
-    this.qemuVersion = version === 'auto' ? (this.diagnostics.legacySections ? '7.2' : '10.0') : version;
-    this.defPredefineds(this.qemuVersion === '7.2' ? 'QTYPE' : null);
+    this.defPredefineds(qtypePrefix(this.qemuVersion));
     this.predefining = false;
     this.defExprs(exprs);
     this.check();

@@ -15,14 +15,16 @@ import type { SourceLocation } from './model.js';
 export class QapiPragma {
   /** Must every definition have a doc comment? */
   docRequired = false;
+  // The name lists are sets: a schema may list thousands of names, and
+  // every definition looks itself up.
   /** Commands whose names may contain '_'. */
-  commandNameExceptions: string[] = [];
+  commandNameExceptions: ReadonlySet<string> = new Set();
   /** Commands that may return something other than an object. */
-  commandReturnsExceptions: string[] = [];
+  commandReturnsExceptions: ReadonlySet<string> = new Set();
   /** Definitions whose members may lack documentation. */
-  documentationExceptions: string[] = [];
+  documentationExceptions: ReadonlySet<string> = new Set();
   /** Types whose member names may break the case rules. */
-  memberNameExceptions: string[] = [];
+  memberNameExceptions: ReadonlySet<string> = new Set();
 }
 
 export class SourceInfo implements SourceLocation {

@@ -16,6 +16,8 @@
  * | QMP_ERR_ABORTED             | QmpAbortError           | the call's `signal` was aborted                  |
  * | QMP_ERR_OOB_NOT_NEGOTIATED  | QmpCapabilityError      | `oob: true` without the `oob` capability         |
  * | QMP_ERR_COMMAND             | QmpCommandError         | the server answered with an error reply          |
+ * | QMP_ERR_PROBE_QUERY         | ProbeQueryError         | a malformed schema probe query (probe.ts)        |
+ * | QMP_ERR_INTROSPECTION       | IntrospectionError      | query-qmp-schema data that cannot be read        |
  *
  * "Fatal" errors close the session and reject every pending call with
  * that same error; "reported" ones go to the client's `onError` listeners
@@ -34,7 +36,9 @@ export type QmpErrorCode =
   | 'QMP_ERR_TIMEOUT'
   | 'QMP_ERR_ABORTED'
   | 'QMP_ERR_OOB_NOT_NEGOTIATED'
-  | 'QMP_ERR_COMMAND';
+  | 'QMP_ERR_COMMAND'
+  | 'QMP_ERR_PROBE_QUERY'
+  | 'QMP_ERR_INTROSPECTION';
 
 export class QmpError extends Error {
   readonly code: QmpErrorCode;
@@ -138,6 +142,34 @@ export class QmpCommandError extends QmpError {
   }
 }
 
+/** A probe query that breaks the grammar (see probe-query.ts); `step` is 0-based (0: the entry name). */
+export class ProbeQueryError extends QmpError {
+  readonly query: string;
+  readonly step: number | null;
+  readonly reason: string;
+  constructor(query: string, step: number | null, reason: string) {
+    super('QMP_ERR_PROBE_QUERY', `malformed probe query '${query}': ${step === null ? '' : `step ${step + 1}: `}${reason}`);
+    this.query = query;
+    this.step = step;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Introspection data (`query-qmp-schema`'s reply) that does not have the
+ * documented shape, refers to a type it does not define, or nests
+ * cyclically or too deep. `query` names the probe that ran into it, if any.
+ */
+export class IntrospectionError extends QmpError {
+  readonly query: string | null;
+  readonly reason: string;
+  constructor(reason: string, query: string | null = null) {
+    super('QMP_ERR_INTROSPECTION', query === null ? `bad introspection data: ${reason}` : `bad introspection data (probing '${query}'): ${reason}`);
+    this.query = query;
+    this.reason = reason;
+  }
+}
+
 function guard<T extends QmpError>(cls: abstract new (...args: never[]) => T): (e: unknown) => e is T {
   return (e: unknown): e is T => e instanceof cls;
 }
@@ -151,3 +183,5 @@ export const isQmpTimeoutError = guard(QmpTimeoutError);
 export const isQmpAbortError = guard(QmpAbortError);
 export const isQmpCapabilityError = guard(QmpCapabilityError);
 export const isQmpCommandError = guard(QmpCommandError);
+export const isProbeQueryError = guard(ProbeQueryError);
+export const isIntrospectionError = guard(IntrospectionError);

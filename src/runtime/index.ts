@@ -1,4 +1,4 @@
-/** The runtime QMP client: connect, execute, events, typed errors, exact JSON. */
+/** The runtime QMP client: connect, execute, events, schema probes, typed errors, exact JSON. */
 export type { ExecuteOptions, QmpEventMessage, QmpExecutor } from './executor.js';
 export { QmpClient, type ConnectOptions, type QmpClientState } from './client.js';
 export { QmpEventStream, DEFAULT_EVENT_BUFFER } from './events.js';
@@ -6,4 +6,22 @@ export { LineDecoder, DEFAULT_MAX_MESSAGE_BYTES, type LineSink } from './framing
 export { parseJson, stringifyJson, type JsonValue } from './json.js';
 export { parseGreeting, type QmpGreeting, type QmpVersion } from './protocol.js';
 export { openSocket, parseTcpTarget, describeTarget, type QmpTarget, type OpenOptions } from './transport.js';
+export {
+  IntrospectedSchema,
+  MAX_PROBE_DEPTH,
+  type IntrospectionJsonType,
+  type SchemaInfo,
+  type SchemaInfoAlternate,
+  type SchemaInfoArray,
+  type SchemaInfoBuiltin,
+  type SchemaInfoCommand,
+  type SchemaInfoEnum,
+  type SchemaInfoEnumMember,
+  type SchemaInfoEvent,
+  type SchemaInfoObject,
+  type SchemaInfoObjectMember,
+  type SchemaInfoObjectVariant,
+} from './introspection.js';
+export { parseProbeQuery, MAX_PROBE_STEPS, type ProbeQuery, type ProbeStep, type ProbeStepKind } from './probe-query.js';
+export { probe, probeAll, introspect, useIntrospection, forgetIntrospection, type IntrospectOptions } from './probe.js';
 export * from './errors.js';

@@ -6,6 +6,7 @@
  * on any `QmpExecutor` (the runtime client, a recording, a fake).
  */
 import type { ExecuteOptions, QmpEventMessage, QmpExecutor } from '../runtime/executor.js';
+import { probe, type IntrospectOptions } from '../runtime/probe.js';
 import type { Schema } from './kit.js';
 import { QapiValidationError, problemsOf, type ValidationTarget } from './errors.js';
 import type { UnknownValue } from './unknown.js';
@@ -47,6 +48,14 @@ export type ArgsParameters<A> = undefined extends A
 
 export type Timestamp = QmpEventMessage['timestamp'];
 
+/**
+ * A probe query (see the runtime's probe-query.ts) starting at a command or
+ * event of the schema: `'query-iothreads'`, `'query-iothreads/ret-type/holders'`.
+ */
+export type ProbeQueryFor<C, E> =
+  | ((keyof C | keyof E) & string)
+  | `${(keyof C | keyof E) & string}/${string}`;
+
 /** An event message narrowed by name. */
 export type TypedEvent<E extends EventTable, K extends keyof E & string = keyof E & string> = {
   [P in K]: { event: P; data: E[P]; timestamp: Timestamp };
@@ -76,6 +85,17 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
   execute<K extends keyof C & string>(name: K, ...rest: ArgsParameters<C[K]['args']>): Promise<C[K]['returns']> {
     const [args, options] = rest;
     return this.call(name, args, options) as Promise<C[K]['returns']>;
+  }
+
+  /**
+   * Whether the QEMU on the other end supports what `query` names, judged
+   * from its `query-qmp-schema` (fetched once per executor and cached):
+   * `await client.supports('query-iothreads/ret-type/holders')`. A
+   * command or event the QEMU lacks answers false. For queries starting
+   * elsewhere, use the runtime's `probe(executor, query)`.
+   */
+  supports(query: ProbeQueryFor<C, E>, options?: IntrospectOptions): Promise<boolean> {
+    return probe(this.executor, query, options);
   }
 
   /** Runs `name`, checking arguments and reply unless validation is off. */

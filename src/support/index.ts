@@ -21,6 +21,7 @@ export {
   type CommandTable,
   type CommandValidators,
   type EventTable,
+  type ProbeQueryFor,
   type QapiClientOptions,
   type Timestamp,
   type TypedEvent,

@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { parseSchema } from '../../src/frontend/index.js';
+import { parseSchema, parseSchemaString } from '../../src/frontend/index.js';
+import { generateIntrospection } from '../../src/backends/introspect.js';
 import { generateFiles } from '../../src/backends/generate.js';
 import { importGenerated, supportModuleUrl } from '../../src/backends/load.js';
 import { camelCase, NameTable, pascalCase, propertyKey, safeIdentifier } from '../../src/backends/names.js';
@@ -57,6 +58,21 @@ describe('names', () => {
     expect(index).toContain("  'boxed-thing': { args: Info; returns: Record<string, never> };");
     expect(index).toContain("  'THING_CHANGED': ThingChangedData;\n");
     expect(index).toContain("  'STOP': undefined;\n");
+  });
+
+  test("supports(query) probes the server's query-qmp-schema; a command named supports becomes supports_2", async () => {
+    const text = `{ 'struct': 'Info', 'data': { 'id': 'str', '*holders': [ 'str' ] } }
+{ 'command': 'query-infos', 'returns': [ 'Info' ] }
+{ 'command': 'supports', 'data': { 'what': 'str' } }`;
+    const s = await loadSnippet(text);
+    expect(s.files.get('index.ts')).toContain('  supports_2(args: SupportsArguments, options?: ExecuteOptions)');
+    const introspection = generateIntrospection(parseSchemaString(text, 'test.json'));
+    const executor = fakeExecutor({ 'query-qmp-schema': introspection });
+    const client = s.client(executor);
+    expect(await client.supports('query-infos/ret-type/*holders')).toBe(true);
+    expect(await client.supports('query-infos/ret-type/*id')).toBe(false);
+    expect(await client.supports('supports/arg-type/what/!string')).toBe(true);
+    expect(executor.calls.map((c) => c.command)).toEqual(['query-qmp-schema']);
   });
 
   test('QAPI types named like what generated code imports or declares are renamed', async () => {

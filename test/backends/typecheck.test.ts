@@ -62,6 +62,10 @@ export async function use(executor: QmpExecutor): Promise<number | bigint> {
   await client.queryIothreads({ id: 'x' });
   // @ts-expect-error unknown command
   await client.execute('no-such-command');
+  const holders: boolean = await client.supports('query-iothreads/ret-type/holders');
+  // @ts-expect-error probes start at a command or event of the schema
+  await client.supports('no-such-command/arg-type');
+  void holders;
   // @ts-expect-error arbitrary strings are not enum values
   const bad: IoThreadHolderType = 'iothread-vq';
   const known: IoThreadHolderType = IoThreadHolderTypeValues[0];

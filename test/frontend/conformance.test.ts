@@ -34,9 +34,11 @@ function dumpInProcess(name: string): { out: string; err: string; status: number
   return { out, err, status };
 }
 
+// Vitest runs the body of a skipped describe too (to list its tests as
+// skipped), so nothing in it may touch the suite's folder unless it exists.
 describe.skipIf(suite === null)('QEMU 10.0 QAPI test suite', () => {
-  const dir = suite!;
-  const cases = listCases(dir);
+  const dir = suite ?? '';
+  const cases = suite === null ? [] : listCases(suite);
   const expected = (name: string, ext: 'out' | 'err') => readFileSync(join(dir, `${name}.${ext}`), 'utf8');
   let savedCwd = '';
 

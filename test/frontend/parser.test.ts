@@ -3,16 +3,25 @@
  * and doc comments, strict and lenient. Expected texts follow QEMU 10.0's
  * frontend (checked against it while writing these cases).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QapiDoc, type DocMember } from '../../src/frontend/doc.js';
+import { QapiDoc, type QapiDocArgSection, type DocMember } from '../../src/frontend/doc.js';
 import { DocDiagnostics, QapiError, QapiParseError, QapiSemError } from '../../src/frontend/errors.js';
-import { MAX_NESTING, parseSchemaFile, parseSchemaText, type ParseResult } from '../../src/frontend/parser.js';
+import {
+  MAX_INCLUDE_DEPTH,
+  MAX_NESTING,
+  MAX_SCHEMA_BYTES,
+  parseSchemaFile,
+  parseSchemaText,
+  type ParseResult,
+} from '../../src/frontend/parser.js';
 import { SourceInfo } from '../../src/frontend/source.js';
 import { checkExprs } from '../../src/frontend/expr-check.js';
 import { sharedDir } from '../helpers/shared.js';
+import { BIN, builtCli } from '../helpers/cli.js';
 
 function parse(src: string): ParseResult {
   return parseSchemaText(src, 'test.json');
@@ -26,6 +35,17 @@ function errorOf(src: string): string {
   } catch (err) {
     if (!(err instanceof QapiError)) throw err;
     return err.format();
+  }
+}
+
+/** The error text for file `name` in `dir` (names shown relative to `dir`), or 'OK'. */
+function fileErrorIn(dir: string, name: string): string {
+  try {
+    parseSchemaFile(join(dir, name));
+    return 'OK';
+  } catch (err) {
+    if (!(err instanceof QapiError)) throw err;
+    return err.format().split(dir + '/').join('');
   }
 }
 
@@ -154,10 +174,24 @@ describe('directives', () => {
     );
     const pragma = exprs[0]!.info.pragma;
     expect(pragma.docRequired).toBe(true);
-    expect(pragma.memberNameExceptions).toEqual(['A']);
-    expect(pragma.commandReturnsExceptions).toEqual(['c']);
-    expect(pragma.documentationExceptions).toEqual(['D']);
-    expect(pragma.commandNameExceptions).toEqual(['x_y']);
+    // Sets, not arrays: every definition looks itself up in them, and a
+    // list of 40,000 names made that quadratic.
+    expect(pragma.memberNameExceptions).toEqual(new Set(['A']));
+    expect(pragma.commandReturnsExceptions).toEqual(new Set(['c']));
+    expect(pragma.documentationExceptions).toEqual(new Set(['D']));
+    expect(pragma.commandNameExceptions).toEqual(new Set(['x_y']));
+  });
+
+  it('applies a 40,000-name command-name-exceptions list to every command', () => {
+    const n = 40_000;
+    const names = Array.from({ length: n }, (_, i) => `cmd_${i}`);
+    const src =
+      `{ 'pragma': { 'command-name-exceptions': [${names.map((c) => `'${c}'`).join(', ')}] } }\n` +
+      names.map((c) => `{ 'command': '${c}' }\n`).join('') +
+      "{ 'command': 'not_listed' }\n";
+    expect(() => checkExprs(parse(src).exprs)).toThrow(
+      `test.json:${n + 2}: name of command must not use uppercase or '_'`,
+    );
   });
 });
 
@@ -185,15 +219,7 @@ describe('includes', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  function fileError(name: string): string {
-    try {
-      parseSchemaFile(join(dir, name));
-      return 'OK';
-    } catch (err) {
-      if (!(err instanceof QapiError)) throw err;
-      return err.format().split(dir + '/').join('');
-    }
-  }
+  const fileError = (name: string): string => fileErrorIn(dir, name);
 
   it('includes relative to the including file, each file once', () => {
     const main = join(dir, 'main.json');
@@ -228,6 +254,95 @@ describe('includes', () => {
     expect(fileError('badutf8.json')).toMatch(/^badutf8.json:1: can't read include file 'latin1.json': /);
     expect(fileError('errsub.json')).toBe("In file included from errsub.json:1:\nsub/bad.json:2:15: expected ',' or '}'");
     expect(fileError('absent.json')).toBe("can't read schema file 'absent.json': No such file or directory");
+  });
+});
+
+describe('hostile files', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'qapi-hostile-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const fileError = (name: string): string => fileErrorIn(dir, name);
+
+  /** Files c0.json … c{n-1}.json, each including the next; the last defines `last`. */
+  function chain(prefix: string, n: number, last: string): void {
+    for (let i = 0; i < n; i++) {
+      const text = i < n - 1 ? `{ 'include': '${prefix}${i + 1}.json' }\n` : last;
+      writeFileSync(join(dir, `${prefix}${i}.json`), text);
+    }
+  }
+
+  it(`refuses includes nested more than ${MAX_INCLUDE_DEPTH} deep, naming the chain`, () => {
+    chain('deep', 2500, "{ 'enum': 'Deepest', 'data': [] }\n");
+    const err = fileError('deep0.json');
+    const lines = err.split('\n');
+    expect(lines).toHaveLength(MAX_INCLUDE_DEPTH + 1);
+    expect(lines[0]).toBe('In file included from deep0.json:1:');
+    expect(lines[MAX_INCLUDE_DEPTH - 1]).toBe(`In file included from deep${MAX_INCLUDE_DEPTH - 1}.json:1:`);
+    expect(lines[MAX_INCLUDE_DEPTH]).toBe(
+      `deep${MAX_INCLUDE_DEPTH}.json:1: includes nested too deeply (the limit is ${MAX_INCLUDE_DEPTH} levels)`,
+    );
+  });
+
+  it(`reads includes exactly ${MAX_INCLUDE_DEPTH} deep, even with the deepest expressions at the bottom`, () => {
+    const depth = MAX_NESTING - 4;
+    const cond = `${"{ 'not': ".repeat(depth)}'bad'${' }'.repeat(depth)}`;
+    chain('edge', MAX_INCLUDE_DEPTH + 1, `{ 'struct': 'Edge', 'data': { 'm': { 'type': 'int', 'if': ${cond} } } }\n`);
+    const { exprs } = parseSchemaFile(join(dir, 'edge0.json'));
+    expect(exprs).toHaveLength(MAX_INCLUDE_DEPTH + 1);
+    expect(() => checkExprs(exprs)).toThrow("'if' condition 'bad' of 'data' member 'm' is not a valid identifier");
+  });
+
+  it(`refuses a schema of more than ${MAX_SCHEMA_BYTES / 1024 / 1024} MiB, in one file or in all`, () => {
+    const tooLarge = `File too large (a schema may read at most ${MAX_SCHEMA_BYTES / 1024 / 1024} MiB in all)`;
+    // Sparse: takes no disk space, and its zeros must not be read at all.
+    writeFileSync(join(dir, 'huge.json'), '');
+    truncateSync(join(dir, 'huge.json'), MAX_SCHEMA_BYTES + 1);
+    writeFileSync(join(dir, 'inc-huge.json'), "\n{ 'include': 'huge.json' }\n");
+    expect(fileError('inc-huge.json')).toBe(`inc-huge.json:2: can't read include file 'huge.json': ${tooLarge}`);
+    expect(fileError('huge.json')).toBe(`can't read schema file '${join(dir, 'huge.json')}': ${tooLarge}`.split(dir + '/').join(''));
+    // Three files of 40% each: the third one is over the limit.
+    const part = '\n'.repeat(Math.floor(MAX_SCHEMA_BYTES * 0.4));
+    for (const name of ['p1', 'p2', 'p3']) writeFileSync(join(dir, `${name}.json`), part);
+    writeFileSync(join(dir, 'parts.json'), "{ 'include': 'p1.json' }\n{ 'include': 'p2.json' }\n{ 'include': 'p3.json' }\n");
+    expect(fileError('parts.json')).toBe(`parts.json:3: can't read include file 'p3.json': ${tooLarge}`);
+  });
+
+  // Through the built CLI in a child process: were the file read, a FIFO
+  // would block it and /dev/zero would fill its memory; the kill after
+  // 10 s turns that into a failure instead of a hung test run.
+  describe.skipIf(!builtCli('src/cli/main.js', 'hostile include tests through bin/qapi-ts'))('that are not regular files', () => {
+    function check(name: string): { status: number | null; stderr: string } {
+      const run = spawnSync(process.execPath, [BIN, 'check', name], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 10_000,
+        killSignal: 'SIGKILL',
+      });
+      return { status: run.status, stderr: run.stderr };
+    }
+
+    it('refuses /dev/zero, a FIFO and a directory, included or given, with a located error', () => {
+      expect(spawnSync('mkfifo', [join(dir, 'fifo')]).status).toBe(0);
+      mkdirSync(join(dir, 'folder'));
+      const cases: Array<[string, string]> = [
+        ['/dev/zero', 'Not a regular file (a character device)'],
+        ['fifo', 'Not a regular file (a FIFO)'],
+        ['folder', 'Is a directory'],
+      ];
+      for (const [target, reason] of cases) {
+        writeFileSync(join(dir, 'inc.json'), `# hostile\n{ 'include': '${target}' }\n`);
+        expect(check('inc.json'), target).toEqual({ status: 1, stderr: `inc.json:2: can't read include file '${target}': ${reason}\n` });
+        expect(check(target), target).toEqual({ status: 1, stderr: `can't read schema file '${target}': ${reason}\n` });
+      }
+    });
+  });
+
+  it('reads files that report no size (/proc) to their end', () => {
+    writeFileSync(join(dir, 'proc.json'), "{ 'include': '/proc/self/status' }\n");
+    expect(fileError('proc.json')).toMatch(/^In file included from proc\.json:1:\n\/proc\/self\/status:1:1: stray 'Name'$/);
   });
 });
 
@@ -389,6 +504,31 @@ describe('QapiDoc connecting members', () => {
     expect(() => doc.check()).toThrow("test.json:3: documented members 'a', 'b' do not exist");
     doc.connectMember(member('a'));
     expect(() => doc.check()).toThrow("test.json:4: documented member 'b' does not exist");
+  });
+
+  it('inserts stubs for thousands of exempted members in linear time', () => {
+    const { exprs } = parse(
+      "{ 'pragma': { 'documentation-exceptions': ['S'] } }\n##\n# @S:\n# @a: x\n# Since: 1\n##\n{ 'struct': 'S', 'data': {} }",
+    );
+    const doc = exprs[0]!.doc!;
+    // Count how often the section list is looked at: finding the place
+    // for each stub anew made 20,000 stubs cost 200 million looks.
+    let reads = 0;
+    const sections = doc.allSections;
+    const counted = new Proxy(sections, {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && /^[0-9]+$/.test(key)) reads++;
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    Object.defineProperty(doc, 'allSections', { value: counted });
+    const n = 20_000;
+    for (let i = 0; i < n; i++) doc.connectMember({ name: `m${i}`, role: 'member', info: exprs[0]!.info });
+    expect(reads).toBeLessThan(10 * n);
+    expect(sections.length).toBe(n + 3);
+    expect(sections.map((s) => s.kind).slice(-2)).toEqual(['Member', 'Since']);
+    expect((sections[2] as QapiDocArgSection).name).toBe('m0');
+    expect((sections[n + 1] as QapiDocArgSection).name).toBe(`m${n - 1}`);
   });
 
   it('inserts a stub for exempted members after the member descriptions', () => {

@@ -17,6 +17,8 @@ import {
   parseSchema,
   parseSchemaString,
   QapiError,
+  DEFAULT_QEMU_VERSION,
+  qemuVersionProblem,
   type SchemaEntity,
   type SchemaObjectType,
   type SchemaVisitor,
@@ -272,28 +274,43 @@ describe('dump', () => {
     expect(formatIfCond({ any: [{ all: ['A', 'B'] }, 'C'] })).toBe("{'any': [{'all': ['A', 'B']}, 'C']}");
   });
 
-  it('adds the QType prefix only in QEMU 7.2 mode', () => {
+  const QTYPE_PREFIXED = 'enum QType\n    prefix QTYPE\n    member none\n';
+
+  it('models the QType enum as the named QEMU release does: prefix QTYPE up to 9.1, none from 9.2', () => {
     const text = "{ 'struct': 'Sx', 'data': {} }\n";
-    expect(dumpSchema(parseSchemaString(text))).not.toContain('prefix QTYPE');
-    expect(dumpSchema(parseSchemaString(text, 'schema.json', { qemuVersion: '7.2' }))).toContain(
-      'enum QType\n    prefix QTYPE\n    member none\n',
-    );
+    const dump = (qemuVersion?: string) => dumpSchema(parseSchemaString(text, 'schema.json', { qemuVersion }));
+    for (const v of ['7.2', '8.0', '8.2', '9.0', '9.1', '9.1.3']) expect(dump(v), v).toContain(QTYPE_PREFIXED);
+    for (const v of ['9.2', '10.0', '10.1', '10.2.1', '11.0']) {
+      expect(dump(v), v).toContain('enum QType\n    member none\n');
+      expect(dump(v), v).not.toContain('prefix QTYPE');
+    }
+    expect(parseSchemaString(text, 'schema.json', { qemuVersion: '8.2.7' }).qemuVersion).toBe('8.2');
   });
 
-  it("judges the QEMU version from the doc comments unless told (auto): Note:/Example: sections mean before 9.1", () => {
+  it('builds QEMU 10.0\'s model by default, whatever the doc comments look like', () => {
+    // Old-style Note:/Example: sections do not date a schema: QEMU 10.0
+    // still ships files that use them.
     const doc = (section: string) =>
       `##\n# @Sx:\n#\n# Some struct.\n#\n${section}# Since: 1.0\n##\n{ 'struct': 'Sx', 'data': {} }\n`;
     const lenient = { lenientDocs: true, onWarning: () => {} };
-    for (const section of ['# Example:\n#\n#     -> { "execute": "x" }\n#\n', '# Note: this is old style.\n#\n']) {
+    for (const section of ['# Example:\n#\n#     -> { "execute": "x" }\n#\n', '# Note: this is old style.\n#\n', '']) {
       const schema = parseSchemaString(doc(section), 'schema.json', lenient);
-      expect(schema.qemuVersion).toBe('7.2');
-      expect(dumpSchema(schema)).toContain('enum QType\n    prefix QTYPE\n');
-      expect(parseSchemaString(doc(section), 'schema.json', { ...lenient, qemuVersion: '10.0' }).qemuVersion).toBe('10.0');
+      expect(schema.qemuVersion).toBe(DEFAULT_QEMU_VERSION);
+      expect(DEFAULT_QEMU_VERSION).toBe('10.0');
+      expect(dumpSchema(schema)).not.toContain('prefix QTYPE');
+      expect(dumpSchema(parseSchemaString(doc(section), 'schema.json', { ...lenient, qemuVersion: '9.1' }))).toContain(QTYPE_PREFIXED);
     }
-    const modern = parseSchemaString(doc('# .. note:: this is new style.\n#\n'), 'schema.json', lenient);
-    expect(modern.qemuVersion).toBe('10.0');
-    expect(dumpSchema(modern)).not.toContain('prefix QTYPE');
   });
+
+  it.each(['auto', '', '10', '7.1', '6.2', '9.9', '10.3', '9.1.50', '9.1.90', '10.0.0.1', ' 10.0', 'v10.0', '010.0'])(
+    'refuses qemuVersion %j with a RangeError naming it',
+    (v) => {
+      expect(() => parseSchemaString("{ 'struct': 'Sx', 'data': {} }\n", 'schema.json', { qemuVersion: v })).toThrow(
+        new RangeError(`qapi-ts: qemuVersion ${qemuVersionProblem(v)}`),
+      );
+      expect(qemuVersionProblem(v)).toContain(`'${v}' is not a QEMU release`);
+    },
+  );
 });
 
 describe('check and dump commands', () => {
@@ -318,9 +335,27 @@ describe('check and dump commands', () => {
     expect(run('dump').status).toBe(2);
     expect(run('dump', 'a.json', 'b.json').status).toBe(2);
     expect(run('dump', '--bogus', 'a.json').status).toBe(2);
-    const r = run('check', '--qemu-version', '9.9', 'a.json');
-    expect(r.status).toBe(2);
-    expect(r.err).toContain("unknown --qemu-version '9.9'");
+    for (const v of ['9.9', 'auto']) {
+      const r = run('check', '--qemu-version', v, 'a.json');
+      expect(r.status).toBe(2);
+      expect(r.err).toBe(`qapi-ts check: --qemu-version: '${v}' is not a QEMU release from 7.2 on (MAJOR.MINOR, e.g. 9.1 or 10.0)\n`);
+    }
+  });
+
+  it('--qemu-version picks the model; the help names the default and where the models part', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-qv-'));
+    const file = join(dir, 'schema.json');
+    try {
+      writeFileSync(file, "{ 'struct': 'Sx', 'data': {} }\n");
+      expect(run('dump', '--qemu-version', '9.1', file).out).toContain('enum QType\n    prefix QTYPE\n');
+      expect(run('dump', '--qemu-version', '9.2', file).out).not.toContain('prefix QTYPE');
+      expect(run('dump', file).out).not.toContain('prefix QTYPE');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const help = run('dump', '--help').out.replace(/\s+/g, ' ');
+    expect(help).toContain('default 10.0');
+    expect(help).toContain('up to 9.1 the built-in QType enum has the prefix QTYPE, from 9.2 on it has none');
   });
 
   it('reports an unreadable schema file as QEMU does, with nothing on stdout', () => {

@@ -1,6 +1,7 @@
 /**
  * Locating ../shared (QEMU's schemas, test suite and transcripts), which
- * sits beside the project and is never copied into it.
+ * sits beside the project and is never copied into it (QAPI_TS_SHARED
+ * names another place, e.g. a missing one to see the tests skip).
  *
  * In CI a missing folder is a hard failure; elsewhere the caller skips its
  * tests and we say so on stderr, so a skip is never silent.
@@ -10,7 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const sharedRoot = resolve(repoRoot, '../shared');
+/** `../shared` beside the checkout, or wherever QAPI_TS_SHARED points. */
+export const sharedRoot = resolve(repoRoot, process.env.QAPI_TS_SHARED || '../shared');
 
 const warned = new Set<string>();
 
