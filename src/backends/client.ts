@@ -11,7 +11,9 @@ import { propertyKey, quote } from './names.js';
 function argsType(ctx: GenContext, c: SchemaCommand | SchemaEvent, out: GeneratedFile): string {
   const t = c.argType;
   if (t === null || !ctx.selection.entity(t)) return 'undefined';
-  const ref = ctx.typeRef(t, out);
+  let ref = ctx.typeRef(t, out);
+  // 'gen': false with a named struct: the command takes further arguments.
+  if (c.meta === 'command' && ctx.openArgumentsName(c) !== null) ref = `${ref} & { [argument: string]: unknown }`;
   return ctx.allOptional(t) && c.meta === 'command' ? `${ref} | undefined` : ref;
 }
 
@@ -24,6 +26,8 @@ function commandDoc(ctx: GenContext, c: SchemaCommand | SchemaEvent, indent: str
   const doc = ctx.doc();
   if (full) doc.entityDoc(c.doc);
   else doc.summary(c.doc);
+  if (c.meta === 'command') doc.presence(ctx.presence.command(c), 'command', ctx.presence.oldestLabel);
+  else doc.presence(ctx.presence.event(c), 'event', ctx.presence.oldestLabel);
   return doc.meta(ctx.selection.activeFeatures(c.features), c.ifcond.ifcond, c.doc).render(indent);
 }
 
@@ -53,7 +57,7 @@ export function indexFile(ctx: GenContext): GeneratedFile {
   for (const c of ctx.commands) {
     commandMap += commandDoc(ctx, c, '  ', false);
     commandMap += `  ${quote(c.name)}: { args: ${argsType(ctx, c, out)}; returns: ${returnsType(ctx, c, out)} };\n`;
-    const args = c.argType && ctx.selection.entity(c.argType) ? quote(c.argType.name) : 'null';
+    const args = c.argType && ctx.selection.entity(c.argType) ? quote(ctx.openArgumentsName(c) ?? c.argType.name) : 'null';
     const returns = !c.successResponse ? 'null' : c.retType ? quote(c.retType.name) : "'q_empty'";
     commandSpec += `    ${quote(c.name)}: [${args}, ${returns}],\n`;
   }
@@ -63,6 +67,19 @@ export function indexFile(ctx: GenContext): GeneratedFile {
     eventMap += commandDoc(ctx, e, '  ');
     eventMap += `  ${quote(e.name)}: ${argsType(ctx, e, out)};\n`;
     eventSpec += `    ${quote(e.name)}: ${e.argType && ctx.selection.entity(e.argType) ? quote(e.argType.name) : 'null'},\n`;
+  }
+  // Commands and events only the oldest supported release has: there, unchecked.
+  const removed = ctx.doc()
+    .text(`Only in older QEMU releases such as ${ctx.presence.oldestLabel}, the oldest supported release; gone from this schema. Not checked: its shape is that release's.`)
+    .render('  ');
+  for (const [name, r] of ctx.presence.removedCommands()) {
+    const returns = { value: ['unknown', "'any'"], empty: ['Record<string, never>', "'q_empty'"], none: ['undefined', 'null'] }[r.returns];
+    commandMap += `${removed}  ${quote(name)}: { args: ${r.takesArguments ? 'Record<string, unknown> | undefined' : 'undefined'}; returns: ${returns[0]} };\n`;
+    commandSpec += `    ${quote(name)}: [${r.takesArguments ? "'any'" : 'null'}, ${returns[1]}],\n`;
+  }
+  for (const [name, data] of ctx.presence.removedEvents()) {
+    eventMap += `${removed}  ${quote(name)}: ${data ? 'Record<string, unknown>' : 'undefined'};\n`;
+    eventSpec += `    ${quote(name)}: ${data ? "'any'" : 'null'},\n`;
   }
   if (!ctx.js) {
     out.print(`/** Command name → argument and reply types. */\nexport interface CommandMap {\n${commandMap}}\n\n`);

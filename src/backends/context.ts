@@ -17,6 +17,8 @@ import type { Int64Mode } from '../support/ints.js';
 import { DocBuilder } from './docs.js';
 import { GeneratedFile } from './emitter.js';
 import { NameTable, camelCase, moduleFileName, pascalCase, quote, safeIdentifier } from './names.js';
+import { compareSchemas } from './compat.js';
+import { Presence } from './presence.js';
 import { Selection, type SelectionOptions } from './selection.js';
 
 export interface GenerateOptions extends SelectionOptions {
@@ -34,6 +36,13 @@ export interface GenerateOptions extends SelectionOptions {
    * imported without a TypeScript compiler.
    */
   language?: 'ts' | 'js';
+  /**
+   * The schema of the oldest QEMU release the code must work with. What
+   * it lacks is typed and validated as possibly absent (see presence.ts).
+   */
+  oldestSchema?: CheckedSchema;
+  /** How docs name that release, e.g. `QEMU 7.2` (default: its file name as given). */
+  oldestLabel?: string;
 }
 
 export interface ResolvedOptions {
@@ -79,6 +88,8 @@ function builtinTsType(name: string, int64: Int64Mode): string {
 export class GenContext {
   readonly options: ResolvedOptions;
   readonly selection: Selection;
+  /** Where members, values, branches, commands and events may be absent. */
+  readonly presence: Presence;
   /** QAPI type name → TypeScript type name (types that get a declaration). */
   readonly typeNames = new Map<string, string>();
   /** Enum QAPI name → name of its `const` array of values. */
@@ -93,6 +104,8 @@ export class GenContext {
   readonly implicitOwners = new Map<string, { doc: SchemaDoc | null; what: string }>();
   readonly commands: SchemaCommand[] = [];
   readonly events: SchemaEvent[] = [];
+  /** Implicit argument types of `'gen': false` commands. */
+  private readonly openCommands = new Set<string>();
 
   constructor(readonly schema: CheckedSchema, options: GenerateOptions = {}) {
     this.options = {
@@ -103,11 +116,21 @@ export class GenContext {
       language: options.language ?? 'ts',
     };
     this.selection = new Selection(options);
+    const oldest = options.oldestSchema;
+    this.presence = new Presence(
+      schema,
+      this.selection.exact,
+      oldest ? compareSchemas(schema, oldest, options.defines) : null,
+      options.oldestLabel ?? oldest?.fname ?? '',
+    );
     const files = new NameTable(['index']);
     for (const module of schema.modules) this.moduleFiles.set(module, files.claim(moduleFileName(module)));
     for (const e of schema.entities) {
       if (!this.selection.entity(e)) continue;
-      if (e.meta === 'command') this.commands.push(e);
+      if (e.meta === 'command') {
+        this.commands.push(e);
+        if (!e.gen && e.argType?.isImplicit()) this.openCommands.add(e.argType.name);
+      }
       else if (e.meta === 'event') this.events.push(e);
     }
     this.assignNames();
@@ -196,14 +219,18 @@ export class GenContext {
     }
   }
 
-  /** Validator expression for a member of type `t` (in a define function). */
-  validatorRef(t: SchemaType): string {
+  /**
+   * Validator expression for a member of type `t` (in a define function).
+   * `widen`: an enum accepts any string (the oldest release sent strings).
+   */
+  validatorRef(t: SchemaType, widen = false): string {
     switch (t.meta) {
       case 'built-in':
         return builtinValidator(t);
       case 'array':
-        return `v.array(${this.validatorRef(t.elementType)})`;
+        return `v.array(${this.validatorRef(t.elementType, widen)})`;
       default:
+        if (widen && t.meta === 'enum') return 'v.str';
         return this.selection.entity(t) ? `r.ref(${quote(t.name)})` : 'v.any';
     }
   }
@@ -230,7 +257,26 @@ export class GenContext {
 
   /** Whether every member of the object (after selection) is optional. */
   allOptional(t: SchemaObjectType): boolean {
-    return t.branches === null && t.members.every((m) => m.optional || !this.selection.member(m));
+    return t.branches === null && t.members.every((m) => !this.selection.member(m) || this.presence.optional(m));
+  }
+
+  /**
+   * Whether `t` is the implicit argument type of a `'gen': false` command:
+   * QEMU takes further arguments there (device_add takes the device's
+   * properties), so the type is open.
+   */
+  openArguments(t: SchemaObjectType): boolean {
+    return t.isImplicit() && this.openCommands.has(t.name);
+  }
+
+  /**
+   * The registry name of the open argument validator of a `'gen': false`
+   * command whose arguments are a named struct (which may be used
+   * elsewhere, closed), or null.
+   */
+  openArgumentsName(c: SchemaCommand): string | null {
+    const t = c.argType;
+    return !c.gen && t !== null && !t.isImplicit() && t.branches === null ? `${c.name}:arguments` : null;
   }
 }
 

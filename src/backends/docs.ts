@@ -5,7 +5,11 @@
  * read as JSDoc tags; `*\/` is broken up so that text cannot end the comment.
  */
 import type { DocSectionKind, IfCondition, SchemaDoc, SchemaFeature } from '../frontend/model.js';
+import type { Absence } from './presence.js';
 import { formatIfCondition } from './selection.js';
+
+/** What a presence note is about: it decides the wording. */
+export type PresenceSubject = 'member' | 'value' | 'command' | 'event';
 
 const indentPatterns = new Map<number, RegExp>();
 
@@ -72,6 +76,45 @@ export class DocBuilder {
       else this.text(`Feature \`${f.name}\`${described ? `: ${described}` : '.'}`);
     }
     if (ifcond !== null) this.tag('ifcond', formatIfCondition(ifcond));
+    return this;
+  }
+
+  /**
+   * Says where something may be missing (see presence.ts): a build of QEMU
+   * where its condition fails, or the oldest supported release `oldest`.
+   */
+  presence(absence: Absence | null, subject: PresenceSubject, oldest: string): this {
+    if (absence === null) return this;
+    if (absence.ifcond !== null) {
+      switch (subject) {
+        case 'member':
+          this.text('Optional here: only QEMU builds where its condition holds have it.');
+          break;
+        case 'command':
+          this.text('Only in QEMU builds where its condition holds; elsewhere the call fails with CommandNotFound.');
+          break;
+        case 'event':
+          this.text('Only QEMU builds where its condition holds emit it.');
+          break;
+        default:
+      }
+    }
+    if (absence.newer) {
+      switch (subject) {
+        case 'member':
+          this.text(`Optional here: not in ${oldest}, the oldest supported release, which neither sends nor accepts it.`);
+          break;
+        case 'value':
+          this.text(`Not in ${oldest}, the oldest supported release, which neither sends nor accepts it.`);
+          break;
+        case 'command':
+          this.text(`Not in ${oldest}, the oldest supported release: the call fails with CommandNotFound there.`);
+          break;
+        case 'event':
+          this.text(`Not in ${oldest}, the oldest supported release, which never emits it.`);
+          break;
+      }
+    }
     return this;
   }
 

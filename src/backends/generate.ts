@@ -4,6 +4,7 @@
  */
 import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isQapiError, type QapiError } from '../frontend/errors.js';
 import type { CheckedSchema, SchemaEntity } from '../frontend/model.js';
 import { GenContext, type GenerateOptions } from './context.js';
 import { GENERATED_HEADER } from './emitter.js';
@@ -47,9 +48,14 @@ export function generateFiles(schema: CheckedSchema, options: GenerateOptions = 
   return files;
 }
 
-export interface GenerateRequest extends GenerateOptions {
+export interface GenerateRequest extends Omit<GenerateOptions, 'oldestSchema'> {
   /** Path of the main schema file. */
   schema: string;
+  /**
+   * Path of the oldest supported release's schema: what it lacks is typed
+   * and validated as possibly absent (its doc comments are not checked).
+   */
+  oldestSchema?: string;
   /** Output directory (created if missing). */
   outDir: string;
   /** Doc-comment problems are errors (default: warnings). */
@@ -75,7 +81,41 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   const { parseSchema } = await import('../frontend/index.js');
   const onWarning = request.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`));
   const schema = parseSchema(request.schema, { lenientDocs: !request.strictDocs, onWarning });
-  return writeGenerated(request.outDir, generateFiles(schema, request));
+  const oldestSchema = request.oldestSchema === undefined ? undefined : await readOldestSchema(request.oldestSchema);
+  return writeGenerated(request.outDir, generateFiles(schema, { ...request, oldestSchema }));
+}
+
+/** The oldest release's schema (`oldestSchema`) cannot be read or is invalid. */
+export class OldestSchemaError extends Error {
+  override name = 'OldestSchemaError';
+  readonly code = 'QAPI_TS_OLDEST_SCHEMA';
+
+  constructor(
+    /** The path given. */
+    readonly path: string,
+    /** The frontend's error, located in that schema's files. */
+    readonly schemaError: QapiError,
+  ) {
+    super(`in the oldest schema ${path}:\n${schemaError.format()}`);
+  }
+}
+
+export function isOldestSchemaError(value: unknown): value is OldestSchemaError {
+  return value instanceof OldestSchemaError;
+}
+
+/**
+ * Reads and checks the oldest release's schema; its doc comments (in
+ * that release's style) are not checked. Throws OldestSchemaError.
+ */
+export async function readOldestSchema(path: string): Promise<CheckedSchema> {
+  const { parseSchema } = await import('../frontend/index.js');
+  try {
+    return parseSchema(path, { lenientDocs: true });
+  } catch (err) {
+    if (isQapiError(err)) throw new OldestSchemaError(path, err);
+    throw err;
+  }
 }
 
 /**

@@ -13,9 +13,12 @@ import type { SchemaValidators } from '../support/registry.js';
 import type { QapiClientBase, QapiClientOptions, ValidatorSet } from '../support/client.js';
 import type { QmpExecutor } from '../runtime/executor.js';
 import type { Schema } from '../support/kit.js';
-import { generateFiles, type GenerateOptions } from './generate.js';
+import { generateFiles, readOldestSchema, type GenerateOptions } from './generate.js';
 
-export interface LoadOptions extends Omit<GenerateOptions, 'supportImport' | 'language' | 'docs'>, FrontendOptions {}
+export interface LoadOptions extends Omit<GenerateOptions, 'supportImport' | 'language' | 'docs' | 'oldestSchema'>, FrontendOptions {
+  /** Path of the oldest supported release's schema (see GenerateRequest.oldestSchema). */
+  oldestSchema?: string;
+}
 
 export interface LoadedSchema {
   /** Both strictnesses, lazily built. */
@@ -92,7 +95,8 @@ export async function importGenerated(files: ReadonlyMap<string, string>): Promi
 
 /**
  * Parses `schemaPath`, generates its code in memory and imports it.
- * Throws the frontend's QapiError for an invalid schema.
+ * Throws the frontend's QapiError for an invalid schema, OldestSchemaError
+ * for an invalid `oldestSchema`.
  */
 export async function loadValidators(schemaPath: string, options: LoadOptions = {}): Promise<LoadedSchema> {
   const { parseSchema } = await import('../frontend/index.js');
@@ -100,7 +104,8 @@ export async function loadValidators(schemaPath: string, options: LoadOptions = 
     lenientDocs: options.lenientDocs ?? true,
     onWarning: options.onWarning ?? (() => {}),
   });
-  const files = generateFiles(schema, { ...options, supportImport: supportModuleUrl(), language: 'js' });
+  const oldestSchema = options.oldestSchema === undefined ? undefined : await readOldestSchema(options.oldestSchema);
+  const files = generateFiles(schema, { ...options, oldestSchema, supportImport: supportModuleUrl(), language: 'js' });
   const index = (await importGenerated(files)) as GeneratedIndex;
   const clientName = options.clientName ?? 'QapiClient';
   const Client = index[clientName] as new (e: QmpExecutor, o?: QapiClientOptions) => UntypedClient;

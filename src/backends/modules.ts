@@ -3,7 +3,7 @@ import type { SchemaEntity } from '../frontend/model.js';
 import type { GenContext } from './context.js';
 import type { GeneratedFile } from './emitter.js';
 import { emitAlternate, emitEnum, emitEnumValues, emitObject } from './types.js';
-import { validatorDefinition } from './zod.js';
+import { openArgumentsDefinition, validatorDefinition } from './zod.js';
 
 export function moduleFile(ctx: GenContext, file: string, entities: readonly SchemaEntity[]): GeneratedFile {
   const out = ctx.file(file);
@@ -17,9 +17,8 @@ export function moduleFile(ctx: GenContext, file: string, entities: readonly Sch
       else if (e.meta === 'alternate') emitAlternate(ctx, e, out);
       else if (e.meta === 'struct' || e.meta === 'union') emitObject(ctx, e, out);
     }
-    if (e.meta !== 'command' && e.meta !== 'event' && e.meta !== 'include' && e.meta !== 'built-in') {
-      defs += validatorDefinition(ctx, e);
-    }
+    if (e.meta === 'command') defs += openArgumentsDefinition(ctx, e);
+    else if (e.meta !== 'event' && e.meta !== 'include' && e.meta !== 'built-in') defs += validatorDefinition(ctx, e);
   }
   out.supportType('ValidatorRegistry');
   out.supportType('ValidatorKit');

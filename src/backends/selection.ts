@@ -48,6 +48,11 @@ export class Selection {
     this.defined = options.defines ? new Set(options.defines) : null;
   }
 
+  /** Whether conditions are evaluated (defines given) rather than all kept. */
+  get exact(): boolean {
+    return this.defined !== null;
+  }
+
   cond(ifcond: SchemaIfCond): boolean {
     if (this.defined === null || ifcond.ifcond === null) return true;
     return evalIfCondition(ifcond.ifcond, this.defined);
@@ -80,8 +85,9 @@ export class Selection {
     return kept;
   }
 
+  /** An object member also needs its type (which may be conditional itself). */
   member(member: SchemaObjectMember | SchemaEnumMember): boolean {
-    return this.keeps(member);
+    return this.keeps(member) && (!('type' in member) || this.entity(member.type));
   }
 
   variant(variant: SchemaVariant): boolean {

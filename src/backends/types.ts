@@ -4,12 +4,12 @@
  * alternates as plain unions.
  */
 import type {
-  IfCondition,
   SchemaAlternateType,
   SchemaEnumType,
   SchemaObjectMember,
   SchemaObjectType,
   SchemaType,
+  SchemaVariant,
 } from '../frontend/model.js';
 import type { GenContext } from './context.js';
 import type { GeneratedFile } from './emitter.js';
@@ -31,6 +31,7 @@ export function emitEnum(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile
   const union = values.map((m) => {
     const doc = ctx.doc()
       .text(t.doc?.args.get(m.name)?.text)
+      .presence(ctx.presence.enumValue(t, m), 'value', ctx.presence.oldestLabel)
       .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, t.doc)
       .render('  ');
     return `${doc}  | ${quote(m.name)}\n`;
@@ -50,11 +51,17 @@ function memberLines(ctx: GenContext, owner: SchemaObjectType, members: readonly
   let out = '';
   for (const m of members) {
     if (!ctx.selection.member(m)) continue;
+    const docs = ctx.memberDocs(owner);
     out += ctx.doc()
-      .text(ctx.memberDocs(owner)?.args.get(m.name)?.text)
-      .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, ctx.memberDocs(owner))
+      .text(docs?.args.get(m.name)?.text)
+      .presence(ctx.presence.member(m), 'member', ctx.presence.oldestLabel)
+      .meta(ctx.selection.activeFeatures(m.features), ctx.presence.memberCondition(m), docs)
       .render('  ');
-    out += `  ${propertyKey(m.name)}${m.optional ? '?' : ''}: ${ctx.typeRef(m.type, file)};\n`;
+    out += `  ${propertyKey(m.name)}${ctx.presence.optional(m) ? '?' : ''}: ${ctx.typeRef(m.type, file)};\n`;
+  }
+  if (ctx.openArguments(owner)) {
+    out += ctx.doc().text("Further arguments: the command is `'gen': false` and takes more than it declares (device_add, say, takes the device's properties).").render('  ');
+    out += '  [argument: string]: unknown;\n';
   }
   return out;
 }
@@ -77,16 +84,28 @@ export function emitObject(ctx: GenContext, t: SchemaObjectType, file: Generated
   for (const v of t.branches.variants) {
     if (!ctx.selection.variant(v) || !tagKept(ctx, t, v.name)) continue;
     const branchType = v.type.name === 'q_empty' ? '' : ` & ${ctx.typeRef(v.type, file)}`;
-    branches.push(`${condDoc(ctx, v.ifcond.ifcond)}  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`);
+    branches.push(`${branchDoc(ctx, t, v)}  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`);
+  }
+  const untagged = ctx.presence.untagged(t);
+  if (untagged) {
+    const members = untagged.map((u) => `${propertyKey(u.member.name)}${u.optional ? '?' : ''}: ${ctx.typeRef(u.member.type, file)}`);
+    const doc = ctx.doc()
+      .text(`What ${ctx.presence.oldestLabel}, the oldest supported release, sends: no \`${tag}\`, and these members.`)
+      .render('  ');
+    const rest = members.length > 0 ? ` & { ${members.join('; ')} }` : '';
+    branches.push(`${doc}  | (${baseRest} & { ${propertyKey(tag)}?: never }${rest})\n`);
   }
   file.supportType('UnknownBranch');
   branches.push(`  | UnknownBranch<${baseType}, ${quote(tag)}>;\n`);
   file.print(`export type ${name} =\n${branches.join('')}\n`);
 }
 
-/** `@ifcond` doc line for a conditional union branch or alternative. */
-function condDoc(ctx: GenContext, ifcond: IfCondition | null): string {
-  return ifcond === null ? '' : ctx.doc().meta([], ifcond, null).render('  ');
+/** Doc of a union branch or alternative: its condition, where it may be missing. */
+function branchDoc(ctx: GenContext, t: SchemaObjectType | SchemaAlternateType, v: SchemaVariant): string {
+  return ctx.doc()
+    .presence(ctx.presence.branch(t, v), 'value', ctx.presence.oldestLabel)
+    .meta([], ctx.presence.branchCondition(t, v), null)
+    .render('  ');
 }
 
 export function tagKept(ctx: GenContext, t: SchemaObjectType, value: string): boolean {
@@ -101,7 +120,7 @@ export function emitAlternate(ctx: GenContext, t: SchemaAlternateType, file: Gen
   file.print(entityDoc(ctx, t));
   const alternatives = t.alternatives.variants
     .filter((v) => ctx.selection.variant(v))
-    .map((v) => `${condDoc(ctx, v.ifcond.ifcond)}  | ${ctx.typeRef(v.type, file)}\n`);
+    .map((v) => `${branchDoc(ctx, t, v)}  | ${ctx.typeRef(v.type, file)}\n`);
   const body = alternatives.length > 0 ? alternatives.join('').replace(/\n$/, ';\n') : '  never;\n';
   file.print(`export type ${name} =\n${body}\n`);
 }

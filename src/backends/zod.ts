@@ -7,38 +7,35 @@
 import type {
   SchemaAlternateType,
   SchemaArrayType,
+  SchemaCommand,
   SchemaEnumType,
+  SchemaObjectMember,
   SchemaObjectType,
   SchemaType,
 } from '../frontend/model.js';
+import { alternateKind } from './compat.js';
 import type { GenContext } from './context.js';
 import { propertyKey, quote } from './names.js';
 import { tagKept } from './types.js';
 
-function shape(ctx: GenContext, t: SchemaObjectType): string {
-  const parts: string[] = [];
-  for (const m of t.members) {
-    if (!ctx.selection.member(m)) continue;
-    const schema = ctx.validatorRef(m.type);
-    parts.push(`${propertyKey(m.name)}: ${m.optional ? `v.optional(${schema})` : schema}`);
-  }
+/** `name: validator` of one member; optional when it may be absent. */
+function memberEntry(ctx: GenContext, m: SchemaObjectMember, optional: boolean): string {
+  const schema = ctx.validatorRef(m.type, ctx.presence.widened(m));
+  return `${propertyKey(m.name)}: ${optional ? `v.optional(${schema})` : schema}`;
+}
+
+function objectShape(parts: readonly string[]): string {
   return parts.length === 0 ? '{}' : `{ ${parts.join(', ')} }`;
 }
 
-/** The JSON kind an alternate dispatches on for a branch of type `t`. */
-function alternateKind(t: SchemaType): string {
-  switch (t.meta) {
-    case 'built-in': {
-      const json = t.jsonType();
-      return json === 'int' ? 'number' : json;
-    }
-    case 'enum':
-      return 'string';
-    case 'array':
-      return 'array';
-    default:
-      return 'object';
+function shape(ctx: GenContext, t: SchemaObjectType): string {
+  const parts: string[] = [];
+  for (const m of t.members) {
+    if (ctx.selection.member(m)) parts.push(memberEntry(ctx, m, ctx.presence.optional(m)));
   }
+  // Members only the oldest supported release sends: let through, unchecked.
+  for (const name of ctx.presence.removedMembers(t)) parts.push(`${propertyKey(name)}: v.optional(v.any)`);
+  return objectShape(parts);
 }
 
 /** A function yielding the validator of `t` (for branches, looked up late). */
@@ -70,8 +67,9 @@ function builder(ctx: GenContext, t: SchemaType): string | null {
 }
 
 function enumBuilder(ctx: GenContext, t: SchemaEnumType): string {
-  const values = t.members.filter((m) => ctx.selection.member(m)).map((m) => quote(m.name));
-  return `v.enum([${values.join(', ')}])`;
+  const values = t.members.filter((m) => ctx.selection.member(m)).map((m) => m.name);
+  // Values only the oldest supported release has are accepted too.
+  return `v.enum([${[...values, ...ctx.presence.removedValues(t)].map(quote).join(', ')}])`;
 }
 
 function arrayBuilder(ctx: GenContext, t: SchemaArrayType): string {
@@ -79,14 +77,29 @@ function arrayBuilder(ctx: GenContext, t: SchemaArrayType): string {
 }
 
 function objectBuilder(ctx: GenContext, t: SchemaObjectType): string {
-  if (t.branches === null) return `v.object(${shape(ctx, t)})`;
+  if (t.branches === null) return `v.${ctx.openArguments(t) ? 'open' : 'object'}(${shape(ctx, t)})`;
   const branches: string[] = [];
   for (const variant of t.branches.variants) {
     if (!ctx.selection.variant(variant) || !tagKept(ctx, t, variant.name)) continue;
     const value = variant.type.name === 'q_empty' ? 'null' : thunk(ctx, variant.type);
     branches.push(`${propertyKey(variant.name)}: ${value}`);
   }
-  return `v.union(${quote(t.branches.tagMember.name)}, ${shape(ctx, t)}, { ${branches.join(', ')} })`;
+  // What the oldest supported release sends differently.
+  const older: string[] = [];
+  const untagged = ctx.presence.untagged(t);
+  if (untagged) older.push(`untagged: ${objectShape(untagged.map((u) => memberEntry(ctx, u.member, u.optional)))}`);
+  if (ctx.presence.widened(t.branches.tagMember)) older.push('anyTag: true');
+  const tail = older.length > 0 ? `, { ${older.join(', ')} }` : '';
+  return `v.union(${quote(t.branches.tagMember.name)}, ${shape(ctx, t)}, { ${branches.join(', ')} }${tail})`;
+}
+
+/**
+ * The open argument validator of a `'gen': false` command whose arguments
+ * are a named struct, or '' (see GenContext.openArgumentsName).
+ */
+export function openArgumentsDefinition(ctx: GenContext, c: SchemaCommand): string {
+  const name = ctx.openArgumentsName(c);
+  return name === null || c.argType === null ? '' : `  r.def(${quote(name)}, () => v.open(${shape(ctx, c.argType)}));\n`;
 }
 
 function alternateBuilder(ctx: GenContext, t: SchemaAlternateType): string {

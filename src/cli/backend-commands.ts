@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
-import { generate } from '../backends/generate.js';
+import { generate, isOldestSchemaError } from '../backends/generate.js';
 import type { Int64Mode } from '../support/ints.js';
 
 /** Doc-comment warnings shown without --warnings. */
@@ -26,7 +26,13 @@ options:
   --int64 MODE             int/int64/uint64/size as 'mixed' (number | bigint,
                            default), 'bigint' or 'number'
   --define SYMBOL          a defined 'if' symbol (repeatable); when given, only
-                           what these conditions select is generated
+                           what these conditions select is generated, exactly;
+                           without, what depends on a condition is optional
+  --oldest-schema FILE     the schema of the oldest QEMU release the code must
+                           work with: what it lacks is typed and validated as
+                           possibly absent
+  --oldest-label TEXT      how docs name that release (default: FILE as given),
+                           e.g. 'QEMU 7.2'
   --no-unstable            leave out definitions marked 'unstable'
   --no-deprecated          leave out definitions marked 'deprecated'
   --client-name NAME       name of the client class (default: QapiClient)
@@ -86,6 +92,8 @@ export async function runGenerate(argv: string[]): Promise<number> {
       'support-import': { type: 'string' },
       int64: { type: 'string' },
       define: { type: 'string', multiple: true },
+      'oldest-schema': { type: 'string' },
+      'oldest-label': { type: 'string' },
       'no-unstable': { type: 'boolean' },
       'no-deprecated': { type: 'boolean' },
       'client-name': { type: 'string' },
@@ -125,6 +133,8 @@ export async function runGenerate(argv: string[]): Promise<number> {
       supportImport: values['support-import'],
       int64,
       defines: values.define,
+      oldestSchema: values['oldest-schema'],
+      oldestLabel: values['oldest-label'],
       omitUnstable: values['no-unstable'] ?? false,
       omitDeprecated: values['no-deprecated'] ?? false,
       clientName: values['client-name'],
@@ -149,6 +159,10 @@ export async function runGenerate(argv: string[]): Promise<number> {
       process.stderr.write(`${err.format()}\n`);
       return 1;
     }
+    if (isOldestSchemaError(err)) {
+      process.stderr.write(`qapi-ts generate: ${err.message}\n`);
+      return 1;
+    }
     const e = err as NodeJS.ErrnoException;
     if (e && typeof e.code === 'string' && typeof e.message === 'string') {
       process.stderr.write(`qapi-ts generate: ${e.message}\n`);
@@ -171,6 +185,9 @@ options:
                            (members, enum values, events) is a finding too
   --int64 MODE             int/int64/uint64/size as 'mixed' (default),
                            'bigint' or 'number' (as for generate)
+  --define SYMBOL          a defined 'if' symbol (repeatable), as for generate
+  --oldest-schema FILE     the oldest QEMU release to accept messages of, as
+                           for generate (what it lacks may be absent)
   --strict-docs            doc-comment problems are schema errors
   --warnings               list doc-comment warnings (default: a count)
   -h, --help               show this help
@@ -191,6 +208,8 @@ export async function runVerify(argv: string[]): Promise<number> {
       schema: { type: 'string', short: 's' },
       strict: { type: 'boolean' },
       int64: { type: 'string' },
+      define: { type: 'string', multiple: true },
+      'oldest-schema': { type: 'string' },
       'strict-docs': { type: 'boolean' },
       warnings: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -220,9 +239,12 @@ export async function runVerify(argv: string[]): Promise<number> {
       lenientDocs: !values['strict-docs'],
       onWarning: (message) => warnings.push(message),
       int64,
+      defines: values.define,
+      oldestSchema: values['oldest-schema'],
     });
   } catch (err) {
     if (isQapiError(err)) return fail(`cannot use the schema:\n${err.format()}`);
+    if (isOldestSchemaError(err)) return fail(`cannot use the schema ${err.message}`);
     throw err;
   }
   if (values.warnings) for (const w of warnings) process.stderr.write(`${w}\n`);

@@ -20,6 +20,17 @@ export type Thunk = () => Schema;
 /** JSON kinds an alternate dispatches on, as QEMU's input visitor does. */
 export type AlternateKind = 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array';
 
+/** What an older QEMU sends for a union (see ValidatorKit.union). */
+export interface OlderUnionLayout {
+  /**
+   * It had no tag here: a value without the tag is checked against these
+   * members (the tag is then optional in the base).
+   */
+  readonly untagged?: Shape;
+  /** It sent any string as the tag: values with an unknown tag pass (base checked). */
+  readonly anyTag?: boolean;
+}
+
 export interface KitOptions {
   /** Reject unknown members, enum values and union branches. */
   strict: boolean;
@@ -119,18 +130,30 @@ export class ValidatorKit {
   }
 
   /**
+   * The arguments of a `'gen': false` command: the declared members as
+   * usual, and any further member (the command takes more than it
+   * declares), strict kit or not.
+   */
+  open(shape: Shape): Schema {
+    return z.looseObject(shape) as unknown as Schema;
+  }
+
+  /**
    * A union: base members (the tag among them) plus the branch's members.
    * `branches` maps each tag value to the branch type's schema, or null for
    * values without members of their own. A tag the code does not know is
    * rejected by the strict kit and passed through (base members checked)
-   * by the compatible one.
+   * by the compatible one. `older` describes what an older QEMU sends
+   * (see OlderUnionLayout).
    */
-  union(tag: string, base: Shape, branches: Readonly<Record<string, Thunk | null>>): Schema {
+  union(tag: string, base: Shape, branches: Readonly<Record<string, Thunk | null>>, older: OlderUnionLayout = {}): Schema {
     const baseKeys = new Set(Object.keys(base));
     const baseSchema = z.object(base) as unknown as Schema;
     const known = Object.keys(branches);
     const strict = this.strict;
     const emptyRest = this.object({});
+    const untaggedRest = older.untagged ? this.object(older.untagged) : null;
+    const anyTag = older.anyTag ?? false;
     return custom((value, issues) => {
       if (!isPlainObject(value)) {
         issues.push({ code: 'invalid_type', expected: 'object', input: value } as z.core.$ZodRawIssue);
@@ -138,7 +161,8 @@ export class ValidatorKit {
       }
       const tagValue = value[tag];
       const hasBranch = typeof tagValue === 'string' && Object.hasOwn(branches, tagValue);
-      if (!hasBranch && (strict || typeof tagValue !== 'string')) {
+      const legacy = untaggedRest !== null && !Object.hasOwn(value, tag);
+      if (!hasBranch && !legacy && ((strict && !anyTag) || typeof tagValue !== 'string')) {
         issues.push({
           code: 'invalid_value',
           values: known,
@@ -156,6 +180,10 @@ export class ValidatorKit {
         else rest[key] = member;
       }
       const b = delegate(baseSchema, basePart, issues);
+      if (legacy) {
+        const r = delegate(untaggedRest, rest, issues);
+        return b.ok && r.ok ? { ...(b.data as object), ...(r.data as object) } : z.NEVER;
+      }
       if (!hasBranch) {
         // Unknown branch (compatible kit only): keep everything.
         return b.ok ? { ...rest, ...(b.data as object) } : z.NEVER;
