@@ -17,6 +17,8 @@ export interface DeviceAddArguments {
    * /machine/peripheral-anon/device[N] without one
    */
   id?: string;
+  /** Further arguments: the command is `'gen': false` and takes more than it declares (device_add, say, takes the device's properties). */
+  [argument: string]: unknown;
 }
 
 /** Arguments of command `device_del`. */
@@ -35,7 +37,7 @@ export interface DeviceDeletedData {
 
 /** Registers the validators of the types above. */
 export function defineQdevValidators(r: ValidatorRegistry, v: ValidatorKit): void {
-  r.def('q_obj_device_add-arg', () => v.object({ driver: v.str, bus: v.optional(v.str), id: v.optional(v.str) }));
+  r.def('q_obj_device_add-arg', () => v.open({ driver: v.str, bus: v.optional(v.str), id: v.optional(v.str) }));
   r.def('q_obj_device_del-arg', () => v.object({ id: v.str }));
   r.def('q_obj_DEVICE_DELETED-arg', () => v.object({ device: v.optional(v.str), path: v.str }));
 }

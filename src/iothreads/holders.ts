@@ -35,6 +35,7 @@
 import { QapiClient, type IOThreadInfo, type IoThreadHolder } from '../../generated/index.js';
 import type { ExecuteOptions, QmpExecutor } from '../runtime/executor.js';
 import { isQmpCommandError } from '../runtime/errors.js';
+import { probeAll } from '../runtime/probe.js';
 import { childPath, childType, walkComposition, type QomObject } from './qom.js';
 
 /** Where the holders of a report come from. */
@@ -243,26 +244,11 @@ function boundToCurrent(bindings: Bindings, device: string, id: string, threadId
 // ---------------------------------------------------------------------------
 // What the server can do
 
-const featuresBySession = new WeakMap<object, Promise<ServerFeatures>>();
+/** The probes (libvirt-style, see runtime/probe.ts) behind ServerFeatures. */
+export const HOLDER_PROBES = ['query-iothreads/ret-type/holders', 'qom-list-get'] as const;
 
-/** Whether the server reports holders and has qom-list-get (asked once per session). */
-export function serverFeatures(session: QmpExecutor, call: ExecuteOptions = {}): Promise<ServerFeatures> {
-  let features = featuresBySession.get(session);
-  if (features === undefined) {
-    features = askFeatures(session, call);
-    featuresBySession.set(session, features);
-    features.catch(() => featuresBySession.delete(session));
-  }
-  return features;
-}
-
-async function askFeatures(session: QmpExecutor, call: ExecuteOptions): Promise<ServerFeatures> {
-  // Replaced by the schema probe module once it lands.
-  const entries = (await session.execute('query-qmp-schema', undefined, call)) as Array<Record<string, unknown>>;
-  const byName = new Map(entries.map((e) => [e.name as string, e]));
-  const ret = byName.get('query-iothreads')?.['ret-type'];
-  const list = typeof ret === 'string' ? byName.get(ret) : undefined;
-  const element = typeof list?.['element-type'] === 'string' ? byName.get(list['element-type'] as string) : undefined;
-  const members = Array.isArray(element?.members) ? (element.members as Array<{ name?: unknown }>) : [];
-  return { holders: members.some((m) => m.name === 'holders'), qomListGet: byName.has('qom-list-get') };
+/** Whether the server reports holders and has qom-list-get (its schema is fetched once per session). */
+export async function serverFeatures(session: QmpExecutor, call: Pick<ExecuteOptions, 'signal' | 'timeout'> = {}): Promise<ServerFeatures> {
+  const [holders, qomListGet] = await probeAll(session, HOLDER_PROBES, call);
+  return { holders: holders === true, qomListGet: qomListGet === true };
 }

@@ -2,6 +2,7 @@
 export {
   inspectIothreads,
   serverFeatures,
+  HOLDER_PROBES,
   type HolderSource,
   type InspectOptions,
   type IothreadReport,
