@@ -1,0 +1,189 @@
+/**
+ * `qapi-ts iothreads`: every IOThread of a running QEMU and who uses it,
+ * as a table, as JSON, or watched until interrupted.
+ */
+import type { IOThreadInfo, IoThreadHolder } from '../../generated/index.js';
+import { inspectIothreads, type IothreadReport } from '../iothreads/holders.js';
+import { QmpClient } from '../runtime/client.js';
+import { isQmpCommandError, isQmpError } from '../runtime/errors.js';
+import { stringifyJson } from '../runtime/json.js';
+import { common, parse, TARGET_OPTIONS, UsageError } from './runtime-commands.js';
+
+const USAGE = `usage: qapi-ts iothreads (--socket PATH | --tcp HOST:PORT) [--json] [--watch [SECONDS]]
+
+Shows every IOThread of a running QEMU and who uses it: devices and
+objects by QOM path, block exports by node name. Where QEMU reports
+holders itself (query-iothreads has 'holders') its list is shown as it
+is; otherwise the holders are derived from the QOM tree, which cannot
+show block exports or the monitor.
+
+options:
+  -s, --socket PATH      QMP unix socket
+  -t, --tcp HOST:PORT    QMP TCP endpoint
+      --json             one JSON object {"holders": "reported"|"derived",
+                         "iothreads": [IOThreadInfo...]} (a line per change
+                         with --watch)
+      --watch [SECONDS]  print again whenever the picture changes: checks
+                         every SECONDS (default 1) and at once on
+                         DEVICE_DELETED / BLOCK_EXPORT_DELETED; Ctrl-C stops
+      --derived          derive holders from QOM even where QEMU reports them
+      --timeout MS       connect and reply timeout (default 10000)
+  -h, --help             this text
+
+exit status: 0 ok (with --watch: interrupted), 2 bad usage, 3 connection
+failure or loss, 4 QEMU refused a command (CLASS: desc).
+`;
+
+/** Events after which the picture may have changed (nothing announces a plug-in). */
+const CHANGE_EVENTS = ['DEVICE_DELETED', 'BLOCK_EXPORT_DELETED'];
+
+type Values = { socket?: string; tcp?: string; timeout?: string; json?: boolean; derived?: boolean; help?: boolean; watch?: boolean };
+
+/** `--watch` takes an optional number: pull it out before parseArgs sees it. */
+function splitWatch(argv: readonly string[]): { argv: string[]; interval: number | null } {
+  const out: string[] = [];
+  let interval: number | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const inline = /^--watch=(.*)$/.exec(arg);
+    if (arg !== '--watch' && inline === null) {
+      out.push(arg);
+      continue;
+    }
+    let text = inline?.[1];
+    if (text === undefined && /^\d+(\.\d+)?$/.test(argv[i + 1] ?? '')) text = argv[++i];
+    interval = text === undefined ? 1 : Number(text);
+    if (!Number.isFinite(interval) || interval <= 0 || interval > 86_400) {
+      throw new UsageError(`--watch: expected seconds (more than 0, at most 86400), got '${text}'`);
+    }
+    out.push('--watch');
+  }
+  return { argv: out, interval };
+}
+
+function holderText(h: IoThreadHolder): string {
+  if (h.type === 'qom' && 'path' in h) return String(h.path);
+  if (h.type === 'block-node' && 'node-name' in h) return `block node ${String(h['node-name'])}`;
+  return stringifyJson(h);
+}
+
+/** The report as a table a person reads at a glance. */
+export function renderTable(report: IothreadReport): string {
+  const header = ['IOTHREAD', 'THREAD-ID', 'POLL-MAX-NS', 'GROW', 'SHRINK', 'MAX-BATCH', 'HOLDERS'];
+  const rows: string[][] = [];
+  for (const t of report.iothreads) {
+    const holders = (t.holders ?? []).map(holderText);
+    const numbers = [t['thread-id'], t['poll-max-ns'], t['poll-grow'], t['poll-shrink'], t['aio-max-batch']].map(String);
+    rows.push([t.id, ...numbers, holders[0] ?? '-']);
+    for (const more of holders.slice(1)) rows.push(['', '', '', '', '', '', more]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ').trimEnd();
+  const source = report.holders === 'reported'
+    ? 'holders reported by QEMU'
+    : 'holders derived from QOM (block exports and the monitor cannot be seen)';
+  const body = report.iothreads.length === 0 ? ['(no IOThreads)'] : rows.map(line);
+  return [line(header), ...body, source].join('\n') + '\n';
+}
+
+function renderJson(report: IothreadReport): string {
+  const iothreads: IOThreadInfo[] = report.iothreads;
+  return `${stringifyJson({ holders: report.holders, iothreads })}\n`;
+}
+
+export async function runIothreads(argv: string[]): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  try {
+    const watch = splitWatch(argv);
+    const { values, positionals } = parse(
+      watch.argv,
+      { ...TARGET_OPTIONS, json: { type: 'boolean' }, derived: { type: 'boolean' }, watch: { type: 'boolean' } },
+      USAGE,
+    ) as { values: Values; positionals: string[] };
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
+    const { target, timeout } = common(values);
+    const render = values.json ? renderJson : renderTable;
+    const source = values.derived ? 'derived' : 'auto';
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    await using qmp = await QmpClient.connect(target, { timeout, signal: stop.signal });
+    const inspect = (): Promise<IothreadReport> => inspectIothreads(qmp, { source, timeout, signal: stop.signal });
+    if (watch.interval === null) {
+      process.stdout.write(render(await inspect()));
+      return 0;
+    }
+    await watchLoop(qmp, inspect, render, watch.interval * 1000, stop.signal, values.json === true);
+    return 0;
+  } catch (e) {
+    if (stop.signal.aborted) return 0;
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof UsageError) {
+      process.stderr.write(`qapi-ts iothreads: ${message}\n`);
+      return 2;
+    }
+    if (isQmpCommandError(e)) {
+      process.stderr.write(`${e.errorClass}: ${e.desc}\n`);
+      return 4;
+    }
+    if (isQmpError(e)) {
+      process.stderr.write(`qapi-ts iothreads: ${e.code}: ${message}\n`);
+      return 3;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Prints the picture whenever it changes. On a terminal each frame
+ * overwrites the last in one write (cursor home, each line cleared to its
+ * end, the rest of the screen cleared after), so nothing blinks; into a
+ * pipe or file frames follow each other, a blank line apart.
+ */
+async function watchLoop(
+  qmp: QmpClient,
+  inspect: () => Promise<IothreadReport>,
+  render: (report: IothreadReport) => string,
+  intervalMs: number,
+  signal: AbortSignal,
+  json: boolean,
+): Promise<void> {
+  const tty = process.stdout.isTTY === true && !json;
+  let last: string | null = null;
+  let wake: (() => void) | null = null;
+  const poke = (): void => {
+    wake?.();
+    wake = null;
+  };
+  const off = qmp.onEvent(poke, CHANGE_EVENTS);
+  signal.addEventListener('abort', poke, { once: true });
+  // A lost connection: the next inspect() fails with it at once.
+  void qmp.closed.then(poke);
+  try {
+    if (tty) process.stdout.write('\x1b[H\x1b[2J');
+    while (!signal.aborted) {
+      const frame = render(await inspect());
+      if (frame !== last) {
+        if (tty) process.stdout.write(`\x1b[H${frame.replace(/\n/g, '\x1b[K\n')}\x1b[J`);
+        else process.stdout.write(last === null || json ? frame : `\n${frame}`);
+        last = frame;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    off();
+  }
+}
