@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { intValidator, shortNumber, type Int64Mode, type IntKind } from './ints.js';
-import { afterResult, customSchema, nestingRef, runInPlace, runSchema, type Payload } from './nesting.js';
+import { afterResult, customSchema, isPlainObject, nestingRef, runInPlace, runSchema, type Payload } from './nesting.js';
 
 /** Any zod schema, as the generated code handles them. */
 export type Schema = z.ZodType<unknown, unknown>;
@@ -43,10 +43,6 @@ function jsonKind(value: unknown): AlternateKind | 'other' {
     default:
       return 'other';
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Names an object inherits: a shape with such a member must not read them. */
@@ -153,9 +149,7 @@ export class ValidatorKit {
     // inherited value when the member is absent.
     return customSchema((payload, ctx) => {
       const value = payload.value;
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-        payload.value = ownMembers(value as Record<string, unknown>);
-      }
+      if (isPlainObject(value)) payload.value = ownMembers(value);
       return runInPlace(schema, payload, ctx);
     });
   }

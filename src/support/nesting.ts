@@ -187,7 +187,8 @@ function settle(item: Deferred, result: Payload, root: object, issues: z.core.$Z
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A non-null, non-array object. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
