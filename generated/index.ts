@@ -195,10 +195,11 @@ export const events = schemaValidators.validatorSet(false).events;
 
 /**
  * Typed client: one method per command (camelCase of the command name;
- * clashes get `_2`, `_3`… in schema order), `execute(name, args)` and
- * `events(names)`. Arguments are always checked strictly; replies and
- * events are checked compatibly unless `strict` is set; `validate: false`
- * turns checking off.
+ * clashes get `_2`, `_3`… in schema order, and so do names every object
+ * has, `then` and the base class's: `then_2`, `toString_2`),
+ * `execute(name, args)` and `events(names)`. Arguments are always
+ * checked strictly; replies and events are checked compatibly unless
+ * `strict` is set; `validate: false` turns checking off.
  */
 export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
   constructor(executor: QmpExecutor, options: QapiClientOptions = {}) {

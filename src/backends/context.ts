@@ -16,7 +16,7 @@ import type {
 import type { Int64Mode } from '../support/ints.js';
 import { DocBuilder } from './docs.js';
 import { GeneratedFile } from './emitter.js';
-import { NameTable, camelCase, moduleFileName, pascalCase, quote, safeIdentifier } from './names.js';
+import { NameTable, RESERVED_METHODS, camelCase, moduleFileName, pascalCase, quote, safeIdentifier } from './names.js';
 import { compareSchemas } from './compat.js';
 import { Presence } from './presence.js';
 import { Selection, type SelectionOptions } from './selection.js';
@@ -62,8 +62,8 @@ const GENERATED_NAMES = [
   'SchemaValidators', 'ExecuteOptions', 'QapiClientOptions', 'QmpExecutor', 'TypedEvent',
 ];
 
-/** Methods of the client base class that commands must not shadow. */
-const CLIENT_MEMBERS = ['constructor', 'execute', 'events', 'supports', 'call', 'executor', 'validate', 'strict', 'validators', 'checkedEvents'];
+/** Members of the client base class that commands must not shadow (plus RESERVED_METHODS). */
+export const CLIENT_MEMBERS = ['execute', 'events', 'supports', 'call', 'executor', 'validate', 'strict', 'validators', 'checkedEvents'];
 
 /** TypeScript text of the built-in scalar types. */
 function builtinTsType(name: string, int64: Int64Mode): string {
@@ -170,7 +170,7 @@ export class GenContext {
     for (const file of new Set(this.moduleFiles.values())) {
       this.defineNames.set(file, table.claim(`define${pascalCase(file)}Validators`));
     }
-    const methods = new NameTable(CLIENT_MEMBERS);
+    const methods = new NameTable([...RESERVED_METHODS, ...CLIENT_MEMBERS]);
     for (const c of this.commands) this.methodNames.set(c.name, methods.claim(safeIdentifier(camelCase(c.name))));
   }
 

@@ -23,6 +23,21 @@ const RESERVED = new Set([
   'String', 'Number', 'Boolean', 'Function', 'Error', 'Map', 'Set', 'Date', 'JSON',
 ]);
 
+/**
+ * Method names a generated client must never have, whatever the commands
+ * are called: what every object inherits (`constructor`, `toString`,
+ * `valueOf`… a command `to-string` would otherwise break `String(client)`),
+ * `then` (a client with a `then` method is a thenable: `await` would call
+ * it instead of yielding the client) and `toJSON` (called by
+ * `JSON.stringify`). A command wanting one of these gets the next free
+ * suffix like any other clash: `then_2`, `toString_2`…
+ */
+export const RESERVED_METHODS: readonly string[] = [
+  'constructor', '__proto__', '__defineGetter__', '__defineSetter__', '__lookupGetter__',
+  '__lookupSetter__', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString',
+  'toString', 'valueOf', 'then', 'toJSON',
+];
+
 /** Turns any QAPI name into a valid identifier (not yet unique). */
 export function safeIdentifier(name: string): string {
   let id = name.replace(/[^A-Za-z0-9_$]/g, '_');
@@ -58,8 +73,13 @@ export function camelCase(name: string): string {
   return lead + first + rest.map(capitalize).join('');
 }
 
-/** A property key: bare when it is an identifier, else single-quoted. */
+/**
+ * A property key: bare when it is an identifier, else single-quoted.
+ * `__proto__` is computed (`['__proto__']`): in an object literal the
+ * plain key would set the prototype instead of making a member.
+ */
 export function propertyKey(name: string): string {
+  if (name === '__proto__') return `[${quote(name)}]`;
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : quote(name);
 }
 

@@ -23,9 +23,10 @@
  */
 import type { z } from 'zod';
 import { parseJson, stringifyJson } from '../runtime/json.js';
-import type { CommandValidators, ValidatorSet } from '../support/client.js';
-import { formatPath } from '../support/errors.js';
+import { isStackOverflow, type CommandValidators, type ValidatorSet } from '../support/client.js';
+import { formatPath, shortPath } from '../support/errors.js';
 import type { Schema } from '../support/kit.js';
+import { MAX_NESTING, nestingExceeds } from '../support/nesting.js';
 
 export type Direction = 'client' | 'server';
 
@@ -146,13 +147,47 @@ function valueAt(root: unknown, path: readonly PathKey[]): { present: boolean; v
   return { present: true, value };
 }
 
+const SHOWN_CHARS = 40;
+
+/**
+ * JSON text of `value`, cut to `SHOWN_CHARS` characters. It stops writing
+ * once it has that many, so it never descends more levels than that.
+ */
+export function shortJson(value: unknown): string {
+  let out = '';
+  const write = (v: unknown): void => {
+    if (out.length > SHOWN_CHARS) return;
+    if (Array.isArray(v)) {
+      out += '[';
+      for (let i = 0; i < v.length && out.length <= SHOWN_CHARS; i++) {
+        if (i > 0) out += ',';
+        write(v[i]);
+      }
+      out += ']';
+    } else if (isObject(v)) {
+      out += '{';
+      let first = true;
+      for (const key of Object.keys(v)) {
+        if (out.length > SHOWN_CHARS) break;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:`;
+        first = false;
+        write(v[key]);
+      }
+      out += '}';
+    } else {
+      out += stringifyJson(typeof v === 'string' && v.length > SHOWN_CHARS ? v.slice(0, SHOWN_CHARS) : v);
+    }
+  };
+  write(value);
+  return out.length > SHOWN_CHARS ? `${out.slice(0, SHOWN_CHARS - 3)}...` : out;
+}
+
 /** A short description of a JSON value for messages. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (isObject(value)) return 'an object';
-  const text = stringifyJson(value);
-  const shown = text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  const shown = shortJson(value);
   switch (typeof value) {
     case 'string':
       return `string ${shown}`;
@@ -167,7 +202,7 @@ export function describeValue(value: unknown): string {
 const MAX_LISTED_VALUES = 10;
 
 function listValues(values: readonly unknown[]): string {
-  const shown = values.slice(0, MAX_LISTED_VALUES).map((v) => stringifyJson(v));
+  const shown = values.slice(0, MAX_LISTED_VALUES).map((v) => shortJson(v));
   const more = values.length > MAX_LISTED_VALUES ? `, … (${values.length - MAX_LISTED_VALUES} more)` : '';
   return shown.join(', ') + more;
 }
@@ -191,9 +226,28 @@ function issueFindings(issue: Issue, root: unknown, prefix: string): Finding[] {
   }
 }
 
+/** QEMU's JSON parser refuses messages nested deeper than this. */
+export const MAX_MESSAGE_NESTING = MAX_NESTING;
+
+const tooDeep: Finding = {
+  path: '',
+  message: `nested deeper than ${MAX_MESSAGE_NESTING} levels (QEMU's JSON parser refuses such a message); not checked further`,
+};
+
+/** Whether `msg` nests more than `MAX_MESSAGE_NESTING` objects and arrays (checked iteratively). */
+function nestedTooDeeply(msg: unknown): boolean {
+  return nestingExceeds(msg, MAX_MESSAGE_NESTING);
+}
+
 /** Runs a generated validator; problems come back as findings under `prefix`. */
 function validate(schema: Schema, value: unknown, prefix: string): Finding[] {
-  const result = schema.safeParse(value);
+  let result;
+  try {
+    result = schema.safeParse(value);
+  } catch (err) {
+    if (!isStackOverflow(err)) throw err;
+    return [{ path: prefix, message: 'nested too deeply to check with the stack left' }];
+  }
   if (result.success) return [];
   return result.error.issues.flatMap((issue) => issueFindings(issue, value, prefix));
 }
@@ -250,15 +304,12 @@ function readCommand(msg: unknown): Command {
 
 function commandLabel(command: Command, what: 'command' | 'reply to' | 'error reply to'): string {
   const verb = command.oob && what === 'command' ? 'command (exec-oob)' : what;
-  const name = command.name === null ? 'a malformed command' : `'${command.name}'`;
   const id = command.hasId ? ` (id ${describeId(command.id)})` : '';
-  return `${verb} ${name}${id}`;
+  if (command.name === null) return `${what === 'command' ? '' : `${what} `}a malformed command${id}`;
+  return `${verb} '${command.name}'${id}`;
 }
 
-function describeId(id: unknown): string {
-  const text = stringifyJson(id);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
-}
+const describeId = shortJson;
 
 /**
  * Structural equality of decoded JSON values (ids may be any JSON). With
@@ -266,19 +317,32 @@ function describeId(id: unknown): string {
  * integer beyond 64 bits as a double and echoes it as one.
  */
 export function jsonEqual(a: unknown, b: unknown, loose = false): boolean {
-  if (a === b) return true;
-  if (typeof a === 'bigint' || typeof b === 'bigint') {
-    // The decoder yields a bigint only beyond 2^53, where numbers are inexact.
-    return loose && (typeof a === 'number' || typeof b === 'number') && Number(a) === Number(b);
+  // Pairs still to compare; iterative, so any depth is fine.
+  const todo: unknown[] = [a, b];
+  while (todo.length > 0) {
+    const y = todo.pop();
+    const x = todo.pop();
+    if (x === y) continue;
+    if (typeof x === 'bigint' || typeof y === 'bigint') {
+      // The decoder yields a bigint only beyond 2^53, where numbers are inexact.
+      if (loose && (typeof x === 'number' || typeof y === 'number') && Number(x) === Number(y)) continue;
+      return false;
+    }
+    if (Array.isArray(x)) {
+      if (!Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) todo.push(x[i], y[i]);
+    } else if (isObject(x) && isObject(y)) {
+      const keys = Object.keys(x);
+      if (keys.length !== Object.keys(y).length) return false;
+      for (const k of keys) {
+        if (!Object.hasOwn(y, k)) return false;
+        todo.push(x[k], y[k]);
+      }
+    } else {
+      return false;
+    }
   }
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i], loose));
-  }
-  if (isObject(a) && isObject(b)) {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k], loose));
-  }
-  return false;
+  return true;
 }
 
 function unknownMembers(msg: Record<string, unknown>, known: readonly string[], prefix: string): Finding[] {
@@ -335,13 +399,20 @@ class Verifier {
   }
 
   private client(entry: TranscriptEntry): void {
-    this.pending.push({ entry, command: readCommand(entry.msg), index: this.slot() });
+    // QEMU's parser refuses a message nested too deeply before reading any
+    // of it (the id neither), so it is a command without name or id.
+    const command = nestedTooDeeply(entry.msg)
+      ? { name: null, oob: false, hasId: false, id: undefined, args: undefined, envelope: [tooDeep] }
+      : readCommand(entry.msg);
+    this.pending.push({ entry, command, index: this.slot() });
   }
 
   private server(entry: TranscriptEntry): void {
     const index = this.slot();
     const msg = entry.msg;
-    if (!isObject(msg)) {
+    if (nestedTooDeeply(msg)) {
+      this.record(index, entry, 'unknown', 'server message', [tooDeep]);
+    } else if (!isObject(msg)) {
       this.record(index, entry, 'unknown', 'server message', [
         { path: '', message: `expected an object, got ${describeValue(msg)}` },
       ]);
@@ -566,7 +637,7 @@ export function formatReport(result: VerifyResult, source: string): string[] {
       else groups.set(key, { first: f, more: 0 });
     }
     for (const { first, more } of groups.values()) {
-      const where = first.path === '' ? '' : `${first.path}: `;
+      const where = first.path === '' ? '' : `${shortPath(first.path)}: `;
       const also = more === 0 ? '' : ` (and ${more} more like it)`;
       out.push(`${source}:${verdict.line}: ${verdict.label}: ${where}${first.message}${also}`);
     }

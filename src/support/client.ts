@@ -9,6 +9,7 @@ import type { ExecuteOptions, QmpEventMessage, QmpExecutor } from '../runtime/ex
 import { probe, type IntrospectOptions } from '../runtime/probe.js';
 import type { Schema } from './kit.js';
 import { QapiValidationError, problemsOf, type ValidationTarget } from './errors.js';
+import { MAX_NESTING } from './nesting.js';
 import type { UnknownValue } from './unknown.js';
 
 export interface CommandValidators {
@@ -68,17 +69,25 @@ export interface UnknownEvent {
   timestamp: Timestamp;
 }
 
+/**
+ * The generated subclass's methods never shadow what every object has
+ * (`toString`, `constructor`…) nor make it a thenable (`then`), so a client
+ * can be returned from an async function, printed and compared like any
+ * object. Its own enumerable properties are just `validate` and `strict`
+ * (`JSON.stringify(client)` neither walks the connection nor builds every
+ * validator).
+ */
 export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
-  readonly executor: QmpExecutor;
+  declare readonly executor: QmpExecutor;
   readonly validate: boolean;
   readonly strict: boolean;
-  private readonly validators: ValidatorSet;
+  private declare readonly validators: ValidatorSet;
 
   constructor(executor: QmpExecutor, options: QapiClientOptions, validatorSet: (strict: boolean) => ValidatorSet) {
-    this.executor = executor;
     this.validate = options.validate ?? true;
     this.strict = options.strict ?? false;
-    this.validators = validatorSet(this.strict);
+    Object.defineProperty(this, 'executor', { value: executor });
+    Object.defineProperty(this, 'validators', { value: validatorSet(this.strict) });
   }
 
   /** Runs a command by name with typed arguments and reply. */
@@ -146,9 +155,27 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
   }
 }
 
-/** Parses `value` with `schema` or throws a QapiValidationError. */
+/**
+ * Parses `value` with `schema` or throws a QapiValidationError. Validation
+ * needs a bounded amount of stack (see nesting.ts); should the caller have
+ * used up the rest, the stack overflow is reported as a validation error
+ * too, never as a RangeError.
+ */
 export function check(schema: Schema, value: unknown, target: ValidationTarget, subject: string): unknown {
-  const result = schema.safeParse(value);
+  let result;
+  try {
+    result = schema.safeParse(value);
+  } catch (err) {
+    if (!isStackOverflow(err)) throw err;
+    throw new QapiValidationError(target, subject, [
+      { path: '', message: `nested too deeply to validate with the stack left (limit: ${MAX_NESTING} levels)` },
+    ]);
+  }
   if (!result.success) throw new QapiValidationError(target, subject, problemsOf(result.error));
   return result.data;
+}
+
+/** V8's RangeError for an exhausted stack. */
+export function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
 }

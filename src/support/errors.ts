@@ -20,6 +20,18 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+const LONG_PATH = 160;
+
+/**
+ * A member path for messages: a path longer than 160 characters (a value
+ * nested hundreds of levels deep) is shown by its start and end.
+ */
+export function shortPath(path: string): string {
+  if (path.length <= LONG_PATH) return path;
+  const keep = LONG_PATH / 2 - 10;
+  return `${path.slice(0, keep)}…(${path.length - 2 * keep} characters)…${path.slice(-keep)}`;
+}
+
 export function problemsOf(error: z.ZodError): ValidationProblem[] {
   return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
 }
@@ -35,7 +47,7 @@ export class QapiValidationError extends Error {
     readonly problems: readonly ValidationProblem[],
   ) {
     const what = target === 'event' ? `event '${subject}'` : `${target === 'reply' ? 'reply to' : 'arguments of'} '${subject}'`;
-    const list = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
+    const list = problems.map((p) => (p.path ? `${shortPath(p.path)}: ${p.message}` : p.message)).join('; ');
     super(`invalid ${what}: ${list}`);
   }
 }

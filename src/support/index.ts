@@ -4,6 +4,7 @@
  */
 export { z } from 'zod';
 export { INT_RANGES, intValidator, type Int64Mode, type IntKind } from './ints.js';
+export { MAX_NESTING } from './nesting.js';
 export { ValidatorKit, type AlternateKind, type KitOptions, type Schema, type Shape, type Thunk } from './kit.js';
 export {
   ValidatorRegistry,

@@ -36,25 +36,33 @@ function smallInt(kind: IntKind): z.ZodType<number> {
     .max(Number(hi), { error: `${kind} out of range (maximum ${hi})` });
 }
 
+/** A number for a message: at most 40 characters of it. */
+export function shortNumber(value: unknown): string {
+  const text = String(value);
+  if (text.length <= 40) return text;
+  const digits = text.replace(/^-/, '').length;
+  return `${text.slice(0, 20)}…${text.slice(-10)} (${digits} digits)`;
+}
+
 /** Describes why `value` is not a valid 64-bit integer of `kind`, or null. */
 function check64(kind: IntKind, value: unknown, numberOnly: boolean): string | null {
   let big: bigint;
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) return `expected ${kind} (an integer), got ${value}`;
     if (!Number.isSafeInteger(value)) {
-      return `${kind} value ${value} is not exact as a number; the decoder must yield a bigint`;
+      return `${kind} value ${shortNumber(value)} is not exact as a number; the decoder must yield a bigint`;
     }
     big = BigInt(value);
   } else if (typeof value === 'bigint') {
     if (numberOnly) {
-      return `${kind} value ${value} does not fit in a JavaScript number (generated with int64: 'number')`;
+      return `${kind} value ${shortNumber(value)} does not fit in a JavaScript number (generated with int64: 'number')`;
     }
     big = value;
   } else {
     return `expected ${kind} (an integer), got ${value === null ? 'null' : typeof value}`;
   }
   const [lo, hi] = INT_RANGES[kind];
-  if (big < lo || big > hi) return `${kind} out of range [${lo}, ${hi}]: ${big}`;
+  if (big < lo || big > hi) return `${kind} out of range [${lo}, ${hi}]: ${shortNumber(big)}`;
   return null;
 }
 

@@ -8,7 +8,8 @@
  * kit.
  */
 import { z } from 'zod';
-import { intValidator, type Int64Mode, type IntKind } from './ints.js';
+import { intValidator, shortNumber, type Int64Mode, type IntKind } from './ints.js';
+import { afterResult, customSchema, isPlainObject, nestingRef, runInPlace, runSchema, type Payload } from './nesting.js';
 
 /** Any zod schema, as the generated code handles them. */
 export type Schema = z.ZodType<unknown, unknown>;
@@ -55,28 +56,34 @@ function jsonKind(value: unknown): AlternateKind | 'other' {
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Names an object inherits: a shape with such a member must not read them. */
+const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** The issue of a value that is not an object. */
+function notAnObject(value: unknown): z.core.$ZodRawIssue {
+  return { code: 'invalid_type', expected: 'object', input: value } as z.core.$ZodRawIssue;
 }
 
-/** A schema that runs `body` on each value, delegating to other schemas. */
-function custom(
-  body: (value: unknown, issues: z.core.$ZodRawIssue[]) => unknown,
-): Schema {
-  return z.unknown().transform((value, ctx) => {
-    const out = body(value, ctx.issues);
-    return out;
-  }) as unknown as Schema;
+/** Own enumerable members of `value` in a holder without a prototype. */
+function ownMembers(value: Record<string, unknown>): Record<string, unknown> {
+  const own = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) own[key] = value[key];
+  return own;
 }
 
-/** Runs `schema` on `value`, moving its issues (paths relative to value). */
-function delegate(schema: Schema, value: unknown, issues: z.core.$ZodRawIssue[]): { ok: boolean; data: unknown } {
-  const result = schema.safeParse(value);
-  if (result.success) return { ok: true, data: result.data };
-  for (const issue of result.error.issues) {
-    issues.push({ ...issue, path: [...issue.path], input: value } as z.core.$ZodRawIssue);
+/**
+ * A plain object with `members`, never with an own `__proto__` key (which
+ * `Object.assign` or a spread elsewhere would turn into a prototype).
+ */
+function plainObject(...parts: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const part of parts) {
+    if (typeof part !== 'object' || part === null) continue;
+    for (const key of Object.keys(part)) {
+      if (key !== '__proto__') out[key] = (part as Record<string, unknown>)[key];
+    }
   }
-  return { ok: false, data: undefined };
+  return out;
 }
 
 export class ValidatorKit {
@@ -87,8 +94,23 @@ export class ValidatorKit {
   readonly null: Schema = z.null();
   /** `any`: any JSON value. */
   readonly any: Schema = z.unknown();
-  /** `number`: a double; integers beyond 2^53 arrive as bigint. */
-  readonly number: Schema = z.union([z.number(), z.bigint().transform((b) => Number(b))]) as unknown as Schema;
+  /**
+   * `number`: a finite double. Integers beyond 2^53 arrive as bigint and
+   * are rounded to the nearest double, as `JSON.parse` would; one too large
+   * for a double (it would be Infinity) is refused.
+   */
+  readonly number: Schema = customSchema((payload) => {
+    const input = payload.value;
+    const value = typeof input === 'bigint' ? Number(input) : input;
+    if (typeof value !== 'number') {
+      payload.issues.push({ code: 'invalid_type', expected: 'number', input } as z.core.$ZodRawIssue);
+    } else if (!Number.isFinite(value)) {
+      payload.issues.push({ code: 'custom', input, message: `expected a finite number, got ${shortNumber(input)}` } as z.core.$ZodRawIssue);
+    } else {
+      payload.value = value;
+    }
+    return payload;
+  });
   private readonly ints = new Map<IntKind, Schema>();
 
   constructor(options: KitOptions) {
@@ -113,8 +135,13 @@ export class ValidatorKit {
     return z.array(element) as unknown as Schema;
   }
 
+  /**
+   * A schema looked up when first used, for references between types. It
+   * keeps deep values from exhausting the stack and refuses nesting beyond
+   * `MAX_NESTING` (see nesting.ts).
+   */
   lazy(thunk: Thunk): Schema {
-    return z.lazy(thunk) as unknown as Schema;
+    return nestingRef(thunk);
   }
 
   /** An enum: the known values, plus (compatible kit) any other string. */
@@ -126,7 +153,19 @@ export class ValidatorKit {
 
   /** A struct: exactly these members (strict) or at least these (compatible). */
   object(shape: Shape): Schema {
-    return (this.strict ? z.strictObject(shape) : z.looseObject(shape)) as unknown as Schema;
+    return this.withOwnMembers(shape, (this.strict ? z.strictObject(shape) : z.looseObject(shape)) as unknown as Schema);
+  }
+
+  private withOwnMembers(shape: Shape, schema: Schema): Schema {
+    if (!Object.keys(shape).some((key) => INHERITED.has(key))) return schema;
+    // A member named like something every object inherits (`constructor`,
+    // `toString`…) must be read as an own member only: zod would see the
+    // inherited value when the member is absent.
+    return customSchema((payload, ctx) => {
+      const value = payload.value;
+      if (isPlainObject(value)) payload.value = ownMembers(value);
+      return runInPlace(schema, payload, ctx);
+    });
   }
 
   /**
@@ -135,7 +174,7 @@ export class ValidatorKit {
    * declares), strict kit or not.
    */
   open(shape: Shape): Schema {
-    return z.looseObject(shape) as unknown as Schema;
+    return this.withOwnMembers(shape, z.looseObject(shape) as unknown as Schema);
   }
 
   /**
@@ -154,63 +193,71 @@ export class ValidatorKit {
     const emptyRest = this.object({});
     const untaggedRest = older.untagged ? this.object(older.untagged) : null;
     const anyTag = older.anyTag ?? false;
-    return custom((value, issues) => {
+    return customSchema((payload, ctx) => {
+      const value = payload.value;
       if (!isPlainObject(value)) {
-        issues.push({ code: 'invalid_type', expected: 'object', input: value } as z.core.$ZodRawIssue);
-        return z.NEVER;
+        payload.issues.push(notAnObject(value));
+        return payload;
       }
-      const tagValue = value[tag];
+      const tagValue = Object.hasOwn(value, tag) ? value[tag] : undefined;
       const hasBranch = typeof tagValue === 'string' && Object.hasOwn(branches, tagValue);
+      // An older QEMU's layout without the tag.
       const legacy = untaggedRest !== null && !Object.hasOwn(value, tag);
       if (!hasBranch && !legacy && ((strict && !anyTag) || typeof tagValue !== 'string')) {
-        issues.push({
+        payload.issues.push({
           code: 'invalid_value',
           values: known,
           input: tagValue,
           path: [tag],
           message: `expected one of ${known.map((k) => `'${k}'`).join(', ')} as '${tag}'`,
         } as z.core.$ZodRawIssue);
-        return z.NEVER;
+        return payload;
       }
-      // Null-prototype holders: a member named `__proto__` stays a member.
+      // Null-prototype holders: a member named `__proto__` stays a member
+      // (and is reported by the strict kit as unknown).
       const basePart = Object.create(null) as Record<string, unknown>;
       const rest = Object.create(null) as Record<string, unknown>;
-      for (const [key, member] of Object.entries(value)) {
-        if (baseKeys.has(key)) basePart[key] = member;
-        else rest[key] = member;
+      for (const key of Object.keys(value)) {
+        if (baseKeys.has(key)) basePart[key] = value[key];
+        else rest[key] = value[key];
       }
-      const b = delegate(baseSchema, basePart, issues);
-      if (legacy) {
-        const r = delegate(untaggedRest, rest, issues);
-        return b.ok && r.ok ? { ...(b.data as object), ...(r.data as object) } : z.NEVER;
+      const b = runSchema(baseSchema, basePart, ctx);
+      if (!hasBranch && !legacy) {
+        // Unknown branch (compatible kit only): keep everything else.
+        return afterResult(b, (br) => {
+          payload.issues.push(...br.issues);
+          payload.value = plainObject(rest, br.value);
+          return payload;
+        });
       }
-      if (!hasBranch) {
-        // Unknown branch (compatible kit only): keep everything.
-        return b.ok ? { ...rest, ...(b.data as object) } : z.NEVER;
-      }
-      const thunk = branches[tagValue as string];
-      const r = delegate(thunk ? thunk() : emptyRest, rest, issues);
-      if (!b.ok || !r.ok) return z.NEVER;
-      return { ...(b.data as object), ...(r.data as object) };
+      const thunk = legacy ? null : branches[tagValue as string];
+      const r = runSchema(legacy ? (untaggedRest as Schema) : thunk ? thunk() : emptyRest, rest, ctx);
+      const merge = (br: Payload, rr: Payload): Payload => {
+        payload.issues.push(...br.issues, ...rr.issues);
+        payload.value = plainObject(br.value, rr.value);
+        return payload;
+      };
+      if (b instanceof Promise || r instanceof Promise) return Promise.all([b, r]).then(([br, rr]) => merge(br, rr));
+      return merge(b, r);
     });
   }
 
   /** An alternate: the branch is chosen by the value's JSON kind. */
   alternate(branches: Partial<Readonly<Record<AlternateKind, Thunk>>>): Schema {
     const kinds = Object.keys(branches) as AlternateKind[];
-    return custom((value, issues) => {
+    return customSchema((payload, ctx) => {
+      const value = payload.value;
       const kind = jsonKind(value);
       const thunk = kind === 'other' ? undefined : branches[kind];
       if (!thunk) {
-        issues.push({
+        payload.issues.push({
           code: 'custom',
           input: value,
           message: `expected ${kinds.join(' or ')}, got ${kind}`,
         } as z.core.$ZodRawIssue);
-        return z.NEVER;
+        return payload;
       }
-      const r = delegate(thunk(), value, issues);
-      return r.ok ? r.data : z.NEVER;
+      return runInPlace(thunk(), payload, ctx);
     });
   }
 }

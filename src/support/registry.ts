@@ -65,8 +65,12 @@ export function buildRegistry(kit: ValidatorKit, modules: readonly DefineModule[
   return registry;
 }
 
-/** Command name → [argument type, reply type] (QAPI type names). */
-export type CommandSpec = Readonly<Record<string, readonly [args: string | null, returns: string | null]>>;
+/**
+ * Command name → [argument type, reply type] (QAPI type names). Typed as
+ * an array rather than a pair: TypeScript gives a literal entry keyed
+ * `constructor` no contextual type, so a pair type would refuse it.
+ */
+export type CommandSpec = Readonly<Record<string, readonly (string | null)[]>>;
 /** Event name → data type name (null: no data). */
 export type EventSpec = Readonly<Record<string, string | null>>;
 
@@ -112,7 +116,7 @@ function lazyEntry<T extends object>(target: Record<string, T>, key: string, mak
 
 function makeValidatorSet(description: SchemaDescription, args: ValidatorRegistry, replies: ValidatorRegistry): ValidatorSet {
   const commands: Record<string, CommandValidators> = Object.create(null) as Record<string, CommandValidators>;
-  for (const [name, [argType, retType]] of Object.entries(description.commands)) {
+  for (const [name, [argType = null, retType = null]] of Object.entries(description.commands)) {
     lazyEntry(commands, name, () => ({
       args: argType === null ? null : args.get(argType),
       returns: retType === null ? null : replies.get(retType),

@@ -92,6 +92,25 @@ describe('union', () => {
     expect(outcome(u, { kind: 'file' })).toMatch(/^path: /);
     expect(outcome(u, { kind: 'pipe', id: 3 })).toMatch(/^id: /);
   });
+  test('compatible mode: no own __proto__ in what an unknown branch or loose struct yields', async () => {
+    const s = await loadSnippet(`${schema}
+{ 'struct': 'Loose', 'data': { 'a': 'str' } }`);
+    const unknownBranch = JSON.parse('{"kind": "pipe", "fd": 3, "__proto__": {"polluted": true}}') as object;
+    const loose = JSON.parse('{"a": "x", "__proto__": {"polluted": true}}') as object;
+    for (const [schema, value, expected] of [
+      [s.compat.Inline!, unknownBranch, { kind: 'pipe', fd: 3 }],
+      [s.compat.Loose!, loose, { a: 'x' }],
+    ] as const) {
+      const out = schema.parse(value) as Record<string, unknown>;
+      expect(Object.hasOwn(out, '__proto__')).toBe(false);
+      // copying the result must not change the copy's prototype
+      const copy = Object.assign({}, out) as Record<string, unknown>;
+      expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+      expect(copy.polluted).toBeUndefined();
+      expect({ ...out }).toEqual(expected);
+    }
+    expect(outcome(s.strict.Inline!, unknownBranch)).toMatch(/^kind: expected one of/);
+  });
 });
 
 describe('alternate', () => {
@@ -183,6 +202,24 @@ describe('integers', () => {
     expect(outcome(asNumber.strict.Ints!, { ...sample(7n), size: big })).toMatch(/^size: size|^size: uint64 value .* does not fit in a JavaScript number/);
     function sample(n: bigint): Record<string, unknown> {
       return Object.fromEntries(kinds.map((k) => [k, k.includes('64') || k === 'int' || k === 'size' ? decoded(n) : 5]));
+    }
+  });
+});
+
+describe('number', () => {
+  test.each(['mixed', 'bigint', 'number'] as const)('int64 %s: a finite double; a bigint too large for one is refused, naming the member', async (int64) => {
+    const s = await loadSnippet(`{ 'struct': 'Num', 'data': { 'x': 'number', 'n': 'int' } }`, { int64 });
+    const num = s.strict.Num!;
+    const n = int64 === 'bigint' ? 1n : 1;
+    expect(outcome(num, { x: 1.5, n })).toBe('ok');
+    expect((num.parse({ x: 2n ** 60n, n }) as { x: unknown }).x).toBe(2 ** 60);
+    expect(outcome(num, { x: 10n ** 400n, n })).toBe('x: expected a finite number, got 10000000000000000000…0000000000 (401 digits)');
+    expect(outcome(num, { x: -(10n ** 400n), n })).toMatch(/^x: expected a finite number, got -1000/);
+    expect(outcome(num, { x: Infinity, n })).toBe('x: expected a finite number, got Infinity');
+    expect(outcome(num, { x: NaN, n })).toBe('x: expected a finite number, got NaN');
+    expect(outcome(num, { x: '1', n })).toMatch(/^x: .*expected number/);
+    if (int64 === 'number') {
+      expect(outcome(num, { x: 1, n: 10n ** 400n })).toBe("n: int64 value 10000000000000000000…0000000000 (401 digits) does not fit in a JavaScript number (generated with int64: 'number')");
     }
   });
 });
