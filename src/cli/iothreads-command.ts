@@ -112,7 +112,9 @@ export async function runIothreads(argv: string[]): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     await using qmp = await QmpClient.connect(target, { timeout, signal: stop.signal });
-    const inspect = (): Promise<IothreadReport> => inspectIothreads(qmp, { source, timeout, signal: stop.signal });
+    // Ctrl-C closes the session, which ends any inspection under way.
+    stop.signal.addEventListener('abort', () => void qmp.close(), { once: true });
+    const inspect = (): Promise<IothreadReport> => inspectIothreads(qmp, { source, timeout });
     if (watch.interval === null) {
       process.stdout.write(render(await inspect()));
       return 0;

@@ -31,6 +31,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandRun
     summary: 'print QMP events from a live QEMU as JSON lines',
     load: async () => (await import('./runtime-commands.js')).runEvents,
   },
+  iothreads: {
+    summary: 'show every IOThread and who uses it (holders), once or watched',
+    load: async () => (await import('./iothreads-command.js')).runIothreads,
+  },
   probe: {
     summary: 'ask a live QEMU what it supports (libvirt-style schema queries)',
     load: async () => (await import('./probe-command.js')).runProbe,
