@@ -18,6 +18,9 @@ export {
   type SchemaOptions,
 } from './frontend/index.js';
 
+// IOThread holders on every QEMU (also available alone as 'qapi-ts/iothreads').
+export * from './iothreads/index.js';
+
 // Runtime QMP client (also available alone as 'qapi-ts/runtime').
 export * from './runtime/index.js';
 
