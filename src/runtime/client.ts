@@ -36,8 +36,8 @@ import {
   QmpProtocolError,
   QmpTimeoutError,
 } from './errors.js';
-import { DEFAULT_EVENT_BUFFER, QmpEventStream } from './events.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder, type LineSink } from './framing.js';
+import { QmpEventStream } from './events.js';
+import { LineDecoder, type LineSink } from './framing.js';
 import { parseJson } from './json.js';
 import { checkPositiveInteger, checkTimeout } from './options.js';
 import { classify, describe, encodeCommand, parseGreeting, type QmpGreeting } from './protocol.js';
@@ -114,7 +114,7 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
     this.defaultTimeout = options.defaultTimeout;
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const sink: LineSink = { line: (text) => this.onLine(text), fail: (e) => this.fatal(e) };
-    this.decoder = new LineDecoder(sink, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    this.decoder = new LineDecoder(sink, options.maxMessageBytes);
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('error', (err: Error) => this.shutdown(new QmpDisconnectedError(`connection error: ${err.message}`, undefined, { cause: err })));
     stream.on('close', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));
@@ -417,9 +417,8 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
    */
   events(names?: readonly string[], options: { signal?: AbortSignal; bufferSize?: number } = {}): QmpEventStream {
     const { signal } = options;
-    const bufferSize = checkPositiveInteger(options.bufferSize, 'bufferSize') ?? DEFAULT_EVENT_BUFFER;
     const onAbort = (): void => stream.end();
-    const stream = new QmpEventStream(names, bufferSize, (s) => {
+    const stream = new QmpEventStream(names, options.bufferSize, (s) => {
       this.streams.delete(s);
       signal?.removeEventListener('abort', onAbort);
     });

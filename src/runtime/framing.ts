@@ -15,6 +15,7 @@
  * because the stream can no longer be trusted.
  */
 import { QmpProtocolError } from './errors.js';
+import { checkPositiveInteger } from './options.js';
 
 /** 16 MiB: `query-qmp-schema` is about 200 KB, so this leaves ample room. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -40,10 +41,15 @@ export class LineDecoder {
   private held = 0;
   private failed = false;
 
+  readonly maxMessageBytes: number;
+
+  /** `maxMessageBytes`: a positive integer (else a RangeError / TypeError). */
   constructor(
     private readonly sink: LineSink,
-    readonly maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
-  ) {}
+    maxMessageBytes?: number,
+  ) {
+    this.maxMessageBytes = checkPositiveInteger(maxMessageBytes, 'maxMessageBytes') ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
 
   /** Bytes of an incomplete line held back, waiting for its newline. */
   get bufferedBytes(): number {

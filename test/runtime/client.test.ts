@@ -572,6 +572,7 @@ describe('QmpClient against hostile servers', () => {
       expect(() => client.events(undefined, { bufferSize: bufferSize as number }), String(bufferSize)).toThrow(type);
     }
     expect(client.events(undefined, { bufferSize: 1 }).bufferSize).toBe(1);
+    expect(() => new LineDecoder({ line: () => {}, fail: () => {} }, NaN)).toThrow(RangeError);
     const bad: [ConnectOptions, ErrorConstructor][] = [
       [{ timeout: -5 }, RangeError],
       [{ timeout: NaN }, RangeError],
