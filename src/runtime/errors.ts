@@ -5,7 +5,8 @@
  *
  * | code                        | class                   | when                                             |
  * |-----------------------------|-------------------------|--------------------------------------------------|
- * | QMP_ERR_JSON                | JsonParseError          | text is not valid JSON (parseJson)               |
+ * | QMP_ERR_JSON                | JsonParseError          | text is not valid JSON, or nested deeper than    |
+ * |                             |                         | 1024 levels (parseJson)                          |
  * | QMP_ERR_CONNECT             | QmpConnectError         | socket could not be opened / connect timed out   |
  * | QMP_ERR_GREETING            | QmpProtocolError        | connect() failed after the socket opened: no,    |
  * |                             |                         | bad or oversized greeting, hang-up, timeout,     |
@@ -26,7 +27,8 @@
  * "Fatal" errors close the session and reject every pending call with
  * that same error; "reported" ones go to the client's `onError` listeners
  * and the session carries on. A plain hang-up rejects each pending call
- * with its own QmpDisconnectedError (naming its command).
+ * with its own QmpDisconnectedError (naming its command); after `quit`
+ * it is an orderly end (see client.ts).
  *
  * Invalid options (a timeout that is negative, NaN or not a number, a
  * `bufferSize` that is not a positive integer…) are programmer errors:
