@@ -41,15 +41,22 @@ const LONG_DIGIT_RUN = /\d{16}/;
 /** Deepest nesting of arrays and objects QEMU's JSON parser accepts, and so do we. */
 export const MAX_JSON_DEPTH = 1024;
 
-/** A document nested deeper than MAX_JSON_DEPTH has at least this many characters. */
-const MIN_TOO_DEEP_LENGTH = 2 * (MAX_JSON_DEPTH + 1);
+export interface ParseJsonOptions {
+  /**
+   * Deepest nesting accepted (default MAX_JSON_DEPTH). Only for text that
+   * wraps QMP messages, such as a transcript line, which adds its own
+   * levels; the parser never recurses, so depth costs only memory.
+   */
+  maxDepth?: number;
+}
 
-export function parseJson(text: string): unknown {
+export function parseJson(text: string, options: ParseJsonOptions = {}): unknown {
+  const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
   if (
     !LONG_DIGIT_RUN.test(text) &&
     !text.includes('__proto__') &&
     !text.includes('\\u') &&
-    (text.length < MIN_TOO_DEEP_LENGTH || !nestsDeeperThan(text, MAX_JSON_DEPTH))
+    (text.length < 2 * (maxDepth + 1) || !nestsDeeperThan(text, maxDepth))
   ) {
     try {
       return JSON.parse(text);
@@ -58,7 +65,7 @@ export function parseJson(text: string): unknown {
       void e;
     }
   }
-  return new ExactParser(text).parseDocument();
+  return new ExactParser(text, maxDepth).parseDocument();
 }
 
 /**
@@ -109,11 +116,14 @@ interface OpenContainer {
 /**
  * A strict JSON parser that keeps integers exact. It loops with an explicit
  * stack of open containers instead of recursing, so depth costs heap, not
- * call stack, and stops at MAX_JSON_DEPTH.
+ * call stack, and stops at `maxDepth` levels.
  */
 class ExactParser {
   private pos = 0;
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+  ) {}
 
   parseDocument(): unknown {
     const open: OpenContainer[] = [];
@@ -122,7 +132,7 @@ class ExactParser {
     value: for (;;) {
       const c = this.text.charCodeAt(this.pos);
       if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
-        if (open.length >= MAX_JSON_DEPTH) this.fail(`nesting deeper than ${MAX_JSON_DEPTH} levels`);
+        if (open.length >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels`);
         const isArray = c === 0x5b;
         const close = isArray ? 0x5d : 0x7d;
         const container = isArray ? [] : {};
