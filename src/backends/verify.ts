@@ -92,6 +92,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Nesting a transcript line may have: far beyond what QEMU accepts, so that
+ * verify can judge over-deep messages by line; the parser is iterative and
+ * a line's length bounds its cost anyway.
+ */
+const TRANSCRIPT_MAX_DEPTH = 100_000;
+
 /** Splits a transcript into entries; blank lines are skipped. */
 export function parseTranscript(text: string): ParsedTranscript {
   const entries: TranscriptEntry[] = [];
@@ -103,7 +110,8 @@ export function parseTranscript(text: string): ParsedTranscript {
     const line = i + 1;
     let value: unknown;
     try {
-      value = parseJson(raw);
+      // Messages deeper than QEMU accepts are judged below, not refused here.
+      value = parseJson(raw, { maxDepth: TRANSCRIPT_MAX_DEPTH });
     } catch (e) {
       badLines.push({ line, reason: `bad JSON: ${e instanceof Error ? e.message : String(e)}` });
       continue;

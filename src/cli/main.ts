@@ -2,7 +2,12 @@
  * Command-line entry point. Each group of subcommands lives in its own
  * module and is loaded only when used, so `check` never pays for the
  * code generator or the QMP runtime.
+ *
+ * Exit status, every subcommand: 0 success, 1 a negative answer (invalid
+ * schema, messages or arguments), 2 usage error (also an unknown command),
+ * 3 connection failure or loss, 4 `exec` got a QMP error reply.
  */
+import { createRequire } from 'node:module';
 
 export type CommandRunner = (argv: string[]) => Promise<number>;
 
@@ -46,7 +51,13 @@ function usage(): string {
   const lines = Object.entries(COMMANDS).map(
     ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
   );
-  return `usage: qapi-ts COMMAND [ARGS...]\n\ncommands:\n${lines.join('\n')}\n\nRun 'qapi-ts COMMAND --help' for a command's options.\n`;
+  return `usage: qapi-ts COMMAND [ARGS...]\n\ncommands:\n${lines.join('\n')}\n\nRun 'qapi-ts COMMAND --help' for a command's options, 'qapi-ts --version' for the version.\n`;
+}
+
+/** The version in our package.json (found by the package's own name, from src/ or dist/). */
+function version(): string {
+  const pkg = createRequire(import.meta.url)('qapi-ts/package.json') as { version: string };
+  return pkg.version;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -55,11 +66,22 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  // Own properties only: 'constructor' or '__proto__' are not commands.
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
     process.stderr.write(`qapi-ts: unknown command '${name}'\n${usage()}`);
     return 2;
   }
   const run = await command.load();
-  return run(rest);
+  try {
+    return await run(rest);
+  } catch (e) {
+    // A bug of ours, not the user's input: say so in one line, no stack trace.
+    process.stderr.write(`qapi-ts ${name}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
 }

@@ -3,16 +3,25 @@
  *
  * Exit codes (both commands):
  *   0  success (events: interrupted with SIGINT/SIGTERM)
- *   1  bad usage or invalid arguments (not JSON, or rejected by our schema)
- *   2  QEMU answered with an error (`CLASS: desc` on stderr)
- *   3  could not connect, or the connection failed (timeout, protocol error, hang-up)
+ *   1  invalid arguments (JSON_ARGS not JSON or not an object, rejected by
+ *      our schema, or a request QEMU could not parse, e.g. nested too deep)
+ *   2  usage error (bad flags, a bad --socket/--tcp/--timeout value)
+ *   3  could not connect, or the connection failed or broke (timeout,
+ *      protocol error, hang-up): `CODE: message` on stderr
+ *   4  QEMU answered with an error: `CLASS: desc` on stderr
  */
 import { parseArgs } from 'node:util';
 import { QmpClient } from '../runtime/client.js';
-import { QmpCommandError, QmpError } from '../runtime/errors.js';
+import { QmpArgumentError, QmpCommandError, QmpError } from '../runtime/errors.js';
 import { parseJson, stringifyJson } from '../runtime/json.js';
+import { encodeCommand } from '../runtime/protocol.js';
 import { parseTcpTarget, type QmpTarget } from '../runtime/transport.js';
 import { loadArgumentChecker } from './runtime-validation.js';
+
+const EXIT_INVALID = 1;
+const EXIT_USAGE = 2;
+const EXIT_CONNECTION = 3;
+const EXIT_QMP_ERROR = 4;
 
 export const TARGET_OPTIONS = {
   socket: { type: 'string', short: 's' },
@@ -28,16 +37,20 @@ Runs one QMP command and prints its return value as JSON (integers exact).
 options:
   -s, --socket PATH      QMP unix socket
   -t, --tcp HOST:PORT    QMP TCP endpoint
-      --timeout MS       connect and reply timeout (default 10000)
+      --timeout MS       connect and reply timeout in milliseconds
+                         (default 10000; 'infinity' for none)
       --oob              send as exec-oob (negotiates the oob capability)
       --no-validate      skip checking arguments against our schema
   -h, --help             this text
 
 Commands our schema (generated/) knows have their arguments checked
 strictly before sending; other commands are passed through untouched.
+Arguments QEMU could not parse as one request (nested deeper than 1023
+levels, say) are refused before connecting.
 
-exit status: 0 ok, 1 bad usage or invalid arguments, 2 QMP error reply
-(printed as 'CLASS: desc'), 3 connection failure.
+exit status: 0 ok, 1 invalid arguments, 2 usage error, 3 connection
+failure or protocol error ('CODE: message'), 4 QMP error reply
+('CLASS: desc').
 `;
 
 const EVENTS_USAGE = `usage: qapi-ts events (--socket PATH | --tcp HOST:PORT) [--event NAME]...
@@ -47,14 +60,20 @@ Prints QMP events as JSON lines until interrupted (Ctrl-C exits 0).
 options:
   -s, --socket PATH      QMP unix socket
   -t, --tcp HOST:PORT    QMP TCP endpoint
-  -e, --event NAME       only this event (repeatable)
-      --timeout MS       connect timeout (default 10000)
+  -e, --event NAME       only this event (repeatable); a name the server's
+                         schema lacks gets a warning
+      --timeout MS       connect timeout in milliseconds (default 10000;
+                         'infinity' for none)
   -h, --help             this text
 
-exit status: 0 interrupted, 1 bad usage, 3 connection failure or loss.
+exit status: 0 interrupted, 2 usage error, 3 connection failure or loss
+('CODE: message').
 `;
 
+/** Bad flags or flag values: exit 2. */
 export class UsageError extends Error {}
+/** Arguments we refuse to send: exit 1. */
+class InvalidArguments extends Error {}
 
 interface Common {
   target: QmpTarget;
@@ -65,27 +84,69 @@ export function common(values: { socket?: string; tcp?: string; timeout?: string
   if ((values.socket === undefined) === (values.tcp === undefined)) {
     throw new UsageError('give exactly one of --socket PATH or --tcp HOST:PORT');
   }
-  let timeout = 10_000;
-  if (values.timeout !== undefined) {
-    timeout = Number(values.timeout);
-    if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`--timeout: expected milliseconds, got '${values.timeout}'`);
+  if (values.socket === '') throw new UsageError('--socket: expected a socket path, got an empty string');
+  let target: QmpTarget;
+  if (values.socket !== undefined) {
+    target = { path: values.socket };
+  } else {
+    try {
+      target = parseTcpTarget(values.tcp as string);
+    } catch {
+      throw new UsageError(`--tcp: expected HOST:PORT with a port from 1 to 65535, got '${values.tcp}'`);
+    }
   }
-  const target = values.socket !== undefined ? { path: values.socket } : parseTcpTarget(values.tcp as string);
-  return { target, timeout };
+  return { target, timeout: parseTimeout(values.timeout) };
+}
+
+/** `--timeout`: a positive whole number of milliseconds, or `infinity`. */
+function parseTimeout(text: string | undefined): number {
+  if (text === undefined) return 10_000;
+  if (/^inf(inity)?$/i.test(text)) return Infinity;
+  const ms = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    throw new UsageError(`--timeout: expected a positive number of milliseconds or 'infinity', got '${text}'`);
+  }
+  return ms;
 }
 
 function fail(prefix: string, error: unknown): number {
   if (error instanceof UsageError) {
     process.stderr.write(`qapi-ts ${prefix}: ${error.message}\n`);
-    return 1;
+    return EXIT_USAGE;
+  }
+  if (error instanceof InvalidArguments) {
+    process.stderr.write(`qapi-ts ${prefix}: ${error.message}\n`);
+    return EXIT_INVALID;
   }
   if (error instanceof QmpCommandError) {
     process.stderr.write(`${error.errorClass}: ${error.desc}\n`);
-    return 2;
+    return EXIT_QMP_ERROR;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`qapi-ts ${prefix}: ${message}\n`);
-  return error instanceof QmpError && error.code === 'QMP_ERR_JSON' ? 1 : 3;
+  if (error instanceof QmpError) {
+    process.stderr.write(`${error.code}: ${error.message}\n`);
+    return error instanceof QmpArgumentError ? EXIT_INVALID : EXIT_CONNECTION;
+  }
+  process.stderr.write(`qapi-ts ${prefix}: ${error instanceof Error ? error.message : String(error)}\n`);
+  return EXIT_CONNECTION;
+}
+
+let stdoutGone: (() => void) | undefined;
+let stdoutWatched = false;
+
+/**
+ * Calls `callback` when stdout fails, e.g. the reader went away
+ * (`qapi-ts events | head`): the command then stops quietly instead of
+ * dying on an unhandled EPIPE. The listener stays for the process's life,
+ * so a late error from an earlier write is caught too.
+ */
+function whenStdoutFails(callback: () => void): void {
+  stdoutGone = callback;
+  if (stdoutWatched) return;
+  stdoutWatched = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') process.stderr.write(`qapi-ts: cannot write output: ${err.message}\n`);
+    stdoutGone?.();
+  });
 }
 
 export function parse<T extends Record<string, unknown>>(argv: string[], options: T, usage: string) {
@@ -94,6 +155,21 @@ export function parse<T extends Record<string, unknown>>(argv: string[], options
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n${usage}`);
   }
+}
+
+/** JSON_ARGS as an arguments object; InvalidArguments when it is not one. */
+function parseArguments(json: string | undefined): Record<string, unknown> | undefined {
+  if (json === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = parseJson(json);
+  } catch (e) {
+    throw new InvalidArguments(`JSON_ARGS is not usable JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidArguments('JSON_ARGS must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
 }
 
 export async function runExec(argv: string[]): Promise<number> {
@@ -110,27 +186,18 @@ export async function runExec(argv: string[]): Promise<number> {
     const { target, timeout } = common(values as { socket?: string; tcp?: string; timeout?: string });
     const [command, json, ...extra] = positionals;
     if (command === undefined || extra.length > 0) throw new UsageError(`expected COMMAND [JSON_ARGS]\n${EXEC_USAGE}`);
-    let args: Record<string, unknown> | undefined;
-    if (json !== undefined) {
-      let parsed: unknown;
-      try {
-        parsed = parseJson(json);
-      } catch (e) {
-        throw new UsageError(`JSON_ARGS is not valid JSON: ${(e as Error).message}`);
-      }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new UsageError('JSON_ARGS must be a JSON object');
-      }
-      args = parsed as Record<string, unknown>;
-    }
+    const args = parseArguments(json);
     if (!values['no-validate']) {
       const check = await loadArgumentChecker();
       const problem = check(command, args);
-      if (problem) throw new UsageError(`invalid arguments for '${command}': ${problem}`);
+      if (problem) throw new InvalidArguments(`invalid arguments for '${command}': ${problem}`);
     }
     const oob = values.oob === true;
+    // Refuse what QEMU could not parse before connecting at all.
+    encodeCommand(command, args, 0, oob);
     await using qmp = await QmpClient.connect(target, { timeout, oob });
     const result = await qmp.execute(command, args, { timeout, oob });
+    whenStdoutFails(() => {});
     process.stdout.write(`${stringifyJson(result)}\n`);
     return 0;
   } catch (e) {
@@ -155,10 +222,13 @@ export async function runEvents(argv: string[]): Promise<number> {
     const names = values.event as string[] | undefined;
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    whenStdoutFails(onSignal);
     await using qmp = await QmpClient.connect(target, { timeout, signal: stop.signal });
     // Large buffer: stdout is synchronous for files and pipes, so the
     // reader keeps up; the limit only guards against a stuck terminal.
-    for await (const event of qmp.events(names, { signal: stop.signal, bufferSize: 65_536 })) {
+    const events = qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
+    if (names !== undefined) void warnUnknownEvents(qmp, names, timeout);
+    for await (const event of events) {
       process.stdout.write(`${stringifyJson(event)}\n`);
     }
     return 0;
@@ -168,5 +238,30 @@ export async function runEvents(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Warns on stderr about requested events the server's schema does not
+ * have (a typo would otherwise wait forever in silence). Asks the live
+ * server (`query-qmp-schema`); says nothing when it cannot tell.
+ */
+async function warnUnknownEvents(qmp: QmpClient, names: readonly string[], timeout: number): Promise<void> {
+  let schema: unknown;
+  try {
+    schema = await qmp.execute('query-qmp-schema', undefined, { timeout });
+  } catch {
+    return;
+  }
+  if (!Array.isArray(schema)) return;
+  const known = new Set<string>();
+  for (const entity of schema) {
+    const e = entity as { 'meta-type'?: unknown; name?: unknown } | null;
+    if (e?.['meta-type'] === 'event' && typeof e.name === 'string') known.add(e.name);
+  }
+  for (const name of new Set(names)) {
+    if (!known.has(name)) {
+      process.stderr.write(`qapi-ts events: warning: the server has no event '${name}' (waiting for it anyway)\n`);
+    }
   }
 }

@@ -10,10 +10,18 @@
  * - A call's timeout or abort rejects that call only; its late reply is
  *   dropped quietly. A reply matching no call at all is reported to
  *   `onError` listeners (QMP_ERR_UNKNOWN_REPLY) and otherwise ignored.
- * - A malformed or oversized line from the server is fatal: the connection
- *   is closed and every pending call rejects with that QmpProtocolError.
- *   Any other loss of the connection rejects every pending call with
- *   QmpDisconnectedError, at once.
+ * - A malformed, oversized or too deeply nested line from the server is
+ *   fatal: the connection is closed and every pending call rejects with
+ *   that QmpProtocolError. Any other loss of the connection rejects every
+ *   pending call with QmpDisconnectedError, at once.
+ * - `connect()` fails with QMP_ERR_GREETING for anything that goes wrong
+ *   once the socket is open (the first error is kept as `cause`).
+ * - After `quit` is answered (or the connection drops while it is
+ *   pending: QEMU's reply races its exit) the hang-up is an orderly end:
+ *   event iterators finish normally.
+ * - Requests QEMU could not parse as one message are refused before
+ *   sending (QmpArgumentError, see protocol.ts), so every command gets
+ *   exactly one reply.
  * - Events: `events(names?)` (async iterator, see events.ts for buffering
  *   and overflow) and `onEvent(listener, names?)` callbacks.
  */
@@ -28,14 +36,16 @@ import {
   QmpProtocolError,
   QmpTimeoutError,
 } from './errors.js';
-import { DEFAULT_EVENT_BUFFER, QmpEventStream } from './events.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder, type LineSink } from './framing.js';
+import { QmpEventStream } from './events.js';
+import { LineDecoder, type LineSink } from './framing.js';
 import { parseJson } from './json.js';
+import { checkPositiveInteger, checkTimeout } from './options.js';
 import { classify, describe, encodeCommand, parseGreeting, type QmpGreeting } from './protocol.js';
+import { deadline, type Deadline } from './timers.js';
 import { describeTarget, openSocket, type QmpTarget } from './transport.js';
 
 export interface ConnectOptions {
-  /** Milliseconds for connect + greeting + negotiation together (default 10000). */
+  /** Milliseconds for connect + greeting + negotiation together (default 10000; Infinity: none). */
   timeout?: number;
   signal?: AbortSignal;
   /** Ask for out-of-band execution; enabled only when the server offers it. */
@@ -46,6 +56,13 @@ export interface ConnectOptions {
   defaultTimeout?: number;
 }
 
+/** Checks the numbers in `options` (TypeError / RangeError); returns the connect timeout. */
+function checkConnectOptions(options: ConnectOptions): number {
+  checkPositiveInteger(options.maxMessageBytes, 'maxMessageBytes');
+  checkTimeout(options.defaultTimeout, 'defaultTimeout');
+  return checkTimeout(options.timeout, 'timeout') ?? DEFAULT_CONNECT_TIMEOUT;
+}
+
 export type QmpClientState = 'greeting' | 'negotiating' | 'ready' | 'closed';
 
 interface Pending {
@@ -53,7 +70,7 @@ interface Pending {
   args: Record<string, unknown> | undefined;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: Deadline | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -90,13 +107,15 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   private resolveClosed!: () => void;
   private greetingWaiter: { resolve: (g: unknown) => void; reject: (e: unknown) => void } | undefined;
   private readonly defaultTimeout: number | undefined;
+  /** `quit` was answered: the coming hang-up is expected. */
+  private quitAnswered = false;
 
   private constructor(private readonly stream: Duplex, options: ConnectOptions) {
     this.defaultTimeout = options.defaultTimeout;
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const sink: LineSink = { line: (text) => this.onLine(text), fail: (e) => this.fatal(e) };
-    this.decoder = new LineDecoder(sink, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-    stream.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    this.decoder = new LineDecoder(sink, options.maxMessageBytes);
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('error', (err: Error) => this.shutdown(new QmpDisconnectedError(`connection error: ${err.message}`, undefined, { cause: err })));
     stream.on('close', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));
     stream.on('end', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));
@@ -104,42 +123,36 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
 
   /** Opens a socket, reads the greeting and negotiates capabilities. */
   static async connect(target: QmpTarget, options: ConnectOptions = {}): Promise<QmpClient> {
-    const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT;
+    const timeout = checkConnectOptions(options);
     const started = Date.now();
     const socket = await openSocket(target, { timeout, signal: options.signal });
     const left = Math.max(1, timeout - (Date.now() - started));
     return QmpClient.overStream(socket, { ...options, timeout: left }, describeTarget(target));
   }
 
-  /** Runs a session over an already open stream (a socket, an in-memory pair…). */
+  /**
+   * Runs a session over an already open stream (a socket, an in-memory
+   * pair…). Any failure before the session is ready (no greeting in time,
+   * one that is not JSON, too large or not a greeting, a hang-up, refused
+   * negotiation) rejects with QMP_ERR_GREETING, the original error as its
+   * `cause`; the signal's abort rejects with QMP_ERR_ABORTED.
+   */
   static async overStream(stream: Duplex, options: ConnectOptions = {}, where = 'stream'): Promise<QmpClient> {
+    const timeout = checkConnectOptions(options);
     const client = new QmpClient(stream, options);
-    const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT;
     const signal = options.signal;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Deadline | undefined;
+    let phase = 'waiting for the QMP greeting';
     const onAbort = (): void => client.shutdown(new QmpAbortError('connect', signal?.reason));
     try {
       if (signal?.aborted) throw new QmpAbortError('connect', signal.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
-      timer = setTimeout(() => {
-        client.shutdown(
-          new QmpProtocolError(
-            'QMP_ERR_GREETING',
-            `${where}: no QMP greeting and negotiation within ${timeout} ms`,
-          ),
-        );
-      }, timeout);
-      let first: unknown;
-      try {
-        first = await client.waitGreeting();
-      } catch (e) {
-        if (e instanceof QmpDisconnectedError) {
-          throw new QmpProtocolError('QMP_ERR_GREETING', `${where}: connection closed before the QMP greeting`, { cause: e });
-        }
-        throw e;
-      }
-      const greeting = parseGreeting(first);
+      timer = deadline(timeout, () => {
+        client.shutdown(new QmpProtocolError('QMP_ERR_GREETING', `no QMP greeting and negotiation within ${timeout} ms`));
+      });
+      const greeting = parseGreeting(await client.waitGreeting());
       client.greeting = greeting;
+      phase = 'negotiating capabilities';
       const enable = options.oob && greeting.capabilities.includes('oob') ? ['oob'] : [];
       try {
         await client.send('qmp_capabilities', enable.length ? { enable } : undefined, undefined);
@@ -154,10 +167,11 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
       client.state = 'ready';
       return client;
     } catch (e) {
-      client.shutdown(e instanceof QmpError ? e : new QmpDisconnectedError(String(e)));
-      throw e;
+      const failure = e instanceof QmpAbortError ? e : greetingFailure(e, `${where}: ${phase}`);
+      client.shutdown(failure);
+      throw failure;
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
       signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -176,6 +190,11 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
     return this.closedPromise;
   }
 
+  /**
+   * Runs `command`. A `timeout` that is not a number ≥ 0 (or Infinity)
+   * rejects with a TypeError / RangeError, and a request QEMU could not
+   * parse as one message with QmpArgumentError; neither sends anything.
+   */
   execute(command: string, args?: Record<string, unknown>, options?: ExecuteOptions): Promise<unknown> {
     if (this.state !== 'ready' && this.state !== 'closed') {
       return Promise.reject(new QmpDisconnectedError('session is not ready yet', command));
@@ -184,6 +203,12 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   }
 
   private send(command: string, args: Record<string, unknown> | undefined, options: ExecuteOptions | undefined): Promise<unknown> {
+    let timeout: number | undefined;
+    try {
+      timeout = checkTimeout(options?.timeout, 'timeout') ?? this.defaultTimeout;
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (this.state === 'closed') {
       return Promise.reject(new QmpDisconnectedError('connection is closed', command, { cause: this.closeError }));
     }
@@ -203,10 +228,9 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
       this.freeIds.push(id);
       return Promise.reject(e);
     }
-    const timeout = options?.timeout ?? this.defaultTimeout;
     return new Promise((resolve, reject) => {
       const p: Pending = { command, args, resolve, reject, timer: undefined, signal: undefined, onAbort: undefined };
-      if (timeout !== undefined) p.timer = setTimeout(onCallTimeout, timeout, this, id, command, timeout);
+      p.timer = deadline(timeout, () => this.giveUp(id, new QmpTimeoutError(command, timeout as number)));
       if (signal !== undefined) {
         p.signal = signal;
         p.onAbort = () => this.giveUp(id, new QmpAbortError(command, signal.reason));
@@ -244,7 +268,7 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
     const p = this.pending.get(id);
     if (p === undefined) return undefined;
     this.pending.delete(id);
-    if (p.timer !== undefined) clearTimeout(p.timer);
+    p.timer?.cancel();
     if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
     return p;
   }
@@ -270,6 +294,16 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   private waitGreeting(): Promise<unknown> {
     if (this.state === 'closed') return Promise.reject(this.closeError);
     return new Promise((resolve, reject) => (this.greetingWaiter = { resolve, reject }));
+  }
+
+  private receive(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk);
+    } catch (e) {
+      // Nothing below should throw; if something does, it must not escape
+      // the socket's 'data' handler (that would kill the process).
+      this.fatal(new QmpProtocolError('QMP_ERR_PROTOCOL', `failed to handle a message from the server: ${String(e)}`, { cause: e }));
+    }
   }
 
   private onLine(text: string): void {
@@ -303,6 +337,7 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
         return;
       }
       this.freeIds.push(id as number);
+      if (m.ok && p.command === 'quit') this.quitAnswered = true;
       if (m.ok) p.resolve(m.value);
       else p.reject(new QmpCommandError(p.command, m.errorClass, m.desc, p.args));
     } else if (m.kind === 'event') {
@@ -345,6 +380,10 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
    * Ends the session once: every pending call rejects (with `error` if it
    * is a protocol/abort error, else a per-call QmpDisconnectedError),
    * event streams end, the stream is destroyed.
+   *
+   * A hang-up after `quit` was answered, or while it is pending (QEMU may
+   * exit before its reply is read), is orderly: `quit` resolves with `{}`
+   * (what QEMU answers) and event streams end normally.
    */
   private shutdown(error: QmpError, byClient = false): void {
     if (this.state === 'closed') return;
@@ -356,12 +395,16 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
     this.greetingWaiter = undefined;
     w?.reject(error);
     const perCall = error instanceof QmpDisconnectedError;
+    const hungUp = perCall && !byClient;
+    const quitPending = hungUp && [...this.pending.values()].some((p) => p.command === 'quit');
+    const orderly = byClient || (hungUp && (this.quitAnswered || quitPending));
     for (const [id, p] of this.pending) {
       this.take(id);
-      p.reject(perCall ? new QmpDisconnectedError(error.message, p.command, { cause: error.cause }) : error);
+      if (hungUp && p.command === 'quit') p.resolve({});
+      else p.reject(perCall ? new QmpDisconnectedError(error.message, p.command, { cause: error.cause }) : error);
     }
     this.abandoned.clear();
-    for (const s of this.streams) s.end(byClient ? undefined : error);
+    for (const s of this.streams) s.end(orderly ? undefined : error);
     this.streams.clear();
     if (!this.stream.destroyed) this.stream.destroy();
     this.resolveClosed();
@@ -375,7 +418,7 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   events(names?: readonly string[], options: { signal?: AbortSignal; bufferSize?: number } = {}): QmpEventStream {
     const { signal } = options;
     const onAbort = (): void => stream.end();
-    const stream = new QmpEventStream(names, options.bufferSize ?? DEFAULT_EVENT_BUFFER, (s) => {
+    const stream = new QmpEventStream(names, options.bufferSize, (s) => {
       this.streams.delete(s);
       signal?.removeEventListener('abort', onAbort);
     });
@@ -414,8 +457,12 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   }
 }
 
-function onCallTimeout(client: QmpClient, id: number, command: string, timeout: number): void {
-  client.giveUp(id, new QmpTimeoutError(command, timeout));
+/** Any failure while connecting, as the QMP_ERR_GREETING that `connect()` rejects with. */
+function greetingFailure(error: unknown, during: string): QmpError {
+  const reason = error instanceof Error ? error.message : String(error);
+  // A QMP_ERR_GREETING of our own (timeout, not a greeting, refused) keeps its cause.
+  const own = error instanceof QmpProtocolError && error.code === 'QMP_ERR_GREETING';
+  return new QmpProtocolError('QMP_ERR_GREETING', `${during}: ${reason}`, { cause: own ? error.cause : error });
 }
 
 function flushOutbox(client: QmpClient): void {

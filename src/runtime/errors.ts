@@ -5,10 +5,14 @@
  *
  * | code                        | class                   | when                                             |
  * |-----------------------------|-------------------------|--------------------------------------------------|
- * | QMP_ERR_JSON                | JsonParseError          | text is not valid JSON (parseJson)               |
+ * | QMP_ERR_JSON                | JsonParseError          | text is not valid JSON, or nested deeper than    |
+ * |                             |                         | 1024 levels (parseJson)                          |
  * | QMP_ERR_CONNECT             | QmpConnectError         | socket could not be opened / connect timed out   |
- * | QMP_ERR_GREETING            | QmpProtocolError        | no or bad greeting, negotiation refused          |
- * | QMP_ERR_PROTOCOL            | QmpProtocolError        | malformed line (fatal); unknown message shape    |
+ * | QMP_ERR_GREETING            | QmpProtocolError        | connect() failed after the socket opened: no,    |
+ * |                             |                         | bad or oversized greeting, hang-up, timeout,     |
+ * |                             |                         | negotiation refused (the first error is `cause`) |
+ * | QMP_ERR_PROTOCOL            | QmpProtocolError        | a line that is not JSON or nested deeper than    |
+ * |                             |                         | 1024 levels (fatal); unknown message shape       |
  * | QMP_ERR_MESSAGE_TOO_LARGE   | QmpProtocolError        | a line longer than `maxMessageBytes` (fatal)     |
  * | QMP_ERR_UNKNOWN_REPLY       | QmpProtocolError        | a reply matching no call (reported, not fatal)   |
  * | QMP_ERR_DISCONNECTED        | QmpDisconnectedError    | connection closed while the call was pending     |
@@ -18,11 +22,19 @@
  * | QMP_ERR_COMMAND             | QmpCommandError         | the server answered with an error reply          |
  * | QMP_ERR_PROBE_QUERY         | ProbeQueryError         | a malformed schema probe query (probe.ts)        |
  * | QMP_ERR_INTROSPECTION       | IntrospectionError      | query-qmp-schema data that cannot be read        |
+ * | QMP_ERR_ARGUMENT            | QmpArgumentError        | a request QEMU cannot parse (arguments too deep, |
+ * |                             |                         | cyclic, lone surrogates, too many tokens/bytes); |
+ * |                             |                         | rejected before anything is sent                 |
  *
  * "Fatal" errors close the session and reject every pending call with
  * that same error; "reported" ones go to the client's `onError` listeners
  * and the session carries on. A plain hang-up rejects each pending call
- * with its own QmpDisconnectedError (naming its command).
+ * with its own QmpDisconnectedError (naming its command); after `quit`
+ * it is an orderly end (see client.ts).
+ *
+ * Invalid options (a timeout that is negative, NaN or not a number, a
+ * `bufferSize` that is not a positive integer…) are programmer errors:
+ * TypeError (wrong type) or RangeError (bad value), never a QmpError.
  */
 
 export type QmpErrorCode =
@@ -38,7 +50,8 @@ export type QmpErrorCode =
   | 'QMP_ERR_OOB_NOT_NEGOTIATED'
   | 'QMP_ERR_COMMAND'
   | 'QMP_ERR_PROBE_QUERY'
-  | 'QMP_ERR_INTROSPECTION';
+  | 'QMP_ERR_INTROSPECTION'
+  | 'QMP_ERR_ARGUMENT';
 
 export class QmpError extends Error {
   readonly code: QmpErrorCode;
@@ -170,6 +183,19 @@ export class IntrospectionError extends QmpError {
   }
 }
 
+/**
+ * A request that QEMU's JSON parser would not accept as one message, so it
+ * is never sent. QEMU answers such input with errors that carry no `id`
+ * (one or many), which could not be told apart from other calls' replies.
+ */
+export class QmpArgumentError extends QmpError {
+  readonly command: string;
+  constructor(command: string, message: string, options?: { cause?: unknown }) {
+    super('QMP_ERR_ARGUMENT', `${command}: ${message}`, options);
+    this.command = command;
+  }
+}
+
 function guard<T extends QmpError>(cls: abstract new (...args: never[]) => T): (e: unknown) => e is T {
   return (e: unknown): e is T => e instanceof cls;
 }
@@ -185,3 +211,4 @@ export const isQmpCapabilityError = guard(QmpCapabilityError);
 export const isQmpCommandError = guard(QmpCommandError);
 export const isProbeQueryError = guard(ProbeQueryError);
 export const isIntrospectionError = guard(IntrospectionError);
+export const isQmpArgumentError = guard(QmpArgumentError);

@@ -4,7 +4,9 @@
  * It buffers from the moment it is created (the `events()` call), so no
  * event is lost between subscribing and the first `next()`.
  *
- * Overflow: the buffer holds at most `bufferSize` events (default 1024).
+ * Overflow: the buffer holds at most `bufferSize` events (default 1024; a
+ * positive integer, else a RangeError / TypeError: Infinity is refused, as
+ * a stream nobody reads would then grow without bound).
  * When a new event arrives at a full buffer, the OLDEST buffered event is
  * dropped and `dropped` goes up by one. Reading never fails because of it;
  * check `dropped` (it only grows) to see whether you fell behind.
@@ -15,6 +17,7 @@
  * delivered and then `next()` rejects with the connection's error.
  */
 import type { QmpEventMessage } from './executor.js';
+import { checkPositiveInteger } from './options.js';
 
 export const DEFAULT_EVENT_BUFFER = 1024;
 
@@ -30,11 +33,14 @@ export class QmpEventStream implements AsyncIterableIterator<QmpEventMessage> {
   private failure: unknown = undefined;
   private readonly names: ReadonlySet<string> | null;
 
+  readonly bufferSize: number;
+
   constructor(
     names: readonly string[] | undefined,
-    readonly bufferSize: number,
+    bufferSize: number | undefined,
     private readonly detach: (stream: QmpEventStream) => void,
   ) {
+    this.bufferSize = checkPositiveInteger(bufferSize, 'bufferSize') ?? DEFAULT_EVENT_BUFFER;
     this.names = names === undefined || names.length === 0 ? null : new Set(names);
   }
 

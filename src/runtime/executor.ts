@@ -7,7 +7,7 @@
  */
 
 export interface ExecuteOptions {
-  /** Milliseconds before the call is rejected with a timeout error. */
+  /** Milliseconds before the call is rejected with a timeout error (Infinity: never). */
   timeout?: number;
   /** Aborting rejects the call; a late reply is dropped. */
   signal?: AbortSignal;

@@ -3,8 +3,15 @@ export type { ExecuteOptions, QmpEventMessage, QmpExecutor } from './executor.js
 export { QmpClient, type ConnectOptions, type QmpClientState } from './client.js';
 export { QmpEventStream, DEFAULT_EVENT_BUFFER } from './events.js';
 export { LineDecoder, DEFAULT_MAX_MESSAGE_BYTES, type LineSink } from './framing.js';
-export { parseJson, stringifyJson, type JsonValue } from './json.js';
-export { parseGreeting, type QmpGreeting, type QmpVersion } from './protocol.js';
+export { MAX_JSON_DEPTH, parseJson, stringifyJson, type JsonValue, type StringifyOptions } from './json.js';
+export {
+  MAX_ARGUMENT_DEPTH,
+  MAX_REQUEST_BYTES,
+  MAX_REQUEST_TOKENS,
+  parseGreeting,
+  type QmpGreeting,
+  type QmpVersion,
+} from './protocol.js';
 export { openSocket, parseTcpTarget, describeTarget, type QmpTarget, type OpenOptions } from './transport.js';
 export {
   IntrospectedSchema,

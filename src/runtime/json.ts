@@ -11,9 +11,16 @@
  * (QMP has no member of that name), so later copies (`Object.assign`,
  * `obj[key] = value` in validators) cannot change a prototype.
  *
+ * Depth: arrays and objects may nest at most 1024 levels (`MAX_JSON_DEPTH`),
+ * QEMU's own limit (MAX_NESTING in its JSON streamer); deeper text is a
+ * `JsonParseError`. Neither parsing nor writing recurses on the data, so
+ * no input can overflow the stack.
+ *
  * Fast path: when the text has no run of 16+ digits (every integer is then
- * safe), no `__proto__` and no `\u` escape (which could spell it), it goes
- * straight to `JSON.parse`. Otherwise a small exact parser runs.
+ * safe), no `__proto__`, no `\u` escape (which could spell it), and cannot
+ * be too deep (shorter than 2 × 1025 characters, or a scan of its brackets
+ * says so), it goes straight to `JSON.parse`. Otherwise a small exact
+ * parser runs.
  *
  * Bad input throws `JsonParseError` (code `QMP_ERR_JSON`), never anything
  * else.
@@ -31,10 +38,26 @@ export type JsonValue =
 
 // 16 digits can exceed 2^53−1 (9007199254740991); 15 never do.
 const LONG_DIGIT_RUN = /\d{16}/;
-const MAX_DEPTH = 1000;
+/** Deepest nesting of arrays and objects QEMU's JSON parser accepts, and so do we. */
+export const MAX_JSON_DEPTH = 1024;
 
-export function parseJson(text: string): unknown {
-  if (!LONG_DIGIT_RUN.test(text) && !text.includes('__proto__') && !text.includes('\\u')) {
+export interface ParseJsonOptions {
+  /**
+   * Deepest nesting accepted (default MAX_JSON_DEPTH). Only for text that
+   * wraps QMP messages, such as a transcript line, which adds its own
+   * levels; the parser never recurses, so depth costs only memory.
+   */
+  maxDepth?: number;
+}
+
+export function parseJson(text: string, options: ParseJsonOptions = {}): unknown {
+  const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
+  if (
+    !LONG_DIGIT_RUN.test(text) &&
+    !text.includes('__proto__') &&
+    !text.includes('\\u') &&
+    (text.length < 2 * (maxDepth + 1) || !nestsDeeperThan(text, maxDepth))
+  ) {
     try {
       return JSON.parse(text);
     } catch (e) {
@@ -42,21 +65,110 @@ export function parseJson(text: string): unknown {
       void e;
     }
   }
-  return new ExactParser(text).parseDocument();
+  return new ExactParser(text, maxDepth).parseDocument();
+}
+
+/**
+ * Whether brackets outside strings nest deeper than `max` in `text`, which
+ * need not be valid JSON (invalid text is left to the parsers). Linear,
+ * and strings are skipped with `indexOf`.
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  const n = text.length;
+  for (let p = 0; p < n; p++) {
+    const c = text.charCodeAt(p);
+    if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    } else if (c === 0x22 /* " */) {
+      p = stringEnd(text, p);
+      if (p === -1) return false;
+    }
+  }
+  return false;
+}
+
+/** Index of the quote closing the string that opens at `open`, or -1. */
+function stringEnd(text: string, open: number): number {
+  let q = open;
+  for (;;) {
+    q = text.indexOf('"', q + 1);
+    if (q === -1) return -1;
+    let backslashes = 0;
+    while (text.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return q;
+  }
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
 
+/** An array or object being filled; `key` is the member awaiting its value. */
+interface OpenContainer {
+  value: unknown[] | Record<string, unknown>;
+  close: number;
+  key: string;
+}
+
+/**
+ * A strict JSON parser that keeps integers exact. It loops with an explicit
+ * stack of open containers instead of recursing, so depth costs heap, not
+ * call stack, and stops at `maxDepth` levels.
+ */
 class ExactParser {
   private pos = 0;
-  private depth = 0;
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+  ) {}
 
   parseDocument(): unknown {
+    const open: OpenContainer[] = [];
+    let value: unknown;
     this.skipSpace();
-    const value = this.parseValue();
+    value: for (;;) {
+      const c = this.text.charCodeAt(this.pos);
+      if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+        if (open.length >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels`);
+        const isArray = c === 0x5b;
+        const close = isArray ? 0x5d : 0x7d;
+        const container = isArray ? [] : {};
+        this.pos++;
+        this.skipSpace();
+        if (this.text.charCodeAt(this.pos) === close) {
+          this.pos++;
+          value = container;
+        } else {
+          open.push({ value: container, close, key: isArray ? '' : this.parseKey() });
+          continue value;
+        }
+      } else {
+        value = this.parseScalar(c);
+      }
+      // Store the value in its container; close every container that ends here.
+      for (;;) {
+        const top = open[open.length - 1];
+        if (top === undefined) break value;
+        if (Array.isArray(top.value)) top.value.push(value);
+        // Never let data set a prototype (see the file comment).
+        else if (top.key !== '__proto__') top.value[top.key] = value;
+        this.skipSpace();
+        const d = this.text.charCodeAt(this.pos);
+        if (d === 0x2c /* , */) {
+          this.pos++;
+          this.skipSpace();
+          if (!Array.isArray(top.value)) top.key = this.parseKey();
+          continue value;
+        }
+        if (d !== top.close) this.fail(`expected ',' or '${String.fromCharCode(top.close)}'`);
+        this.pos++;
+        open.pop();
+        value = top.value;
+      }
+    }
     this.skipSpace();
     if (this.pos < this.text.length) this.fail('unexpected text after the JSON value');
     return value;
@@ -77,13 +189,19 @@ class ExactParser {
     this.pos = p;
   }
 
-  private parseValue(): unknown {
-    const c = this.text.charCodeAt(this.pos);
+  /** `"key" :` of an object member, leaving the position at its value. */
+  private parseKey(): string {
+    if (this.text.charCodeAt(this.pos) !== 0x22) this.fail('expected a string key');
+    const key = this.parseString();
+    this.skipSpace();
+    if (this.text.charCodeAt(this.pos) !== 0x3a) this.fail("expected ':'");
+    this.pos++;
+    this.skipSpace();
+    return key;
+  }
+
+  private parseScalar(c: number): unknown {
     switch (c) {
-      case 0x7b /* { */:
-        return this.parseObject();
-      case 0x5b /* [ */:
-        return this.parseArray();
       case 0x22 /* " */:
         return this.parseString();
       case 0x74 /* t */:
@@ -150,115 +268,175 @@ class ExactParser {
       return this.fail('invalid escape in string');
     }
   }
+}
 
-  /** `[ item, item… ]` or `{ item, item… }`, delimiters and commas checked here. */
-  private parseList(close: number, item: () => void): void {
-    if (++this.depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH}`);
-    this.pos++;
-    this.skipSpace();
-    if (this.text.charCodeAt(this.pos) === close) {
-      this.pos++;
-      this.depth--;
-      return;
-    }
-    for (;;) {
-      item();
-      this.skipSpace();
-      const c = this.text.charCodeAt(this.pos);
-      if (c === close) break;
-      if (c !== 0x2c) this.fail(`expected ',' or '${String.fromCharCode(close)}'`);
-      this.pos++;
-      this.skipSpace();
-    }
-    this.pos++;
-    this.depth--;
-  }
-
-  private parseArray(): unknown[] {
-    const out: unknown[] = [];
-    this.parseList(0x5d, () => out.push(this.parseValue()));
-    return out;
-  }
-
-  private parseObject(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    this.parseList(0x7d, () => {
-      if (this.text.charCodeAt(this.pos) !== 0x22) this.fail('expected a string key');
-      const key = this.parseString();
-      this.skipSpace();
-      if (this.text.charCodeAt(this.pos) !== 0x3a) this.fail("expected ':'");
-      this.pos++;
-      this.skipSpace();
-      const value = this.parseValue();
-      // Never let data set a prototype (see the file comment).
-      if (key !== '__proto__') out[key] = value;
-    });
-    return out;
-  }
+export interface StringifyOptions {
+  /**
+   * Deepest nesting of arrays and objects to write (the outermost counts
+   * as 1); deeper values throw a RangeError. Default: no limit.
+   */
+  maxDepth?: number;
 }
 
 /**
  * `JSON.stringify`, except that bigints are written as bare integers
- * (`18446744073709551552`, not an error). Like `JSON.stringify`, `undefined`
- * and functions are skipped in objects and become `null` in arrays.
+ * (`18446744073709551552`, not an error). Like `JSON.stringify`, `toJSON`
+ * is honoured, `undefined`, functions and symbols are skipped in objects
+ * and become `null` in arrays. A cyclic value throws a TypeError; one
+ * nested deeper than `maxDepth`, a RangeError.
+ *
+ * `JSON.stringify` runs first (V8 guards its recursion and throws a
+ * RangeError long before the stack is at risk); a bigint, a cycle or a
+ * value too deep for it falls back to an iterative writer, so any depth
+ * is safe.
  */
-export function stringifyJson(value: unknown): string {
+export function stringifyJson(value: unknown, options: StringifyOptions = {}): string {
+  const maxDepth = options.maxDepth ?? Infinity;
+  let text: string | undefined;
   try {
-    const out = JSON.stringify(value);
-    // JSON.stringify(undefined) is undefined; QMP has no such value.
-    return out === undefined ? 'null' : out;
+    text = JSON.stringify(value);
   } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    // Either a bigint somewhere (we handle it) or a cycle (rethrown below).
+    if (!(e instanceof TypeError || e instanceof RangeError)) throw e;
+    return writeJson(value, maxDepth, Infinity);
   }
-  const parts: string[] = [];
-  writeValue(value, parts, new Set());
-  return parts.join('');
+  // JSON.stringify(undefined) is undefined; QMP has no such value.
+  if (text === undefined) return 'null';
+  if (text.length >= 2 * (maxDepth + 1) && nestsDeeperThan(text, maxDepth)) throw tooDeep(maxDepth);
+  return text;
 }
 
-function writeValue(value: unknown, out: string[], seen: Set<object>): boolean {
+function tooDeep(maxDepth: number): RangeError {
+  return new RangeError(`nesting deeper than ${maxDepth} levels`);
+}
+
+/**
+ * At most about `maxChars` characters of `value` as JSON, for messages:
+ * stops writing once that many are out, so a huge value costs little.
+ * Never throws.
+ */
+export function previewJson(value: unknown, maxChars: number): string {
+  let text: string;
+  try {
+    text = writeJson(value, Infinity, maxChars);
+  } catch {
+    text = String(value);
+  }
+  return text.length > maxChars ? `${text.slice(0, maxChars)}…` : text;
+}
+
+/** An array or object being written: its keys (objects) and the next index. */
+interface WriteFrame {
+  value: object;
+  keys: string[] | undefined;
+  next: number;
+  wroteMember: boolean;
+}
+
+/**
+ * Cycles are looked for only below this depth: a cycle makes the value
+ * infinitely deep, so it always gets here, and shallow values (nearly all)
+ * never pay for the bookkeeping.
+ */
+const CYCLE_CHECK_DEPTH = 32;
+
+const SKIP = Symbol('skip');
+
+function writeJson(root: unknown, maxDepth: number, maxChars: number): string {
+  let out = '';
+  const open: WriteFrame[] = [];
+  const deepAncestors = new Set<object>();
+  let value = prepare(root, '');
+  if (value === SKIP) return 'null';
+  for (;;) {
+    // Write `value`: a scalar at once, a container by opening a frame.
+    if (typeof value === 'object' && value !== null) {
+      if (open.length >= maxDepth) {
+        const cyclic = open.some((f) => f.value === value);
+        if (cyclic) throw new TypeError('stringifyJson: cyclic structure');
+        throw tooDeep(maxDepth);
+      }
+      if (open.length >= CYCLE_CHECK_DEPTH) {
+        if (deepAncestors.has(value)) throw new TypeError('stringifyJson: cyclic structure');
+        deepAncestors.add(value);
+      }
+      const isArray = Array.isArray(value);
+      open.push({ value, keys: isArray ? undefined : Object.keys(value), next: 0, wroteMember: false });
+      out += isArray ? '[' : '{';
+    } else {
+      out += scalarJson(value);
+    }
+    if (out.length > maxChars) return out;
+    // Find the next value to write, closing finished containers.
+    for (;;) {
+      const top = open[open.length - 1];
+      if (top === undefined) return out;
+      const next = nextMember(top);
+      if (next === undefined) {
+        out += top.keys === undefined ? ']' : '}';
+        open.pop();
+        if (open.length >= CYCLE_CHECK_DEPTH) deepAncestors.delete(top.value);
+        continue;
+      }
+      value = next.value;
+      if (top.keys === undefined) {
+        out += top.next > 1 ? ',' : '';
+        if (value === SKIP) {
+          out += 'null';
+          continue;
+        }
+      } else {
+        out += `${top.wroteMember ? ',' : ''}${JSON.stringify(next.key)}:`;
+        top.wroteMember = true;
+      }
+      break;
+    }
+  }
+}
+
+/** The next element or member worth writing (object members whose value is skipped are passed over). */
+function nextMember(frame: WriteFrame): { key: string; value: unknown } | undefined {
+  const container = frame.value as Record<string, unknown>;
+  if (frame.keys === undefined) {
+    const array = container as unknown as unknown[];
+    if (frame.next >= array.length) return undefined;
+    const index = frame.next++;
+    return { key: '', value: prepare(array[index], String(index)) };
+  }
+  while (frame.next < frame.keys.length) {
+    const key = frame.keys[frame.next++] as string;
+    const value = prepare(container[key], key);
+    if (value !== SKIP) return { key, value };
+  }
+  return undefined;
+}
+
+/** What JSON.stringify would write for `value`: after `toJSON`, unboxed; SKIP for nothing. */
+function prepare(value: unknown, key: string): unknown {
+  if (typeof value === 'object' && value !== null) {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') value = (toJSON as (key: string) => unknown).call(value, key);
+    if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) {
+      value = value.valueOf();
+    }
+  }
+  switch (typeof value) {
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return SKIP;
+    default:
+      return value;
+  }
+}
+
+function scalarJson(value: unknown): string {
   switch (typeof value) {
     case 'bigint':
-      out.push(value.toString());
-      return true;
-    case 'string':
-    case 'number':
+      return value.toString();
     case 'boolean':
-      out.push(JSON.stringify(value));
-      return true;
-    case 'object':
-      break;
+      return value ? 'true' : 'false';
     default:
-      return false;
+      // string, number (non-finite become null), null
+      return JSON.stringify(value);
   }
-  if (value === null) {
-    out.push('null');
-    return true;
-  }
-  const maybe = value as { toJSON?: unknown };
-  if (typeof maybe.toJSON === 'function') {
-    return writeValue((maybe.toJSON as (key: string) => unknown)(''), out, seen);
-  }
-  if (seen.has(value)) throw new TypeError('stringifyJson: cyclic structure');
-  seen.add(value);
-  if (Array.isArray(value)) {
-    out.push('[');
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(',');
-      if (!writeValue(value[i], out, seen)) out.push('null');
-    }
-    out.push(']');
-  } else {
-    out.push('{');
-    let first = true;
-    for (const [k, v] of Object.entries(value)) {
-      const mark = out.length;
-      out.push(first ? '' : ',', JSON.stringify(k), ':');
-      if (writeValue(v, out, seen)) first = false;
-      else out.length = mark;
-    }
-    out.push('}');
-  }
-  seen.delete(value);
-  return true;
 }

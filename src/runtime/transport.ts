@@ -5,6 +5,8 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { QmpAbortError, QmpConnectError } from './errors.js';
+import { checkTimeout } from './options.js';
+import { deadline, type Deadline } from './timers.js';
 
 export type QmpTarget = { path: string } | { host: string; port: number };
 
@@ -23,22 +25,28 @@ export function parseTcpTarget(spec: string): QmpTarget {
 }
 
 export interface OpenOptions {
-  /** Milliseconds allowed for the socket to connect. */
+  /** Milliseconds allowed for the socket to connect (default and Infinity: no limit). */
   timeout?: number;
   signal?: AbortSignal;
 }
 
 export function openSocket(target: QmpTarget, options: OpenOptions = {}): Promise<Socket> {
   const where = describeTarget(target);
-  const { timeout, signal } = options;
+  const { signal } = options;
+  let timeout: number | undefined;
+  try {
+    timeout = checkTimeout(options.timeout, 'timeout');
+  } catch (e) {
+    return Promise.reject(e);
+  }
   if (signal?.aborted) return Promise.reject(new QmpAbortError('connect', signal.reason));
   return new Promise<Socket>((resolve, reject) => {
     const socket = 'path' in target
       ? createConnection({ path: target.path })
       : createConnection({ host: target.host, port: target.port, noDelay: true });
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Deadline | undefined;
     const finish = (error: Error | undefined): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       signal?.removeEventListener('abort', onAbort);
       socket.off('connect', onConnect);
       socket.off('error', onError);
@@ -56,8 +64,6 @@ export function openSocket(target: QmpTarget, options: OpenOptions = {}): Promis
     socket.once('connect', onConnect);
     socket.once('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
-    if (timeout !== undefined) {
-      timer = setTimeout(() => finish(new QmpConnectError(where, `timed out after ${timeout} ms`)), timeout);
-    }
+    timer = deadline(timeout, () => finish(new QmpConnectError(where, `timed out after ${timeout} ms`)));
   });
 }

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { runGenerate } from '../../src/cli/backend-commands.js';
 import { generate } from '../../src/backends/generate.js';
 import { parseSchema } from '../../src/frontend/index.js';
+import { builtCli, runCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/shared.js';
 
 const DOC_PROBLEM = `##
@@ -144,5 +145,32 @@ describe('qapi-ts generate --language js', () => {
     expect((await readdir(out)).sort()).toEqual(QAPI_FILES.map((f) => `${f}.js`));
     expect(stderr).toContain(`${QAPI_FILES.length} written, ${QAPI_FILES.length} removed`);
     expect(await runGenerate([schema, '-o', out, '--language', 'py'])).toBe(2);
+  });
+});
+
+describe.runIf(builtCli('src/cli/main.js', 'qapi-ts entry point tests'))('qapi-ts entry point', () => {
+  test('--version and -V print the package version', async () => {
+    const { version } = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await runCli([flag]);
+      expect(r).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+  });
+
+  test('names of Object.prototype members are unknown commands, not crashes', async () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      const r = await runCli([name]);
+      expect(r.code, name).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^qapi-ts: unknown command '${name}'\\n`));
+      expect(r.stderr).not.toMatch(/TypeError|\n\s+at /);
+    }
+  });
+
+  test('a usage error exits 2 for every subcommand', async () => {
+    for (const command of ['check', 'dump', 'generate', 'verify', 'exec', 'events']) {
+      const r = await runCli([command, '--no-such-flag']);
+      expect(r.code, command).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^qapi-ts ${command}: `));
+    }
   });
 });

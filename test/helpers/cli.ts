@@ -3,7 +3,7 @@
  * output must exist: in CI (which builds first) a missing build is a hard
  * failure; elsewhere the caller skips and we say so on stderr.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './shared.js';
@@ -34,4 +34,27 @@ export function runCli(args: readonly string[], options: { timeout?: number } = 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Output so far. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Exit status, or null when killed by a signal. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `node bin/qapi-ts ARGS…` in the background (for commands that run until stopped). */
+export function spawnCli(args: readonly string[]): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))),
+  };
+  child.stdout.on('data', (d: Buffer) => (run.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (run.stderr += d.toString()));
+  return run;
 }

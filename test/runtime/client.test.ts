@@ -1,6 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  JsonParseError,
   LineDecoder,
+  QmpArgumentError,
   QmpClient,
   QmpCommandError,
   QmpConnectError,
@@ -8,11 +10,14 @@ import {
   QmpError,
   QmpProtocolError,
   isQmpAbortError,
+  isQmpArgumentError,
   isQmpCapabilityError,
   isQmpTimeoutError,
   parseTcpTarget,
   type ConnectOptions,
 } from '../../src/runtime/index.js';
+import { MAX_ARGUMENT_DEPTH, MAX_REQUEST_BYTES, MAX_REQUEST_TOKENS, encodeCommand } from '../../src/runtime/protocol.js';
+import { Deadline } from '../../src/runtime/timers.js';
 import { FakeQmpServer, memoryPeer, type FakePeerOptions } from '../helpers/fake-qmp-server.js';
 
 const clients: QmpClient[] = [];
@@ -41,6 +46,13 @@ async function rejection(p: Promise<unknown>): Promise<QmpError> {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+/** What the client reports to its onError listeners, collected. */
+function reportedErrors(client: QmpClient): QmpError[] {
+  const reported: QmpError[] = [];
+  client.onError((e) => reported.push(e as QmpError));
+  return reported;
+}
 
 describe('LineDecoder', () => {
   const message = '{"return": {"s": "h\u00e9llo \u2713 \ud83d\ude00", "n": 18446744073709551552}, "id": 1}\r\n{"event": "X", "timestamp": {"seconds": 1, "microseconds": 2}}\n';
@@ -73,6 +85,30 @@ describe('LineDecoder', () => {
     const d2 = new LineDecoder({ line: (t) => lines.push(t), fail: (e) => errors.push(e) }, 100);
     d2.push(Buffer.from(`${'y'.repeat(101)}\n`));
     expect(errors).toHaveLength(2);
+  });
+
+  it('copies an incomplete line out of its chunks: memory stays near the bytes held', () => {
+    const lines: string[] = [];
+    const d = new LineDecoder({ line: (t) => lines.push(t), fail: (e) => { throw e; } });
+    const text = `{"return": "${'abcdefgh'.repeat(25_000)}", "id": 1}`;
+    const bytes = Buffer.from(text);
+    for (let i = 0; i < bytes.length; i++) {
+      // One chunk per byte, each its own allocation, as a trickling peer gives them.
+      const chunk = Buffer.from(bytes.subarray(i, i + 1));
+      d.push(chunk);
+      // The decoder must not keep the chunk: scribbling on it changes nothing.
+      chunk.fill(0x5a);
+      if (i % 1000 === 0) {
+        expect(d.bufferedBytes).toBe(i + 1);
+        expect(d.retainedBytes).toBeLessThanOrEqual(2 * d.bufferedBytes + 1024);
+      }
+    }
+    expect(d.retainedBytes).toBeLessThanOrEqual(2 * bytes.length);
+    d.push(Buffer.from('\n'));
+    expect(lines).toEqual([text]);
+    expect(d.bufferedBytes).toBe(0);
+    // A large buffer is let go once its line is complete.
+    expect(d.retainedBytes).toBe(0);
   });
 });
 
@@ -164,8 +200,7 @@ describe('QmpClient against a fake server', () => {
 
   it('reports a reply with an unknown id without disturbing other calls', async () => {
     const { client, peer } = await session();
-    const reported: QmpError[] = [];
-    client.onError((e) => reported.push(e as QmpError));
+    const reported = reportedErrors(client);
     const call = client.execute('x');
     const [cmd] = await peer.waitFor(1);
     peer.reply(99999, 'stray');
@@ -174,24 +209,6 @@ describe('QmpClient against a fake server', () => {
     expect(await call).toBe('mine');
     expect(reported.map((e) => e.code)).toEqual(['QMP_ERR_UNKNOWN_REPLY', 'QMP_ERR_UNKNOWN_REPLY']);
     expect(client.unknownReplies).toBe(2);
-  });
-
-  it('fails connect with QMP_ERR_GREETING: none, wrong first message, or hang-up before it', async () => {
-    const silent = memoryPeer({ greeting: null });
-    const t0 = Date.now();
-    const e1 = await rejection(QmpClient.overStream(silent.stream, { timeout: 150 }));
-    expect(e1.code).toBe('QMP_ERR_GREETING');
-    expect(Date.now() - t0).toBeLessThan(1000);
-    const wrong = memoryPeer({ greeting: '{"return": {}}' });
-    expect((await rejection(QmpClient.overStream(wrong.stream, { timeout: 1000 }))).code).toBe('QMP_ERR_GREETING');
-    const garbage = memoryPeer({ greeting: 'SSH-2.0-OpenSSH' });
-    expect((await rejection(QmpClient.overStream(garbage.stream, { timeout: 1000 }))).code).toBe('QMP_ERR_PROTOCOL');
-    const gone = memoryPeer({ greeting: null });
-    setTimeout(() => gone.peer.hangup(), 20);
-    expect((await rejection(QmpClient.overStream(gone.stream, { timeout: 1000 }))).code).toBe('QMP_ERR_GREETING');
-    const refused = memoryPeer({ autoNegotiate: false });
-    refused.peer.onCommand = (c) => refused.peer.replyError(c.id, 'GenericError', 'no');
-    expect((await rejection(QmpClient.overStream(refused.stream, { timeout: 1000 }))).code).toBe('QMP_ERR_GREETING');
   });
 
   it('times out a call the server never answers, and drops its late reply quietly', async () => {
@@ -406,6 +423,252 @@ describe('QmpClient against a fake server', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+const nested = (depth: number, inner = '1'): string => '['.repeat(depth) + inner + ']'.repeat(depth);
+
+/** A value `depth` arrays deep, built without recursion. */
+function deepValue(depth: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < depth; i++) v = [v];
+  return v;
+}
+
+describe('QmpClient against hostile servers', () => {
+  it('treats a line nested 10,000 deep as a fatal protocol error, not a crash', async () => {
+    for (const line of [nested(10_000), `{"error": {"class": "GenericError", "desc": ${nested(10_000)}}, "id": 1}`]) {
+      const { client, peer } = await session();
+      const reported = reportedErrors(client);
+      const calls = [client.execute('a'), client.execute('b')];
+      await peer.waitFor(2);
+      peer.sendRaw(`${line}\r\n`);
+      for (const c of calls) {
+        const e = await rejection(c);
+        expect(e.code).toBe('QMP_ERR_PROTOCOL');
+        expect(e.cause).toBeInstanceOf(JsonParseError);
+        expect((e.cause as Error).message).toMatch(/^nesting deeper than 1024 levels/);
+      }
+      expect(reported.map((e) => e.code)).toEqual(['QMP_ERR_PROTOCOL']);
+      expect(client.connectionState).toBe('closed');
+      expect(client.pendingCount).toBe(0);
+    }
+  });
+
+  it('describes deep or huge messages briefly (error replies, unknown shapes)', async () => {
+    const { client, peer } = await session();
+    const reported = reportedErrors(client);
+    const call = client.execute('x');
+    const [cmd] = await peer.waitFor(1);
+    peer.sendRaw(`${nested(1000)}\n`);
+    peer.sendRaw(`{"error": {"class": "GenericError", "desc": ${nested(1000)}}, "id": ${String(cmd?.id)}}\n`);
+    const e = (await rejection(call)) as QmpCommandError;
+    expect(e.code).toBe('QMP_ERR_COMMAND');
+    expect(e.desc.length).toBeLessThan(250);
+    expect(e.desc).toMatch(/^\{"class":"GenericError","desc":\[\[\[/);
+    expect(reported.map((r) => r.code)).toEqual(['QMP_ERR_PROTOCOL']);
+    expect(reported[0]?.message.length).toBeLessThan(300);
+  });
+
+  it('survives a too-deep line on a real socket: pending calls reject, onError is told', async () => {
+    const server = await FakeQmpServer.start({}, (peer) => {
+      peer.onCommand = () => peer.sendRaw(`${nested(10_000)}\n`);
+    });
+    try {
+      const client = await QmpClient.connect({ path: server.path });
+      clients.push(client);
+      const reported = reportedErrors(client);
+      const e = await rejection(client.execute('query-status'));
+      expect(e.code).toBe('QMP_ERR_PROTOCOL');
+      await client.closed;
+      expect(reported.map((r) => r.code)).toEqual(['QMP_ERR_PROTOCOL']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('fails connect with QMP_ERR_GREETING for any failure before the session is ready, keeping the cause', async () => {
+    const cases: [string, FakePeerOptions, ConnectOptions, string | undefined, ((p: ReturnType<typeof memoryPeer>) => void)?][] = [
+      ['not JSON', { greeting: 'SSH-2.0-OpenSSH' }, {}, 'QMP_ERR_PROTOCOL'],
+      ['too deep', { greeting: nested(5000) }, {}, 'QMP_ERR_PROTOCOL'],
+      ['too large', { greeting: `{"QMP": "${'x'.repeat(200)}"}` }, { maxMessageBytes: 100 }, 'QMP_ERR_MESSAGE_TOO_LARGE'],
+      ['not a greeting', { greeting: '{"return": {}}' }, {}, undefined],
+      ['hang-up before the greeting', { greeting: null }, {}, 'QMP_ERR_DISCONNECTED', (p) => setTimeout(() => p.peer.hangup(), 20)],
+      ['hang-up while negotiating', { autoNegotiate: false }, {}, 'QMP_ERR_DISCONNECTED', (p) => (p.peer.onCommand = () => p.peer.hangup())],
+      ['negotiation refused', { autoNegotiate: false }, {}, 'QMP_ERR_COMMAND', (p) => (p.peer.onCommand = (c) => p.peer.replyError(c.id, 'GenericError', 'no'))],
+      ['silence', { greeting: null }, { timeout: 100 }, undefined],
+    ];
+    for (const [what, peerOptions, options, causeCode, act] of cases) {
+      const p = memoryPeer(peerOptions);
+      act?.(p);
+      const e = await rejection(QmpClient.overStream(p.stream, { timeout: 2000, ...options }, 'fake'));
+      expect(e.code, what).toBe('QMP_ERR_GREETING');
+      expect(e.message, what).toMatch(/^fake: (waiting for the QMP greeting|negotiating capabilities): /);
+      expect((e.cause as QmpError | undefined)?.code, what).toBe(causeCode);
+    }
+  });
+
+  it('lets timeouts of 2^31 ms and more, or Infinity, run instead of firing at once', async () => {
+    const { client, peer } = await session({}, { defaultTimeout: 2 ** 31 });
+    const calls = [
+      client.execute('default'),
+      client.execute('inf', undefined, { timeout: Infinity }),
+      client.execute('huge', undefined, { timeout: 3_000_000_000 }),
+    ];
+    const cmds = await peer.waitFor(3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(client.pendingCount).toBe(3);
+    for (const c of cmds) peer.reply(c.id, c.execute);
+    expect(await Promise.all(calls)).toEqual(['default', 'inf', 'huge']);
+    // Connect timeouts too: a greeting that comes after 50 ms is still in time.
+    for (const timeout of [Infinity, 2 ** 31]) {
+      const late = memoryPeer({ greeting: null });
+      setTimeout(() => late.peer.sendRaw(`${DEFAULT_NO_OOB}\n`), 50);
+      const c = await QmpClient.overStream(late.stream, { timeout });
+      clients.push(c);
+      expect(c.connectionState).toBe('ready');
+    }
+    const server = await FakeQmpServer.start();
+    try {
+      const c = await QmpClient.connect({ path: server.path }, { timeout: 2 ** 32 });
+      clients.push(c);
+      expect(c.connectionState).toBe('ready');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('chains timers for waits beyond what Node can time in one go', () => {
+    vi.useFakeTimers();
+    try {
+      let fired = 0;
+      const d = new Deadline(2 ** 31 + 1000, () => fired++);
+      vi.advanceTimersByTime(2 ** 31 + 999);
+      expect(fired).toBe(0);
+      vi.advanceTimersByTime(1);
+      expect(fired).toBe(1);
+      const cancelled = new Deadline(3 * 2 ** 31, () => fired++);
+      vi.advanceTimersByTime(2 ** 31 + 5);
+      cancelled.cancel();
+      vi.advanceTimersByTime(4 * 2 ** 31);
+      expect(fired).toBe(1);
+      d.cancel();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('rejects bad timeouts and buffer sizes up front, sending nothing', async () => {
+    const { client, peer } = await session();
+    for (const [timeout, type] of [[-1, RangeError], [NaN, RangeError], [-Infinity, RangeError], ['100', TypeError]] as const) {
+      const e = await client.execute('x', undefined, { timeout: timeout as number }).catch((err: unknown) => err);
+      expect(e, String(timeout)).toBeInstanceOf(type);
+      expect((e as Error).message).toMatch(/^timeout must be a number of milliseconds/);
+    }
+    await tick();
+    expect(peer.received).toEqual([]);
+    expect(client.pendingCount).toBe(0);
+    for (const [bufferSize, type] of [[NaN, RangeError], [0, RangeError], [-5, RangeError], [1.5, RangeError], [Infinity, RangeError], ['3', TypeError]] as const) {
+      expect(() => client.events(undefined, { bufferSize: bufferSize as number }), String(bufferSize)).toThrow(type);
+    }
+    expect(client.events(undefined, { bufferSize: 1 }).bufferSize).toBe(1);
+    expect(() => new LineDecoder({ line: () => {}, fail: () => {} }, NaN)).toThrow(RangeError);
+    const bad: [ConnectOptions, ErrorConstructor][] = [
+      [{ timeout: -5 }, RangeError],
+      [{ timeout: NaN }, RangeError],
+      [{ defaultTimeout: -1 }, RangeError],
+      [{ maxMessageBytes: 0 }, RangeError],
+      [{ maxMessageBytes: NaN }, RangeError],
+      [{ timeout: '5' as unknown as number }, TypeError],
+    ];
+    for (const [options, type] of bad) {
+      await expect(QmpClient.connect({ path: '/nonexistent/qmp.sock' }, options), JSON.stringify(options)).rejects.toThrow(type);
+      const p = memoryPeer();
+      await expect(QmpClient.overStream(p.stream, options)).rejects.toThrow(type);
+    }
+  });
+
+  it('ends event iterators normally when the server hangs up after answering quit', async () => {
+    const { client, peer } = await session();
+    const stream = client.events();
+    const other = client.execute('slow');
+    peer.onCommand = (c) => {
+      if (c.execute !== 'quit') return;
+      peer.reply(c.id, {});
+      peer.event('SHUTDOWN', { guest: false, reason: 'host-qmp-quit' });
+      peer.hangup();
+    };
+    expect(await client.execute('quit')).toEqual({});
+    await client.closed;
+    const names: string[] = [];
+    for await (const ev of stream) names.push(ev.event);
+    expect(names).toEqual(['SHUTDOWN']);
+    expect((await rejection(other)).code).toBe('QMP_ERR_DISCONNECTED');
+    expect(client.pendingCount).toBe(0);
+  });
+
+  it('resolves quit when the server hangs up before its reply arrives', async () => {
+    const { client, peer } = await session();
+    const stream = client.events();
+    peer.onCommand = (c) => {
+      if (c.execute === 'quit') peer.hangup();
+    };
+    expect(await client.execute('quit')).toEqual({});
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('refuses arguments QEMU could not parse as one request, before sending anything', async () => {
+    const { client, peer } = await session();
+    peer.onCommand = (c) => peer.reply(c.id, 'ok');
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const cases: [string, string, Record<string, unknown> | undefined, RegExp][] = [
+      ['x', `${MAX_ARGUMENT_DEPTH + 1} levels`, { a: deepValue(MAX_ARGUMENT_DEPTH) }, /arguments nested deeper than 1023 levels/],
+      ['x', '60,000 levels', { a: deepValue(60_000) }, /arguments nested deeper than 1023 levels/],
+      ['x', 'cyclic', cyclic, /cannot be encoded as JSON: .*cyclic/],
+      ['x', 'an array', [1] as unknown as Record<string, unknown>, /arguments must be an object, got an array/],
+      ['x', 'a lone surrogate', { s: 'a\ud800b' }, /lone surrogate \(\\ud800\)/],
+      ['x', 'a lone surrogate in a key', { 'k\udfff': 1 }, /lone surrogate \(\\udfff\)/],
+      ['x\udc00', 'a lone surrogate in the command', undefined, /lone surrogate/],
+      ['x', 'a noncharacter', { s: '\uffff' }, /noncharacter U\+FFFF/],
+      ['x', 'a noncharacter beyond the BMP', { s: '\u{10fffe}' }, /noncharacter U\+10FFFE/],
+    ];
+    for (const [command, what, args, message] of cases) {
+      const e = await rejection(client.execute(command, args));
+      expect(isQmpArgumentError(e), what).toBe(true);
+      expect(e).toBeInstanceOf(QmpArgumentError);
+      expect(e.code).toBe('QMP_ERR_ARGUMENT');
+      expect((e as QmpArgumentError).command).toBe(command);
+      expect(e.message, what).toMatch(message);
+    }
+    await tick();
+    expect(peer.received).toEqual([]);
+    expect(client.pendingCount).toBe(0);
+    // Right at the limits it is sent, and the session is unharmed.
+    const fine = { a: deepValue(MAX_ARGUMENT_DEPTH - 1), s: '\u{1f600}\ufdcf\\ud800' };
+    expect(await client.execute('x', fine)).toBe('ok');
+    expect(peer.received[0]?.arguments).toEqual(fine);
+  });
+});
+
+describe('encodeCommand: the token and byte limits of QEMU\'s JSON streamer', () => {
+  it('allows 2^21 tokens, not one more', () => {
+    expect(MAX_REQUEST_TOKENS).toBe(2 ** 21);
+    // {"execute":"x","arguments":{"a":[0,…]},"id":1} is 2n + 17 tokens; with ,"b":[] 2n + 22.
+    const line = (n: number, extra: boolean) => encodeCommand('x', { a: new Array(n).fill(0), ...(extra ? { b: [] } : {}) }, 1, false);
+    expect(() => line(1_048_567, false)).not.toThrow(); // 2,097,151 tokens
+    expect(() => line(1_048_565, true)).not.toThrow(); // 2,097,152
+    expect(() => line(1_048_568, false)).toThrow(/request has 2097153 JSON tokens; QEMU accepts at most 2097152/);
+    expect(() => line(1_048_566, true)).toThrow(QmpArgumentError);
+  });
+
+  it('allows 64 MiB − 1 bytes of tokens, not one more', () => {
+    const envelope = Buffer.byteLength(encodeCommand('x', { s: '' }, 1, false)) - 1;
+    const room = MAX_REQUEST_BYTES - envelope;
+    expect(() => encodeCommand('x', { s: 'y'.repeat(room) }, 1, false)).not.toThrow();
+    expect(() => encodeCommand('x', { s: 'y'.repeat(room + 1) }, 1, false)).toThrow(/request is 67108864 bytes; QEMU accepts at most 67108863/);
+    // Counted in UTF-8 bytes, not characters.
+    expect(() => encodeCommand('x', { s: '\u00e9'.repeat(Math.ceil(room / 2) + 1) }, 1, false)).toThrow(QmpArgumentError);
   });
 });
 

@@ -1,6 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { JsonParseError } from '../../src/runtime/errors.js';
-import { parseJson, stringifyJson } from '../../src/runtime/json.js';
+import { MAX_JSON_DEPTH, parseJson, previewJson, stringifyJson } from '../../src/runtime/json.js';
+
+const nested = (depth: number, inner = '1'): string => '['.repeat(depth) + inner + ']'.repeat(depth);
+
+/** A value `depth` arrays deep, built without recursion. */
+function deepValue(depth: number, inner: unknown = 1): unknown {
+  let v: unknown = inner;
+  for (let i = 0; i < depth; i++) v = [v];
+  return v;
+}
+
+function parseError(text: string): JsonParseError {
+  try {
+    parseJson(text);
+  } catch (e) {
+    expect(e).toBeInstanceOf(JsonParseError);
+    return e as JsonParseError;
+  }
+  throw new Error('expected a JsonParseError');
+}
 
 describe('parseJson', () => {
   it('agrees with JSON.parse on ordinary messages', () => {
@@ -81,6 +100,41 @@ describe('parseJson', () => {
   });
 });
 
+describe('parseJson nesting limit (QEMU accepts 1024 levels, and so do we)', () => {
+  // Exact path: a bigint or a \u escape sends the text to the exact parser.
+  const paths = { fast: '1', exact: '12345678901234567890', escape: '"\\u0041"' };
+
+  it('accepts 1024 levels on every path, with the same result', () => {
+    expect(MAX_JSON_DEPTH).toBe(1024);
+    for (const [path, inner] of Object.entries(paths)) {
+      const v = parseJson(nested(1024, inner));
+      const expected = deepValue(1024, path === 'fast' ? 1 : path === 'exact' ? 12345678901234567890n : 'A');
+      expect(v, path).toEqual(expected);
+    }
+    // Objects count as levels too.
+    const objects = '{"a":'.repeat(1024) + '1' + '}'.repeat(1024);
+    expect(() => parseJson(objects)).not.toThrow();
+  });
+
+  it('refuses 1025 levels, and 100,000, on every path, with a located JsonParseError', () => {
+    for (const [path, inner] of Object.entries(paths)) {
+      for (const depth of [1025, 10_000, 100_000]) {
+        const e = parseError(nested(depth, inner));
+        expect(e.message, `${path} ${depth}`).toBe('nesting deeper than 1024 levels at position 1024');
+        expect(e.position).toBe(1024);
+      }
+    }
+    const mixed = '[{"a":'.repeat(600) + '1' + '}]'.repeat(600);
+    expect(parseError(mixed).code).toBe('QMP_ERR_JSON');
+  });
+
+  it('does not count brackets inside strings', () => {
+    const text = JSON.stringify({ s: '['.repeat(5000), t: '\\"[[[', u: ['{'.repeat(3000)] });
+    expect(parseJson(text)).toEqual(JSON.parse(text));
+    expect(parseJson(text.replace('"s"', '"big":12345678901234567890,"s"'))).toHaveProperty('big', 12345678901234567890n);
+  });
+});
+
 describe('stringifyJson', () => {
   it('writes bigints as bare integers and round-trips with parseJson', () => {
     const v = { a: 18446744073709551552n, b: [1, -9223372036854775808n, 'x'], c: { d: null, skip: undefined }, e: 2.5 };
@@ -97,5 +151,36 @@ describe('stringifyJson', () => {
     const v: Record<string, unknown> = { n: 1n };
     v.self = v;
     expect(() => stringifyJson(v)).toThrow(TypeError);
+    const plain: unknown[] = [];
+    plain.push({ list: plain });
+    expect(() => stringifyJson(plain)).toThrow(TypeError);
+    expect(() => stringifyJson(plain, { maxDepth: 5 })).toThrow(TypeError);
+  });
+
+  it('writes any depth without overflowing the stack, and honours maxDepth', () => {
+    for (const inner of [1, 5n]) {
+      const v = deepValue(100_000, inner);
+      expect(stringifyJson(v)).toBe(nested(100_000, String(inner)));
+      expect(() => stringifyJson(v, { maxDepth: 1023 })).toThrow(new RangeError('nesting deeper than 1023 levels'));
+    }
+    expect(stringifyJson(deepValue(1023), { maxDepth: 1023 })).toBe(nested(1023));
+    expect(() => stringifyJson(deepValue(1024), { maxDepth: 1023 })).toThrow(RangeError);
+  });
+
+  it('writes what JSON.stringify writes on its fallback path too', () => {
+    const date = new Date(0);
+    const v = { big: 1n, date, boxed: [Object(2), Object('s'), Object(false)], skip: [undefined, () => 1, Symbol('x')], nan: NaN, neg: -0, nested: { toJSON: (key: string) => `key:${key}` } };
+    const { big, ...rest } = v;
+    expect(stringifyJson(v)).toBe(`{"big":${String(big)},${JSON.stringify(rest).slice(1)}`);
+  });
+
+  it('previewJson stops early on huge values and never throws', () => {
+    const huge = Array.from({ length: 100_000 }, (_, i) => ({ i, n: BigInt(i) }));
+    expect(previewJson(huge, 30)).toBe(`${stringifyJson(huge).slice(0, 30)}…`);
+    expect(previewJson(deepValue(200_000), 10)).toBe(`${'['.repeat(10)}…`);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(previewJson(cyclic, 16)).toBe('{"self":{"self":…');
+    expect(previewJson(cyclic, 100_000)).toBe('[object Object]');
   });
 });

@@ -3,18 +3,63 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   QmpClient,
   QmpCommandError,
   QmpDisconnectedError,
+  isQmpArgumentError,
   isQmpCapabilityError,
   type QmpEventMessage,
 } from '../../src/runtime/index.js';
+import { MAX_ARGUMENT_DEPTH } from '../../src/runtime/protocol.js';
 import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 
 const runIt = qemuAvailable();
+
+/** `{"a": [[…]]}`: arguments `depth` levels deep (the object itself is level 1). */
+function deepArguments(depth: number): Record<string, unknown> {
+  let v: unknown = 1;
+  for (let i = 1; i < depth; i++) v = [v];
+  return { a: v };
+}
+
+/**
+ * QEMU's raw answers to one request line (sent after negotiating by hand),
+ * up to the reply to a sentinel command that follows it.
+ */
+async function rawAnswers(socket: string, line: string): Promise<Record<string, unknown>[]> {
+  const conn = createConnection({ path: socket });
+  const lines: string[] = [];
+  let buffer = '';
+  let wake: (() => void) | undefined;
+  conn.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) !== -1) {
+      lines.push(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+    }
+    wake?.();
+  });
+  const next = async (): Promise<Record<string, unknown>> => {
+    while (lines.length === 0) await new Promise<void>((r) => (wake = r));
+    return JSON.parse(lines.shift() as string) as Record<string, unknown>;
+  };
+  try {
+    await next(); // greeting
+    conn.write('{"execute": "qmp_capabilities"}\n');
+    await next();
+    conn.write(`${line}\n{"execute": "query-status", "id": "sentinel"}\n`);
+    const answers: Record<string, unknown>[] = [];
+    for (let m = await next(); m.id !== 'sentinel'; m = await next()) answers.push(m);
+    return answers;
+  } finally {
+    conn.destroy();
+  }
+}
 
 describe.runIf(runIt)('QmpClient against real QEMU', () => {
   let qemu: QemuInstance;
@@ -116,6 +161,42 @@ describe.runIf(runIt)('QmpClient against real QEMU', () => {
 
 describe.runIf(runIt)('QmpClient against real QEMU (own instances)', () => {
   afterAll(stopAllQemu);
+
+  it("matches QEMU's parser limits: what we send gets one reply with its id, what we refuse would not", async () => {
+    const qemu = await startQemu();
+    const request = (args: string) => `{"execute":"query-status","arguments":${args},"id":1}`;
+    // The deepest arguments we send: QEMU answers them, with the id.
+    const ok = await rawAnswers(qemu.socket, request(JSON.stringify(deepArguments(MAX_ARGUMENT_DEPTH))));
+    expect(ok).toHaveLength(1);
+    expect(ok[0]).toMatchObject({ id: 1, error: { class: 'GenericError' } });
+    // One level more, a lone surrogate, a noncharacter: answers without an id.
+    for (const args of [JSON.stringify(deepArguments(MAX_ARGUMENT_DEPTH + 1)), '{"s":"\\ud800"}', '{"s":"\uffff"}']) {
+      const answers = await rawAnswers(qemu.socket, request(args));
+      expect(answers.length, args.slice(0, 40)).toBeGreaterThan(0);
+      for (const a of answers) expect(a).not.toHaveProperty('id');
+    }
+    // The client refuses those before sending, and the session carries on.
+    await using qmp = await QmpClient.connect({ path: qemu.socket });
+    const e = await qmp.execute('query-status', deepArguments(MAX_ARGUMENT_DEPTH + 1)).catch((x: unknown) => x);
+    expect(isQmpArgumentError(e)).toBe(true);
+    const answered = await qmp.execute('query-status', deepArguments(MAX_ARGUMENT_DEPTH)).catch((x: unknown) => x);
+    expect(answered).toBeInstanceOf(QmpCommandError);
+    expect((answered as QmpCommandError).desc).toBe("Parameter 'a' is unexpected");
+    expect(await qmp.execute('query-status')).toMatchObject({ status: 'prelaunch' });
+    expect(qmp.unknownReplies).toBe(0);
+  });
+
+  it('after quit, the event iterator sees SHUTDOWN and then ends normally', async () => {
+    const qemu = await startQemu();
+    const qmp = await QmpClient.connect({ path: qemu.socket });
+    const events = qmp.events();
+    expect(await qmp.execute('quit')).toEqual({});
+    const names: string[] = [];
+    for await (const ev of events) names.push(ev.event);
+    expect(names).toEqual(['SHUTDOWN']);
+    await qmp.closed;
+    expect(qmp.connectionState).toBe('closed');
+  });
 
   it('refuses exec-oob with a typed error when oob was not negotiated', async () => {
     const qemu = await startQemu();
