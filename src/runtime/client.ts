@@ -72,7 +72,12 @@ interface Pending {
   reject: (reason: unknown) => void;
   timer: Deadline | undefined;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+}
+
+/** The pending calls that share one AbortSignal, and the one listener they need. */
+interface SignalCalls {
+  readonly ids: Set<number>;
+  readonly onAbort: () => void;
 }
 
 type EventListener = (event: QmpEventMessage) => void;
@@ -96,6 +101,7 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
   private readonly freeIds: number[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly abandoned = new Set<number>();
+  private readonly bySignal = new Map<AbortSignal, SignalCalls>();
   private readonly streams = new Set<QmpEventStream>();
   private readonly eventListeners = new Set<{ names: ReadonlySet<string> | null; fn: EventListener }>();
   private readonly errorListeners = new Set<ErrorListener>();
@@ -229,13 +235,9 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
       return Promise.reject(e);
     }
     return new Promise((resolve, reject) => {
-      const p: Pending = { command, args, resolve, reject, timer: undefined, signal: undefined, onAbort: undefined };
+      const p: Pending = { command, args, resolve, reject, timer: undefined, signal };
       p.timer = deadline(timeout, () => this.giveUp(id, new QmpTimeoutError(command, timeout as number)));
-      if (signal !== undefined) {
-        p.signal = signal;
-        p.onAbort = () => this.giveUp(id, new QmpAbortError(command, signal.reason));
-        signal.addEventListener('abort', p.onAbort, { once: true });
-      }
+      if (signal !== undefined) this.watchSignal(signal, id);
       this.pending.set(id, p);
       this.write(line);
     });
@@ -269,8 +271,41 @@ export class QmpClient implements QmpExecutor, AsyncDisposable {
     if (p === undefined) return undefined;
     this.pending.delete(id);
     p.timer?.cancel();
-    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
+    if (p.signal !== undefined) this.unwatchSignal(p.signal, id);
     return p;
+  }
+
+  /**
+   * Calls that share a signal share one 'abort' listener, so any number of
+   * calls may be in flight with one signal (Node warns from eleven
+   * listeners on one signal up).
+   */
+  private watchSignal(signal: AbortSignal, id: number): void {
+    let calls = this.bySignal.get(signal);
+    if (calls === undefined) {
+      const ids = new Set<number>();
+      const onAbort = (): void => {
+        this.bySignal.delete(signal);
+        for (const callId of ids) {
+          const command = this.pending.get(callId)?.command ?? 'command';
+          this.giveUp(callId, new QmpAbortError(command, signal.reason));
+        }
+      };
+      calls = { ids, onAbort };
+      this.bySignal.set(signal, calls);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    calls.ids.add(id);
+  }
+
+  private unwatchSignal(signal: AbortSignal, id: number): void {
+    const calls = this.bySignal.get(signal);
+    if (calls === undefined) return;
+    calls.ids.delete(id);
+    if (calls.ids.size === 0) {
+      this.bySignal.delete(signal);
+      signal.removeEventListener('abort', calls.onAbort);
+    }
   }
 
   // Requests issued in the same tick go out in one write.

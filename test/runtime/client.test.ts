@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   JsonParseError,
@@ -272,6 +273,39 @@ describe('QmpClient against a fake server', () => {
     pre.abort();
     expect((await rejection(client.execute('c', undefined, { signal: pre.signal }))).code).toBe('QMP_ERR_ABORTED');
     expect(client.pendingCount).toBe(0);
+  });
+
+  it('many calls sharing one signal share one abort listener; aborting rejects them all', async () => {
+    const { client, peer } = await session();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const ac = new AbortController();
+      const calls = Array.from({ length: 100 }, (_, i) => client.execute(`c${i}`, undefined, { signal: ac.signal }));
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+      const received = await peer.waitFor(100);
+      // Half are answered: still one listener, for the rest.
+      for (const cmd of received.slice(0, 50)) peer.reply(cmd.id, {});
+      await Promise.all(calls.slice(0, 50));
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+      ac.abort('stop');
+      const errors = await Promise.all(calls.slice(50).map(rejection));
+      expect(errors.every(isQmpAbortError)).toBe(true);
+      expect(errors.map((e) => (e as QmpError & { command: string }).command)).toEqual(received.slice(50).map((c) => c.execute));
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      expect(client.pendingCount).toBe(0);
+      // A signal whose calls all settle keeps no listener.
+      const other = new AbortController();
+      const one = client.execute('one', undefined, { signal: other.signal });
+      peer.reply((await peer.waitFor(101))[100]!.id, {});
+      await one;
+      expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
+      await tick();
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('rejects every pending call at once when the server closes mid-message', async () => {
