@@ -192,7 +192,7 @@ function issueFindings(issue: Issue, root: unknown, prefix: string): Finding[] {
 }
 
 /** Runs a generated validator; problems come back as findings under `prefix`. */
-function validate(schema: Schema, value: unknown, prefix: string): Finding[] {
+export function validate(schema: Schema, value: unknown, prefix: string): Finding[] {
   const result = schema.safeParse(value);
   if (result.success) return [];
   return result.error.issues.flatMap((issue) => issueFindings(issue, value, prefix));
