@@ -79,6 +79,9 @@ export class RequestReader {
   }
 }
 
+/** QEMU's JSON parser refuses arrays and objects nested deeper than this. */
+const MAX_NESTING = 1024;
+
 /** One line → a request, or QEMU's error for it. */
 export function decodeRequest(text: string): Request {
   let message: unknown;
@@ -89,44 +92,43 @@ export function decodeRequest(text: string): Request {
     if (/^nesting deeper/.test(reason)) return { ok: false, desc: 'JSON nesting depth limit exceeded' };
     return { ok: false, desc: `JSON parse error, ${reason}` };
   }
-  if (hasDuplicateKey(text, message)) return { ok: false, desc: 'JSON parse error, duplicate key' };
+  if (typeof message !== 'object' || message === null) return { ok: true, message };
+  const { members, depth } = measure(message);
+  if (depth > MAX_NESTING) return { ok: false, desc: 'JSON nesting depth limit exceeded' };
+  // The decoder keeps the last of duplicate keys, so the text has more `:`
+  // (outside strings) than the value has members exactly when a key was
+  // repeated (or a `__proto__` member dropped, which QEMU would refuse as
+  // unexpected anyway).
+  if (colons(text) !== members) return { ok: false, desc: 'JSON parse error, duplicate key' };
   return { ok: true, message };
 }
 
-/**
- * Whether an object in `text` has a key twice. The decoder keeps the last
- * of duplicate keys, so the text has more `:` (outside strings) than the
- * decoded value has members exactly when a key was repeated (or a
- * `__proto__` member was dropped, which QEMU would refuse as unexpected
- * anyway).
- */
-function hasDuplicateKey(text: string, value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  let colons = 0;
+/** `:` outside strings in valid JSON text. */
+function colons(text: string): number {
+  let count = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x3a) colons++;
+    if (c === 0x3a) count++;
     else if (c === 0x22) {
       // Skip the string (the text is valid JSON: every string is closed).
       for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
     }
   }
-  return colons !== countMembers(value);
+  return count;
 }
 
-function countMembers(value: unknown): number {
-  let count = 0;
-  const stack: unknown[] = [value];
+/** Object members in a decoded value, and how deep its arrays and objects nest (no recursion). */
+function measure(value: unknown): { members: number; depth: number } {
+  let members = 0;
+  let depth = 0;
+  const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
-    const v = stack.pop();
+    const [v, level] = stack.pop()!;
     if (typeof v !== 'object' || v === null) continue;
-    if (Array.isArray(v)) {
-      for (const item of v) stack.push(item);
-    } else {
-      const values = Object.values(v as Record<string, unknown>);
-      count += values.length;
-      for (const item of values) stack.push(item);
-    }
+    if (level > depth) depth = level;
+    const items = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
+    if (!Array.isArray(v)) members += items.length;
+    for (const item of items) if (typeof item === 'object' && item !== null) stack.push([item, level + 1]);
   }
-  return count;
+  return { members, depth };
 }

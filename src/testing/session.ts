@@ -136,6 +136,11 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     for (const fault of faults) actOut(fault, this.wire, line, '', this.timers);
   }
 
+  /** Requests read but waiting behind a slow in-band one. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   // --- scripting a live session ----------------------------------------------
 
   /** Sends an event to this client now (or after `delay` ms); checked against the schema. */
