@@ -134,7 +134,7 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
    * handler, shorthand for `on(command).handle(handler)`. A later `on` for
    * the same command replaces it.
    */
-  on<K extends keyof C & string>(command: K, handler?: Handler<C, E, K>): Rule<C, E, K> {
+  on<K extends keyof C & string>(command: K, handler?: NoInfer<Handler<C, E, K>>): Rule<C, E, K> {
     const rule = this.script.on<C, E, K>(command);
     return handler === undefined ? rule : rule.handle(handler);
   }
@@ -145,7 +145,7 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
    * `anyOrder()`. Script its answer on the returned rule; without one it is
    * answered by the `on` rule, a replay or a built-in answer.
    */
-  expect<K extends keyof C & string>(command: K, args?: ArgsMatcher<C[K]['args']>): Rule<C, E, K> {
+  expect<K extends keyof C & string>(command: K, args?: NoInfer<ArgsMatcher<C[K]['args']>>): Rule<C, E, K> {
     return this.script.expect<C, E, K>(command, args);
   }
 
