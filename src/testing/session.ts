@@ -150,6 +150,11 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     this.later(options?.delay ?? 0, () => this.sendEvent(name, data));
   }
 
+  /** Writes bytes verbatim, unchecked (a message QEMU would never send, say). */
+  sendRaw(data: string | Buffer): void {
+    this.wire.write(data);
+  }
+
   /** Acts out a fault now, outside any reply; resolves once it is acted out. */
   async inject(fault: Fault): Promise<void> {
     await actOut(fault, this.wire, undefined, '', this.timers);
