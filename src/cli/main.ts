@@ -31,6 +31,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandRun
     summary: 'print QMP events from a live QEMU as JSON lines',
     load: async () => (await import('./runtime-commands.js')).runEvents,
   },
+  serve: {
+    summary: 'serve QMP from a schema without QEMU (test server; --replay a recorded session)',
+    load: async () => (await import('./serve-command.js')).runServe,
+  },
 };
 
 function usage(): string {

@@ -243,11 +243,15 @@ export class Script {
   private readonly rules = new Map<string, Rule<never, never, never>>();
   private readonly fallbacks: Fallback[] = [];
 
-  constructor(private readonly schema: ServerSchema) {}
+  constructor(
+    private readonly schema: ServerSchema,
+    private readonly onFailure?: (failure: TestFailure) => void,
+  ) {}
 
   fail(failure: TestFailure): void {
     if (this.failures.length < MAX_FAILURES) this.failures.push(failure);
     else this.droppedFailures++;
+    this.onFailure?.(failure);
   }
 
   /** A rule for `command` (replacing an earlier one). */

@@ -55,6 +55,8 @@ export interface TestServerOptions {
   maxRequestBytes?: number;
   /** Keep every command received in `received` (default true). */
   recordReceived?: boolean;
+  /** Called with each failure as it happens (they are also kept in `failures`). */
+  onFailure?: (failure: TestFailure) => void;
 }
 
 export const DEFAULT_VERSION: QmpVersionTriple = { major: 10, minor: 1, micro: 0 };
@@ -80,7 +82,7 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
     readonly schema: ServerSchema,
     private readonly options: TestServerOptions,
   ) {
-    this.script = new Script(schema);
+    this.script = new Script(schema, options.onFailure);
     const version = { qemu: { ...(options.version ?? DEFAULT_VERSION) }, package: options.package ?? 'qapi-ts test server' };
     const greeting = options.greeting === false ? null : { version, capabilities: [...(options.capabilities ?? ['oob'])] };
     if (greeting !== null && schema.command('query-version') !== undefined) {
@@ -149,10 +151,17 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
     return this.script.expect<C, E, K>(command, args);
   }
 
-  /** Answers commands from a recorded transcript (see replay.ts); returns what was loaded. */
+  /**
+   * Answers commands from a recorded transcript (see replay.ts); returns
+   * what was loaded. Sessions from now on get the recorded greeting,
+   * unless the server was created with a `version`.
+   */
   replay(transcript: string, options: ReplayOptions = {}): Replay {
     const replay = new Replay(this.schema, (f) => this.script.fail(f), options).load(transcript);
     this.replays.push(replay);
+    if (replay.greeting !== undefined && this.host.greeting !== null && this.options.version === undefined) {
+      this.host.greeting = { version: replay.greeting.version, capabilities: [...replay.greeting.capabilities] };
+    }
     return replay;
   }
 
