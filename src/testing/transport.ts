@@ -21,9 +21,10 @@ function resetError(): NodeJS.ErrnoException {
 
 /**
  * One end of an in-memory connection. Each write reaches the other end as
- * one 'data' chunk, on a later tick, in order; reading is flow-controlled
- * (a paused end stops accepting, and the writer's buffer grows), like a
- * socket.
+ * one 'data' chunk, in order, in a later turn of the event loop (as from a
+ * socket: a client looping on calls over the pair never starves timers);
+ * reading is flow-controlled (a paused end stops accepting, and the
+ * writer's buffer grows), like a socket.
  */
 class PairEnd extends Duplex {
   peer!: PairEnd;
@@ -35,7 +36,7 @@ class PairEnd extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    process.nextTick(() => {
+    setImmediate(() => {
       const peer = this.peer;
       if (peer.destroyed || peer.readableEnded) {
         callback();
@@ -53,7 +54,7 @@ class PairEnd extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    process.nextTick(() => {
+    setImmediate(() => {
       if (!this.peer.destroyed) this.peer.push(null);
       callback();
     });
@@ -61,7 +62,7 @@ class PairEnd extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const peer = this.peer;
-    process.nextTick(() => {
+    setImmediate(() => {
       if (peer.destroyed) return;
       if (error !== null && (error as NodeJS.ErrnoException).code === 'ECONNRESET') peer.destroy(resetError());
       else {

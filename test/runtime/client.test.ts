@@ -64,6 +64,11 @@ async function rejection(p: Promise<unknown>): Promise<QmpError> {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** Waits (a bounded number of event-loop turns) until `cond` holds. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await tick();
+}
+
 describe('LineDecoder', () => {
   const message = '{"return": {"s": "h\u00e9llo \u2713 \ud83d\ude00", "n": 18446744073709551552}, "id": 1}\r\n{"event": "X", "timestamp": {"seconds": 1, "microseconds": 2}}\n';
 
@@ -300,8 +305,7 @@ describe('QmpClient against the test server', () => {
     server.emit('STOP');
     server.emit('DEVICE_DELETED', { path: '/x' });
     server.emit('STOP');
-    await tick();
-    await tick();
+    await until(() => heard.length === 2);
     off();
     server.emit('STOP');
     const first = await deleted.next();
@@ -321,8 +325,7 @@ describe('QmpClient against the test server', () => {
     const { client, server } = await session();
     const stream = client.events(undefined, { bufferSize: 3 });
     for (let i = 0; i < 10; i++) server.emit('DEVICE_DELETED', { path: `/${i}` });
-    await tick();
-    await tick();
+    await until(() => stream.dropped === 7);
     expect(stream.dropped).toBe(7);
     expect(stream.buffered).toBe(3);
     const got: unknown[] = [];
@@ -337,9 +340,9 @@ describe('QmpClient against the test server', () => {
     const pending = stream.next();
     ac.abort();
     expect(await pending).toEqual({ value: undefined, done: true });
+    const seen = client.events(['STOP']);
     server.emit('STOP');
-    await tick();
-    await tick();
+    await seen.next();
     expect(stream.buffered).toBe(0);
     const pre = client.events(undefined, { signal: ac.signal });
     expect(await pre.next()).toEqual({ value: undefined, done: true });
@@ -349,8 +352,7 @@ describe('QmpClient against the test server', () => {
     const { client, server } = await session();
     const stream = client.events();
     server.emit('STOP');
-    await tick();
-    await tick();
+    await until(() => stream.buffered === 1);
     [...server.sessions][0]!.hangUp();
     await client.closed;
     expect((await stream.next()).value?.event).toBe('STOP');

@@ -98,6 +98,15 @@ describe('sessions', () => {
     expect(lines[3]).toMatch(/^\{"timestamp": \{"seconds": \d+, "microseconds": \d+\}, "event": "STOP"\}\r$/);
   });
 
+  it('delivers over the in-memory pair in later turns of the event loop, so a busy client never starves timers', async () => {
+    const server = await serve({ recordReceived: false });
+    const { typed } = await client(server);
+    let fired = false;
+    setTimeout(() => (fired = true), 0);
+    for (let i = 0; i < 2000 && !fired; i++) await typed.queryVersion();
+    expect(fired).toBe(true);
+  });
+
   it('records what it received, arguments as sent', async () => {
     const server = await serve();
     server.on('qom-get', () => 'x');
