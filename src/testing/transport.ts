@@ -35,6 +35,11 @@ class PairEnd extends Duplex {
     super({ allowHalfOpen: false });
   }
 
+  /** Writes corked together arrive as one chunk, as from a socket. */
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'utf8', callback);
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     setImmediate(() => {
       const peer = this.peer;

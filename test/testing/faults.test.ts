@@ -111,7 +111,9 @@ describe('faults in place of a reply', () => {
     raw.send('{"execute": "cont"}');
     expect(await raw.reply()).toEqual({ return: STATUS });
     expect(await raw.reply()).toEqual({ return: {} });
-    expect(chunks.slice(0, 4)).toEqual(['{"r', 'eturn":', ' ', '{"running":true,"status":"running"}}\r\n']);
+    expect(chunks.slice(0, 3)).toEqual(['{"r', 'eturn":', ' ']);
+    // The rest of the line (output after it may share its chunk, as on a socket).
+    expect(chunks[3]).toMatch(/^\{"running":true,"status":"running"\}\}\r\n/);
     raw.close();
     const qmp = await connect(server);
     expect(await qmp.execute('query-status')).toEqual(STATUS);
