@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, repoRoot } from './common.mjs';
+import { callLoop, median, repoRoot } from './common.mjs';
 
 const dist = join(repoRoot, 'dist');
 if (!existsSync(join(dist, 'src/testing/index.js'))) {
@@ -82,21 +82,7 @@ async function slice(name, open, conc, ms) {
     if (typeof first?.qemu?.major !== 'number') throw new Error(`${name}: unexpected reply ${JSON.stringify(first)}`);
     sessions.set(name, qmp);
   }
-  let done = 0;
-  let stopping = false;
-  const worker = async () => {
-    while (!stopping) {
-      await qmp.execute('query-version');
-      done++;
-    }
-  };
-  const t0 = performance.now();
-  const workers = Array.from({ length: conc }, worker);
-  await new Promise((r) => setTimeout(r, ms));
-  stopping = true;
-  const elapsed = performance.now() - t0;
-  const count = done;
-  await Promise.all(workers);
+  const { count, elapsed } = await callLoop(() => qmp.execute('query-version'), conc, ms);
   return (count / elapsed) * 1000;
 }
 

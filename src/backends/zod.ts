@@ -11,6 +11,7 @@ import type {
   SchemaObjectType,
   SchemaType,
 } from '../frontend/model.js';
+import type { AlternateKind } from '../support/kit.js';
 import type { GenContext } from './context.js';
 import { propertyKey, quote } from './names.js';
 import { tagKept } from './types.js';
@@ -26,11 +27,12 @@ function shape(ctx: GenContext, t: SchemaObjectType): string {
 }
 
 /** The JSON kind an alternate dispatches on for a branch of type `t`. */
-function alternateKind(t: SchemaType): string {
+export function alternateKind(t: SchemaType): AlternateKind {
   switch (t.meta) {
     case 'built-in': {
       const json = t.jsonType();
-      return json === 'int' ? 'number' : json;
+      // 'value' (any) cannot be an alternative.
+      return json === 'int' ? 'number' : (json as AlternateKind);
     }
     case 'enum':
       return 'string';

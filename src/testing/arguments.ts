@@ -30,7 +30,9 @@ import type {
   SchemaObjectType,
   SchemaType,
 } from '../frontend/model.js';
+import { alternateKind } from '../backends/zod.js';
 import type { Int64Mode } from '../support/ints.js';
+import { jsonKind } from '../support/kit.js';
 
 /** The visited value (QEMU's conversions applied), or QEMU's error text. */
 export type ArgumentCheck = { ok: true; value: Record<string, unknown> } | { ok: false; desc: string };
@@ -207,7 +209,7 @@ class InputVisitor {
 
   private alternate(type: SchemaAlternateType, name: string | null, value: unknown): unknown {
     const kind = jsonKind(value);
-    const branch = type.alternatives.variants.find((v) => kind !== null && branchKinds(v.type).includes(kind));
+    const branch = type.alternatives.variants.find((v) => alternateKind(v.type) === kind);
     if (branch === undefined) this.fail(`Invalid parameter type for '${name ?? 'null'}', expected: ${type.name}`);
     return this.value(branch.type, name, value);
   }
@@ -247,56 +249,6 @@ class InputVisitor {
     if (variant !== undefined && (variant.type.meta === 'struct' || variant.type.meta === 'union')) {
       this.members(variant.type, dict, out, seen);
     }
-  }
-}
-
-type JsonKind = 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array';
-
-function jsonKind(value: unknown): JsonKind | null {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  switch (typeof value) {
-    case 'string':
-      return 'string';
-    case 'number':
-    case 'bigint':
-      return 'number';
-    case 'boolean':
-      return 'boolean';
-    case 'object':
-      return 'object';
-    default:
-      return null;
-  }
-}
-
-/** JSON kinds a type accepts as an alternate's branch (QEMU's QType). */
-function branchKinds(type: SchemaType): readonly JsonKind[] {
-  switch (type.meta) {
-    case 'built-in':
-      switch (type.jsonType()) {
-        case 'string':
-          return ['string'];
-        case 'int':
-        case 'number':
-          return ['number'];
-        case 'boolean':
-          return ['boolean'];
-        case 'null':
-          return ['null'];
-        case 'value':
-          return ['string', 'number', 'boolean', 'null', 'object', 'array'];
-        default:
-          return [type.jsonType() as JsonKind];
-      }
-    case 'enum':
-      return ['string'];
-    case 'array':
-      return ['array'];
-    case 'alternate':
-      return [];
-    default:
-      return ['object'];
   }
 }
 

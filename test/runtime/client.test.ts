@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { CommandMap, EventMap } from '../../generated/index.js';
 import { parseSchemaString } from '../../src/frontend/index.js';
 import { QmpTestServer, ServerSchema, faults, type TestServerOptions } from '../../src/testing/index.js';
+import { rejection } from '../helpers/rejection.js';
 
 const clients: QmpClient[] = [];
 const servers: QmpTestServer<CommandMap, EventMap>[] = [];
@@ -52,15 +53,6 @@ async function received(server: QmpTestServer<CommandMap, EventMap>, n: number) 
   return after();
 }
 
-async function rejection(p: Promise<unknown>): Promise<QmpError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(QmpError);
-    return e as QmpError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -272,7 +264,7 @@ describe('QmpClient against the test server', () => {
     const names = ['query-status', 'query-iothreads', 'stop', 'cont', 'query-version'] as const;
     server.expect('query-status').reply({ running: true, status: 'running' }).fault(faults.closeMidLine());
     const calls = names.map((name) => client.execute(name));
-    const errors = await Promise.all(calls.map(rejection));
+    const errors = await Promise.all(calls.map((c) => rejection(c)));
     for (const [i, e] of errors.entries()) {
       expect(e).toBeInstanceOf(QmpDisconnectedError);
       expect((e as QmpDisconnectedError).command).toBe(names[i]);

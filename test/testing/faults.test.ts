@@ -7,6 +7,7 @@ import type { CommandMap, EventMap } from '../../generated/index.js';
 import { QmpClient, QmpError, type ConnectOptions } from '../../src/runtime/index.js';
 import { QmpTestServer, faults } from '../../src/testing/index.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
+import { rejection } from '../helpers/rejection.js';
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
@@ -25,15 +26,6 @@ async function connect(server: QmpTestServer<CommandMap, EventMap>, options: Con
   return qmp;
 }
 
-async function rejection(p: Promise<unknown>): Promise<QmpError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(QmpError);
-    return e as QmpError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const STATUS = { running: true, status: 'running' } as const;
 

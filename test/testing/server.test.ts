@@ -19,6 +19,7 @@ import {
   type TestServerOptions,
 } from '../../src/testing/index.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
+import { rejection } from '../helpers/rejection.js';
 
 type Server = QmpTestServer<CommandMap, EventMap>;
 
@@ -39,15 +40,7 @@ async function client(server: QmpTestServer<never, never> | Server, options: Con
   return { qmp, typed: new QapiClient(qmp) };
 }
 
-async function failure(p: Promise<unknown>): Promise<QmpCommandError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(QmpCommandError);
-    return e as QmpCommandError;
-  }
-  throw new Error('expected a QMP error reply');
-}
+const failure = (p: Promise<unknown>): Promise<QmpCommandError> => rejection(p, QmpCommandError);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
