@@ -92,3 +92,27 @@ export function report(label, sorted) {
   );
   return median(sorted);
 }
+
+/**
+ * Runs `call` in `conc` loops at once for `ms` milliseconds; returns the
+ * calls completed in that time and the time taken (calls still in flight
+ * when time is up are awaited but not counted).
+ */
+export async function callLoop(call, conc, ms) {
+  let done = 0;
+  let stopping = false;
+  const worker = async () => {
+    while (!stopping) {
+      await call();
+      done++;
+    }
+  };
+  const t0 = performance.now();
+  const workers = Array.from({ length: conc }, worker);
+  await new Promise((r) => setTimeout(r, ms));
+  stopping = true;
+  const elapsed = performance.now() - t0;
+  const count = done;
+  await Promise.all(workers);
+  return { count, elapsed };
+}

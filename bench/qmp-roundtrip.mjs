@@ -21,6 +21,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { callLoop } from './common.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -146,24 +147,7 @@ async function openClient(path, typed) {
   const first = await call();
   if (typeof first?.status !== 'string') throw new Error(`unexpected reply ${JSON.stringify(first)}`);
   return {
-    async run(conc, ms) {
-      let done = 0;
-      let stopping = false;
-      const worker = async () => {
-        while (!stopping) {
-          await call();
-          done++;
-        }
-      };
-      const t0 = performance.now();
-      const workers = Array.from({ length: conc }, worker);
-      await new Promise((r) => setTimeout(r, ms));
-      stopping = true;
-      const elapsed = performance.now() - t0;
-      const count = done;
-      await Promise.all(workers);
-      return { count, elapsed };
-    },
+    run: (conc, ms) => callLoop(call, conc, ms),
     close: () => qmp.close(),
   };
 }

@@ -18,6 +18,24 @@ import {
   type VersionTriple,
 } from './control.js';
 import {
+  defineIntrospectValidators,
+  type JSONType,
+  type SchemaInfo,
+  type SchemaInfoAlternate,
+  type SchemaInfoAlternateMember,
+  type SchemaInfoArray,
+  type SchemaInfoBase,
+  type SchemaInfoBuiltin,
+  type SchemaInfoCommand,
+  type SchemaInfoEnum,
+  type SchemaInfoEnumMember,
+  type SchemaInfoEvent,
+  type SchemaInfoObject,
+  type SchemaInfoObjectMember,
+  type SchemaInfoObjectVariant,
+  type SchemaMetaType,
+} from './introspect.js';
+import {
   defineMiscValidators,
   type IOThreadInfo,
   type IoThreadHolder,
@@ -48,7 +66,13 @@ import {
   type QomListArguments,
   type QomListGetArguments,
 } from './qom.js';
-import { defineRunStateValidators, type RunState, type StatusInfo } from './run-state.js';
+import {
+  defineRunStateValidators,
+  type RunState,
+  type ShutdownCause,
+  type ShutdownData,
+  type StatusInfo,
+} from './run-state.js';
 
 export * from './builtin.js';
 export * from './qapi-schema.js';
@@ -57,6 +81,7 @@ export * from './run-state.js';
 export * from './misc.js';
 export * from './qom.js';
 export * from './qdev.js';
+export * from './introspect.js';
 
 /** QAPI type name → TypeScript type. */
 export interface TypeMap {
@@ -65,6 +90,7 @@ export interface TypeMap {
   VersionInfo: VersionInfo;
   RunState: RunState;
   StatusInfo: StatusInfo;
+  ShutdownCause: ShutdownCause;
   IoThreadHolderType: IoThreadHolderType;
   IoThreadHolderQom: IoThreadHolderQom;
   IoThreadHolderBlockNode: IoThreadHolderBlockNode;
@@ -77,8 +103,23 @@ export interface TypeMap {
   IothreadProperties: IothreadProperties;
   ColoCompareProperties: ColoCompareProperties;
   ObjectOptions: ObjectOptions;
+  SchemaMetaType: SchemaMetaType;
+  SchemaInfo: SchemaInfo;
+  JSONType: JSONType;
+  SchemaInfoBuiltin: SchemaInfoBuiltin;
+  SchemaInfoEnumMember: SchemaInfoEnumMember;
+  SchemaInfoEnum: SchemaInfoEnum;
+  SchemaInfoArray: SchemaInfoArray;
+  SchemaInfoObjectMember: SchemaInfoObjectMember;
+  SchemaInfoObjectVariant: SchemaInfoObjectVariant;
+  SchemaInfoObject: SchemaInfoObject;
+  SchemaInfoAlternateMember: SchemaInfoAlternateMember;
+  SchemaInfoAlternate: SchemaInfoAlternate;
+  SchemaInfoCommand: SchemaInfoCommand;
+  SchemaInfoEvent: SchemaInfoEvent;
   QType: QType;
   'q_obj_qmp_capabilities-arg': QmpCapabilitiesArguments;
+  'q_obj_SHUTDOWN-arg': ShutdownData;
   'q_obj_IoThreadHolder-base': IoThreadHolderBase;
   'q_obj_qom-list-arg': QomListArguments;
   'q_obj_qom-get-arg': QomGetArguments;
@@ -88,6 +129,7 @@ export interface TypeMap {
   'q_obj_device_add-arg': DeviceAddArguments;
   'q_obj_device_del-arg': DeviceDelArguments;
   'q_obj_DEVICE_DELETED-arg': DeviceDeletedData;
+  'q_obj_SchemaInfo-base': SchemaInfoBase;
 }
 
 /** A validator per QAPI type, yielding exactly the generated type. */
@@ -108,6 +150,11 @@ export interface CommandMap {
   'stop': { args: undefined; returns: Record<string, never> };
   /** Resume the guest's CPUs, or start them for the first time after -S. */
   'cont': { args: undefined; returns: Record<string, never> };
+  /**
+   * End QEMU.  QEMU answers, then exits; the connection may close before
+   * the answer is read.
+   */
+  'quit': { args: undefined; returns: Record<string, never> };
   /** List the IOThreads of this QEMU and who uses each. */
   'query-iothreads': { args: undefined; returns: IOThreadInfo[] };
   /** List the properties of one object. */
@@ -131,6 +178,14 @@ export interface CommandMap {
    * needs the guest's cooperation.
    */
   'device_del': { args: DeviceDelArguments; returns: Record<string, never> };
+  /**
+   * Describe everything this QEMU's QMP understands: every command and
+   * event, and every type their arguments, replies and data use.
+   * Conditional parts QEMU was built without are left out.  Type names
+   * other than the built-in ones are replaced by numbers, so only command
+   * and event names can be relied on.
+   */
+  'query-qmp-schema': { args: undefined; returns: SchemaInfo[] };
 }
 
 /** Event name → data type (undefined: no data). */
@@ -148,6 +203,12 @@ export interface EventMap {
    */
   'RESUME': undefined;
   /**
+   * Sent when the guest has shut down or QEMU is about to exit.
+   *
+   * @since 0.12
+   */
+  'SHUTDOWN': ShutdownData;
+  /**
    * Sent when a device has been unplugged and removed.
    *
    * @since 1.5
@@ -161,13 +222,14 @@ export type QapiEvent = TypedEvent<EventMap>;
 /** Validators of this schema, built lazily, strict and compatible. */
 export const schemaValidators = new SchemaValidators({
   int64: 'mixed',
-  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators, defineQdevValidators],
+  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators, defineQdevValidators, defineIntrospectValidators],
   commands: {
     'qmp_capabilities': ['q_obj_qmp_capabilities-arg', 'q_empty'],
     'query-version': [null, 'VersionInfo'],
     'query-status': [null, 'StatusInfo'],
     'stop': [null, 'q_empty'],
     'cont': [null, 'q_empty'],
+    'quit': [null, 'q_empty'],
     'query-iothreads': [null, 'IOThreadInfoList'],
     'qom-list': ['q_obj_qom-list-arg', 'ObjectPropertyInfoList'],
     'qom-get': ['q_obj_qom-get-arg', 'any'],
@@ -176,10 +238,12 @@ export const schemaValidators = new SchemaValidators({
     'object-del': ['q_obj_object-del-arg', 'q_empty'],
     'device_add': ['q_obj_device_add-arg', 'q_empty'],
     'device_del': ['q_obj_device_del-arg', 'q_empty'],
+    'query-qmp-schema': [null, 'SchemaInfoList'],
   },
   events: {
     'STOP': null,
     'RESUME': null,
+    'SHUTDOWN': 'q_obj_SHUTDOWN-arg',
     'DEVICE_DELETED': 'q_obj_DEVICE_DELETED-arg',
   },
 });
@@ -255,6 +319,16 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    */
   cont(options?: ExecuteOptions): Promise<Record<string, never>> {
     return this.execute('cont', undefined, options);
+  }
+
+  /**
+   * End QEMU.  QEMU answers, then exits; the connection may close before
+   * the answer is read.
+   *
+   * @since 0.14
+   */
+  quit(options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('quit', undefined, options);
   }
 
   /**
@@ -339,5 +413,20 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    */
   deviceDel(args: DeviceDelArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
     return this.execute('device_del', args, options);
+  }
+
+  /**
+   * Describe everything this QEMU's QMP understands: every command and
+   * event, and every type their arguments, replies and data use.
+   * Conditional parts QEMU was built without are left out.  Type names
+   * other than the built-in ones are replaced by numbers, so only command
+   * and event names can be relied on.
+   *
+   * @returns one entry per command, event and type, each naming the
+   * others by name
+   * @since 2.5
+   */
+  queryQmpSchema(options?: ExecuteOptions): Promise<SchemaInfo[]> {
+    return this.execute('query-qmp-schema', undefined, options);
   }
 }

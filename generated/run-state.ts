@@ -62,8 +62,56 @@ export interface StatusInfo {
   status: RunState;
 }
 
+/**
+ * Why the guest or QEMU shut down.
+ *
+ * @since 4.0
+ */
+export type ShutdownCause =
+  /** no shutdown, or its cause is unknown */
+  | 'none'
+  /** QEMU hit an error it cannot recover from */
+  | 'host-error'
+  /** a 'quit' command */
+  | 'host-qmp-quit'
+  /** a 'system_reset' command */
+  | 'host-qmp-system-reset'
+  /** QEMU received a signal such as SIGTERM */
+  | 'host-signal'
+  /** the user closed QEMU's window or used its UI */
+  | 'host-ui'
+  /** the guest powered itself off */
+  | 'guest-shutdown'
+  /** the guest reset itself */
+  | 'guest-reset'
+  /**
+   * the guest panicked and the panic action is to shut
+   * down
+   */
+  | 'guest-panic'
+  /** a part of the machine asked for a reset */
+  | 'subsystem-reset'
+  /**
+   * a snapshot was loaded, which resets the guest
+   * (since 7.2)
+   */
+  | 'snapshot-load'
+  | UnknownValue;
+/** The values of {@link ShutdownCause} this schema knows. */
+export const ShutdownCauseValues = ['none', 'host-error', 'host-qmp-quit', 'host-qmp-system-reset', 'host-signal', 'host-ui', 'guest-shutdown', 'guest-reset', 'guest-panic', 'subsystem-reset', 'snapshot-load'] as const;
+
+/** Data of event `SHUTDOWN`. */
+export interface ShutdownData {
+  /** whether the guest caused it */
+  guest: boolean;
+  /** why (since 4.0) */
+  reason: ShutdownCause;
+}
+
 /** Registers the validators of the types above. */
 export function defineRunStateValidators(r: ValidatorRegistry, v: ValidatorKit): void {
   r.def('RunState', () => v.enum(['debug', 'inmigrate', 'internal-error', 'io-error', 'paused', 'postmigrate', 'prelaunch', 'finish-migrate', 'restore-vm', 'running', 'save-vm', 'shutdown', 'suspended', 'watchdog', 'guest-panicked', 'colo']));
   r.def('StatusInfo', () => v.object({ running: v.bool, status: r.ref('RunState') }));
+  r.def('ShutdownCause', () => v.enum(['none', 'host-error', 'host-qmp-quit', 'host-qmp-system-reset', 'host-signal', 'host-ui', 'guest-shutdown', 'guest-reset', 'guest-panic', 'subsystem-reset', 'snapshot-load']));
+  r.def('q_obj_SHUTDOWN-arg', () => v.object({ guest: v.bool, reason: r.ref('ShutdownCause') }));
 }

@@ -85,14 +85,15 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('ships the build, the launcher, README and LICENSE: no sources, no tests', () => {
+  it('ships the build, the launcher, our schema (the default of serve), README and LICENSE: no sources, no tests', () => {
     expect(files).toContain('LICENSE');
     expect(files).toContain('README.md');
     expect(files).toContain('bin/qapi-ts');
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/generated/index.js');
+    expect(files).toContain('qapi/qapi-schema.json');
     const stray = files.filter(
-      (f) => !/^(LICENSE|README\.md|package\.json|bin\/qapi-ts|dist\/(src|generated)\/.*\.(js|d\.ts))$/.test(f),
+      (f) => !/^(LICENSE|README\.md|package\.json|bin\/qapi-ts|qapi\/[a-z-]+\.json|dist\/(src|generated)\/.*\.(js|d\.ts))$/.test(f),
     );
     expect(stray).toEqual([]);
     expect(readFileSync(join(app, 'node_modules/qapi-ts/LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} qapi-ts contributors\n/);

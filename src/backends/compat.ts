@@ -19,6 +19,7 @@
  * members without the tag the newest schema added. These are recorded so
  * that validators accept real replies of the oldest release.
  */
+import type { AlternateKind } from '../support/kit.js';
 import type {
   CheckedSchema,
   SchemaIfCond,
@@ -72,11 +73,12 @@ export function memberKey(m: SchemaObjectMember): string {
 }
 
 /** The JSON kind an alternate dispatches a branch of type `t` on. */
-export function alternateKind(t: SchemaType): string {
+export function alternateKind(t: SchemaType): AlternateKind {
   switch (t.meta) {
     case 'built-in': {
       const json = t.jsonType();
-      return json === 'int' ? 'number' : json;
+      // 'value' (any) cannot be an alternative.
+      return json === 'int' ? 'number' : (json as AlternateKind);
     }
     case 'enum':
       return 'string';

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { FrontendOptions } from '../frontend/model.js';
+import type { CheckedSchema, FrontendOptions } from '../frontend/model.js';
 import type { SchemaValidators } from '../support/registry.js';
 import type { QapiClientBase, QapiClientOptions, ValidatorSet } from '../support/client.js';
 import type { QmpExecutor } from '../runtime/executor.js';
@@ -104,6 +104,11 @@ export async function loadValidators(schemaPath: string, options: LoadOptions = 
     lenientDocs: options.lenientDocs ?? true,
     onWarning: options.onWarning ?? (() => {}),
   });
+  return loadSchemaValidators(schema, options);
+}
+
+/** Like loadValidators, for a schema already parsed and checked. */
+export async function loadSchemaValidators(schema: CheckedSchema, options: LoadOptions = {}): Promise<LoadedSchema> {
   const oldestSchema = options.oldestSchema === undefined ? undefined : await readOldestSchema(options.oldestSchema);
   const files = generateFiles(schema, { ...options, oldestSchema, supportImport: supportModuleUrl(), language: 'js' });
   const index = (await importGenerated(files)) as GeneratedIndex;

@@ -248,7 +248,7 @@ function nestedTooDeeply(msg: unknown): boolean {
 }
 
 /** Runs a generated validator; problems come back as findings under `prefix`. */
-function validate(schema: Schema, value: unknown, prefix: string): Finding[] {
+export function validate(schema: Schema, value: unknown, prefix: string): Finding[] {
   let result;
   try {
     result = schema.safeParse(value);

@@ -52,7 +52,7 @@ type CommandArgs<O extends ParseArgsOptionsConfig> = ReturnType<
 >;
 
 /** Parses a command's arguments; a number is the exit status (usage error 2, --help 0). */
-function parseCommand<const O extends ParseArgsOptionsConfig>(
+export function parseCommand<const O extends ParseArgsOptionsConfig>(
   name: string,
   argv: string[],
   options: O,

@@ -44,6 +44,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandRun
     summary: 'ask a live QEMU what it supports (libvirt-style schema queries)',
     load: async () => (await import('./probe-command.js')).runProbe,
   },
+  serve: {
+    summary: 'serve QMP from a schema without QEMU (test server; --replay a recorded session)',
+    load: async () => (await import('./serve-command.js')).runServe,
+  },
 };
 
 function usage(): string {

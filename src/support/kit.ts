@@ -38,7 +38,8 @@ export interface KitOptions {
   int64: Int64Mode;
 }
 
-function jsonKind(value: unknown): AlternateKind | 'other' {
+/** The JSON kind of a decoded value (bigints are numbers), as alternates see it. */
+export function jsonKind(value: unknown): AlternateKind | 'other' {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   switch (typeof value) {

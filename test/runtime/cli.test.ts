@@ -6,19 +6,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { builtCli, runCli, spawnCli, type CliRun } from '../helpers/cli.js';
-import { FakeQmpServer, type FakeQmpPeer } from '../helpers/fake-qmp-server.js';
+import { faults, type TestServerOptions } from '../../src/testing/index.js';
+import { listeningServer, type ListeningServer } from '../helpers/socket-server.js';
 
-const servers: FakeQmpServer[] = [];
+const servers: ListeningServer[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function fake(onCommand: (cmd: { execute: string; id: unknown }, peer: FakeQmpPeer) => void, greeting?: string): Promise<FakeQmpServer> {
-  const server = await FakeQmpServer.start(greeting === undefined ? {} : { greeting }, (peer) => {
-    peer.onCommand = (c) => onCommand(c, peer);
-  });
-  servers.push(server);
-  return server;
+/** The test server for our schema on a unix socket, set up by `script`. */
+async function fake(script: (s: ListeningServer) => void = () => {}, options: TestServerOptions = {}): Promise<ListeningServer> {
+  const s = await listeningServer(options);
+  servers.push(s);
+  script(s);
+  return s;
 }
 
 const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
@@ -30,12 +31,12 @@ function expectClean(r: CliRun): void {
 
 describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake QMP servers'))('qapi-ts exec / events against fake servers', () => {
   it('a line nested 10,000 deep is a protocol error: CODE: message, exit 3, no stack trace', async () => {
-    const server = await fake((_c, peer) => peer.sendRaw(`${nested(10_000)}\n`));
+    const server = await fake((s) => s.server.on('query-status').fault(faults.deepNesting(10_000)));
     const r = await runCli(['exec', '--socket', server.path, 'query-status']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^QMP_ERR_PROTOCOL: malformed message from server: /);
     expectClean(r);
-    const deepGreeting = await fake(() => {}, nested(10_000));
+    const deepGreeting = await fake((s) => s.server.onConnect(faults.garbage(nested(10_000))), { greeting: false });
     const g = await runCli(['exec', '--socket', deepGreeting.path, 'query-status']);
     expect(g.code).toBe(3);
     expect(g.stderr).toMatch(/^QMP_ERR_GREETING: unix:.*: waiting for the QMP greeting: malformed message/);
@@ -43,10 +44,11 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
   });
 
   it('events: a too-deep event is a protocol error, exit 3', async () => {
-    const server = await FakeQmpServer.start({}, (peer) => {
-      setTimeout(() => peer.sendRaw(`{"event": "X", "data": ${nested(10_000)}, "timestamp": {"seconds": 1, "microseconds": 0}}\n`), 200);
-    });
-    servers.push(server);
+    const server = await fake((s) =>
+      s.server.onConnect((session) =>
+        setTimeout(() => session.sendRaw(`{"event": "X", "data": ${nested(10_000)}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n`), 200),
+      ),
+    );
     const r = await runCli(['events', '--socket', server.path]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^QMP_ERR_PROTOCOL: /);
@@ -58,18 +60,21 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
     let peak = 0;
     const size = 2 * 1024 * 1024;
     let childPid = 0;
-    const server = await fake(async (_c, peer) => {
-      peer.sendRaw('{"return": "');
-      const byte = Buffer.from('x');
-      for (let i = 0; i < size; i++) {
-        peer.sendRaw(byte);
-        // Let the client read (nearly) every byte as its own chunk.
-        await new Promise((r) => setImmediate(r));
-      }
-      await new Promise((r) => setTimeout(r, 200));
-      if (hasProc) peak = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${childPid}/status`, 'utf8'))?.[1]) / 1024;
-      peer.hangup();
-    });
+    const server = await fake((s) =>
+      s.server.on('query-status', async (_args, ctx) => {
+        ctx.session.sendRaw('{"return": "');
+        const byte = Buffer.from('x');
+        for (let i = 0; i < size; i++) {
+          ctx.session.sendRaw(byte);
+          // Let the client read (nearly) every byte as its own chunk.
+          await new Promise((r) => setImmediate(r));
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        if (hasProc) peak = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${childPid}/status`, 'utf8'))?.[1]) / 1024;
+        ctx.session.hangUp();
+        return new Promise<never>(() => {});
+      }),
+    );
     const run = spawnCli(['exec', '--socket', server.path, '--timeout', '600000', 'query-status']);
     childPid = run.child.pid as number;
     const code = await run.exited;
@@ -83,12 +88,12 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
   });
 
   it('exec --timeout takes values beyond 2^31 ms and infinity; rejects bad ones as usage errors', async () => {
-    const server = await fake((c, peer) => setTimeout(() => peer.reply(c.id, { status: 'running' }), 100));
+    const server = await fake((s) => s.server.on('query-status').reply({ running: true, status: 'running' }).delay(100));
     for (const timeout of ['3000000000', 'infinity', 'Infinity']) {
       const r = await runCli(['exec', '--socket', server.path, '--timeout', timeout, 'query-status']);
       expect(r.stderr, timeout).toBe('');
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ status: 'running' });
+      expect(JSON.parse(r.stdout)).toEqual({ running: true, status: 'running' });
     }
     for (const timeout of ['-5', '0', 'abc', '1.5', 'NaN', '']) {
       const r = await runCli(['exec', '--socket', server.path, `--timeout=${timeout}`, 'query-status']);
@@ -118,10 +123,7 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
   });
 
   it('exec: a QMP error reply is CLASS: desc, exit 4; quit answered by a hang-up succeeds', async () => {
-    const server = await fake((c, peer) => {
-      if (c.execute === 'quit') peer.hangup();
-      else peer.replyError(c.id, 'CommandNotFound', `The command ${c.execute} has not been found`);
-    });
+    const server = await fake((s) => s.server.on('quit').fault(faults.hangUp()));
     const r = await runCli(['exec', '--socket', server.path, 'nope']);
     expect(r.code).toBe(4);
     expect(r.stderr).toBe('CommandNotFound: The command nope has not been found\n');
@@ -157,11 +159,12 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
   });
 
   it('events stops quietly (exit 0) when its reader goes away, as with `| head`', async () => {
-    const server = await FakeQmpServer.start({}, (peer) => {
-      const timer = setInterval(() => peer.event('TICK'), 5);
-      setTimeout(() => clearInterval(timer), 20_000);
-    });
-    servers.push(server);
+    const server = await fake((s) =>
+      s.server.onConnect((session) => {
+        const timer = setInterval(() => session.emit('STOP'), 5);
+        void session.closed.then(() => clearInterval(timer));
+      }),
+    );
     const run = spawnCli(['events', '--socket', server.path]);
     await new Promise<void>((resolve) => run.child.stdout?.once('data', () => resolve()));
     run.child.stdout?.destroy();
@@ -171,14 +174,14 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
 
   it('events --event warns about names the server does not have, and keeps waiting', async () => {
     const schema = [
-      { name: 'RESUME', 'meta-type': 'event', arguments: '0' },
+      { name: 'RESUME', 'meta-type': 'event', 'arg-type': '0' },
       { name: 'query-status', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '1' },
     ];
     for (const hasSchema of [true, false]) {
-      const server = await fake((c, peer) => {
-        if (c.execute === 'query-qmp-schema' && hasSchema) peer.reply(c.id, schema);
-        else peer.replyError(c.id, 'CommandNotFound', `The command ${c.execute} has not been found`);
-        setTimeout(() => peer.event('RESUME'), 100);
+      const server = await fake((s) => {
+        if (hasSchema) s.server.on('query-qmp-schema').raw((id) => JSON.stringify({ return: schema, id }));
+        else s.server.on('query-qmp-schema').error('CommandNotFound', 'The command query-qmp-schema has not been found');
+        s.server.onConnect((session) => setTimeout(() => session.emit('RESUME'), 100));
       });
       const run = spawnCli(['events', '--socket', server.path, '-e', 'RESUME', '-e', 'RESUMED', '-e', 'RESUMED']);
       const deadline = Date.now() + 20_000;

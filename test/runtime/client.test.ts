@@ -1,4 +1,7 @@
 import { getEventListeners } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   JsonParseError,
@@ -19,40 +22,49 @@ import {
 } from '../../src/runtime/index.js';
 import { MAX_ARGUMENT_DEPTH, MAX_REQUEST_BYTES, MAX_REQUEST_TOKENS, encodeCommand } from '../../src/runtime/protocol.js';
 import { Deadline } from '../../src/runtime/timers.js';
-import { FakeQmpServer, memoryPeer, type FakePeerOptions } from '../helpers/fake-qmp-server.js';
+import type { CommandMap, EventMap } from '../../generated/index.js';
+import { parseSchemaString } from '../../src/frontend/index.js';
+import { QmpTestServer, ServerSchema, faults, type TestServerOptions } from '../../src/testing/index.js';
+import { rejection } from '../helpers/rejection.js';
 
 const clients: QmpClient[] = [];
+const servers: QmpTestServer<CommandMap, EventMap>[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) {
     await c.close();
     expect(c.pendingCount).toBe(0);
   }
+  for (const s of servers.splice(0)) await s.close();
 });
 
-async function session(peerOptions: FakePeerOptions = {}, options: ConnectOptions = {}) {
-  const { stream, peer } = memoryPeer(peerOptions);
-  const client = await QmpClient.overStream(stream, { timeout: 2000, ...options });
-  clients.push(client);
-  return { client, peer };
+/** A test server for our schema (qapi/), typed by the generated maps. */
+async function serve(options: TestServerOptions = {}): Promise<QmpTestServer<CommandMap, EventMap>> {
+  const server = await QmpTestServer.create<CommandMap, EventMap>(options);
+  servers.push(server);
+  return server;
 }
 
-async function rejection(p: Promise<unknown>): Promise<QmpError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(QmpError);
-    return e as QmpError;
-  }
-  throw new Error('expected a rejection');
+/** A client on a fresh in-memory session of `server` (a new server when none is given). */
+async function session(options: ConnectOptions = {}, server?: QmpTestServer<CommandMap, EventMap>) {
+  const s = server ?? (await serve());
+  const client = await QmpClient.overStream(s.connect(), { timeout: 2000, ...options });
+  clients.push(client);
+  return { client, server: s };
 }
+
+/** Waits until the server has received `n` commands after negotiation. */
+async function received(server: QmpTestServer<CommandMap, EventMap>, n: number) {
+  const after = () => server.received.filter((r) => r.command !== 'qmp_capabilities');
+  while (after().length < n) await tick();
+  return after();
+}
+
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-/** What the client reports to its onError listeners, collected. */
-function reportedErrors(client: QmpClient): QmpError[] {
-  const reported: QmpError[] = [];
-  client.onError((e) => reported.push(e as QmpError));
-  return reported;
+/** Waits (a bounded number of event-loop turns) until `cond` holds. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await tick();
 }
 
 describe('LineDecoder', () => {
@@ -113,55 +125,46 @@ describe('LineDecoder', () => {
   });
 });
 
-describe('QmpClient against a fake server', () => {
+describe('QmpClient against the test server', () => {
   it('negotiates, and enables oob only when asked and offered', async () => {
-    const a = await session({}, { oob: true });
-    expect(a.client.greeting.version.qemu).toEqual({ major: 7, minor: 2, micro: 0 });
+    const a = await session({ oob: true });
+    expect(a.client.greeting.version.qemu).toEqual({ major: 10, minor: 1, micro: 0 });
     expect(a.client.oobEnabled).toBe(true);
-    expect(JSON.parse(a.peer.lines[0] as string)).toEqual({ execute: 'qmp_capabilities', arguments: { enable: ['oob'] }, id: 1 });
-    const b = await session({}, {});
+    expect(a.server.received[0]).toMatchObject({ command: 'qmp_capabilities', arguments: { enable: ['oob'] }, id: 1 });
+    const b = await session({});
     expect(b.client.oobEnabled).toBe(false);
-    expect(JSON.parse(b.peer.lines[0] as string)).toEqual({ execute: 'qmp_capabilities', id: 1 });
-    const c = await session({ greeting: DEFAULT_NO_OOB }, { oob: true });
+    expect(b.server.received[0]).toMatchObject({ command: 'qmp_capabilities', arguments: undefined, id: 1 });
+    const c = await session({ oob: true }, await serve({ capabilities: [] }));
     expect(c.client.oobEnabled).toBe(false);
   });
 
   it('decodes a reply split at every byte boundary', async () => {
-    const { client, peer } = await session();
-    const body = { s: 'h\u00e9llo \u2713 \ud83d\ude00', n: '__BIG__' };
-    for (let i = 1; ; i++) {
-      const call = client.execute('split-me');
-      const [cmd] = (await peer.waitFor(peer.received.length + 1)).slice(-1);
-      const line = Buffer.from(`${JSON.stringify({ return: body, id: cmd?.id }).replace('"__BIG__"', '18446744073709551552')}\r\n`);
-      if (i >= line.length) {
-        peer.sendRaw(line);
-        await call;
-        break;
-      }
-      peer.sendRaw(line.subarray(0, i));
-      await tick();
-      peer.sendRaw(line.subarray(i));
-      expect(await call).toEqual({ s: body.s, n: 18446744073709551552n });
+    const { client, server } = await session();
+    const body = { s: 'h\u00e9llo \u2713 \ud83d\ude00', n: 18446744073709551552n };
+    const length = Buffer.byteLength(`{"return": {"s":"${body.s}","n":18446744073709551552}, "id": 1}\r\n`);
+    for (let i = 1; i < length; i++) {
+      server.expect('qom-get').reply(body).fault(faults.split(i));
+      expect(await client.execute('qom-get', { path: '/', property: `split${i}` })).toEqual(body);
     }
     // And one byte per chunk.
-    const call = client.execute('bytewise');
-    const [cmd] = (await peer.waitFor(peer.received.length + 1)).slice(-1);
-    for (const b of Buffer.from(`{"return": [1, "\u2713"], "id": ${String(cmd?.id)}}\n`)) peer.sendRaw(Buffer.from([b]));
-    expect(await call).toEqual([1, '\u2713']);
+    server.expect('qom-get').reply([1, '\u2713']).fault(faults.trickle(1));
+    expect(await client.execute('qom-get', { path: '/', property: 'bytewise' })).toEqual([1, '\u2713']);
+    server.assertDone();
   });
 
   it('matches out-of-order replies by id, many in flight', async () => {
-    const { client, peer } = await session();
-    const calls = Array.from({ length: 50 }, (_, i) => client.execute('echo', { i }));
-    const cmds = await peer.waitFor(50);
-    for (const c of [...cmds].reverse()) peer.reply(c.id, c.arguments?.i);
+    const { client, server } = await session({}, await serve({ serial: false }));
+    const release: (() => void)[] = [];
+    server.on('qom-get', (args) => new Promise((resolve) => release.push(() => resolve(Number(args.property)))));
+    const calls = Array.from({ length: 50 }, (_, i) => client.execute('qom-get', { path: '/', property: String(i) }));
+    while (release.length < 50) await tick();
+    for (const r of release.reverse()) r();
     expect(await Promise.all(calls)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(client.pendingCount).toBe(0);
   });
 
   it('rejects an error reply with QmpCommandError carrying class, desc and command', async () => {
-    const { client, peer } = await session();
-    peer.onCommand = (c) => peer.replyError(c.id, 'CommandNotFound', "The command nope has not been found");
+    const { client } = await session();
     const e = await rejection(client.execute('nope', { a: 1 }));
     expect(e).toBeInstanceOf(QmpCommandError);
     expect(e.code).toBe('QMP_ERR_COMMAND');
@@ -170,12 +173,14 @@ describe('QmpClient against a fake server', () => {
   });
 
   it('treats a garbage line as a fatal protocol error, rejecting every pending call', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
+    server.on('stop').fault(faults.noReply());
+    server.on('cont').fault(faults.noReply());
     const reported: unknown[] = [];
     client.onError((e) => reported.push(e));
-    const calls = [client.execute('a'), client.execute('b')];
-    await peer.waitFor(2);
-    peer.sendRaw('this is not json\r\n');
+    const calls = [client.execute('stop'), client.execute('cont')];
+    await received(server, 2);
+    await server.inject(faults.garbage());
     for (const c of calls) {
       const e = await rejection(c);
       expect(e).toBeInstanceOf(QmpProtocolError);
@@ -184,121 +189,116 @@ describe('QmpClient against a fake server', () => {
     expect(reported).toHaveLength(1);
     expect(client.pendingCount).toBe(0);
     expect(client.connectionState).toBe('closed');
-    const after = await rejection(client.execute('c'));
+    const after = await rejection(client.execute('stop'));
     expect(after.code).toBe('QMP_ERR_DISCONNECTED');
     expect((after.cause as QmpError).code).toBe('QMP_ERR_PROTOCOL');
   });
 
   it('treats a line over maxMessageBytes as fatal (QMP_ERR_MESSAGE_TOO_LARGE)', async () => {
-    const { client, peer } = await session({}, { maxMessageBytes: 4096 });
-    const call = client.execute('big');
-    const [cmd] = await peer.waitFor(1);
-    for (let i = 0; i < 5; i++) peer.sendRaw(`{"return": "${'z'.repeat(1000)}`);
-    peer.sendRaw(`", "id": ${String(cmd?.id)}}\n`);
-    expect((await rejection(call)).code).toBe('QMP_ERR_MESSAGE_TOO_LARGE');
+    const { client, server } = await session({ maxMessageBytes: 4096 });
+    // 5 KB in 1000-byte chunks: the client must give up before the newline.
+    server.expect('qom-get').reply('z'.repeat(5000)).fault(faults.trickle(1000));
+    expect((await rejection(client.execute('qom-get', { path: '/', property: 'big' }))).code).toBe('QMP_ERR_MESSAGE_TOO_LARGE');
     expect(client.pendingCount).toBe(0);
   });
 
   it('reports a reply with an unknown id without disturbing other calls', async () => {
-    const { client, peer } = await session();
-    const reported = reportedErrors(client);
-    const call = client.execute('x');
-    const [cmd] = await peer.waitFor(1);
-    peer.reply(99999, 'stray');
-    peer.send({ return: 'no id' });
-    peer.reply(cmd?.id, 'mine');
-    expect(await call).toBe('mine');
+    const { client, server } = await session();
+    server.expect('qom-get').raw((id) => `{"return": "stray", "id": 99999}\r\n{"return": "no id"}\r\n{"return": "mine", "id": ${JSON.stringify(id)}}`);
+    const reported: QmpError[] = [];
+    client.onError((e) => reported.push(e as QmpError));
+    expect(await client.execute('qom-get', { path: '/', property: 'x' })).toBe('mine');
     expect(reported.map((e) => e.code)).toEqual(['QMP_ERR_UNKNOWN_REPLY', 'QMP_ERR_UNKNOWN_REPLY']);
     expect(client.unknownReplies).toBe(2);
   });
 
   it('times out a call the server never answers, and drops its late reply quietly', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
+    server.expect('qom-get').reply('late').delay(100);
+    server.on('stop').reply({});
     const reported: unknown[] = [];
     client.onError((e) => reported.push(e));
-    const e = await rejection(client.execute('slow', undefined, { timeout: 50 }));
+    const e = await rejection(client.execute('qom-get', { path: '/', property: 'slow' }, { timeout: 50 }));
     expect(isQmpTimeoutError(e)).toBe(true);
     expect(e.code).toBe('QMP_ERR_TIMEOUT');
     expect(client.pendingCount).toBe(0);
-    const [cmd] = await peer.waitFor(1);
-    peer.reply(cmd?.id, 'late');
-    peer.onCommand = (c) => peer.reply(c.id, 'ok');
-    expect(await client.execute('next')).toBe('ok');
+    // Answered after the late reply (in-band replies keep their order).
+    expect(await client.execute('stop')).toEqual({});
     expect(reported).toEqual([]);
     expect(client.unknownReplies).toBe(0);
   });
 
   it('keeps ids short by reusing answered ones, never one whose late reply may still come', async () => {
-    const { client, peer } = await session();
-    const ids = () => peer.received.map((c) => c.id);
-    peer.onCommand = (c) => peer.reply(c.id, c.execute);
-    for (let i = 0; i < 20; i++) await client.execute(`seq${i}`);
+    const { client, server } = await session();
+    const ids = () => server.received.filter((r) => r.command !== 'qmp_capabilities').map((r) => r.id);
+    server.on('qom-get', (args) => args.property);
+    for (let i = 0; i < 20; i++) await client.execute('qom-get', { path: '/', property: `seq${i}` });
     expect(new Set(ids())).toEqual(new Set([1]));
 
     // A call given up on keeps its id until the late reply arrives.
-    peer.onCommand = undefined;
-    const slow = client.execute('slow', undefined, { timeout: 30 });
-    const [slowCmd] = (await peer.waitFor(21)).slice(-1);
+    server.expect('stop').reply({}).delay(60);
+    const slow = client.execute('stop', undefined, { timeout: 30 });
     expect(isQmpTimeoutError(await rejection(slow))).toBe(true);
-    const during = client.execute('during');
-    const [duringCmd] = (await peer.waitFor(22)).slice(-1);
-    expect(duringCmd?.id).not.toBe(slowCmd?.id);
-    peer.reply(slowCmd?.id, 'late for slow');
-    peer.reply(duringCmd?.id, 'during');
+    const during = client.execute('qom-get', { path: '/', property: 'during' });
+    await received(server, 22);
+    const [slowId, duringId] = ids().slice(-2);
+    expect(duringId).not.toBe(slowId);
     expect(await during).toBe('during');
 
     // Now both ids are free again; concurrent calls still get distinct ids.
-    const batch = Array.from({ length: 8 }, (_, i) => client.execute('batch', { i }));
-    const sent = (await peer.waitFor(30)).slice(-8);
-    expect(new Set(sent.map((c) => c.id)).size).toBe(8);
-    expect(Math.max(...sent.map((c) => Number(c.id)))).toBeLessThanOrEqual(8);
-    for (const c of sent.reverse()) peer.reply(c.id, c.arguments?.i);
-    expect(await Promise.all(batch)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const batch = Array.from({ length: 8 }, (_, i) => client.execute('qom-get', { path: '/', property: String(i) }));
+    expect(await Promise.all(batch)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    const sent = ids().slice(-8);
+    expect(new Set(sent).size).toBe(8);
+    expect(Math.max(...sent.map(Number))).toBeLessThanOrEqual(8);
     expect(client.unknownReplies).toBe(0);
     expect(client.pendingCount).toBe(0);
   });
 
   it('aborts one call by signal; others are unaffected', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
+    server.expect('stop').reply({}).delay(100);
+    server.on('cont').reply({});
     const ac = new AbortController();
-    const aborted = client.execute('a', undefined, { signal: ac.signal });
-    const other = client.execute('b');
-    const cmds = await peer.waitFor(2);
+    const aborted = client.execute('stop', undefined, { signal: ac.signal });
+    const other = client.execute('cont');
+    await received(server, 1);
     ac.abort();
     expect(isQmpAbortError(await rejection(aborted))).toBe(true);
-    peer.reply(cmds[0]?.id, 'late');
-    peer.reply(cmds[1]?.id, 'b-result');
-    expect(await other).toBe('b-result');
+    expect(await other).toEqual({});
     const pre = new AbortController();
     pre.abort();
-    expect((await rejection(client.execute('c', undefined, { signal: pre.signal }))).code).toBe('QMP_ERR_ABORTED');
+    expect((await rejection(client.execute('cont', undefined, { signal: pre.signal }))).code).toBe('QMP_ERR_ABORTED');
     expect(client.pendingCount).toBe(0);
   });
 
   it('many calls sharing one signal share one abort listener; aborting rejects them all', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session({}, await serve({ serial: false }));
+    const release = new Map<string, () => void>();
+    server.on('qom-get', (args) => new Promise((resolve) => release.set(args.property, () => resolve({}))));
     const warnings: Error[] = [];
     const onWarning = (w: Error): void => void warnings.push(w);
     process.on('warning', onWarning);
     try {
       const ac = new AbortController();
-      const calls = Array.from({ length: 100 }, (_, i) => client.execute(`c${i}`, undefined, { signal: ac.signal }));
+      const calls = Array.from({ length: 100 }, (_, i) => client.execute('qom-get', { path: '/', property: `c${i}` }, { signal: ac.signal }));
       expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
-      const received = await peer.waitFor(100);
+      await until(() => release.size === 100);
       // Half are answered: still one listener, for the rest.
-      for (const cmd of received.slice(0, 50)) peer.reply(cmd.id, {});
+      for (let i = 0; i < 50; i++) release.get(`c${i}`)!();
       await Promise.all(calls.slice(0, 50));
       expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
       ac.abort('stop');
-      const errors = await Promise.all(calls.slice(50).map(rejection));
+      const errors = await Promise.all(calls.slice(50).map((c) => rejection(c)));
       expect(errors.every(isQmpAbortError)).toBe(true);
-      expect(errors.map((e) => (e as QmpError & { command: string }).command)).toEqual(received.slice(50).map((c) => c.execute));
+      expect(errors.every((e) => (e as QmpError & { command: string }).command === 'qom-get')).toBe(true);
       expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
       expect(client.pendingCount).toBe(0);
       // A signal whose calls all settle keeps no listener.
       const other = new AbortController();
-      const one = client.execute('one', undefined, { signal: other.signal });
-      peer.reply((await peer.waitFor(101))[100]!.id, {});
+      const one = client.execute('qom-get', { path: '/', property: 'one' }, { signal: other.signal });
+      await until(() => release.has('one'));
+      release.get('one')!();
       await one;
       expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
       await tick();
@@ -309,15 +309,14 @@ describe('QmpClient against a fake server', () => {
   });
 
   it('rejects every pending call at once when the server closes mid-message', async () => {
-    const { client, peer } = await session();
-    const calls = Array.from({ length: 5 }, (_, i) => client.execute(`c${i}`));
-    const cmds = await peer.waitFor(5);
-    peer.sendRaw(`{"return": {}, "id": ${String(cmds[0]?.id)}`);
-    peer.hangup();
-    const errors = await Promise.all(calls.map(rejection));
+    const { client, server } = await session();
+    const names = ['query-status', 'query-iothreads', 'stop', 'cont', 'query-version'] as const;
+    server.expect('query-status').reply({ running: true, status: 'running' }).fault(faults.closeMidLine());
+    const calls = names.map((name) => client.execute(name));
+    const errors = await Promise.all(calls.map((c) => rejection(c)));
     for (const [i, e] of errors.entries()) {
       expect(e).toBeInstanceOf(QmpDisconnectedError);
-      expect((e as QmpDisconnectedError).command).toBe(`c${i}`);
+      expect((e as QmpDisconnectedError).command).toBe(names[i]);
     }
     expect(client.pendingCount).toBe(0);
     await client.closed;
@@ -328,134 +327,136 @@ describe('QmpClient against a fake server', () => {
     const e = await rejection(plain.client.execute('migrate-pause', undefined, { oob: true }));
     expect(isQmpCapabilityError(e)).toBe(true);
     expect(e.code).toBe('QMP_ERR_OOB_NOT_NEGOTIATED');
-    const oob = await session({}, { oob: true });
-    oob.peer.onCommand = (c) => oob.peer.reply(c.id, c.oob);
-    expect(await oob.client.execute('migrate-pause', undefined, { oob: true })).toBe(true);
-    expect(oob.peer.lines.at(-1)).toMatch(/^\{"exec-oob":"migrate-pause","id":\d+\}$/);
+    const schema = await ServerSchema.of(parseSchemaString("{ 'command': 'migrate-pause', 'allow-oob': true }", 'oob.json'));
+    const server = await QmpTestServer.create({ schema });
+    servers.push(server as never);
+    server.on('migrate-pause').reply({});
+    const client = await QmpClient.overStream(server.connect(), { oob: true });
+    clients.push(client);
+    expect(await client.execute('migrate-pause', undefined, { oob: true })).toEqual({});
+    expect(server.received.at(-1)).toMatchObject({ command: 'migrate-pause', oob: true, arguments: undefined });
   });
 
   it('delivers events to iterators (buffered from subscription) and listeners', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
     const all = client.events();
-    const resumes = client.events(['RESUME']);
+    const deleted = client.events(['DEVICE_DELETED']);
     const heard: string[] = [];
     const off = client.onEvent((ev) => heard.push(ev.event), ['STOP']);
-    peer.event('STOP');
-    peer.event('RESUME', { x: 1 });
-    peer.event('STOP');
-    await tick();
+    server.emit('STOP');
+    server.emit('DEVICE_DELETED', { path: '/x' });
+    server.emit('STOP');
+    await until(() => heard.length === 2);
     off();
-    peer.event('STOP');
-    const first = await resumes.next();
-    expect(first.value).toEqual({ event: 'RESUME', data: { x: 1 }, timestamp: { seconds: 1, microseconds: 2 } });
+    server.emit('STOP');
+    const first = await deleted.next();
+    expect(first.value).toEqual({ event: 'DEVICE_DELETED', data: { path: '/x' }, timestamp: { seconds: expect.any(Number), microseconds: expect.any(Number) } });
     const names: string[] = [];
     for await (const ev of all) {
       names.push(ev.event);
       if (names.length === 4) break;
     }
-    expect(names).toEqual(['STOP', 'RESUME', 'STOP', 'STOP']);
+    expect(names).toEqual(['STOP', 'DEVICE_DELETED', 'STOP', 'STOP']);
     expect(heard).toEqual(['STOP', 'STOP']);
     await client.close();
-    expect(await resumes.next()).toEqual({ value: undefined, done: true });
+    expect(await deleted.next()).toEqual({ value: undefined, done: true });
   });
 
   it('drops the oldest events when a stream buffer overflows, and counts them', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
     const stream = client.events(undefined, { bufferSize: 3 });
-    for (let i = 0; i < 10; i++) peer.event('TICK', { i });
-    await tick();
+    for (let i = 0; i < 10; i++) server.emit('DEVICE_DELETED', { path: `/${i}` });
+    await until(() => stream.dropped === 7);
     expect(stream.dropped).toBe(7);
     expect(stream.buffered).toBe(3);
     const got: unknown[] = [];
     for (let i = 0; i < 3; i++) got.push((await stream.next()).value?.data);
-    expect(got).toEqual([{ i: 7 }, { i: 8 }, { i: 9 }]);
+    expect(got).toEqual([{ path: '/7' }, { path: '/8' }, { path: '/9' }]);
   });
 
   it('ends an event iterator on its abort signal', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
     const ac = new AbortController();
-    const stream = client.events(['A'], { signal: ac.signal });
+    const stream = client.events(['STOP'], { signal: ac.signal });
     const pending = stream.next();
     ac.abort();
     expect(await pending).toEqual({ value: undefined, done: true });
-    peer.event('A');
-    await tick();
+    const seen = client.events(['STOP']);
+    server.emit('STOP');
+    await seen.next();
     expect(stream.buffered).toBe(0);
     const pre = client.events(undefined, { signal: ac.signal });
     expect(await pre.next()).toEqual({ value: undefined, done: true });
   });
 
   it('errors event iterators when the connection is lost, after draining them', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
     const stream = client.events();
-    peer.event('A');
-    await tick();
-    peer.hangup();
+    server.emit('STOP');
+    await until(() => stream.buffered === 1);
+    [...server.sessions][0]!.hangUp();
     await client.closed;
-    expect((await stream.next()).value?.event).toBe('A');
+    expect((await stream.next()).value?.event).toBe('STOP');
     expect((await rejection(stream.next())).code).toBe('QMP_ERR_DISCONNECTED');
   });
 
   it('supports await using and rejects calls pending at close()', async () => {
-    const { stream, peer } = memoryPeer();
+    const server = await serve();
+    server.on('stop').fault(faults.noReply());
     let pending: Promise<unknown> | undefined;
     {
-      await using client = await QmpClient.overStream(stream);
-      pending = client.execute('hang');
-      await peer.waitFor(1);
+      await using client = await QmpClient.overStream(server.connect());
+      pending = client.execute('stop');
+      await received(server, 1);
     }
     const e = await rejection(pending);
     expect(e.code).toBe('QMP_ERR_DISCONNECTED');
   });
 
   it('copes with a greeting and an event in one chunk', async () => {
-    const { stream, peer } = memoryPeer({
-      greeting: `${DEFAULT_NO_OOB}\r\n{"event": "EARLY", "timestamp": {"seconds": 1, "microseconds": 0}}`,
-    });
-    const client = await QmpClient.overStream(stream, { timeout: 1000 });
-    clients.push(client);
-    peer.onCommand = (c) => peer.reply(c.id, 'fine');
-    expect(await client.execute('x')).toBe('fine');
+    const server = await serve({ greeting: false });
+    server.onConnect((s) => s.sendRaw(`${DEFAULT_NO_OOB}\r\n{"event": "EARLY", "timestamp": {"seconds": 1, "microseconds": 0}}\r\n`));
+    server.on('stop').reply({});
+    const { client } = await session({ timeout: 1000 }, server);
+    expect(await client.execute('stop')).toEqual({});
   });
 
   it('works over TCP', async () => {
-    const server = await FakeQmpServer.start({ tcp: true }, (peer) => {
-      peer.onCommand = (c) => peer.reply(c.id, 18446744073709551552n.toString());
-    });
-    try {
-      const client = await QmpClient.connect({ host: '127.0.0.1', port: server.port });
-      clients.push(client);
-      expect(await client.execute('over-tcp')).toBe('18446744073709551552');
-      const e = await rejection(QmpClient.connect(parseTcpTarget('127.0.0.1:1')));
-      expect(e.code).toBe('QMP_ERR_CONNECT');
-      expect(() => parseTcpTarget('no-port')).toThrow(QmpConnectError);
-      expect(parseTcpTarget('[::1]:4444')).toEqual({ host: '::1', port: 4444 });
-    } finally {
-      await server.close();
-    }
+    const server = await serve();
+    server.on('qom-get', () => 18446744073709551552n.toString());
+    const target = await server.listen({ host: '127.0.0.1', port: 0 });
+    const client = await QmpClient.connect(target);
+    clients.push(client);
+    expect(await client.execute('qom-get', { path: '/', property: 'over-tcp' })).toBe('18446744073709551552');
+    const e = await rejection(QmpClient.connect(parseTcpTarget('127.0.0.1:1')));
+    expect(e.code).toBe('QMP_ERR_CONNECT');
+    expect(() => parseTcpTarget('no-port')).toThrow(QmpConnectError);
+    expect(parseTcpTarget('[::1]:4444')).toEqual({ host: '::1', port: 4444 });
   });
 
   it('connect honours an abort signal', async () => {
-    const silent = memoryPeer({ greeting: null });
+    const silent = await serve({ greeting: false });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 30);
-    expect((await rejection(QmpClient.overStream(silent.stream, { timeout: 5000, signal: ac.signal }))).code).toBe('QMP_ERR_ABORTED');
+    expect((await rejection(QmpClient.overStream(silent.connect(), { timeout: 5000, signal: ac.signal }))).code).toBe('QMP_ERR_ABORTED');
   });
 
   it('works over a unix socket, and fails to connect with QmpConnectError', async () => {
-    const server = await FakeQmpServer.start({}, (peer) => {
-      peer.onCommand = (c) => peer.reply(c.id, { echo: c.execute });
-    });
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-client-'));
     try {
-      const client = await QmpClient.connect({ path: server.path });
+      const server = await serve();
+      server.on('qom-get', (args) => ({ echo: args.property }));
+      const path = join(dir, 'qmp.sock');
+      await server.listen({ path });
+      const client = await QmpClient.connect({ path });
       clients.push(client);
-      expect(await client.execute('hello')).toEqual({ echo: 'hello' });
-      const e = await rejection(QmpClient.connect({ path: `${server.path}.missing` }));
+      expect(await client.execute('qom-get', { path: '/', property: 'hello' })).toEqual({ echo: 'hello' });
+      const e = await rejection(QmpClient.connect({ path: `${path}.missing` }));
       expect(e).toBeInstanceOf(QmpConnectError);
       expect(e.code).toBe('QMP_ERR_CONNECT');
       expect(e.message).toContain('ENOENT');
     } finally {
-      await server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -469,14 +470,26 @@ function deepValue(depth: number): unknown {
   return v;
 }
 
+/** What the client reports to its onError listeners, collected. */
+function reportedErrors(client: QmpClient): QmpError[] {
+  const reported: QmpError[] = [];
+  client.onError((e) => reported.push(e as QmpError));
+  return reported;
+}
+
+/** Commands received after negotiation. */
+const commandsOf = (server: QmpTestServer<CommandMap, EventMap>) => server.received.filter((r) => r.command !== 'qmp_capabilities');
+
 describe('QmpClient against hostile servers', () => {
   it('treats a line nested 10,000 deep as a fatal protocol error, not a crash', async () => {
     for (const line of [nested(10_000), `{"error": {"class": "GenericError", "desc": ${nested(10_000)}}, "id": 1}`]) {
-      const { client, peer } = await session();
+      const { client, server } = await session({}, await serve({ serial: false }));
+      server.on('stop').fault(faults.noReply());
+      server.on('cont').fault(faults.noReply());
       const reported = reportedErrors(client);
-      const calls = [client.execute('a'), client.execute('b')];
-      await peer.waitFor(2);
-      peer.sendRaw(`${line}\r\n`);
+      const calls = [client.execute('stop'), client.execute('cont')];
+      await received(server, 2);
+      await server.inject(faults.garbage(line));
       for (const c of calls) {
         const e = await rejection(c);
         expect(e.code).toBe('QMP_ERR_PROTOCOL');
@@ -490,13 +503,10 @@ describe('QmpClient against hostile servers', () => {
   });
 
   it('describes deep or huge messages briefly (error replies, unknown shapes)', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
     const reported = reportedErrors(client);
-    const call = client.execute('x');
-    const [cmd] = await peer.waitFor(1);
-    peer.sendRaw(`${nested(1000)}\n`);
-    peer.sendRaw(`{"error": {"class": "GenericError", "desc": ${nested(1000)}}, "id": ${String(cmd?.id)}}\n`);
-    const e = (await rejection(call)) as QmpCommandError;
+    server.on('stop').raw((id) => `${nested(1000)}\r\n{"error": {"class": "GenericError", "desc": ${nested(1000)}}, "id": ${JSON.stringify(id)}}`);
+    const e = (await rejection(client.execute('stop'))) as QmpCommandError;
     expect(e.code).toBe('QMP_ERR_COMMAND');
     expect(e.desc.length).toBeLessThan(250);
     expect(e.desc).toMatch(/^\{"class":"GenericError","desc":\[\[\[/);
@@ -505,11 +515,11 @@ describe('QmpClient against hostile servers', () => {
   });
 
   it('survives a too-deep line on a real socket: pending calls reject, onError is told', async () => {
-    const server = await FakeQmpServer.start({}, (peer) => {
-      peer.onCommand = () => peer.sendRaw(`${nested(10_000)}\n`);
-    });
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-client-'));
     try {
-      const client = await QmpClient.connect({ path: server.path });
+      const server = await serve();
+      server.on('query-status').fault(faults.deepNesting(10_000));
+      const client = await QmpClient.connect(await server.listen({ path: join(dir, 'qmp.sock') }));
       clients.push(client);
       const reported = reportedErrors(client);
       const e = await rejection(client.execute('query-status'));
@@ -517,25 +527,26 @@ describe('QmpClient against hostile servers', () => {
       await client.closed;
       expect(reported.map((r) => r.code)).toEqual(['QMP_ERR_PROTOCOL']);
     } finally {
-      await server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('fails connect with QMP_ERR_GREETING for any failure before the session is ready, keeping the cause', async () => {
-    const cases: [string, FakePeerOptions, ConnectOptions, string | undefined, ((p: ReturnType<typeof memoryPeer>) => void)?][] = [
-      ['not JSON', { greeting: 'SSH-2.0-OpenSSH' }, {}, 'QMP_ERR_PROTOCOL'],
-      ['too deep', { greeting: nested(5000) }, {}, 'QMP_ERR_PROTOCOL'],
-      ['too large', { greeting: `{"QMP": "${'x'.repeat(200)}"}` }, { maxMessageBytes: 100 }, 'QMP_ERR_MESSAGE_TOO_LARGE'],
-      ['not a greeting', { greeting: '{"return": {}}' }, {}, undefined],
-      ['hang-up before the greeting', { greeting: null }, {}, 'QMP_ERR_DISCONNECTED', (p) => setTimeout(() => p.peer.hangup(), 20)],
-      ['hang-up while negotiating', { autoNegotiate: false }, {}, 'QMP_ERR_DISCONNECTED', (p) => (p.peer.onCommand = () => p.peer.hangup())],
-      ['negotiation refused', { autoNegotiate: false }, {}, 'QMP_ERR_COMMAND', (p) => (p.peer.onCommand = (c) => p.peer.replyError(c.id, 'GenericError', 'no'))],
-      ['silence', { greeting: null }, { timeout: 100 }, undefined],
+    type Setup = (server: QmpTestServer<CommandMap, EventMap>) => void;
+    const cases: [string, TestServerOptions, ConnectOptions, string | undefined, Setup?][] = [
+      ['not JSON', { greeting: false }, {}, 'QMP_ERR_PROTOCOL', (s) => s.onConnect(faults.garbage('SSH-2.0-OpenSSH'))],
+      ['too deep', { greeting: false }, {}, 'QMP_ERR_PROTOCOL', (s) => s.onConnect(faults.garbage(nested(5000)))],
+      ['too large', { greeting: false }, { maxMessageBytes: 100 }, 'QMP_ERR_MESSAGE_TOO_LARGE', (s) => s.onConnect(faults.garbage(`{"QMP": "${'x'.repeat(200)}"}`))],
+      ['not a greeting', { greeting: false }, {}, undefined, (s) => s.onConnect(faults.garbage('{"return": {}}'))],
+      ['hang-up before the greeting', { greeting: false }, {}, 'QMP_ERR_DISCONNECTED', (s) => s.onConnect((session) => setTimeout(() => session.hangUp(), 20))],
+      ['hang-up while negotiating', {}, {}, 'QMP_ERR_DISCONNECTED', (s) => s.on('qmp_capabilities').fault(faults.hangUp())],
+      ['negotiation refused', {}, {}, 'QMP_ERR_COMMAND', (s) => s.on('qmp_capabilities').error('GenericError', 'no')],
+      ['silence', { greeting: false }, { timeout: 100 }, undefined],
     ];
-    for (const [what, peerOptions, options, causeCode, act] of cases) {
-      const p = memoryPeer(peerOptions);
-      act?.(p);
-      const e = await rejection(QmpClient.overStream(p.stream, { timeout: 2000, ...options }, 'fake'));
+    for (const [what, serverOptions, options, causeCode, setup] of cases) {
+      const server = await serve(serverOptions);
+      setup?.(server);
+      const e = await rejection(QmpClient.overStream(server.connect(), { timeout: 2000, ...options }, 'fake'));
       expect(e.code, what).toBe('QMP_ERR_GREETING');
       expect(e.message, what).toMatch(/^fake: (waiting for the QMP greeting|negotiating capabilities): /);
       expect((e.cause as QmpError | undefined)?.code, what).toBe(causeCode);
@@ -543,32 +554,33 @@ describe('QmpClient against hostile servers', () => {
   });
 
   it('lets timeouts of 2^31 ms and more, or Infinity, run instead of firing at once', async () => {
-    const { client, peer } = await session({}, { defaultTimeout: 2 ** 31 });
+    const { client, server } = await session({ defaultTimeout: 2 ** 31 }, await serve({ serial: false }));
+    const release: (() => void)[] = [];
+    server.on('qom-get', (args) => new Promise((resolve) => release.push(() => resolve(args.property))));
     const calls = [
-      client.execute('default'),
-      client.execute('inf', undefined, { timeout: Infinity }),
-      client.execute('huge', undefined, { timeout: 3_000_000_000 }),
+      client.execute('qom-get', { path: '/', property: 'default' }),
+      client.execute('qom-get', { path: '/', property: 'inf' }, { timeout: Infinity }),
+      client.execute('qom-get', { path: '/', property: 'huge' }, { timeout: 3_000_000_000 }),
     ];
-    const cmds = await peer.waitFor(3);
+    await until(() => release.length === 3);
     await new Promise((r) => setTimeout(r, 50));
     expect(client.pendingCount).toBe(3);
-    for (const c of cmds) peer.reply(c.id, c.execute);
+    for (const r of release) r();
     expect(await Promise.all(calls)).toEqual(['default', 'inf', 'huge']);
     // Connect timeouts too: a greeting that comes after 50 ms is still in time.
     for (const timeout of [Infinity, 2 ** 31]) {
-      const late = memoryPeer({ greeting: null });
-      setTimeout(() => late.peer.sendRaw(`${DEFAULT_NO_OOB}\n`), 50);
-      const c = await QmpClient.overStream(late.stream, { timeout });
+      const late = (await serve({ greeting: false })).onConnect((s) => setTimeout(() => s.sendRaw(`${DEFAULT_NO_OOB}\r\n`), 50));
+      const c = await QmpClient.overStream(late.connect(), { timeout });
       clients.push(c);
       expect(c.connectionState).toBe('ready');
     }
-    const server = await FakeQmpServer.start();
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-client-'));
     try {
-      const c = await QmpClient.connect({ path: server.path }, { timeout: 2 ** 32 });
+      const c = await QmpClient.connect(await (await serve()).listen({ path: join(dir, 'qmp.sock') }), { timeout: 2 ** 32 });
       clients.push(c);
       expect(c.connectionState).toBe('ready');
     } finally {
-      await server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -593,14 +605,14 @@ describe('QmpClient against hostile servers', () => {
   });
 
   it('rejects bad timeouts and buffer sizes up front, sending nothing', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
     for (const [timeout, type] of [[-1, RangeError], [NaN, RangeError], [-Infinity, RangeError], ['100', TypeError]] as const) {
-      const e = await client.execute('x', undefined, { timeout: timeout as number }).catch((err: unknown) => err);
+      const e = await client.execute('stop', undefined, { timeout: timeout as number }).catch((err: unknown) => err);
       expect(e, String(timeout)).toBeInstanceOf(type);
       expect((e as Error).message).toMatch(/^timeout must be a number of milliseconds/);
     }
     await tick();
-    expect(peer.received).toEqual([]);
+    expect(commandsOf(server)).toEqual([]);
     expect(client.pendingCount).toBe(0);
     for (const [bufferSize, type] of [[NaN, RangeError], [0, RangeError], [-5, RangeError], [1.5, RangeError], [Infinity, RangeError], ['3', TypeError]] as const) {
       expect(() => client.events(undefined, { bufferSize: bufferSize as number }), String(bufferSize)).toThrow(type);
@@ -617,21 +629,21 @@ describe('QmpClient against hostile servers', () => {
     ];
     for (const [options, type] of bad) {
       await expect(QmpClient.connect({ path: '/nonexistent/qmp.sock' }, options), JSON.stringify(options)).rejects.toThrow(type);
-      const p = memoryPeer();
-      await expect(QmpClient.overStream(p.stream, options)).rejects.toThrow(type);
+      await expect(QmpClient.overStream(server.connect(), options)).rejects.toThrow(type);
     }
   });
 
   it('ends event iterators normally when the server hangs up after answering quit', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session({}, await serve({ serial: false }));
+    server.on('stop').fault(faults.noReply());
+    server.on('quit', (_args, ctx) => {
+      ctx.session.sendRaw(`{"return": {}, "id": ${JSON.stringify(ctx.id)}}\r\n`);
+      ctx.session.sendRaw('{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}}\r\n');
+      ctx.session.hangUp();
+      return new Promise<Record<string, never>>(() => {});
+    });
     const stream = client.events();
-    const other = client.execute('slow');
-    peer.onCommand = (c) => {
-      if (c.execute !== 'quit') return;
-      peer.reply(c.id, {});
-      peer.event('SHUTDOWN', { guest: false, reason: 'host-qmp-quit' });
-      peer.hangup();
-    };
+    const other = client.execute('stop');
     expect(await client.execute('quit')).toEqual({});
     await client.closed;
     const names: string[] = [];
@@ -642,18 +654,22 @@ describe('QmpClient against hostile servers', () => {
   });
 
   it('resolves quit when the server hangs up before its reply arrives', async () => {
-    const { client, peer } = await session();
+    const { client, server } = await session();
+    server.on('quit').fault(faults.hangUp());
     const stream = client.events();
-    peer.onCommand = (c) => {
-      if (c.execute === 'quit') peer.hangup();
-    };
     expect(await client.execute('quit')).toEqual({});
     expect(await stream.next()).toEqual({ value: undefined, done: true });
   });
 
   it('refuses arguments QEMU could not parse as one request, before sending anything', async () => {
-    const { client, peer } = await session();
-    peer.onCommand = (c) => peer.reply(c.id, 'ok');
+    const schema = await ServerSchema.of(
+      parseSchemaString("{ 'pragma': { 'command-returns-exceptions': [ 'x' ] } }\n{ 'command': 'x', 'data': { '*a': 'any', '*s': 'str' }, 'returns': 'str' }", 'x.json'),
+    );
+    const server = await QmpTestServer.create({ schema });
+    servers.push(server as never);
+    server.on('x').reply('ok');
+    const client = await QmpClient.overStream(server.connect(), { timeout: 2000 });
+    clients.push(client);
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
     const cases: [string, string, Record<string, unknown> | undefined, RegExp][] = [
@@ -676,12 +692,12 @@ describe('QmpClient against hostile servers', () => {
       expect(e.message, what).toMatch(message);
     }
     await tick();
-    expect(peer.received).toEqual([]);
+    expect(server.received.filter((r) => r.command !== 'qmp_capabilities')).toEqual([]);
     expect(client.pendingCount).toBe(0);
     // Right at the limits it is sent, and the session is unharmed.
     const fine = { a: deepValue(MAX_ARGUMENT_DEPTH - 1), s: '\u{1f600}\ufdcf\\ud800' };
     expect(await client.execute('x', fine)).toBe('ok');
-    expect(peer.received[0]?.arguments).toEqual(fine);
+    expect(server.received.filter((r) => r.command !== 'qmp_capabilities')[0]?.arguments).toEqual(fine);
   });
 });
 

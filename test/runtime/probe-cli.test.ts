@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtCli, runCli } from '../helpers/cli.js';
-import { FakeQmpServer, type FakeQmpPeer } from '../helpers/fake-qmp-server.js';
+import type { Rule } from '../../src/testing/index.js';
+import { listeningServer } from '../helpers/socket-server.js';
 import { sharedDir } from '../helpers/shared.js';
 import { TINY_INTROSPECTION as DATA } from '../helpers/probe-cases.js';
 
@@ -59,16 +60,17 @@ describe.runIf(builtCli('src/cli/probe-command.js', 'qapi-ts probe CLI tests'))(
   });
 
   it('exit 4 when QEMU refuses query-qmp-schema, 3 when its reply is not introspection data; --tcp works', async () => {
-    const answers: Record<string, (id: unknown, peer: FakeQmpPeer) => void> = {
-      refuse: (id, peer) => peer.replyError(id, 'CommandNotFound', 'The command query-qmp-schema has not been found'),
-      garbage: (id, peer) => peer.reply(id, [{ name: 'x' }, { name: 'x' }]),
-      good: (id, peer) => peer.reply(id, DATA),
+    // Raw replies: the server would refuse to send what is not SchemaInfo.
+    type AnyRule = Pick<Rule<never, never, never>, 'error' | 'raw'>;
+    const answers: Record<string, (rule: AnyRule) => void> = {
+      refuse: (rule) => rule.error('CommandNotFound', 'The command query-qmp-schema has not been found'),
+      garbage: (rule) => rule.raw((id) => JSON.stringify({ return: [{ name: 'x' }, { name: 'x' }], id })),
+      good: (rule) => rule.raw((id) => JSON.stringify({ return: DATA, id })),
     };
     const expected = { refuse: [4, /CommandNotFound/], garbage: [3, /name 'x' is used twice/], good: [0, /^$/] } as const;
     for (const [mode, answer] of Object.entries(answers)) {
-      const server = await FakeQmpServer.start({ tcp: mode === 'good' }, (peer) => {
-        peer.onCommand = (cmd) => answer(cmd.id, peer);
-      });
+      const server = await listeningServer({ tcp: mode === 'good' });
+      answer(server.server.on('query-qmp-schema') as unknown as AnyRule);
       try {
         const target = mode === 'good' ? ['--tcp', `127.0.0.1:${server.port}`] : ['--socket', server.path];
         const run = await runCli(['probe', ...target, 'query-iothreads']);

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// Commands per second the test server (qapi-ts/testing) serves to our
+// QmpClient, side by side with a real QEMU (-machine none), so a user knows
+// whether it slows a test suite down. The command is `query-version`, which
+// both answer without any scripting:
+//   qemu        qemu-system-x86_64 7.2 on a unix socket (a process of its own)
+//   serve       `qapi-ts serve` on a unix socket (a process of its own)
+//   in-process  the server in the client's process, on a unix socket
+//   memory      the server in the client's process, over an in-memory pair
+// at 1 and 16 commands in flight, in interleaved rounds (median of the
+// slices), plus each row's ratio to QEMU.
+//
+//   npm run build && node bench/serve.mjs [--seconds 0.25] [--rounds 11]
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { callLoop, median, repoRoot } from './common.mjs';
+
+const dist = join(repoRoot, 'dist');
+if (!existsSync(join(dist, 'src/testing/index.js'))) {
+  console.error('bench/serve: build first (npm run build)');
+  process.exit(1);
+}
+const { QmpClient } = await import(join(dist, 'src/runtime/index.js'));
+const { QmpTestServer } = await import(join(dist, 'src/testing/index.js'));
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '0.25' },
+    rounds: { type: 'string', default: '11' },
+  },
+});
+const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
+
+const tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-serve-'));
+const children = [];
+const cleanup = () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+
+async function waitFor(path) {
+  for (let i = 0; i < 400 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 25));
+  if (!existsSync(path)) throw new Error(`${path} did not appear`);
+}
+
+// QEMU, one monitor: a QEMU monitor serves one client at a time.
+const qemuSocket = join(tmp, 'qemu.sock');
+children.push(
+  spawn('qemu-system-x86_64', [
+    '-machine', 'none', '-display', 'none', '-S', '-nodefaults',
+    '-chardev', `socket,id=qmp0,path=${qemuSocket},server=on,wait=off`,
+    '-mon', 'chardev=qmp0,mode=control',
+  ], { stdio: ['ignore', 'ignore', 'inherit'] }),
+);
+// `qapi-ts serve` in a process of its own.
+const serveSocket = join(tmp, 'serve.sock');
+children.push(spawn(process.execPath, [join(repoRoot, 'bin/qapi-ts'), 'serve', '--socket', serveSocket], { stdio: ['ignore', 'ignore', 'inherit'] }));
+// The server in this process, on a socket and in memory.
+const server = await QmpTestServer.create({ recordReceived: false });
+const localSocket = join(tmp, 'local.sock');
+await server.listen({ path: localSocket });
+await Promise.all([waitFor(qemuSocket), waitFor(serveSocket)]);
+
+const modes = [
+  ['qemu', () => QmpClient.connect({ path: qemuSocket })],
+  ['serve', () => QmpClient.connect({ path: serveSocket })],
+  ['in-process', () => QmpClient.connect({ path: localSocket })],
+  ['memory', () => QmpClient.overStream(server.connect())],
+];
+
+const sessions = new Map();
+async function slice(name, open, conc, ms) {
+  let qmp = sessions.get(name);
+  if (!qmp) {
+    qmp = await open();
+    const first = await qmp.execute('query-version');
+    if (typeof first?.qemu?.major !== 'number') throw new Error(`${name}: unexpected reply ${JSON.stringify(first)}`);
+    sessions.set(name, qmp);
+  }
+  const { count, elapsed } = await callLoop(() => qmp.execute('query-version'), conc, ms);
+  return (count / elapsed) * 1000;
+}
+
+const results = {};
+try {
+  for (const conc of [1, 16]) {
+    for (const [name, open] of modes) await slice(name, open, conc, 150); // warm-up
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < modes.length; k++) {
+        const [name, open] = modes[(k + r) % modes.length];
+        ((results[name] ??= {})[conc] ??= []).push(await slice(name, open, conc, seconds * 1000));
+      }
+    }
+  }
+  for (const qmp of sessions.values()) await qmp.close();
+} finally {
+  await server.close();
+  cleanup();
+}
+
+const rate = (name, conc) => median(results[name][conc].sort((a, b) => a - b));
+console.log(`query-version commands/s, median of ${rounds} interleaved ${seconds}s slices; node ${process.version}`);
+console.log(`${'server'.padEnd(11)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}   ratio to qemu (conc=1, conc=16)`);
+for (const [name] of modes) {
+  const r1 = rate(name, 1);
+  const r16 = rate(name, 16);
+  console.log(
+    `${name.padEnd(11)} ${r1.toFixed(0).padStart(8)} ${r16.toFixed(0).padStart(8)}   ${(r1 / rate('qemu', 1)).toFixed(2)}, ${(r16 / rate('qemu', 16)).toFixed(2)}`,
+  );
+}

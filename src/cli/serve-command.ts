@@ -1,0 +1,134 @@
+/**
+ * `qapi-ts serve`: the schema-checked QMP test server (qapi-ts/testing) on
+ * a unix socket or TCP port, until Ctrl-C.
+ *
+ * Without behaviours of its own it negotiates, answers `query-version`
+ * (and `query-commands` where the schema has it), refuses what QEMU would
+ * refuse with QEMU's words, and, with --replay, answers from a recorded
+ * session. Everything else gets a GenericError, reported on stderr.
+ *
+ * Exit status: 0 stopped by SIGINT/SIGTERM (the socket file is removed),
+ * 1 invalid schema or transcript, 2 usage error, 3 cannot listen.
+ */
+import { readFileSync } from 'node:fs';
+import { isQapiError } from '../frontend/errors.js';
+import { parseTcpTarget } from '../runtime/transport.js';
+import { QmpTestServer } from '../testing/server.js';
+import { ServerSchema, defaultSchemaPath } from '../testing/schema.js';
+import { isQmpTestError } from '../testing/errors.js';
+import type { ListenTarget } from '../testing/transport.js';
+import { parseCommand } from './backend-commands.js';
+
+const SERVE_HELP = `usage: qapi-ts serve [--schema SCHEMA] (--socket PATH | --tcp HOST:PORT) [--replay TRANSCRIPT.jsonl]
+
+Serve QMP from a QAPI schema, without QEMU: greeting, capabilities
+negotiation and QEMU's own checks and error messages for every command.
+With --replay, commands are answered with the replies of a recorded
+session (the transcript format 'qapi-ts verify' reads). Ctrl-C stops it.
+
+options:
+  --schema SCHEMA          the QAPI schema to serve (default: qapi-ts's own qapi/)
+  -s, --socket PATH        listen on this unix socket (replaced if it is one)
+  -t, --tcp HOST:PORT      listen on this TCP address (port 0: any free port)
+  --replay FILE            answer from this recorded session
+  --qemu-version X.Y.Z     the version in the greeting (default: the recorded
+                           one with --replay, else 10.1.0)
+  -h, --help               show this help
+
+exit status: 0 stopped by SIGINT or SIGTERM, 1 invalid schema or transcript,
+2 usage error, 3 cannot listen.
+`;
+
+const OPTIONS = {
+  schema: { type: 'string' },
+  socket: { type: 'string', short: 's' },
+  tcp: { type: 'string', short: 't' },
+  replay: { type: 'string' },
+  'qemu-version': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** HOST:PORT as for connecting, except that port 0 (any free port) is fine. */
+function listenTarget(spec: string): ListenTarget {
+  if (!spec.endsWith(':0')) return parseTcpTarget(spec);
+  const { host } = parseTcpTarget(`${spec.slice(0, -2)}:1`) as { host: string };
+  return { host, port: 0 };
+}
+
+function usage(message: string): number {
+  process.stderr.write(`qapi-ts serve: ${message}\n${SERVE_HELP}`);
+  return 2;
+}
+
+export async function runServe(argv: string[]): Promise<number> {
+  const parsed = parseCommand('serve', argv, OPTIONS, SERVE_HELP);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) return usage(`unexpected argument '${positionals[0]}'`);
+  if ((values.socket === undefined) === (values.tcp === undefined)) return usage('give exactly one of --socket PATH or --tcp HOST:PORT');
+  let target: ListenTarget;
+  try {
+    target = values.socket !== undefined ? { path: values.socket } : listenTarget(values.tcp as string);
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+  let version: { major: number; minor: number; micro: number } | undefined;
+  if (values['qemu-version'] !== undefined) {
+    const m = /^(\d{1,4})\.(\d{1,4})\.(\d{1,4})$/.exec(values['qemu-version']);
+    if (!m) return usage(`--qemu-version: expected X.Y.Z, got '${values['qemu-version']}'`);
+    version = { major: Number(m[1]), minor: Number(m[2]), micro: Number(m[3]) };
+  }
+
+  const schemaPath = values.schema ?? defaultSchemaPath();
+  let server: QmpTestServer;
+  try {
+    const schema = await ServerSchema.load(schemaPath);
+    server = await QmpTestServer.create({
+      schema,
+      ...(version === undefined ? {} : { version }),
+      recordReceived: false,
+      onFailure: (f) => process.stderr.write(`qapi-ts serve: ${f.message}\n`),
+    });
+    if (values.replay !== undefined) {
+      const replay = server.replay(readFileSync(values.replay, 'utf8'));
+      process.stderr.write(`qapi-ts serve: replaying ${replay.commands.length} recorded commands from ${values.replay}\n`);
+    }
+  } catch (e) {
+    if (isQapiError(e)) {
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
+    if (isQmpTestError(e)) {
+      process.stderr.write(`qapi-ts serve: ${values.replay}: ${e.message}\n`);
+      return 1;
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
+      process.stderr.write(`qapi-ts serve: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    let where: ListenTarget;
+    try {
+      where = await server.listen(target);
+    } catch (e) {
+      process.stderr.write(`qapi-ts serve: cannot listen: ${(e as Error).message}\n`);
+      return 3;
+    }
+    const address = 'path' in where ? `unix:${where.path}` : `tcp:${where.host}:${where.port}`;
+    process.stderr.write(`qapi-ts serve: serving ${schemaPath} on ${address}; Ctrl-C stops\n`);
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await server.close();
+  }
+}

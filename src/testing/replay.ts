@@ -1,0 +1,166 @@
+/**
+ * Replaying a recorded session: the transcript format `verify` reads
+ * (`{"dir": "client"|"server", "msg": …}` per line).
+ *
+ * Each command the client sends is answered with the recorded reply to the
+ * first not yet used recording of the same command with the same
+ * arguments (exact JSON equality, exact integers), keeping the caller's
+ * id. The events recorded between that command and its reply are sent
+ * before the reply, those recorded after it (up to the next command) after.
+ * A command that was recorded, but not with these arguments or not this
+ * many times, gets a GenericError and is recorded as a failure; a command
+ * never recorded is left to the server's other rules.
+ *
+ * Everything recorded is checked against the server's schema when the
+ * transcript is loaded, as scripted replies are, so a replay cannot send
+ * what that schema does not allow. Recorded commands the schema refuses
+ * (unknown commands, bad arguments) are skipped: the server refuses them
+ * itself, with QEMU's words. Negotiation is the server's own business.
+ */
+import { jsonEqual, parseTranscript } from '../backends/verify.js';
+import { parseGreeting } from '../runtime/protocol.js';
+import { QmpTranscriptError, type TestFailure } from './errors.js';
+import type { ServerSchema } from './schema.js';
+import type { Call, Plan, Response, ScriptedEvent } from './script.js';
+import type { Greeting } from './session.js';
+
+export interface RecordedCommand {
+  /** 1-based line of the command in the transcript. */
+  readonly line: number;
+  readonly command: string;
+  /** The arguments as the server's checks turn them out. */
+  readonly args: Record<string, unknown>;
+  readonly id: unknown;
+  /** The recorded answer; undefined when the recording has none. */
+  reply: Response | undefined;
+  readonly before: ScriptedEvent[];
+  readonly after: ScriptedEvent[];
+  used: boolean;
+}
+
+export interface ReplayOptions {
+  /** assertDone() also fails on recorded commands never replayed. */
+  requireAll?: boolean;
+}
+
+function isDict(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export class Replay {
+  readonly commands: RecordedCommand[] = [];
+  /** The recorded greeting, if the transcript has one. */
+  greeting: Greeting | undefined;
+  private readonly names = new Set<string>();
+
+  constructor(
+    private readonly schema: ServerSchema,
+    private readonly fail: (failure: TestFailure) => void,
+    readonly options: ReplayOptions = {},
+  ) {}
+
+  /** Reads a transcript's text; throws QmpTranscriptError on what cannot be replayed. */
+  load(text: string): this {
+    const { entries, badLines } = parseTranscript(text);
+    const bad = badLines[0];
+    if (bad !== undefined) throw new QmpTranscriptError(bad.reason, bad.line);
+    const pending: { rec: RecordedCommand | null; id: unknown; hasId: boolean }[] = [];
+    let answered: RecordedCommand | undefined;
+    for (const { line, dir, msg } of entries) {
+      if (dir === 'client') {
+        answered = undefined;
+        const rec = this.readCommand(line, msg);
+        pending.push({ rec, id: isDict(msg) ? msg.id : undefined, hasId: isDict(msg) && Object.hasOwn(msg, 'id') });
+        continue;
+      }
+      if (!isDict(msg)) throw new QmpTranscriptError('a server message that is not an object', line);
+      if (Object.hasOwn(msg, 'QMP')) {
+        try {
+          this.greeting = parseGreeting(msg) as Greeting;
+        } catch (e) {
+          throw new QmpTranscriptError((e as Error).message, line);
+        }
+      } else if (Object.hasOwn(msg, 'event')) {
+        const event = this.readEvent(line, msg);
+        const target = pending.find((p) => p.rec !== null)?.rec;
+        if (pending.length > 0) target?.before.push(event);
+        else answered?.after.push(event);
+      } else if (Object.hasOwn(msg, 'return') || Object.hasOwn(msg, 'error')) {
+        const hasId = Object.hasOwn(msg, 'id');
+        const at = pending.findIndex((p) => (hasId ? p.hasId && jsonEqual(p.id, msg.id, true) : !p.hasId));
+        if (at < 0) continue; // a refusal of input too broken to carry an id
+        const rec = pending.splice(at, 1)[0]!.rec;
+        if (rec === null) continue;
+        rec.reply = this.readReply(line, rec.command, msg);
+        answered = rec;
+      }
+    }
+    for (const rec of this.commands) this.names.add(rec.command);
+    return this;
+  }
+
+  /** A recorded command the server would pass on to its script, or null. */
+  private readCommand(line: number, msg: unknown): RecordedCommand | null {
+    if (!isDict(msg)) return null;
+    const name = typeof msg.execute === 'string' ? msg.execute : msg['exec-oob'];
+    if (typeof name !== 'string' || name === 'qmp_capabilities') return null;
+    const command = this.schema.command(name);
+    if (command === undefined) return null;
+    const args = msg.arguments === undefined ? {} : msg.arguments;
+    if (!isDict(args)) return null;
+    const checked = this.schema.checkArguments(command, args);
+    if (!checked.ok) return null;
+    const rec: RecordedCommand = { line, command: name, args: checked.value, id: msg.id, reply: undefined, before: [], after: [], used: false };
+    this.commands.push(rec);
+    return rec;
+  }
+
+  private readEvent(line: number, msg: Record<string, unknown>): ScriptedEvent {
+    const name = msg.event;
+    if (typeof name !== 'string') throw new QmpTranscriptError('an event without a name', line);
+    const problem = this.schema.eventProblem(name, msg.data);
+    if (problem !== '') throw new QmpTranscriptError(`event '${name}': ${problem}`, line);
+    return { name, data: msg.data, delay: 0 };
+  }
+
+  private readReply(line: number, command: string, msg: Record<string, unknown>): Response {
+    if (Object.hasOwn(msg, 'return')) {
+      const problem = this.schema.replyProblem(command, msg.return);
+      if (problem !== '') throw new QmpTranscriptError(`reply to '${command}': ${problem}`, line);
+      return { kind: 'return', value: msg.return };
+    }
+    const error = msg.error;
+    if (!isDict(error) || typeof error.class !== 'string' || typeof error.desc !== 'string') {
+      throw new QmpTranscriptError(`error reply to '${command}' without a string 'class' and 'desc'`, line);
+    }
+    return { kind: 'error', errorClass: error.class, desc: error.desc };
+  }
+
+  /** The server's fallback: answers recorded commands (see the file comment). */
+  answer(call: Call): Plan | undefined {
+    if (!this.names.has(call.command)) return undefined;
+    const rec = this.commands.find((r) => !r.used && r.command === call.command && jsonEqual(r.args, call.args));
+    if (rec === undefined) {
+      this.fail({ kind: 'replay', command: call.command, message: `no recorded reply left for '${call.command}' with these arguments` });
+      return {
+        response: { kind: 'error', errorClass: 'GenericError', desc: `qapi-ts test server: no recorded reply left for '${call.command}' with these arguments` },
+        delay: 0,
+        before: [],
+        after: [],
+      };
+    }
+    rec.used = true;
+    if (rec.reply === undefined) {
+      // QEMU never answered it in the recording; neither do we.
+      return { response: { kind: 'return', value: {} }, fault: { fault: 'no-reply' }, delay: 0, before: rec.before, after: [] };
+    }
+    return { response: rec.reply, delay: 0, before: rec.before, after: rec.after };
+  }
+
+  /** Recorded commands not replayed yet, as failures. */
+  unused(): TestFailure[] {
+    return this.commands
+      .filter((r) => !r.used)
+      .map((r) => ({ kind: 'unused' as const, command: r.command, message: `recorded '${r.command}' (transcript line ${r.line}) was never replayed` }));
+  }
+}

@@ -1,0 +1,404 @@
+/**
+ * One client connection, run as QEMU's QMP monitor runs it.
+ *
+ *   greeting → capabilities negotiation → command mode
+ *
+ * - The greeting offers the server's capabilities (default `oob`).
+ * - In negotiation mode only `qmp_capabilities` works; any other command
+ *   gets CommandNotFound "Expecting capabilities negotiation with
+ *   'qmp_capabilities'". In command mode `qmp_capabilities` gets
+ *   CommandNotFound "Capabilities negotiation is already complete, command
+ *   ignored". Events are sent only in command mode.
+ * - Every request is checked as QEMU's dispatcher checks it: the envelope
+ *   ("QMP input must be a JSON object", "QMP input lacks member 'execute'",
+ *   "QMP input member 'x' is unexpected"…), then the command ("The command
+ *   x has not been found"), `exec-oob` (unexpected without the `oob`
+ *   capability; "The command x does not support OOB" for a command not
+ *   marked allow-oob), then the arguments (arguments.ts).
+ * - In-band requests are answered one after another, in order (a delayed
+ *   reply holds back the ones behind it); `exec-oob` ones at once. As in
+ *   QEMU, reading stops while requests queue up behind a slow one (after
+ *   one without `oob`, after eight with it), so memory stays bounded.
+ * - Replies are `{"return": …, "id": …}` / `{"id": …, "error": {…}}` and
+ *   events `{"timestamp": …, "event": …, "data": …}`, each line ended with
+ *   "\r\n", as QEMU writes them.
+ */
+import type { Duplex } from 'node:stream';
+import { stringifyJson } from '../runtime/json.js';
+import type { CommandTable, EventTable } from '../support/client.js';
+import { QmpErrorResponse } from './errors.js';
+import { actOut, type Fault } from './faults.js';
+import { RequestReader, type Request } from './input.js';
+import type { ServerSchema } from './schema.js';
+import type { Call, CallContext, EventArgs, EmitOptions, Plan, Script, UntypedCommands, UntypedEvents } from './script.js';
+import { Wire } from './transport.js';
+
+export type SessionState = 'negotiation' | 'command' | 'closed';
+
+export interface QmpVersionTriple {
+  major: number;
+  minor: number;
+  micro: number;
+}
+
+export interface Greeting {
+  version: { qemu: QmpVersionTriple; package: string };
+  capabilities: string[];
+}
+
+/** A command as it arrived (before any check), for tests to look at. */
+export interface ReceivedCommand {
+  /** The session's number (1, 2, … in connection order). */
+  readonly session: number;
+  readonly command: string;
+  /** The `arguments` member as sent (undefined when absent). */
+  readonly arguments: Record<string, unknown> | undefined;
+  readonly id: unknown;
+  readonly oob: boolean;
+}
+
+/** What a session needs from its server. */
+export interface SessionHost {
+  readonly schema: ServerSchema;
+  readonly script: Script;
+  /** null: send no greeting. */
+  readonly greeting: Greeting | null;
+  readonly onConnect: readonly (Fault | ((session: Session<never, never>) => void))[];
+  readonly serial: boolean;
+  readonly maxRequestBytes: number;
+  record(command: ReceivedCommand): void;
+  closed(session: Session<never, never>): void;
+}
+
+type Outcome =
+  | { readonly kind: 'return'; readonly value: unknown }
+  | { readonly kind: 'error'; readonly errorClass: string; readonly desc: string }
+  | { readonly kind: 'raw'; readonly line: string };
+
+type Timer = NodeJS.Timeout | NodeJS.Immediate;
+
+/** Requests queued behind a slow in-band command before reading stops (QEMU's QMP_REQ_QUEUE_LEN_MAX). */
+const QUEUE_LIMIT_OOB = 8;
+
+function isDict(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function timestamp(): string {
+  const now = Date.now();
+  return `{"seconds": ${Math.floor(now / 1000)}, "microseconds": ${(now % 1000) * 1000}}`;
+}
+
+function errorLine(idMember: string, errorClass: string, desc: string): string {
+  const error = `"error": {"class": ${JSON.stringify(errorClass)}, "desc": ${JSON.stringify(desc)}}`;
+  return idMember === '' ? `{${error}}\r\n` : `{${idMember.slice(2)}, ${error}}\r\n`;
+}
+
+export class Session<C extends CommandTable<C> = UntypedCommands, E extends EventTable = UntypedEvents> {
+  state: SessionState = 'negotiation';
+  oobEnabled = false;
+  /** Resolves once the connection is gone. */
+  readonly closed: Promise<void>;
+  private readonly wire: Wire;
+  private readonly reader: RequestReader;
+  private readonly queue: (() => void | Promise<void>)[] = [];
+  private running = false;
+  private readonly timers = new Set<Timer>();
+  private readonly abort = new AbortController();
+  private resolveClosed!: () => void;
+
+  /** @internal */
+  constructor(
+    private readonly host: SessionHost,
+    stream: Duplex,
+    /** 1, 2, … in connection order. */
+    readonly id: number,
+  ) {
+    this.wire = new Wire(stream);
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.reader = new RequestReader((request) => this.onRequest(request), host.maxRequestBytes);
+    stream.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    stream.on('error', () => {});
+    stream.on('close', () => this.shutdown());
+    stream.on('end', () => this.wire.end());
+  }
+
+  /** @internal Greets the client (or acts out the connect faults). */
+  start(): void {
+    const greeting = this.host.greeting;
+    const line = greeting === null ? undefined : `${stringifyJson({ QMP: greeting })}\r\n`;
+    const faults = this.host.onConnect.filter((f): f is Fault => typeof f !== 'function');
+    for (const hook of this.host.onConnect) if (typeof hook === 'function') hook(this as unknown as Session<never, never>);
+    if (faults.length === 0) {
+      if (line !== undefined) this.wire.write(line);
+      return;
+    }
+    for (const fault of faults) actOut(fault, this.wire, line, '', this.timers);
+  }
+
+  /** Requests read but waiting behind a slow in-band one. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  // --- scripting a live session ----------------------------------------------
+
+  /** Sends an event to this client now (or after `delay` ms); checked against the schema. */
+  emit<K extends keyof E & string>(name: K, ...rest: EventArgs<E, K>): void {
+    const [data, options] = rest as [unknown, EmitOptions | undefined];
+    this.host.schema.assertEvent(name, data);
+    this.later(options?.delay ?? 0, () => this.sendEvent(name, data));
+  }
+
+  /** Writes bytes verbatim, unchecked (a message QEMU would never send, say). */
+  sendRaw(data: string | Buffer): void {
+    this.wire.write(data);
+  }
+
+  /** Acts out a fault now, outside any reply; resolves once it is acted out. */
+  async inject(fault: Fault): Promise<void> {
+    await actOut(fault, this.wire, undefined, '', this.timers);
+  }
+
+  /** Stops reading from the client (its writes pile up) until resumeReading(). */
+  stopReading(): void {
+    this.wire.pause('fault');
+  }
+
+  resumeReading(): void {
+    this.wire.resume('fault');
+  }
+
+  /** Hangs up (FIN). */
+  hangUp(): void {
+    this.wire.end();
+  }
+
+  /** Drops the connection abruptly. */
+  reset(): void {
+    this.wire.reset();
+  }
+
+  // --- requests ---------------------------------------------------------------
+
+  private onRequest(request: Request): void {
+    if (this.state === 'closed') return;
+    if (!request.ok) {
+      this.enqueue(() => this.send(errorLine('', 'GenericError', request.desc)));
+      return;
+    }
+    const msg = request.message;
+    if (isDict(msg) && typeof msg['exec-oob'] === 'string' && !Object.hasOwn(msg, 'execute')) {
+      // Out-of-band: dispatched as it arrives, overtaking the queue.
+      void this.dispatch(msg);
+      return;
+    }
+    this.enqueue(() => this.dispatch(msg));
+  }
+
+  /** Runs in-band work in order; reading pauses while it piles up. */
+  private enqueue(job: () => void | Promise<void>): void {
+    if (!this.host.serial) {
+      void job();
+      return;
+    }
+    this.queue.push(job);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.running && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      const pending = job();
+      if (pending !== undefined) {
+        this.running = true;
+        void pending.finally(() => {
+          this.running = false;
+          this.pump();
+        });
+      }
+    }
+    if (this.running && this.queue.length >= (this.oobEnabled ? QUEUE_LIMIT_OOB - 1 : 1)) this.wire.pause('queue');
+    else this.wire.resume('queue');
+  }
+
+  /** QEMU's qmp_dispatch(): the envelope, the command, then the arguments. */
+  private dispatch(msg: unknown): void | Promise<void> {
+    if (!isDict(msg)) return this.send(errorLine('', 'GenericError', 'QMP input must be a JSON object'));
+    const hasId = Object.hasOwn(msg, 'id');
+    const idMember = hasId ? `, "id": ${stringifyJson(msg.id)}` : '';
+    const refuse = (desc: string, errorClass = 'GenericError'): void => this.send(errorLine(idMember, errorClass, desc));
+    let key: 'execute' | 'exec-oob' | undefined;
+    for (const member of Object.keys(msg)) {
+      if (member === 'execute' || (member === 'exec-oob' && this.oobEnabled)) {
+        if (typeof msg[member] !== 'string') return refuse(`QMP input member '${member}' must be a string`);
+        if (key !== undefined) return refuse(`QMP input member '${member}' is unexpected`);
+        key = member;
+      } else if (member === 'arguments') {
+        if (!isDict(msg.arguments)) return refuse("QMP input member 'arguments' must be an object");
+      } else if (member !== 'id') {
+        return refuse(`QMP input member '${member}' is unexpected`);
+      }
+    }
+    if (key === undefined) return refuse("QMP input lacks member 'execute'");
+    const name = msg[key] as string;
+    const oob = key === 'exec-oob';
+    const sent = msg.arguments as Record<string, unknown> | undefined;
+    this.host.record({ session: this.id, command: name, arguments: sent, id: msg.id, oob });
+
+    const command = this.host.schema.command(name);
+    const negotiating = this.state === 'negotiation';
+    if (negotiating && name !== 'qmp_capabilities') {
+      return refuse("Expecting capabilities negotiation with 'qmp_capabilities'", 'CommandNotFound');
+    }
+    if (command === undefined && !(negotiating && name === 'qmp_capabilities')) {
+      return refuse(`The command ${name} has not been found`, 'CommandNotFound');
+    }
+    if (oob && !command?.allowOob) return refuse(`The command ${name} does not support OOB`);
+    let args = sent ?? {};
+    if (command !== undefined) {
+      const checked = this.host.schema.checkArguments(command, args);
+      if (!checked.ok) return refuse(checked.desc);
+      args = checked.value;
+    }
+    if (name === 'qmp_capabilities') {
+      if (!negotiating) return refuse('Capabilities negotiation is already complete, command ignored', 'CommandNotFound');
+      const enable = Array.isArray(args.enable) ? (args.enable as unknown[]) : [];
+      const offered = this.host.greeting?.capabilities ?? [];
+      const missing = enable.filter((cap) => !offered.includes(cap as string));
+      if (missing.length > 0) return refuse(`Capability ${missing.join(', ')} not available`);
+    }
+    const call: Call = { command: name, args, id: msg.id, hasId, oob };
+    return this.answer(call, this.host.script.plan(call), idMember);
+  }
+
+  // --- answering ---------------------------------------------------------------
+
+  private answer(call: Call, plan: Plan, idMember: string): void | Promise<void> {
+    for (const event of plan.before) this.sendEvent(event.name, event.data);
+    const response = plan.response;
+    if (plan.delay === 0 && response.kind !== 'handler') return this.finish(call, plan, idMember, this.outcome(call, response));
+    return this.answerLater(call, plan, idMember);
+  }
+
+  private async answerLater(call: Call, plan: Plan, idMember: string): Promise<void> {
+    if (plan.delay > 0) await this.sleep(plan.delay);
+    if (this.isClosed()) return;
+    const response = plan.response;
+    const outcome = response.kind === 'handler' ? await this.runHandler(call, response.fn) : this.outcome(call, response);
+    if (this.isClosed()) return;
+    await this.finish(call, plan, idMember, outcome);
+  }
+
+  private outcome(call: Call, response: Exclude<Plan['response'], { kind: 'handler' }>): Outcome {
+    if (response.kind === 'raw') {
+      const line = typeof response.line === 'function' ? response.line(call.id) : response.line;
+      return { kind: 'raw', line: line.endsWith('\n') ? line : `${line}\r\n` };
+    }
+    return response;
+  }
+
+  private async runHandler(call: Call, fn: (args: never, context: never) => unknown): Promise<Outcome> {
+    const context: CallContext<C, E> = {
+      command: call.command,
+      id: call.id,
+      oob: call.oob,
+      session: this,
+      signal: this.abort.signal,
+      emit: (name, ...rest) => {
+        const [data] = rest as [unknown];
+        this.host.schema.assertEvent(name, data);
+        this.sendEvent(name, data);
+      },
+    };
+    let value: unknown;
+    try {
+      value = await (fn as (args: unknown, context: unknown) => unknown)(call.args, context);
+    } catch (e) {
+      if (e instanceof QmpErrorResponse) return { kind: 'error', errorClass: e.errorClass, desc: e.desc };
+      const message = e instanceof Error ? e.message : String(e);
+      this.host.script.fail({ kind: 'handler', command: call.command, message: `handler for '${call.command}' threw: ${message}` });
+      return { kind: 'error', errorClass: 'GenericError', desc: `qapi-ts test server: handler for '${call.command}' failed: ${message}` };
+    }
+    if (value === undefined) value = {};
+    const problem = this.host.schema.replyProblem(call.command, value);
+    if (problem !== '') {
+      const message = `reply to '${call.command}' from its handler: ${problem}`;
+      this.host.script.fail({ kind: 'invalid-reply', command: call.command, message });
+      return { kind: 'error', errorClass: 'GenericError', desc: `qapi-ts test server: invalid ${message}` };
+    }
+    return { kind: 'return', value };
+  }
+
+  private finish(call: Call, plan: Plan, idMember: string, outcome: Outcome): void | Promise<void> {
+    if (outcome.kind === 'return' && call.command === 'qmp_capabilities' && this.state === 'negotiation') {
+      this.state = 'command';
+      this.oobEnabled = Array.isArray(call.args.enable) && call.args.enable.includes('oob');
+    }
+    let line: string | undefined;
+    if (outcome.kind === 'error') line = errorLine(idMember, outcome.errorClass, outcome.desc);
+    else if (outcome.kind === 'raw') line = outcome.line;
+    else if (this.host.schema.command(call.command)?.successResponse !== false) {
+      line = `{"return": ${stringifyJson(outcome.value)}${idMember}}\r\n`;
+    }
+    const events = (): void => {
+      for (const event of plan.after) this.later(event.delay, () => this.sendEvent(event.name, event.data));
+    };
+    if (plan.fault === undefined) {
+      if (line !== undefined) this.send(line);
+      return events();
+    }
+    const acting = actOut(plan.fault, this.wire, line ?? `{"return": {}${idMember}}\r\n`, idMember, this.timers);
+    if (acting === undefined) return events();
+    return acting.then(events);
+  }
+
+  // --- output and time ------------------------------------------------------------
+
+  /** Read again after an await (TypeScript's narrowing does not know the state can change). */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private send(line: string): void {
+    this.wire.write(line);
+  }
+
+  private sendEvent(name: string, data: unknown): void {
+    if (this.state !== 'command') return;
+    const body = data === undefined ? '' : `, "data": ${stringifyJson(data)}`;
+    this.send(`{"timestamp": ${timestamp()}, "event": ${JSON.stringify(name)}${body}}\r\n`);
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (ms <= 0) {
+      fn();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.later(ms, resolve));
+  }
+
+  /** @internal Ends the session: timers stop, handlers see their signal abort. */
+  shutdown(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const timer of this.timers) {
+      clearTimeout(timer as NodeJS.Timeout);
+      clearImmediate(timer as NodeJS.Immediate);
+    }
+    this.timers.clear();
+    this.queue.length = 0;
+    this.abort.abort();
+    if (!this.wire.closed) this.wire.stream.destroy();
+    this.host.closed(this as unknown as Session<never, never>);
+    this.resolveClosed();
+  }
+}
