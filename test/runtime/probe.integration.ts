@@ -1,6 +1,6 @@
 /**
- * Schema probes against a real QEMU 7.2: the probe table (libvirt's
- * answers), through the library and through `qapi-ts probe`.
+ * Schema probes against real QEMU 7.2 and 10.0: the probe table
+ * (libvirt's answers), through the library and through `qapi-ts probe`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -8,7 +8,26 @@ import { join } from 'node:path';
 import { QmpClient, introspect, probe, probeAll, stringifyJson } from '../../src/runtime/index.js';
 import { builtCli, runCli } from '../helpers/cli.js';
 import { PROBE_CASES } from '../helpers/probe-cases.js';
-import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import { QEMU_BINARY, qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+
+describe.runIf(qemuAvailable(QEMU_BINARY, '10.0'))('probes against QEMU 10.0', () => {
+  let qemu: QemuInstance;
+  let qmp: QmpClient;
+
+  beforeAll(async () => {
+    qemu = await startQemu({ release: '10.0' });
+    qmp = await QmpClient.connect({ path: qemu.socket }, { timeout: 10_000 });
+    expect(qmp.greeting.version.qemu).toMatchObject({ major: 10, minor: 0 });
+  });
+  afterAll(async () => {
+    await qmp?.close();
+    await stopAllQemu();
+  });
+
+  it.each(PROBE_CASES.map((c) => [c.query, c.qemu100] as const))('%s → %s', async (query, answer) => {
+    expect(await probe(qmp, query)).toBe(answer);
+  });
+});
 
 describe.runIf(qemuAvailable())('probes against QEMU 7.2', () => {
   let qemu: QemuInstance;
