@@ -10,9 +10,10 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { cacheDirs } from '../src/cli/code-cache.js';
 import { builtCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/shared.js';
 
@@ -23,6 +24,19 @@ function wellFormed(path: string): boolean {
   const file = readFileSync(path);
   return file.length > 32 && sha256(file.subarray(32)).equals(file.subarray(0, 32));
 }
+
+describe('cacheDirs', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it("is the file's directory, then the user's cache directory ($XDG_CACHE_HOME when absolute)", () => {
+    vi.stubEnv('XDG_CACHE_HOME', '/var/cache/me');
+    expect(cacheDirs('/opt/qapi-ts/dist/bundle/zod-0123456789ab.cjs')).toEqual(['/opt/qapi-ts/dist/bundle', '/var/cache/me/qapi-ts']);
+    for (const xdg of ['', 'relative/cache']) {
+      vi.stubEnv('XDG_CACHE_HOME', xdg);
+      expect(cacheDirs('/b/z.cjs')).toEqual(['/b', join(homedir(), '.cache/qapi-ts')]);
+    }
+  });
+});
 
 describe.runIf(builtCli('src/cli/code-cache.js', 'code cache tests'))('loadCommonJs (src/cli/code-cache.ts)', () => {
   let tmp = '';

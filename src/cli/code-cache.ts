@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Script } from 'node:vm';
 
 /** `hit`: compiled from a cache; `miss`: there was none; `rejected`: V8 refused the one there was. */
@@ -47,7 +47,8 @@ const digest = (data: Uint8Array): Buffer => createHash('sha256').update(data).d
 export function cacheDirs(file: string): string[] {
   const dirs = [dirname(file)];
   try {
-    dirs.push(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'qapi-ts'));
+    const xdg = process.env.XDG_CACHE_HOME;
+    dirs.push(join(xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'qapi-ts'));
   } catch {
     // No home directory: only the one beside the file.
   }
@@ -114,7 +115,12 @@ export function loadCommonJs(file: string, dirs: readonly string[] = cacheDirs(f
     exports: module.exports,
     cache: cachedData === undefined ? 'miss' : script.cachedDataRejected === true ? 'rejected' : 'hit',
     save: () => {
-      const data = script.createCachedData();
+      let data: Buffer;
+      try {
+        data = script.createCachedData();
+      } catch {
+        return undefined;
+      }
       return paths.find((path, i) => writeCache(path, data, i === 0));
     },
   };
