@@ -1,10 +1,9 @@
 // What a CLI command costs from process start to exit, per command, side by
 // side in interleaved rounds (bench/common.mjs): a bare `node` start (the
 // floor), the CLI as bin/qapi-ts runs it (the bundle of
-// scripts/bundle-cli.mjs, zod from V8's code cache), the same on a first
-// run (no code cache yet: it is removed before each run and written at
-// exit), and the CLI loaded module by module from dist/src (what the
-// launcher did before the bundle; bench/unbundled-cli.mjs).
+// scripts/bundle-cli.mjs), and the CLI loaded module by module from
+// dist/src (what the launcher did before the bundle;
+// bench/unbundled-cli.mjs).
 //
 // Commands: --version; check on QEMU 10.0's schema; exec query-status and
 // probe against a real QEMU 7.2 (`-machine none`, started here, stopped by
@@ -13,7 +12,7 @@
 //
 //   npm run build && npm run bench:cli [-- --runs N]
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,17 +22,9 @@ const { values } = parseArgs({ options: { runs: { type: 'string', default: '11' 
 const runs = Number(values.runs);
 const bundle = join(repoRoot, 'dist/bundle');
 requireFile(join(bundle, 'cli/main.js'), 'the CLI bundle (run npm run build)');
-const { cacheDirs } = await import(join(repoRoot, 'dist/src/cli/code-cache.js'));
 const schema10 = requireFile(join(sharedRoot, 'corpus/qemu-10.0/qapi/qapi-schema.json'), 'QEMU 10.0 schema');
 const schema72 = requireFile(join(sharedRoot, 'corpus/qemu-7.2/qapi/qapi-schema.json'), 'QEMU 7.2 schema');
 const session = requireFile(join(sharedRoot, 'transcripts/qemu-7.2/system-x86_64.jsonl'), 'QEMU 7.2 session');
-
-/** Removes the code cache of every CommonJS file of the bundle, wherever it was written. */
-function dropCodeCache() {
-  for (const file of readdirSync(bundle).filter((f) => f.endsWith('.cjs'))) {
-    for (const dir of cacheDirs(join(bundle, file))) rmSync(join(dir, `${file}.cache`), { force: true });
-  }
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-'));
 let qemuPid;
@@ -70,19 +61,16 @@ const fmt = (ms) => `${ms.toFixed(1)} ms`.padStart(9);
 const ratio = (a, b) => median(sorted(a.map((t, i) => t / b[i]))).toFixed(2);
 
 console.log(`median of ${runs} interleaved rounds; ratios are medians of per-round ratios to the unbundled CLI\n`);
-console.log(`${'command'.padEnd(10)} ${'node'.padStart(9)} ${'unbundled'.padStart(9)} ${'1st run'.padStart(9)} ${'bundle'.padStart(9)}   1st run/unb.  bundle/unb.`);
+console.log(`${'command'.padEnd(10)} ${'node'.padStart(9)} ${'unbundled'.padStart(9)} ${'bundle'.padStart(9)}  bundle/unb.`);
 for (const args of commands) {
-  const [node, modules, first, warm] = timeRounds(
+  const [node, modules, bundled] = timeRounds(
     [
       { argv: [process.execPath, '-e', '0'] },
       { argv: [process.execPath, unbundled, ...args] },
-      { argv: [process.execPath, bin, ...args], before: dropCodeCache },
       { argv: [process.execPath, bin, ...args] },
     ],
     { runs },
   );
   const m = (t) => fmt(median(sorted(t)));
-  console.log(
-    `${args[0].padEnd(10)} ${m(node)} ${m(modules)} ${m(first)} ${m(warm)}   ${ratio(first, modules).padStart(12)}  ${ratio(warm, modules).padStart(11)}`,
-  );
+  console.log(`${args[0].padEnd(10)} ${m(node)} ${m(modules)} ${m(bundled)}  ${ratio(bundled, modules).padStart(11)}`);
 }
