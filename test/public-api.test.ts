@@ -93,9 +93,13 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
     expect(files).toContain('dist/generated/index.js');
     expect(files).toContain('qapi/qapi-schema.json');
     const stray = files.filter(
-      (f) => !/^(LICENSE|README\.md|package\.json|bin\/qapi-ts|qapi\/[a-z-]+\.json|dist\/(src|generated)\/.*\.(js|d\.ts))$/.test(f),
+      (f) =>
+        !/^(LICENSE|README\.md|package\.json|bin\/qapi-ts|qapi\/[a-z-]+\.json|dist\/(src|generated)\/.*\.(js|d\.ts))$/.test(f) &&
+        // The CLI's bundle (scripts/bundle-cli.mjs).
+        !/^dist\/bundle\/(cli\/[\w-]+\.js|support\/index\.js)$/.test(f),
     );
     expect(stray).toEqual([]);
+    expect(files).toContain('dist/bundle/cli/main.js');
     expect(readFileSync(join(app, 'node_modules/qapi-ts/LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} qapi-ts contributors\n/);
   });
 
