@@ -137,31 +137,33 @@ describe('the simulated holder-tracking QEMU', () => {
     const io = async () => holders({ iothreads: await client.queryIothreads() });
     for (let cycle = 0; cycle < 3; cycle++) {
       await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp4', drive: 'disk3', iothread: 'io0' });
+      // An anonymous device is device[N], N counting up, never reused (failed attempts count too).
+      await failure(client.deviceAdd({ driver: 'virtio-scsi-pci', bus: 'rp5', iothread: 'nope' }));
       await client.deviceAdd({ driver: 'virtio-scsi-pci', bus: 'rp5', 'iothread-vq-mapping': [{ iothread: 'io1' }, { iothread: 'io0' }] });
+      const anon = `/machine/peripheral-anon/device[${2 + 2 * cycle}]`;
       expect(await io()).toEqual({
-        io0: ['/machine/peripheral-anon/device[1]', `${P}/vblk2`, ...DEMO_HOLDERS.io0],
-        io1: ['/machine/peripheral-anon/device[1]', ...DEMO_HOLDERS.io1],
+        io0: [anon, `${P}/vblk2`, ...DEMO_HOLDERS.io0],
+        io1: [anon, ...DEMO_HOLDERS.io1],
       });
       events.length = 0;
       await client.deviceDel({ id: 'vblk2' });
       // Gone at once; the events follow the reply.
-      expect((await io()).io0).toEqual(['/machine/peripheral-anon/device[1]', ...DEMO_HOLDERS.io0]);
-      await client.deviceDel({ id: '/machine/peripheral-anon/device[1]' });
+      expect((await io()).io0).toEqual([anon, ...DEMO_HOLDERS.io0]);
+      await client.deviceDel({ id: anon });
       expect(await io()).toEqual(DEMO_HOLDERS);
       await eventCount(events, 4);
       expect(events.map((e) => [e.event, e.data])).toEqual([
         ['DEVICE_DELETED', { path: `${P}/vblk2/virtio-backend` }],
         ['DEVICE_DELETED', { device: 'vblk2', path: `${P}/vblk2` }],
-        ['DEVICE_DELETED', { path: '/machine/peripheral-anon/device[1]/virtio-backend' }],
-        ['DEVICE_DELETED', { path: '/machine/peripheral-anon/device[1]' }],
+        ['DEVICE_DELETED', { path: `${anon}/virtio-backend` }],
+        ['DEVICE_DELETED', { path: anon }],
       ]);
     }
-    // Unplugging the balloon (device[0]) frees the lowest anonymous name for the next one.
     await client.deviceDel({ id: '/machine/peripheral-anon/device[0]' });
     await client.deviceAdd({ driver: 'virtio-balloon-pci', bus: 'rp6' });
     expect(await client.qomList({ path: '/machine/peripheral-anon' })).toEqual([
       { name: 'type', type: 'string' },
-      { name: 'device[0]', type: 'child<virtio-balloon-pci>' },
+      { name: 'device[7]', type: 'child<virtio-balloon-pci>' },
     ]);
     expect((await io()).io1).toEqual(['node:disk2', `${P}/vblk1`, `${P}/vscsi0`]);
     server.assertDone();
@@ -256,9 +258,10 @@ describe('the simulated holder-tracking QEMU', () => {
       await client.deviceAdd({ driver: 'virtio-scsi-pci', bus: 'rp5', iothread: 'io2' });
       await client.blockExportAdd({ type: 'nbd', id: 'e', 'node-name': 'disk2', name: 'again', iothread: 'io2' });
       const report = await agree();
-      expect(holders(report).io2).toEqual(['node:disk2', '/machine/peripheral-anon/device[1]', `${P}/hot${cycle}`, '/objects/cc0']);
+      const anon = `/machine/peripheral-anon/device[${1 + cycle}]`;
+      expect(holders(report).io2).toEqual(['node:disk2', anon, `${P}/hot${cycle}`, '/objects/cc0']);
       await client.deviceDel({ id: `hot${cycle}` });
-      await client.deviceDel({ id: '/machine/peripheral-anon/device[1]' });
+      await client.deviceDel({ id: anon });
       await client.blockExportDel({ id: 'e' });
       await agree();
     }

@@ -261,6 +261,9 @@ export function deviceAdd(m: Machine, args: Args): void {
   const model = MODELS.get(driver);
   if (model === undefined) throw generic(`'${driver}' is not a valid device model name`);
   const bus = findBus(m, model, driver, busName);
+  // QEMU 10.0 takes any id, even '' or one with a '/', and makes an object no path can name.
+  if (id === '' || id?.includes('/')) throw generic(`${OWN} id: '${id}' cannot name a QOM object`);
+  const name = id ?? `device[${m.anonymousDevices++}]`;
   if (id !== undefined && m.peripheral.children.has(id)) throw generic(`Duplicate device ID '${id}'`);
 
   const type = propertyType(model.properties);
@@ -286,7 +289,6 @@ export function deviceAdd(m: Machine, args: Args): void {
     throw generic(`PCI: slot 0 function 0 already occupied by ${bus.occupant.driver}, new func ${driver} cannot be exposed to guest.`);
   }
   const parent = id === undefined ? m.peripheralAnon : m.peripheral;
-  const name = id ?? parent.freeNumbered('device');
   const path = `${parent.path}/${name}`;
   const iothreads = model.realize({ m, driver, values, drive, backendPath: `${path}/virtio-backend` });
 

@@ -109,6 +109,8 @@ export class Machine {
   readonly exports: BlockExport[] = [];
   running = true;
   status: 'running' | 'paused' = 'running';
+  /** Anonymous devices are `device[N]`, N counting every attempt that got as far as naming it (never reused). */
+  anonymousDevices = 0;
   private nextThreadId: number;
   private readonly pending: (() => void)[] = [];
 

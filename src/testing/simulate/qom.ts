@@ -60,20 +60,6 @@ export class QomObject {
     return child;
   }
 
-  /** Adds `child` as `PREFIX[N]` with the lowest free N, as QEMU's `[*]` names do; returns its name. */
-  addNumbered(prefix: string, child: QomObject): string {
-    const name = this.freeNumbered(prefix);
-    this.add(name, child);
-    return name;
-  }
-
-  /** The name `addNumbered(prefix, …)` would give now. */
-  freeNumbered(prefix: string): string {
-    let n = 0;
-    while (this.childObjects.has(`${prefix}[${n}]`)) n++;
-    return `${prefix}[${n}]`;
-  }
-
   /** Takes this object (and everything below it) out of the tree. */
   detach(): void {
     this.parentObject?.childObjects.delete(this.ownName);
