@@ -20,7 +20,10 @@ import {
   ServerSchema,
   type SimulationOptions,
 } from '../../src/testing/index.js';
+import { loadValidators } from '../../src/backends/load.js';
+import { verifyTranscript } from '../../src/backends/verify.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
+import { recordingTap } from '../helpers/recording-tap.js';
 import { repoRoot } from '../helpers/shared.js';
 import { rejection } from '../helpers/rejection.js';
 
@@ -279,6 +282,42 @@ describe('the simulated holder-tracking QEMU', () => {
     expect(await client.queryStatus()).toEqual({ running: false, status: 'paused' });
     await client.cont();
     expect(events.map((e) => e.event)).toEqual(['STOP', 'RESUME']);
+    server.assertDone();
+  });
+
+  it('everything it sends in a busy session is valid for the schema, strictly (verify)', async () => {
+    const server = await simulate({ boot: DEMO_MACHINE, chardevs: ['pri', 'sec', 'out'] });
+    const tap = recordingTap(server.connect());
+    const qmp = await QmpClient.overStream(tap.stream);
+    open.push(qmp);
+    const client = new QapiClient(qmp);
+    const paths = ['/', '/machine', '/machine/peripheral', '/machine/peripheral/vblk1', '/machine/peripheral/vblk1/virtio-backend', '/objects', '/objects/io0'];
+    await Promise.all([
+      client.queryIothreads(),
+      client.qomListGet({ paths }),
+      ...paths.map((path) => client.qomList({ path })),
+      client.qomGet({ path: 'vblk1', property: 'iothread-vq-mapping' }),
+      client.queryBlockExports(),
+      client.queryStatus(),
+      qmp.execute('query-qmp-schema'),
+    ]);
+    await client.objectAdd({ 'qom-type': 'iothread', id: 'io2', 'aio-max-batch': 2n ** 53n + 2n });
+    await client.objectAdd({ 'qom-type': 'colo-compare', id: 'cc0', primary_in: 'pri', secondary_in: 'sec', outdev: 'out', iothread: 'io2' });
+    await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'v', bus: 'rp4', drive: 'disk3', 'iothread-vq-mapping': [{ iothread: 'io2' }] });
+    await client.blockExportAdd({ type: 'nbd', id: 'e', 'node-name': 'disk0', name: 'e' });
+    await client.queryIothreads();
+    await failure(client.deviceAdd({ driver: 'virtio-blk-pci', bus: 'rp5', drive: 'disk3' }));
+    await client.deviceDel({ id: 'v' });
+    await client.nbdServerStop();
+    await client.stop();
+    await client.cont();
+    expect((await client.queryIothreads())[2]?.['aio-max-batch']).toBe(2n ** 53n + 2n);
+    await new Promise((r) => setTimeout(r, 20));
+    const loaded = await loadValidators(join(repoRoot, 'qapi/qapi-schema.json'));
+    const result = verifyTranscript(tap.text(), loaded.validatorSet(true), { strict: true });
+    expect(result.verdicts.filter((v) => v.findings.length > 0)).toEqual([]);
+    expect(result.verdicts.filter((v) => v.kind === 'event').length).toBe(2 + 2 + 2);
+    expect(result.messages).toBeGreaterThan(30);
     server.assertDone();
   });
 
