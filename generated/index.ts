@@ -10,6 +10,17 @@ import {
   type z,
 } from '../src/support/index.js';
 import {
+  defineBlockCoreValidators,
+  type BlockdevCacheOptions,
+  type BlockdevDelArguments,
+  type BlockdevDetectZeroesOptions,
+  type BlockdevDiscardOptions,
+  type BlockdevDriver,
+  type BlockdevOptions,
+  type BlockdevOptionsBase,
+  type BlockdevOptionsNull,
+} from './block-core.js';
+import {
   defineBlockExportValidators,
   type BlockDirtyBitmap,
   type BlockDirtyBitmapOrStr,
@@ -23,17 +34,6 @@ import {
   type BlockExportType,
   type NbdServerStartArguments,
 } from './block-export.js';
-import {
-  defineBlockValidators,
-  type BlockdevCacheOptions,
-  type BlockdevDelArguments,
-  type BlockdevDetectZeroesOptions,
-  type BlockdevDiscardOptions,
-  type BlockdevDriver,
-  type BlockdevOptions,
-  type BlockdevOptionsBase,
-  type BlockdevOptionsNull,
-} from './block.js';
 import { defineBuiltinValidators, type QType } from './builtin.js';
 import {
   defineControlValidators,
@@ -117,7 +117,7 @@ export * from './misc.js';
 export * from './qom.js';
 export * from './qdev.js';
 export * from './sockets.js';
-export * from './block.js';
+export * from './block-core.js';
 export * from './block-export.js';
 export * from './introspect.js';
 
@@ -312,7 +312,7 @@ export type QapiEvent = TypedEvent<EventMap>;
 /** Validators of this schema, built lazily, strict and compatible. */
 export const schemaValidators = new SchemaValidators({
   int64: 'mixed',
-  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators, defineQdevValidators, defineSocketsValidators, defineBlockValidators, defineBlockExportValidators, defineIntrospectValidators],
+  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators, defineQdevValidators, defineSocketsValidators, defineBlockCoreValidators, defineBlockExportValidators, defineIntrospectValidators],
   commands: {
     'qmp_capabilities': ['q_obj_qmp_capabilities-arg', 'q_empty'],
     'query-version': [null, 'VersionInfo'],

@@ -141,7 +141,7 @@ export interface BlockdevDelArguments {
 }
 
 /** Registers the validators of the types above. */
-export function defineBlockValidators(r: ValidatorRegistry, v: ValidatorKit): void {
+export function defineBlockCoreValidators(r: ValidatorRegistry, v: ValidatorKit): void {
   r.def('BlockdevDriver', () => v.enum(['null-aio', 'null-co']));
   r.def('BlockdevDiscardOptions', () => v.enum(['ignore', 'unmap']));
   r.def('BlockdevDetectZeroesOptions', () => v.enum(['off', 'on', 'unmap']));
