@@ -321,6 +321,18 @@ describe('the simulated holder-tracking QEMU', () => {
     server.assertDone();
   });
 
+  it('mixes with scripting: an expectation without a response gets the simulated answer; a later on() replaces it', async () => {
+    const server = await simulate();
+    server.expect('device_del', { id: 'vblk0' });
+    const { client } = await connect(server);
+    expect(() => server.assertDone()).toThrow("expected 'device_del'");
+    await client.deviceDel({ id: 'vblk0' });
+    expect(holders({ iothreads: await client.queryIothreads() }).io0).toEqual([`${P}/vblk1`]);
+    server.on('query-status', () => ({ running: false, status: 'inmigrate' }));
+    expect(await client.queryStatus()).toEqual({ running: false, status: 'inmigrate' });
+    server.assertDone();
+  });
+
   it('refuses a boot command that fails, naming it', async () => {
     const server = await QmpTestServer.create<CommandMap, EventMap>();
     open.push(server);

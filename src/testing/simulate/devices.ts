@@ -369,7 +369,9 @@ function findDevice(m: Machine, target: string): Device {
   const notFound = (): QmpErrorResponse => new QmpErrorResponse('DeviceNotFound', `Device '${target}' not found`);
   if (!target.startsWith('/')) {
     const object = m.peripheral.children.get(target);
-    return (object && m.devices.get(object)) || throwIt(notFound());
+    const device = object === undefined ? undefined : m.devices.get(object);
+    if (device === undefined) throw notFound();
+    return device;
   }
   const object = findPath(m.root, target);
   if (object === null || object === 'ambiguous') throw notFound();
@@ -377,8 +379,4 @@ function findDevice(m: Machine, target: string): Device {
   if (device !== undefined) return device;
   for (const d of m.devices.values()) if (d.backend === object) throw generic("Bus 'virtio-bus' does not support hotplugging");
   throw generic(`${target} is not a device`);
-}
-
-function throwIt(e: Error): never {
-  throw e;
 }
