@@ -9,6 +9,31 @@ import {
   type TypedEvent,
   type z,
 } from '../src/support/index.js';
+import {
+  defineBlockCoreValidators,
+  type BlockdevCacheOptions,
+  type BlockdevDelArguments,
+  type BlockdevDetectZeroesOptions,
+  type BlockdevDiscardOptions,
+  type BlockdevDriver,
+  type BlockdevOptions,
+  type BlockdevOptionsBase,
+  type BlockdevOptionsNull,
+} from './block-core.js';
+import {
+  defineBlockExportValidators,
+  type BlockDirtyBitmap,
+  type BlockDirtyBitmapOrStr,
+  type BlockExportDelArguments,
+  type BlockExportDeletedData,
+  type BlockExportInfo,
+  type BlockExportOptions,
+  type BlockExportOptionsBase,
+  type BlockExportOptionsNbd,
+  type BlockExportRemoveMode,
+  type BlockExportType,
+  type NbdServerStartArguments,
+} from './block-export.js';
 import { defineBuiltinValidators, type QType } from './builtin.js';
 import {
   defineControlValidators,
@@ -73,6 +98,16 @@ import {
   type ShutdownData,
   type StatusInfo,
 } from './run-state.js';
+import {
+  defineSocketsValidators,
+  type InetSocketAddress,
+  type InetSocketAddressWrapper,
+  type SocketAddressLegacy,
+  type SocketAddressLegacyBase,
+  type SocketAddressType,
+  type UnixSocketAddress,
+  type UnixSocketAddressWrapper,
+} from './sockets.js';
 
 export * from './builtin.js';
 export * from './qapi-schema.js';
@@ -81,6 +116,9 @@ export * from './run-state.js';
 export * from './misc.js';
 export * from './qom.js';
 export * from './qdev.js';
+export * from './sockets.js';
+export * from './block-core.js';
+export * from './block-export.js';
 export * from './introspect.js';
 
 /** QAPI type name → TypeScript type. */
@@ -103,6 +141,25 @@ export interface TypeMap {
   IothreadProperties: IothreadProperties;
   ColoCompareProperties: ColoCompareProperties;
   ObjectOptions: ObjectOptions;
+  SocketAddressType: SocketAddressType;
+  InetSocketAddress: InetSocketAddress;
+  UnixSocketAddress: UnixSocketAddress;
+  InetSocketAddressWrapper: InetSocketAddressWrapper;
+  UnixSocketAddressWrapper: UnixSocketAddressWrapper;
+  SocketAddressLegacy: SocketAddressLegacy;
+  BlockdevDriver: BlockdevDriver;
+  BlockdevDiscardOptions: BlockdevDiscardOptions;
+  BlockdevDetectZeroesOptions: BlockdevDetectZeroesOptions;
+  BlockdevCacheOptions: BlockdevCacheOptions;
+  BlockdevOptionsNull: BlockdevOptionsNull;
+  BlockdevOptions: BlockdevOptions;
+  BlockExportType: BlockExportType;
+  BlockDirtyBitmap: BlockDirtyBitmap;
+  BlockDirtyBitmapOrStr: BlockDirtyBitmapOrStr;
+  BlockExportOptionsNbd: BlockExportOptionsNbd;
+  BlockExportOptions: BlockExportOptions;
+  BlockExportRemoveMode: BlockExportRemoveMode;
+  BlockExportInfo: BlockExportInfo;
   SchemaMetaType: SchemaMetaType;
   SchemaInfo: SchemaInfo;
   JSONType: JSONType;
@@ -129,6 +186,13 @@ export interface TypeMap {
   'q_obj_device_add-arg': DeviceAddArguments;
   'q_obj_device_del-arg': DeviceDelArguments;
   'q_obj_DEVICE_DELETED-arg': DeviceDeletedData;
+  'q_obj_SocketAddressLegacy-base': SocketAddressLegacyBase;
+  'q_obj_BlockdevOptions-base': BlockdevOptionsBase;
+  'q_obj_blockdev-del-arg': BlockdevDelArguments;
+  'q_obj_nbd-server-start-arg': NbdServerStartArguments;
+  'q_obj_BlockExportOptions-base': BlockExportOptionsBase;
+  'q_obj_block-export-del-arg': BlockExportDelArguments;
+  'q_obj_BLOCK_EXPORT_DELETED-arg': BlockExportDeletedData;
   'q_obj_SchemaInfo-base': SchemaInfoBase;
 }
 
@@ -178,6 +242,26 @@ export interface CommandMap {
    * needs the guest's cooperation.
    */
   'device_del': { args: DeviceDelArguments; returns: Record<string, never> };
+  /** Create a block node. */
+  'blockdev-add': { args: BlockdevOptions; returns: Record<string, never> };
+  /**
+   * Delete a block node made by `blockdev-add`.  Refused while a device
+   * or an export uses it.
+   */
+  'blockdev-del': { args: BlockdevDelArguments; returns: Record<string, never> };
+  /** Start QEMU's NBD server, which serves the NBD block exports. */
+  'nbd-server-start': { args: NbdServerStartArguments; returns: Record<string, never> };
+  /** Stop the NBD server; every NBD export is removed with it. */
+  'nbd-server-stop': { args: undefined; returns: Record<string, never> };
+  /** Create a block export. */
+  'block-export-add': { args: BlockExportOptions; returns: Record<string, never> };
+  /**
+   * Remove a block export.  It may take a while: the export is gone
+   * when BLOCK_EXPORT_DELETED says so.
+   */
+  'block-export-del': { args: BlockExportDelArguments; returns: Record<string, never> };
+  /** List the block exports. */
+  'query-block-exports': { args: undefined; returns: BlockExportInfo[] };
   /**
    * Describe everything this QEMU's QMP understands: every command and
    * event, and every type their arguments, replies and data use.
@@ -214,6 +298,12 @@ export interface EventMap {
    * @since 1.5
    */
   'DEVICE_DELETED': DeviceDeletedData;
+  /**
+   * Sent when a block export is gone and its id may be used again.
+   *
+   * @since 5.2
+   */
+  'BLOCK_EXPORT_DELETED': BlockExportDeletedData;
 }
 
 /** Any event of this schema, discriminated by `event`. */
@@ -222,7 +312,7 @@ export type QapiEvent = TypedEvent<EventMap>;
 /** Validators of this schema, built lazily, strict and compatible. */
 export const schemaValidators = new SchemaValidators({
   int64: 'mixed',
-  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators, defineQdevValidators, defineIntrospectValidators],
+  modules: [defineBuiltinValidators, defineQapiSchemaValidators, defineControlValidators, defineRunStateValidators, defineMiscValidators, defineQomValidators, defineQdevValidators, defineSocketsValidators, defineBlockCoreValidators, defineBlockExportValidators, defineIntrospectValidators],
   commands: {
     'qmp_capabilities': ['q_obj_qmp_capabilities-arg', 'q_empty'],
     'query-version': [null, 'VersionInfo'],
@@ -238,6 +328,13 @@ export const schemaValidators = new SchemaValidators({
     'object-del': ['q_obj_object-del-arg', 'q_empty'],
     'device_add': ['q_obj_device_add-arg', 'q_empty'],
     'device_del': ['q_obj_device_del-arg', 'q_empty'],
+    'blockdev-add': ['BlockdevOptions', 'q_empty'],
+    'blockdev-del': ['q_obj_blockdev-del-arg', 'q_empty'],
+    'nbd-server-start': ['q_obj_nbd-server-start-arg', 'q_empty'],
+    'nbd-server-stop': [null, 'q_empty'],
+    'block-export-add': ['BlockExportOptions', 'q_empty'],
+    'block-export-del': ['q_obj_block-export-del-arg', 'q_empty'],
+    'query-block-exports': [null, 'BlockExportInfoList'],
     'query-qmp-schema': [null, 'SchemaInfoList'],
   },
   events: {
@@ -245,6 +342,7 @@ export const schemaValidators = new SchemaValidators({
     'RESUME': null,
     'SHUTDOWN': 'q_obj_SHUTDOWN-arg',
     'DEVICE_DELETED': 'q_obj_DEVICE_DELETED-arg',
+    'BLOCK_EXPORT_DELETED': 'q_obj_BLOCK_EXPORT_DELETED-arg',
   },
 });
 
@@ -413,6 +511,72 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    */
   deviceDel(args: DeviceDelArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
     return this.execute('device_del', args, options);
+  }
+
+  /**
+   * Create a block node.
+   *
+   * @since 2.9
+   */
+  blockdevAdd(args: BlockdevOptions, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('blockdev-add', args, options);
+  }
+
+  /**
+   * Delete a block node made by `blockdev-add`.  Refused while a device
+   * or an export uses it.
+   *
+   * @since 2.9
+   */
+  blockdevDel(args: BlockdevDelArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('blockdev-del', args, options);
+  }
+
+  /**
+   * Start QEMU's NBD server, which serves the NBD block exports.
+   *
+   * @since 1.3
+   */
+  nbdServerStart(args: NbdServerStartArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('nbd-server-start', args, options);
+  }
+
+  /**
+   * Stop the NBD server; every NBD export is removed with it.
+   *
+   * @since 1.3
+   */
+  nbdServerStop(options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('nbd-server-stop', undefined, options);
+  }
+
+  /**
+   * Create a block export.
+   *
+   * @since 5.2
+   */
+  blockExportAdd(args: BlockExportOptions, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('block-export-add', args, options);
+  }
+
+  /**
+   * Remove a block export.  It may take a while: the export is gone
+   * when BLOCK_EXPORT_DELETED says so.
+   *
+   * @since 5.2
+   */
+  blockExportDel(args: BlockExportDelArguments, options?: ExecuteOptions): Promise<Record<string, never>> {
+    return this.execute('block-export-del', args, options);
+  }
+
+  /**
+   * List the block exports.
+   *
+   * @returns one entry per export, the newest first
+   * @since 5.2
+   */
+  queryBlockExports(options?: ExecuteOptions): Promise<BlockExportInfo[]> {
+    return this.execute('query-block-exports', undefined, options);
   }
 
   /**

@@ -94,8 +94,9 @@ export interface IOThreadInfo {
    */
   'aio-max-batch': number | bigint;
   /**
-   * everything that currently uses this IOThread.  Absent when
-   * the QEMU answering does not track holders (since 10.1)
+   * everything that currently uses this IOThread, the most
+   * recent registration first.  Absent when the QEMU answering does
+   * not track holders (since 10.1)
    */
   holders?: IoThreadHolder[];
 }

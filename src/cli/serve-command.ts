@@ -3,9 +3,12 @@
  * a unix socket or TCP port, until Ctrl-C.
  *
  * Without behaviours of its own it negotiates, answers `query-version`
- * (and `query-commands` where the schema has it), refuses what QEMU would
- * refuse with QEMU's words, and, with --replay, answers from a recorded
- * session. Everything else gets a GenericError, reported on stderr.
+ * (and `query-commands` and `query-qmp-schema` where the schema has
+ * them), refuses what QEMU would refuse with QEMU's words, and, with
+ * --replay, answers from a recorded session; with --simulate it is a QEMU
+ * with the IOThread holder-tracking series (testing/simulate), started
+ * with DEMO_MACHINE. Everything else gets a GenericError, reported on
+ * stderr.
  *
  * Exit status: 0 stopped by SIGINT/SIGTERM (the socket file is removed),
  * 1 invalid schema or transcript, 2 usage error, 3 cannot listen.
@@ -16,26 +19,33 @@ import { parseTcpTarget } from '../runtime/transport.js';
 import { QmpTestServer } from '../testing/server.js';
 import { ServerSchema, defaultSchemaPath } from '../testing/schema.js';
 import { isQmpTestError } from '../testing/errors.js';
+import { DEMO_MACHINE, holderTrackingQemu } from '../testing/simulate/index.js';
 import type { ListenTarget } from '../testing/transport.js';
 import { parseCommand } from './backend-commands.js';
 
-const SERVE_HELP = `usage: qapi-ts serve [--schema SCHEMA] (--socket PATH | --tcp HOST:PORT) [--replay TRANSCRIPT.jsonl]
+const SERVE_HELP = `usage: qapi-ts serve [--schema SCHEMA] (--socket PATH | --tcp HOST:PORT) [--replay TRANSCRIPT.jsonl | --simulate]
 
 Serve QMP from a QAPI schema, without QEMU: greeting, capabilities
 negotiation and QEMU's own checks and error messages for every command.
 With --replay, commands are answered with the replies of a recorded
-session (the transcript format 'qapi-ts verify' reads). Ctrl-C stops it.
+session (the transcript format 'qapi-ts verify' reads). With --simulate,
+it behaves like a QEMU with IOThread holder tracking: IOThreads, devices,
+block nodes, NBD exports and their holders, starting with IOThreads io0
+and io1, four devices and an export (free for hotplug: root ports rp4 to
+rp7, block node disk3). Ctrl-C stops it.
 
 options:
   --schema SCHEMA          the QAPI schema to serve (default: qapi-ts's own qapi/)
   -s, --socket PATH        listen on this unix socket (replaced if it is one)
   -t, --tcp HOST:PORT      listen on this TCP address (port 0: any free port)
   --replay FILE            answer from this recorded session
+  --simulate               simulate a QEMU with IOThread holder tracking
   --qemu-version X.Y.Z     the version in the greeting (default: the recorded
                            one with --replay, else 10.1.0)
   -h, --help               show this help
 
-exit status: 0 stopped by SIGINT or SIGTERM, 1 invalid schema or transcript,
+exit status: 0 stopped by SIGINT or SIGTERM, 1 invalid schema or transcript (or
+a schema without the commands --simulate needs),
 2 usage error, 3 cannot listen.
 `;
 
@@ -44,6 +54,7 @@ const OPTIONS = {
   socket: { type: 'string', short: 's' },
   tcp: { type: 'string', short: 't' },
   replay: { type: 'string' },
+  simulate: { type: 'boolean' },
   'qemu-version': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -66,6 +77,7 @@ export async function runServe(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (positionals.length > 0) return usage(`unexpected argument '${positionals[0]}'`);
   if ((values.socket === undefined) === (values.tcp === undefined)) return usage('give exactly one of --socket PATH or --tcp HOST:PORT');
+  if (values.simulate && values.replay !== undefined) return usage('--simulate and --replay cannot be combined');
   let target: ListenTarget;
   try {
     target = values.socket !== undefined ? { path: values.socket } : listenTarget(values.tcp as string);
@@ -93,13 +105,17 @@ export async function runServe(argv: string[]): Promise<number> {
       const replay = server.replay(readFileSync(values.replay, 'utf8'));
       process.stderr.write(`qapi-ts serve: replaying ${replay.commands.length} recorded commands from ${values.replay}\n`);
     }
+    if (values.simulate) {
+      server.use(holderTrackingQemu({ boot: DEMO_MACHINE }));
+      process.stderr.write('qapi-ts serve: simulating a QEMU with IOThread holder tracking (io0, io1; free: root ports rp4-rp7, node disk3)\n');
+    }
   } catch (e) {
     if (isQapiError(e)) {
       process.stderr.write(`${e.message}\n`);
       return 1;
     }
     if (isQmpTestError(e)) {
-      process.stderr.write(`qapi-ts serve: ${values.replay}: ${e.message}\n`);
+      process.stderr.write(`qapi-ts serve: ${values.simulate ? '--simulate' : values.replay}: ${e.message}\n`);
       return 1;
     }
     const code = (e as NodeJS.ErrnoException).code;

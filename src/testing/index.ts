@@ -22,3 +22,10 @@ export { Replay, type RecordedCommand, type ReplayOptions } from './replay.js';
 export { checkArguments, type ArgumentCheck, type ArgumentOptions } from './arguments.js';
 export { memoryPair, type ListenTarget } from './transport.js';
 export * from './errors.js';
+export {
+  holderTrackingQemu,
+  DEMO_MACHINE,
+  type BootCommand,
+  type SimulationOptions,
+  type SimulationPlugin,
+} from './simulate/index.js';

@@ -9,6 +9,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { CheckedSchema, SchemaCommand, SchemaEvent } from '../frontend/model.js';
+import { generateIntrospection } from '../backends/introspect.js';
 import { loadSchemaValidators } from '../backends/load.js';
 import { describeValue, validate } from '../backends/verify.js';
 import type { ValidatorSet } from '../support/client.js';
@@ -38,6 +39,7 @@ export class ServerSchema {
   private readonly commands = new Map<string, SchemaCommand>();
   private readonly events = new Map<string, SchemaEvent>();
   private readonly strict: ValidatorSet;
+  private introspected: unknown[] | null | undefined;
 
   private constructor(
     readonly model: CheckedSchema,
@@ -74,6 +76,20 @@ export class ServerSchema {
   static async of(model: CheckedSchema, options: ServerSchemaOptions = {}): Promise<ServerSchema> {
     const loaded = await loadSchemaValidators(model);
     return new ServerSchema(model, loaded.validatorSet(true), options);
+  }
+
+  /**
+   * `query-qmp-schema`'s reply for this schema, as QEMU's own generator
+   * makes it (type names masked, every `if` taken as true), computed once;
+   * null when the schema has no `query-qmp-schema` or its reply type
+   * cannot hold that data.
+   */
+  introspection(): unknown[] | null {
+    if (this.introspected === undefined) {
+      const data = this.commands.has('query-qmp-schema') ? generateIntrospection(this.model) : null;
+      this.introspected = data !== null && this.replyProblem('query-qmp-schema', data) === '' ? data : null;
+    }
+    return this.introspected;
   }
 
   command(name: string): SchemaCommand | undefined {

@@ -258,7 +258,7 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
 
   // --- built-in answers ---------------------------------------------------------------
 
-  /** Answers QEMU's server always has: negotiation, its version, its command list. */
+  /** Answers QEMU's server always has: negotiation, its version, its command list, its schema. */
   private builtin(call: Call): Plan | undefined {
     const plain = (value: unknown): Plan => ({ response: { kind: 'return', value }, delay: 0, before: [], after: [] });
     switch (call.command) {
@@ -269,6 +269,10 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
       case 'query-commands': {
         const list = this.schema.commandNames().map((name) => ({ name }));
         return this.schema.replyProblem('query-commands', list) === '' ? plain(list) : undefined;
+      }
+      case 'query-qmp-schema': {
+        const data = this.schema.introspection();
+        return data === null ? undefined : plain(data);
       }
       default:
         return undefined;

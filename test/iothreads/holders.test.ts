@@ -1,12 +1,15 @@
 /**
  * Holder derivation on an in-memory QOM tree shaped like QEMU's: the
  * traps (proxy + backend, deleted IOThreads, reused ids), batching, and a
- * hostile server.
+ * hostile server; and QEMU's own list taken as it is, from the simulated
+ * holder-tracking QEMU.
  */
 import { describe, expect, it } from 'vitest';
 import { inspectIothreads, QomWalkError, type ServerFeatures } from '../../src/iothreads/index.js';
 import type { QmpEventMessage, QmpExecutor } from '../../src/runtime/executor.js';
 import { QmpCommandError } from '../../src/runtime/errors.js';
+import { QmpClient } from '../../src/runtime/index.js';
+import { holderTrackingQemu, QmpTestServer } from '../../src/testing/index.js';
 
 interface Prop {
   name: string;
@@ -221,17 +224,30 @@ describe('inspectIothreads: holders derived from QOM', () => {
     await expect(inspectIothreads(endless, { features: DERIVED })).rejects.toBeInstanceOf(QomWalkError);
   });
 
-  it('takes the server\'s own list where its schema has holders', async () => {
-    const qom = new FakeQom();
-    qom.addIothread('io0');
-    const execute = qom.execute.bind(qom);
-    qom.execute = async (command, args) =>
-      command === 'query-iothreads'
-        ? [{ id: 'io0', 'thread-id': 5, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, holders: [{ type: 'block-node', 'node-name': 'exp0' }] }]
-        : execute(command, args);
-    const report = await inspectIothreads(qom, { features: { holders: true, qomListGet: false } });
+  it("takes the server's own list where its schema has holders (the simulated holder-tracking QEMU), as it is", async () => {
+    await using server = await QmpTestServer.create();
+    server.use(
+      holderTrackingQemu({
+        boot: [
+          ['object-add', { 'qom-type': 'iothread', id: 'io0' }],
+          ['blockdev-add', { driver: 'null-co', 'node-name': 'exp0' }],
+          ['device_add', { driver: 'virtio-blk-pci', id: 'vblk0', bus: 'rp0', drive: 'exp0', iothread: 'io0' }],
+          ['nbd-server-start', { addr: { type: 'unix', data: { path: '/nowhere/nbd.sock' } } }],
+          ['blockdev-add', { driver: 'null-co', 'node-name': 'exp1' }],
+          ['block-export-add', { type: 'nbd', id: 'e1', 'node-name': 'exp1', iothread: 'io0' }],
+        ],
+      }),
+    );
+    await using qmp = await QmpClient.overStream(server.connect());
+    const report = await inspectIothreads(qmp);
     expect(report).toMatchObject({ holders: 'reported', commands: 1 });
-    expect(report.iothreads[0]?.holders).toEqual([{ type: 'block-node', 'node-name': 'exp0' }]);
-    expect(qom.sent).toEqual([]);
+    // Newest first, as QEMU keeps them: not sorted, not filtered.
+    expect(report.iothreads[0]?.holders).toEqual([
+      { type: 'block-node', 'node-name': 'exp1' },
+      { type: 'qom', path: '/machine/peripheral/vblk0' },
+    ]);
+    // Nothing but the schema and query-iothreads was asked: no QOM walk.
+    expect(server.received.map((c) => c.command)).toEqual(['qmp_capabilities', 'query-qmp-schema', 'query-iothreads']);
+    server.assertDone();
   });
 });

@@ -1,7 +1,9 @@
 /**
  * `qapi-ts serve` as users run it (the built CLI): a client talks to it
  * over a unix socket or TCP, --replay answers from a recorded session,
- * SIGINT and SIGTERM stop it cleanly, and bad input gets the right status.
+ * --simulate is a QEMU with IOThread holder tracking that `qapi-ts
+ * iothreads`, `probe`, `exec` and `events` work against, SIGINT and
+ * SIGTERM stop it cleanly, and bad input gets the right status.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +18,7 @@ import { sharedDir } from '../helpers/shared.js';
 const built = builtCli('src/cli/serve-command.js', 'qapi-ts serve tests');
 const corpus = sharedDir('corpus/qemu-7.2/qapi');
 const transcripts = sharedDir('transcripts/qemu-7.2');
+const corpus10 = sharedDir('corpus/qemu-10.0/qapi');
 
 interface Served {
   child: ChildProcess;
@@ -119,5 +122,84 @@ describe.skipIf(!built)('qapi-ts serve', () => {
     const cannot = await runCli(['serve', '--socket', join(dir, 'no-such-dir', 'qmp.sock')]);
     expect(cannot.code).toBe(3);
     expect(cannot.stderr).toContain('cannot listen');
+  });
+});
+
+/** `qapi-ts iothreads --json` against `socket`: IOThread id → holders as text. */
+async function iothreadsJson(socket: string, ...more: string[]): Promise<{ holders: string; iothreads: Record<string, string[]> }> {
+  const run = await runCli(['iothreads', '--socket', socket, '--json', ...more]);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const report = JSON.parse(run.stdout) as { holders: string; iothreads: { id: string; holders: Record<string, string>[] }[] };
+  const text = (h: Record<string, string>) => (h.type === 'qom' ? h.path! : `${h.type}:${h['node-name']}`);
+  return { holders: report.holders, iothreads: Object.fromEntries(report.iothreads.map((t) => [t.id, t.holders.map(text)])) };
+}
+
+describe.skipIf(!built)('qapi-ts serve --simulate', () => {
+  const P = '/machine/peripheral';
+
+  it('is a QEMU whose holders qapi-ts iothreads reports as they are, newest first, across a hotplug cycle', async () => {
+    const socket = join(tempDir(), 'qmp.sock');
+    const served = await serve(['--simulate', '--socket', socket]);
+    expect(served.stderr()).toContain('simulating a QEMU with IOThread holder tracking');
+    const demo = {
+      io0: [`${P}/vblk1`, `${P}/vblk0`],
+      io1: ['block-node:disk2', '/machine/peripheral-anon/device[0]', `${P}/vblk1`, `${P}/vscsi0`],
+    };
+    expect(await iothreadsJson(socket)).toEqual({ holders: 'reported', iothreads: demo });
+    const probed = await runCli(['probe', '--socket', socket, 'query-iothreads/ret-type/holders', 'qom-list-get']);
+    expect(probed).toMatchObject({ code: 0, stdout: 'query-iothreads/ret-type/holders: yes\nqom-list-get: yes\n' });
+
+    const add = await runCli(['exec', '--socket', socket, 'device_add', '{"driver": "virtio-blk-pci", "id": "vblk2", "bus": "rp4", "drive": "disk3", "iothread": "io0"}']);
+    expect(add).toMatchObject({ code: 0, stdout: '{}\n' });
+    expect((await iothreadsJson(socket)).iothreads.io0).toEqual([`${P}/vblk2`, ...demo.io0]);
+    // Derived from QOM: the same devices, sorted; the export cannot be seen.
+    expect(await iothreadsJson(socket, '--derived')).toEqual({
+      holders: 'derived',
+      iothreads: { io0: [`${P}/vblk0`, `${P}/vblk1`, `${P}/vblk2`], io1: demo.io1.slice(1).sort() },
+    });
+
+    const refused = await runCli(['exec', '--socket', socket, 'object-del', '{"id": "io0"}']);
+    expect(refused).toMatchObject({ code: 4, stderr: `GenericError: IOThread 'io0' is in use by ${P}/vblk2, ${P}/vblk1, ${P}/vblk0\n` });
+
+    const deleted: unknown[] = [];
+    {
+      await using watcher = await QmpClient.connect({ path: socket });
+      watcher.onEvent((e) => deleted.push([e.event, e.data]), ['DEVICE_DELETED']);
+      const del = await runCli(['exec', '--socket', socket, 'device_del', '{"id": "vblk2"}']);
+      expect(del).toMatchObject({ code: 0, stdout: '{}\n' });
+      for (let i = 0; i < 200 && deleted.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(deleted).toEqual([
+      ['DEVICE_DELETED', { path: `${P}/vblk2/virtio-backend` }],
+      ['DEVICE_DELETED', { device: 'vblk2', path: `${P}/vblk2` }],
+    ]);
+    expect(await iothreadsJson(socket)).toEqual({ holders: 'reported', iothreads: demo });
+
+    served.child.kill('SIGINT');
+    expect(await served.exit).toBe(0);
+    expect(existsSync(socket)).toBe(false);
+  });
+
+  it.skipIf(corpus10 === null)("over QEMU 10.0's schema (no holders there) it is a QEMU without the series: holders are derived", async () => {
+    const socket = join(tempDir(), 'qmp.sock');
+    const served = await serve(['--simulate', '--schema', join(corpus10!, 'qapi-schema.json'), '--socket', socket]);
+    expect(await iothreadsJson(socket)).toEqual({
+      holders: 'derived',
+      iothreads: { io0: [`${P}/vblk0`, `${P}/vblk1`], io1: ['/machine/peripheral-anon/device[0]', `${P}/vblk1`, `${P}/vscsi0`] },
+    });
+    served.child.kill('SIGTERM');
+    expect(await served.exit).toBe(0);
+  });
+
+  it('refuses --simulate with --replay (2) and a schema without the commands it needs (1)', async () => {
+    const dir = tempDir();
+    const sock = join(dir, 'qmp.sock');
+    writeFileSync(join(dir, 'replay.jsonl'), '');
+    expect((await runCli(['serve', '--simulate', '--replay', join(dir, 'replay.jsonl'), '--socket', sock])).code).toBe(2);
+    writeFileSync(join(dir, 'tiny.json'), "{ 'command': 'query-status' }\n");
+    const tiny = await runCli(['serve', '--simulate', '--schema', join(dir, 'tiny.json'), '--socket', sock]);
+    expect(tiny.code).toBe(1);
+    expect(tiny.stderr).toContain("--simulate: boot command 1 'object-add': not a simulated command of the schema");
   });
 });
