@@ -48,7 +48,11 @@ import { deadline, type Deadline } from './timers.js';
 import { describeTarget, type QmpTarget } from './transport.js';
 
 export interface GuestAgentOptions extends SessionOptions {
-  /** Milliseconds to wait for each later resynchronisation before sending another (default: the connect timeout, 10000). */
+  /**
+   * Milliseconds to wait for the reply to each sync before sending another
+   * (default: the connect timeout, 10000). The first sync is also bounded
+   * by the connect `timeout`.
+   */
   syncTimeout?: number;
 }
 
@@ -114,7 +118,7 @@ export class GuestAgentClient extends QmpConnection {
       phase('synchronising with the guest agent');
       await client.setupStep<void>((resolve) => {
         client.syncDone = resolve;
-        client.startSync(Infinity);
+        client.startSync();
       });
     });
     return client;
@@ -138,7 +142,7 @@ export class GuestAgentClient extends QmpConnection {
   protected override malformed(text: string, cause: unknown): void {
     const error = new QmpProtocolError('QMP_ERR_PROTOCOL', `malformed message from the guest agent: ${describe(text)} (resynchronising)`, { cause });
     this.report(error);
-    this.startSync(this.syncTimeout, error);
+    this.startSync(error);
   }
 
   /**
@@ -146,11 +150,12 @@ export class GuestAgentClient extends QmpConnection {
    * written before is answered before the sentinel and discarded: calls
    * still waiting for those replies reject with `error`.
    */
-  private startSync(timeout = this.syncTimeout, error?: QmpProtocolError): void {
+  private startSync(error?: QmpProtocolError): void {
     if (this.state === 'closed') return;
     this.sync?.timer?.cancel();
     this.dropWritten(error ?? new QmpProtocolError('QMP_ERR_PROTOCOL', 'the guest agent was resynchronised before this call was answered'));
     const id = syncId();
+    const timeout = this.syncTimeout;
     this.sync = { id, sentinel: false, timer: deadline(timeout, () => this.syncTimedOut(id, timeout)) };
     const request = `{"execute":"guest-sync-delimited","arguments":{"id":${id}}}\n`;
     this.recorder?.client(request);
