@@ -94,6 +94,12 @@ export interface QemuInstance {
   sockets: string[];
   /** Kills the process (SIGKILL by default) and waits until it is gone. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts the same command line again in the same dir (same sockets) once
+   * the process is gone (call kill() first, or let it quit); `pid` is the
+   * new process's.
+   */
+  relaunch(): Promise<void>;
   /** kill() + remove the temp dir. */
   stop(): Promise<void>;
 }
@@ -237,19 +243,28 @@ async function launch(
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  const pid = Number(readFileSync(pidfile, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`bad pidfile ${pidfile}`);
+  const readPid = (): number => {
+    const pid = Number(readFileSync(pidfile, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`bad pidfile ${pidfile}`);
+    return pid;
+  };
   const instance: QemuInstance = {
-    pid,
+    pid: readPid(),
     release,
     dir,
     innerDir,
     socket,
     sockets,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      const pid = instance.pid;
       if (alive(pid)) process.kill(pid, signal);
       const deadline = Date.now() + 10_000;
       while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    },
+    async relaunch() {
+      if (alive(instance.pid)) throw new Error(`QEMU ${instance.pid} is still running`);
+      await runQemuTool(release, binary, args);
+      instance.pid = readPid();
     },
     async stop() {
       running.delete(instance);

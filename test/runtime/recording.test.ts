@@ -13,10 +13,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QapiClient, schemaValidators, type CommandMap, type EventMap } from '../../generated/index.js';
 import { parseTranscript, verifyTranscript } from '../../src/backends/verify.js';
 import { parseSchemaString } from '../../src/frontend/index.js';
-import { GuestAgentClient, QmpClient } from '../../src/runtime/index.js';
+import { GuestAgentClient, QmpClient, QmpCommandError } from '../../src/runtime/index.js';
 import { QmpTestServer, ServerSchema, faults } from '../../src/testing/index.js';
 import { loadSnippet } from '../backends/helpers.js';
 import { builtCli, runCli, spawnCli } from '../helpers/cli.js';
+import { rejection } from '../helpers/rejection.js';
 import { listeningServer, type ListeningServer } from '../helpers/socket-server.js';
 
 type Server = QmpTestServer<CommandMap, EventMap>;
@@ -100,7 +101,7 @@ describe('recording a session', () => {
     expect((await stops.next()).value?.event).toBe('STOP');
     expect(await typed.queryStatus()).toEqual({ running: false, status: 'paused' });
     expect(await typed.qomGet({ path: '/', property: 'x' })).toBe('x');
-    expect((await qmp.execute('no-such-command').catch((e: { errorClass?: string }) => e)).errorClass).toBe('CommandNotFound');
+    expect((await rejection(qmp.execute('no-such-command'), QmpCommandError)).errorClass).toBe('CommandNotFound');
     replaying.assertDone();
   });
 
