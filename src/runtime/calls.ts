@@ -29,6 +29,7 @@
  * ghost's late reply may still come. Ghosts are kept up to GHOST_LIMIT;
  * beyond that the oldest is forgotten and its id retired.
  */
+import { Fifo } from './fifo.js';
 import type { Deadline } from './timers.js';
 
 /**
@@ -63,9 +64,8 @@ export class Call {
 export const GHOST_LIMIT = 65_536;
 
 export class CallTable {
-  /** Calls sent without an id, oldest first (`head` onwards). */
-  private order: Call[] = [];
-  private head = 0;
+  /** Calls sent without an id, oldest first. */
+  private readonly order = new Fifo<Call>();
   /** Calls sent with an id. */
   private readonly byId = new Map<number, Call>();
   /** Ids of ghosts in `byId`, oldest first. */
@@ -90,7 +90,7 @@ export class CallTable {
 
   /** Written calls whose reply has not come (ghosts included). */
   get size(): number {
-    return this.order.length - this.head + this.byId.size;
+    return this.order.length + this.byId.size;
   }
 
   /** `call` was written: its reply is awaited from now on. */
@@ -122,16 +122,8 @@ export class CallTable {
   take(id: unknown, hasId: boolean): Call | undefined {
     let call: Call | undefined;
     if (!hasId) {
-      if (this.head === this.order.length) return undefined;
-      call = this.order[this.head];
-      this.order[this.head++] = undefined as unknown as Call;
-      if (this.head === this.order.length) {
-        this.order = [];
-        this.head = 0;
-      } else if (this.head > 1024 && this.head * 2 > this.order.length) {
-        this.order = this.order.slice(this.head);
-        this.head = 0;
-      }
+      call = this.order.shift();
+      if (call === undefined) return undefined;
     } else {
       if (typeof id !== 'number') return undefined;
       call = this.byId.get(id);
@@ -140,16 +132,14 @@ export class CallTable {
       this.ghostIds.delete(id);
       this.freeIds.push(id);
     }
-    this.unwindow(call as Call);
+    this.unwindow(call);
     return call;
   }
 
   /** Empties the table; returns every written call still in it (oldest in-order ones first). */
   clear(): Call[] {
-    const calls = [...this.order.slice(this.head), ...this.byId.values()];
+    const calls = [...this.order.clear(), ...this.byId.values()];
     for (const call of calls) this.unwindow(call);
-    this.order = [];
-    this.head = 0;
     for (const id of this.byId.keys()) this.freeIds.push(id);
     this.byId.clear();
     this.ghostIds.clear();

@@ -20,7 +20,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { Call, CallTable } from './calls.js';
-import type { ExecuteOptions, QmpEventMessage, QmpExecutor } from './executor.js';
+import type { ExecuteOptions, QmpExecutor } from './executor.js';
 import {
   QmpAbortError,
   QmpCommandError,
@@ -29,7 +29,7 @@ import {
   QmpProtocolError,
   QmpTimeoutError,
 } from './errors.js';
-import { EventHub, type QmpEventStream } from './events.js';
+import { QmpEventSource } from './events.js';
 import { LineDecoder } from './framing.js';
 import { parseJson } from './json.js';
 import { checkPositiveInteger, checkTimeout } from './options.js';
@@ -38,7 +38,6 @@ import { classify, describe, encodeCommand, type QmpMessage } from './protocol.j
 import { Recorder, type RecordTarget } from './recorder.js';
 import { deadline, type Deadline } from './timers.js';
 import { openSocket, type QmpTarget } from './transport.js';
-import { waitForEvent, type WaitForEventOptions } from './wait.js';
 
 /** Options every session takes (QMP and guest agent). */
 export interface SessionOptions {
@@ -97,7 +96,7 @@ interface SignalCalls {
 
 type ReplyMessage = Extract<QmpMessage, { kind: 'reply' }>;
 
-export abstract class QmpConnection implements QmpExecutor, AsyncDisposable, OutboxOwner {
+export abstract class QmpConnection extends QmpEventSource implements QmpExecutor, AsyncDisposable, OutboxOwner {
   /** Replies that matched no call (neither pending nor given up on). */
   unknownReplies = 0;
 
@@ -110,7 +109,6 @@ export abstract class QmpConnection implements QmpExecutor, AsyncDisposable, Out
   /** Calls accepted and not settled, given up on or rejected. */
   private live = 0;
   private readonly bySignal = new Map<AbortSignal, SignalCalls>();
-  private readonly hub = new EventHub();
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   private readonly defaultTimeout: number | undefined;
@@ -124,6 +122,7 @@ export abstract class QmpConnection implements QmpExecutor, AsyncDisposable, Out
     /** Every request carries an id (else in-band ones go without, see calls.ts). */
     private readonly alwaysIds: boolean,
   ) {
+    super();
     this.state = initialState;
     this.defaultTimeout = options.defaultTimeout;
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
@@ -491,37 +490,6 @@ export abstract class QmpConnection implements QmpExecutor, AsyncDisposable, Out
     if (!this.stream.destroyed) this.stream.destroy();
     if (this.recorder === undefined) this.resolveClosed();
     else void this.recorder.close().then(this.resolveClosed);
-  }
-
-  // --- events and errors ----------------------------------------------------------
-
-  /**
-   * Events from now on, optionally only the named ones. Buffers up to
-   * `bufferSize` (default 1024), dropping the oldest beyond that and
-   * counting them in the stream's `dropped`.
-   */
-  events(names?: readonly string[], options: { signal?: AbortSignal; bufferSize?: number } = {}): QmpEventStream {
-    return this.hub.subscribe(names, options);
-  }
-
-  /**
-   * The first event named `name` (that `filter` accepts), subscribed from
-   * this call on; see wait.ts. `trigger` runs once subscribed:
-   *
-   *   await qmp.waitForEvent('DEVICE_DELETED', { filter: (d) => …, trigger: () => qmp.execute('device_del', { id }), timeout: 5000 });
-   */
-  waitForEvent(name: string, options?: WaitForEventOptions<unknown, QmpEventMessage>): Promise<QmpEventMessage> {
-    return waitForEvent(name, (signal) => this.events([name], { signal }), options);
-  }
-
-  /** Calls `listener` for each event (only the named ones, if given); returns an unsubscribe function. */
-  onEvent(listener: (event: QmpEventMessage) => void, names?: readonly string[]): () => void {
-    return this.hub.onEvent(listener, names);
-  }
-
-  /** Non-fatal problems (unknown replies, throwing listeners, late errors) and the fatal protocol error. */
-  onError(listener: (error: unknown) => void): () => void {
-    return this.hub.onError(listener);
   }
 
   /** Closes the session: pending calls reject with QmpDisconnectedError, event iterators end. */

@@ -22,6 +22,8 @@
  * again): events in between were lost.
  */
 import type { QmpEventGap, QmpEventMessage } from './executor.js';
+import { Fifo } from './fifo.js';
+import { waitForEvent, type WaitForEventOptions } from './wait.js';
 import { checkPositiveInteger } from './options.js';
 
 export const DEFAULT_EVENT_BUFFER = 1024;
@@ -34,8 +36,7 @@ export class QmpEventStream implements AsyncIterableIterator<QmpEventMessage> {
   /** Reconnections while this stream was open (see the file comment). */
   gaps = 0;
   private gap: QmpEventGap | undefined;
-  private queue: (QmpEventMessage | undefined)[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<QmpEventMessage>();
   private waiters: Waiter[] = [];
   private done = false;
   private failure: unknown = undefined;
@@ -54,7 +55,7 @@ export class QmpEventStream implements AsyncIterableIterator<QmpEventMessage> {
 
   /** Events waiting to be read. */
   get buffered(): number {
-    return this.queue.length - this.head;
+    return this.queue.length;
   }
 
   /** Called by a reconnecting client: the connection was made again, events in between are lost. */
@@ -75,15 +76,11 @@ export class QmpEventStream implements AsyncIterableIterator<QmpEventMessage> {
       waiter.resolve({ value: event, done: false });
       return;
     }
-    if (this.buffered >= this.bufferSize) {
-      this.queue[this.head++] = undefined;
+    if (this.queue.length >= this.bufferSize) {
+      this.queue.shift();
       this.dropped++;
     }
     this.queue.push(event);
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
   }
 
   /** Ends the stream; with an error, readers get it after the buffer drains. */
@@ -99,11 +96,8 @@ export class QmpEventStream implements AsyncIterableIterator<QmpEventMessage> {
   }
 
   next(): Promise<IteratorResult<QmpEventMessage>> {
-    if (this.head < this.queue.length) {
-      const value = this.queue[this.head] as QmpEventMessage;
-      this.queue[this.head++] = undefined;
-      return Promise.resolve({ value, done: false });
-    }
+    const value = this.queue.shift();
+    if (value !== undefined) return Promise.resolve({ value, done: false });
     if (this.done) {
       if (this.failure !== undefined) {
         const f = this.failure;
@@ -118,8 +112,7 @@ export class QmpEventStream implements AsyncIterableIterator<QmpEventMessage> {
   return(): Promise<IteratorResult<QmpEventMessage>> {
     this.end();
     this.failure = undefined;
-    this.queue = [];
-    this.head = 0;
+    this.queue.clear();
     return Promise.resolve({ value: undefined, done: true });
   }
 
@@ -204,5 +197,39 @@ export class EventHub {
     this.ended ??= { error };
     for (const s of this.streams) s.end(error);
     this.streams.clear();
+  }
+}
+
+/** What every client offers for events: streams, waits and listeners, over its EventHub. */
+export abstract class QmpEventSource {
+  protected readonly hub = new EventHub();
+
+  /**
+   * Events from now on, optionally only the named ones. Buffers up to
+   * `bufferSize` (default 1024), dropping the oldest beyond that and
+   * counting them in the stream's `dropped`.
+   */
+  events(names?: readonly string[], options: { signal?: AbortSignal; bufferSize?: number } = {}): QmpEventStream {
+    return this.hub.subscribe(names, options);
+  }
+
+  /**
+   * The first event named `name` (that `filter` accepts), subscribed from
+   * this call on; see wait.ts. `trigger` runs once subscribed:
+   *
+   *   await qmp.waitForEvent('DEVICE_DELETED', { filter: (d) => …, trigger: () => qmp.execute('device_del', { id }), timeout: 5000 });
+   */
+  waitForEvent(name: string, options?: WaitForEventOptions<unknown, QmpEventMessage>): Promise<QmpEventMessage> {
+    return waitForEvent(name, (signal) => this.events([name], { signal }), options);
+  }
+
+  /** Calls `listener` for each event (only the named ones, if given); returns an unsubscribe function. */
+  onEvent(listener: EventListener, names?: readonly string[]): () => void {
+    return this.hub.onEvent(listener, names);
+  }
+
+  /** Problems reported without failing a call (unknown replies, throwing listeners, late errors…) and fatal ones. */
+  onError(listener: ErrorListener): () => void {
+    return this.hub.onError(listener);
   }
 }

@@ -19,6 +19,7 @@
 import type { Duplex } from 'node:stream';
 import type { Call } from './calls.js';
 import { QmpQueueFullError } from './errors.js';
+import { Fifo } from './fifo.js';
 
 /** Characters handed to one `write()` at most (when more are waiting). */
 const BATCH_CHARS = 64 * 1024;
@@ -36,9 +37,8 @@ export class Outbox {
   /** Characters of the requests waiting. */
   queuedBytes = 0;
   /** Out-of-band requests waiting (they overtake `ordered`). */
-  private urgent: Call[] = [];
-  private ordered: Call[] = [];
-  private head = 0;
+  private readonly urgent = new Fifo<Call>();
+  private readonly ordered = new Fifo<Call>();
   private scheduled = false;
   /** Waiting for 'drain'. */
   private blocked = false;
@@ -115,31 +115,20 @@ export class Outbox {
   close(): Call[] {
     this.closed = true;
     this.stream.off('drain', this.onDrain);
-    const waiting = [...this.urgent, ...this.ordered.slice(this.head)].filter((c) => c.state === 'queued');
-    this.urgent = [];
-    this.ordered = [];
-    this.head = 0;
+    const waiting = [...this.urgent.clear(), ...this.ordered.clear()].filter((c) => c.state === 'queued');
     this.queued = 0;
     this.queuedBytes = 0;
     return waiting;
   }
 
+  /** The next call to write: out-of-band first, then in-band while the owner allows; withdrawn ones are skipped. */
   private next(): Call | undefined {
-    while (this.urgent.length > 0) {
-      const call = this.urgent.shift() as Call;
+    for (let call = this.urgent.shift(); call !== undefined; call = this.urgent.shift()) {
       if (call.state === 'queued') return call;
     }
-    while (this.head < this.ordered.length) {
-      const call = this.ordered[this.head] as Call;
+    for (let call = this.ordered.peek(); call !== undefined; call = this.ordered.peek()) {
       if (call.state === 'queued' && !this.owner.mayWriteInBand()) return undefined;
-      this.ordered[this.head++] = undefined as unknown as Call;
-      if (this.head === this.ordered.length) {
-        this.ordered = [];
-        this.head = 0;
-      } else if (this.head > 1024 && this.head * 2 > this.ordered.length) {
-        this.ordered = this.ordered.slice(this.head);
-        this.head = 0;
-      }
+      this.ordered.shift();
       if (call.state === 'queued') return call;
     }
     return undefined;

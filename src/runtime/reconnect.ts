@@ -33,12 +33,11 @@
 import { QmpClient, type ConnectOptions } from './client.js';
 import { checkSessionOptions } from './connection.js';
 import { QmpDisconnectedError, type QmpError } from './errors.js';
-import { EventHub, type QmpEventStream } from './events.js';
-import type { ExecuteOptions, QmpEventGap, QmpEventMessage, QmpExecutor } from './executor.js';
+import { QmpEventSource } from './events.js';
+import type { ExecuteOptions, QmpEventGap, QmpExecutor } from './executor.js';
 import { checkPositiveInteger, checkTimeout } from './options.js';
 import { forgetIntrospection } from './probe.js';
 import type { QmpTarget } from './transport.js';
-import { waitForEvent, type WaitForEventOptions } from './wait.js';
 
 export interface ReconnectOptions {
   /** Milliseconds before the first attempt after a loss (default 100). */
@@ -81,12 +80,15 @@ function checkBackoff(o: ReconnectOptions = {}): Backoff {
   return { initialDelay, maxDelay, factor, jitter, maxAttempts };
 }
 
-export class ReconnectingQmpClient implements QmpExecutor, AsyncDisposable {
+/**
+ * Events (`events`, `waitForEvent`, `onEvent`) span reconnects; `onError`
+ * also hears each loss of connection and each failed attempt.
+ */
+export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor, AsyncDisposable {
   /** Sessions made again after a loss. */
   reconnects = 0;
   private current: QmpClient | undefined;
   private state: ReconnectingState = 'ready';
-  private readonly hub = new EventHub();
   private readonly reconnectListeners = new Set<ReconnectListener>();
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
@@ -99,6 +101,7 @@ export class ReconnectingQmpClient implements QmpExecutor, AsyncDisposable {
     private readonly backoff: Backoff,
     first: QmpClient,
   ) {
+    super();
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.adopt(first);
   }
@@ -139,25 +142,6 @@ export class ReconnectingQmpClient implements QmpExecutor, AsyncDisposable {
       return Promise.reject(new QmpDisconnectedError(why, command));
     }
     return this.current.execute(command, args, options);
-  }
-
-  /** Events from now on, across reconnects (gaps marked, see events.ts). */
-  events(names?: readonly string[], options: { signal?: AbortSignal; bufferSize?: number } = {}): QmpEventStream {
-    return this.hub.subscribe(names, options);
-  }
-
-  /** The first event named `name` that `filter` accepts (see wait.ts); waits across reconnects. */
-  waitForEvent(name: string, options?: WaitForEventOptions<unknown, QmpEventMessage>): Promise<QmpEventMessage> {
-    return waitForEvent(name, (signal) => this.events([name], { signal }), options);
-  }
-
-  onEvent(listener: (event: QmpEventMessage) => void, names?: readonly string[]): () => void {
-    return this.hub.onEvent(listener, names);
-  }
-
-  /** The sessions' reported errors, each loss of connection and each failed attempt. */
-  onError(listener: (error: unknown) => void): () => void {
-    return this.hub.onError(listener);
   }
 
   /** Called with each new session after a loss, and the gap. */

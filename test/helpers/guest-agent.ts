@@ -17,6 +17,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alive, cleanUpOnExit, killAndWait } from './processes.js';
 
 export const GUEST_AGENT_BINARY = 'qemu-ga';
 
@@ -50,15 +51,6 @@ export interface GuestAgentInstance {
 
 const running = new Set<GuestAgentInstance>();
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function startGuestAgent(): Promise<GuestAgentInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-qga-'));
   const socket = join(dir, 'qga.sock');
@@ -86,11 +78,9 @@ export async function startGuestAgent(): Promise<GuestAgentInstance> {
     socket,
     async stop() {
       running.delete(instance);
-      for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-        if (alive(pid)) process.kill(pid, signal);
-        const deadline = Date.now() + 5000;
-        while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      }
+      if (alive(pid)) process.kill(pid, 'SIGCONT'); // a test may have stopped it
+      await killAndWait(pid, 'SIGTERM', 5000);
+      await killAndWait(pid, 'SIGKILL', 5000);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -102,13 +92,4 @@ export async function stopAllGuestAgents(): Promise<void> {
   await Promise.all([...running].map((a) => a.stop()));
 }
 
-process.on('exit', () => {
-  for (const a of running) {
-    try {
-      process.kill(a.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    rmSync(a.dir, { recursive: true, force: true });
-  }
-});
+cleanUpOnExit(running);

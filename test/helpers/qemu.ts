@@ -20,6 +20,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { alive, cleanUpOnExit, killAndWait } from './processes.js';
 import { sharedDir } from './shared.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -169,15 +170,6 @@ export interface QemuOptions {
   monitors?: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Starts QEMU. `args` may name files in the instance's dir only after it
  * exists; use `makeArgs` for that: it gets the dir as QEMU sees it.
@@ -256,10 +248,7 @@ async function launch(
     socket,
     sockets,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      const pid = instance.pid;
-      if (alive(pid)) process.kill(pid, signal);
-      const deadline = Date.now() + 10_000;
-      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await killAndWait(instance.pid, signal);
     },
     async relaunch() {
       if (alive(instance.pid)) throw new Error(`QEMU ${instance.pid} is still running`);
@@ -280,13 +269,4 @@ export async function stopAllQemu(): Promise<void> {
   await Promise.all([...running].map((q) => q.stop()));
 }
 
-process.on('exit', () => {
-  for (const q of running) {
-    try {
-      process.kill(q.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    rmSync(q.dir, { recursive: true, force: true });
-  }
-});
+cleanUpOnExit(running);
