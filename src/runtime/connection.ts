@@ -134,7 +134,7 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
       options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
     );
     // Opened last: nothing above can fail after the file is created.
-    this.recorder = options.record === undefined ? undefined : Recorder.open(options.record);
+    this.recorder = options.record === undefined ? undefined : Recorder.open(options.record, (e) => this.report(e));
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('error', (err: Error) => this.shutdown(new QmpDisconnectedError(`connection error: ${err.message}`, undefined, { cause: err })));
     stream.on('close', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));
@@ -197,6 +197,11 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
   /** Calls awaiting a reply or waiting to be written (0 when idle; tests check nothing leaks). */
   get pendingCount(): number {
     return this.live;
+  }
+
+  /** Why the `record` file could not be written, if it could not (recording stopped then; reported to `onError` too). */
+  get recordingError(): unknown {
+    return this.recorder?.error;
   }
 
   /** Requests waiting to be written (the server reads more slowly than they come, see outbox.ts). */

@@ -28,15 +28,28 @@ export class Recorder {
     private readonly owned: boolean,
   ) {}
 
+  /** Why the file could not be written (recording stopped; the session goes on). */
+  error: unknown = undefined;
+  private failed = false;
+
   /**
    * Opens the target. A path is opened at once, so a bad one fails here
-   * (with Node's error: ENOENT, EACCES…), before anything is sent.
+   * (with Node's error: ENOENT, EACCES…), before anything is sent. Should
+   * writing the file fail later (a full disk), recording stops and
+   * `onError` is told; the session goes on.
    */
-  static open(target: RecordTarget): Recorder {
+  static open(target: RecordTarget, onError: (error: unknown) => void): Recorder {
     if (typeof target !== 'string') return new Recorder(target, false);
     const fd = openSync(target, 'w');
     try {
-      return new Recorder(createWriteStream('', { fd }), true);
+      const recorder = new Recorder(createWriteStream('', { fd }), true);
+      recorder.out.on('error', (e) => {
+        if (recorder.failed) return;
+        recorder.failed = true;
+        recorder.error = e;
+        onError(e);
+      });
+      return recorder;
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -45,19 +58,20 @@ export class Recorder {
 
   /** A request as written (newline included or not). */
   client(line: string): void {
-    this.out.write(`{"dir": "client", "msg": ${trimLine(line)}}\n`);
+    if (!this.failed) this.out.write(`{"dir": "client", "msg": ${trimLine(line)}}\n`);
   }
 
   /** A line from the server, as received. */
   server(text: string): void {
-    this.out.write(`{"dir": "server", "msg": ${trimLine(text)}}\n`);
+    if (!this.failed) this.out.write(`{"dir": "server", "msg": ${trimLine(text)}}\n`);
   }
 
   /** Ends an owned file (resolving once it is written); a caller's stream is left open. */
   close(): Promise<void> {
     if (!this.owned) return Promise.resolve();
+    if (this.failed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.out.on('error', () => resolve());
+      this.out.once('error', () => resolve());
       this.out.end(() => resolve());
     });
   }

@@ -5,7 +5,7 @@
  * test server. The CLI's `exec --record` and `events --record` too.
  * recording.integration.ts records real QEMU 7.2 and 10.0.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -156,6 +156,18 @@ describe('recording a session', () => {
     ]);
     const validators = (await loadSnippet(qga)).validators.validatorSet(true);
     expect(verifyTranscript(text, validators, { strict: true }).verdicts.flatMap((v) => v.findings)).toEqual([]);
+  });
+
+  it.runIf(existsSync('/dev/full'))('a recording that fails later (a full disk) stops; onError is told, the session goes on', async () => {
+    const server = await scriptedServer();
+    const client = await QmpClient.overStream(server.connect(), { record: '/dev/full' });
+    const reported: unknown[] = [];
+    client.onError((e) => reported.push(e));
+    for (let i = 0; i < 20; i++) expect(await client.execute('qom-get', { path: '/', property: `p${i}` })).toBe(`p${i}`);
+    await client.close();
+    // Reported to onError when it happens (here, most likely while connecting, before the listener).
+    expect((client.recordingError as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(reported.length).toBeLessThanOrEqual(1);
   });
 
   it('a path that cannot be written fails connect (ENOENT) before the session starts', async () => {
