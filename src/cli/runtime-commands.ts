@@ -5,7 +5,8 @@
  *   0  success (events: interrupted with SIGINT/SIGTERM)
  *   1  invalid arguments (JSON_ARGS not JSON or not an object, rejected by
  *      our schema, or a request QEMU could not parse, e.g. nested too deep)
- *   2  usage error (bad flags, a bad --socket/--tcp/--timeout value)
+ *   2  usage error (bad flags, a bad --socket/--tcp/--timeout value, a
+ *      --record FILE that cannot be written, --guest-agent with --oob)
  *   3  could not connect, or the connection failed or broke (timeout,
  *      protocol error, hang-up): `CODE: message` on stderr
  *   4  QEMU answered with an error: `CLASS: desc` on stderr
@@ -200,7 +201,7 @@ async function connectSession(
     return guestAgent ? await GuestAgentClient.connect(target, rest) : await QmpClient.connect(target, rest);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && !code.startsWith('QMP_')) {
+    if (options.record !== undefined && typeof code === 'string' && !code.startsWith('QMP_')) {
       throw new UsageError(`--record: cannot write ${options.record}: ${(e as Error).message}`);
     }
     throw e;

@@ -82,7 +82,8 @@ for (const release of ['7.2', '10.0'] as QemuRelease[]) {
       });
     }
 
-    it.runIf(release === '7.2')('replays through the test server: the typed client gets the recorded results', async () => {
+    // The replay is checked on the 7.2 recording (one release is enough for the test server).
+    if (release === '7.2') it('replays through the test server: the typed client gets the recorded results', async () => {
       const server = await QmpTestServer.create({ schema: await ServerSchema.load(schemas!.system) });
       try {
         server.replay(text, { requireAll: true });
