@@ -5,8 +5,12 @@
 //           (1..conc, an answered id sent again): QEMU reads QMP input one
 //           byte per main-loop turn, so the id's bytes cost QEMU time; this
 //           row separates that cost from our client's overhead
-//   execute our QmpClient.execute (untyped)
-//   typed   the generated, validated client (when generated/ is built)
+//   execute our QmpClient.execute (untyped), default configuration: in-band
+//           requests without ids, matched in order
+//   ids     the same with `ids: 'always'` (an id on every request, matched
+//           by id), the client's behaviour before in-order matching
+//   typed   the generated, validated client (when generated/ is built),
+//           default configuration
 // at 1 and 16 commands in flight, measured side by side in interleaved rounds
 // (median of the slices is reported), plus node's CPU time per round trip.
 //
@@ -56,7 +60,7 @@ let tmp;
 let sockets;
 if (values.socket === undefined) {
   tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-'));
-  sockets = [0, 1, 2, 3].map((i) => join(tmp, `qmp${i}.sock`));
+  sockets = [0, 1, 2, 3, 4].map((i) => join(tmp, `qmp${i}.sock`));
   qemu = spawn('qemu-system-x86_64', [
     '-machine', 'none', '-display', 'none', '-S', '-nodefaults',
     ...sockets.flatMap((path, i) => [
@@ -138,8 +142,8 @@ async function openRaw(path, withId) {
 }
 
 // --- (b) / (c) our client -----------------------------------------------------
-async function openClient(path, typed) {
-  const qmp = await QmpClient.connect({ path });
+async function openClient(path, typed, options = {}) {
+  const qmp = await QmpClient.connect({ path }, options);
   const call = typed
     ? (() => { const c = new QapiClient(qmp); return () => c.queryStatus(); })()
     : () => qmp.execute('query-status');
@@ -156,6 +160,7 @@ const modes = [
   ['raw', (path) => openRaw(path, false)],
   ['raw+id', (path) => openRaw(path, true)],
   ['execute', (path) => openClient(path, false)],
+  ['ids', (path) => openClient(path, false, { ids: 'always' })],
   ...(QapiClient ? [['typed', (path) => openClient(path, true)]] : []),
 ];
 if (!QapiClient) console.log('typed: generated client not built (dist/generated/index.js missing); skipped');
@@ -273,6 +278,7 @@ console.log(`ratio execute/raw: ${ratio('execute')}`);
 const ratioId = (name) =>
   `conc=1 ${(rate(name, 1) / rate('raw+id', 1)).toFixed(2)} conc=16 ${(rate(name, 16) / rate('raw+id', 16)).toFixed(2)}`;
 console.log(`ratio execute/raw+id: ${ratioId('execute')}`);
+console.log(`ratio ids/raw: ${ratio('ids')}`);
 if (QapiClient) console.log(`ratio typed/raw+id: ${ratioId('typed')}`);
 if (QapiClient) console.log(`ratio typed/raw: ${ratio('typed')}`);
 else console.log('ratio typed/raw: n/a (generated client not built)');

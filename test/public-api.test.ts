@@ -33,6 +33,10 @@ describe.skipIf(!built)('package exports', () => {
   it("'qapi-ts/runtime' and 'qapi-ts/support' resolve on their own", async () => {
     const runtime = await import('qapi-ts/runtime');
     expect(typeof runtime.QmpClient.connect).toBe('function');
+    expect(typeof runtime.GuestAgentClient.connect).toBe('function');
+    expect(typeof runtime.ReconnectingQmpClient.connect).toBe('function');
+    expect(typeof runtime.waitForEvent).toBe('function');
+    expect(runtime.isQmpQueueFullError(new runtime.QmpQueueFullError('x', 'full'))).toBe(true);
     expect(runtime.parseJson('18446744073709551552')).toBe(18446744073709551552n);
     const schema = new runtime.IntrospectedSchema([{ name: 'query-status', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' }]);
     expect(await runtime.probe(schema, 'query-status')).toBe(true);

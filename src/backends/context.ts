@@ -63,7 +63,7 @@ const GENERATED_NAMES = [
 ];
 
 /** Members of the client base class that commands must not shadow (plus RESERVED_METHODS). */
-export const CLIENT_MEMBERS = ['execute', 'events', 'supports', 'call', 'executor', 'validate', 'strict', 'validators', 'checkedEvents'];
+export const CLIENT_MEMBERS = ['execute', 'events', 'supports', 'waitForEvent', 'call', 'executor', 'validate', 'strict', 'validators', 'checkedEvents'];
 
 /** TypeScript text of the built-in scalar types. */
 function builtinTsType(name: string, int64: Int64Mode): string {

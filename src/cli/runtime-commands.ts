@@ -5,13 +5,16 @@
  *   0  success (events: interrupted with SIGINT/SIGTERM)
  *   1  invalid arguments (JSON_ARGS not JSON or not an object, rejected by
  *      our schema, or a request QEMU could not parse, e.g. nested too deep)
- *   2  usage error (bad flags, a bad --socket/--tcp/--timeout value)
+ *   2  usage error (bad flags, a bad --socket/--tcp/--timeout value, a
+ *      --record FILE that cannot be written, --guest-agent with --oob)
  *   3  could not connect, or the connection failed or broke (timeout,
  *      protocol error, hang-up): `CODE: message` on stderr
  *   4  QEMU answered with an error: `CLASS: desc` on stderr
  */
 import { parseArgs } from 'node:util';
 import { QmpClient } from '../runtime/client.js';
+import { GuestAgentClient } from '../runtime/guest-agent.js';
+import type { QmpConnection } from '../runtime/connection.js';
 import { QmpArgumentError, QmpCommandError, QmpError } from '../runtime/errors.js';
 import { parseJson, stringifyJson } from '../runtime/json.js';
 import { encodeCommand } from '../runtime/protocol.js';
@@ -30,23 +33,31 @@ export const TARGET_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const EXEC_USAGE = `usage: qapi-ts exec (--socket PATH | --tcp HOST:PORT) [options] COMMAND [JSON_ARGS]
+const RECORD_OPTION = { record: { type: 'string' } } as const;
+
+const EXEC_USAGE = `usage: qapi-ts exec [--guest-agent] (--socket PATH | --tcp HOST:PORT) [options] COMMAND [JSON_ARGS]
 
 Runs one QMP command and prints its return value as JSON (integers exact).
 
 options:
-  -s, --socket PATH      QMP unix socket
+  -s, --socket PATH      QMP unix socket (the guest agent's with --guest-agent)
   -t, --tcp HOST:PORT    QMP TCP endpoint
+      --guest-agent      talk to the QEMU guest agent (qemu-ga): no greeting,
+                         synchronised with guest-sync-delimited first
       --timeout MS       connect and reply timeout in milliseconds
                          (default 10000; 'infinity' for none)
       --oob              send as exec-oob (negotiates the oob capability)
       --no-validate      skip checking arguments against our schema
+      --record FILE      write the session to FILE as a transcript
+                         (what 'qapi-ts verify' reads)
   -h, --help             this text
 
 Commands our schema (generated/) knows have their arguments checked
-strictly before sending; other commands are passed through untouched.
-Arguments QEMU could not parse as one request (nested deeper than 1023
-levels, say) are refused before connecting.
+strictly before sending; other commands (and every guest agent command)
+are passed through untouched. Arguments QEMU could not parse as one
+request (nested deeper than 1023 levels, say) are refused before
+connecting. A guest agent command that never replies on success
+(guest-shutdown, guest-suspend-*) prints nothing and exits 0 once sent.
 
 exit status: 0 ok, 1 invalid arguments, 2 usage error, 3 connection
 failure or protocol error ('CODE: message'), 4 QMP error reply
@@ -64,6 +75,7 @@ options:
                          schema lacks gets a warning
       --timeout MS       connect timeout in milliseconds (default 10000;
                          'infinity' for none)
+      --record FILE      write the session to FILE as a transcript
   -h, --help             this text
 
 exit status: 0 interrupted, 2 usage error, 3 connection failure or loss
@@ -172,11 +184,35 @@ function parseArguments(json: string | undefined): Record<string, unknown> | und
   return parsed as Record<string, unknown>;
 }
 
+/** `--record FILE`: checked up front (usage error: exit 2), so a bad path fails before connecting. */
+function recordPath(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === '') throw new UsageError('--record: expected a file name, got an empty string');
+  return value;
+}
+
+/** Opens the session; a --record file that cannot be written is a usage error. */
+async function connectSession(
+  target: QmpTarget,
+  options: { timeout: number; oob?: boolean; signal?: AbortSignal; record?: string; guestAgent?: boolean },
+): Promise<QmpConnection> {
+  const { guestAgent, ...rest } = options;
+  try {
+    return guestAgent ? await GuestAgentClient.connect(target, rest) : await QmpClient.connect(target, rest);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (options.record !== undefined && typeof code === 'string' && !code.startsWith('QMP_')) {
+      throw new UsageError(`--record: cannot write ${options.record}: ${(e as Error).message}`);
+    }
+    throw e;
+  }
+}
+
 export async function runExec(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parse(
       argv,
-      { ...TARGET_OPTIONS, oob: { type: 'boolean' }, 'no-validate': { type: 'boolean' } },
+      { ...TARGET_OPTIONS, ...RECORD_OPTION, oob: { type: 'boolean' }, 'no-validate': { type: 'boolean' }, 'guest-agent': { type: 'boolean' } },
       EXEC_USAGE,
     ) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
     if (values.help) {
@@ -184,21 +220,26 @@ export async function runExec(argv: string[]): Promise<number> {
       return 0;
     }
     const { target, timeout } = common(values as { socket?: string; tcp?: string; timeout?: string });
+    const record = recordPath(values.record as string | undefined);
+    const guestAgent = values['guest-agent'] === true;
+    const oob = values.oob === true;
+    if (guestAgent && oob) throw new UsageError('--oob: the guest agent has no out-of-band execution');
     const [command, json, ...extra] = positionals;
     if (command === undefined || extra.length > 0) throw new UsageError(`expected COMMAND [JSON_ARGS]\n${EXEC_USAGE}`);
     const args = parseArguments(json);
-    if (!values['no-validate']) {
+    // Our schema is QEMU's QMP one: guest agent commands are not in it.
+    if (!values['no-validate'] && !guestAgent) {
       const check = await loadArgumentChecker();
       const problem = check(command, args);
       if (problem) throw new InvalidArguments(`invalid arguments for '${command}': ${problem}`);
     }
-    const oob = values.oob === true;
     // Refuse what QEMU could not parse before connecting at all.
     encodeCommand(command, args, 0, oob);
-    await using qmp = await QmpClient.connect(target, { timeout, oob });
-    const result = await qmp.execute(command, args, { timeout, oob });
+    await using session = await connectSession(target, { timeout, oob, record, guestAgent });
+    const result = await session.execute(command, args, { timeout, oob });
     whenStdoutFails(() => {});
-    process.stdout.write(`${stringifyJson(result)}\n`);
+    // A command that never replies on success has no value to print.
+    if (result !== undefined) process.stdout.write(`${stringifyJson(result)}\n`);
     return 0;
   } catch (e) {
     return fail('exec', e);
@@ -211,7 +252,7 @@ export async function runEvents(argv: string[]): Promise<number> {
   try {
     const { values } = parse(
       argv,
-      { ...TARGET_OPTIONS, event: { type: 'string', short: 'e', multiple: true } },
+      { ...TARGET_OPTIONS, ...RECORD_OPTION, event: { type: 'string', short: 'e', multiple: true } },
       EVENTS_USAGE,
     ) as { values: Record<string, string | string[] | boolean | undefined> };
     if (values.help) {
@@ -219,11 +260,12 @@ export async function runEvents(argv: string[]): Promise<number> {
       return 0;
     }
     const { target, timeout } = common(values as { socket?: string; tcp?: string; timeout?: string });
+    const record = recordPath(values.record as string | undefined);
     const names = values.event as string[] | undefined;
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     whenStdoutFails(onSignal);
-    await using qmp = await QmpClient.connect(target, { timeout, signal: stop.signal });
+    await using qmp = await connectSession(target, { timeout, signal: stop.signal, record });
     // Large buffer: stdout is synchronous for files and pipes, so the
     // reader keeps up; the limit only guards against a stuck terminal.
     const events = qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
@@ -246,7 +288,7 @@ export async function runEvents(argv: string[]): Promise<number> {
  * have (a typo would otherwise wait forever in silence). Asks the live
  * server (`query-qmp-schema`); says nothing when it cannot tell.
  */
-async function warnUnknownEvents(qmp: QmpClient, names: readonly string[], timeout: number): Promise<void> {
+async function warnUnknownEvents(qmp: QmpConnection, names: readonly string[], timeout: number): Promise<void> {
   let schema: unknown;
   try {
     schema = await qmp.execute('query-qmp-schema', undefined, { timeout });

@@ -25,6 +25,8 @@
  * | QMP_ERR_ARGUMENT            | QmpArgumentError        | a request QEMU cannot parse (arguments too deep, |
  * |                             |                         | cyclic, lone surrogates, too many tokens/bytes); |
  * |                             |                         | rejected before anything is sent                 |
+ * | QMP_ERR_QUEUE_FULL          | QmpQueueFullError       | too many requests waiting to be written (the     |
+ * |                             |                         | server reads slower than they come); not sent    |
  *
  * "Fatal" errors close the session and reject every pending call with
  * that same error; "reported" ones go to the client's `onError` listeners
@@ -51,7 +53,8 @@ export type QmpErrorCode =
   | 'QMP_ERR_COMMAND'
   | 'QMP_ERR_PROBE_QUERY'
   | 'QMP_ERR_INTROSPECTION'
-  | 'QMP_ERR_ARGUMENT';
+  | 'QMP_ERR_ARGUMENT'
+  | 'QMP_ERR_QUEUE_FULL';
 
 export class QmpError extends Error {
   readonly code: QmpErrorCode;
@@ -102,10 +105,12 @@ export class QmpDisconnectedError extends QmpError {
 }
 
 export class QmpTimeoutError extends QmpError {
+  /** The command (or, for `waitForEvent`, the event) waited for. */
   readonly command: string;
   readonly timeout: number;
-  constructor(command: string, timeout: number) {
-    super('QMP_ERR_TIMEOUT', `${command}: no reply within ${timeout} ms`);
+  /** `what` names what did not come: 'reply' (a call) or 'event' (waitForEvent). */
+  constructor(command: string, timeout: number, what: 'reply' | 'event' = 'reply') {
+    super('QMP_ERR_TIMEOUT', `${command}: no ${what} within ${timeout} ms`);
     this.command = command;
     this.timeout = timeout;
   }
@@ -196,6 +201,20 @@ export class QmpArgumentError extends QmpError {
   }
 }
 
+/**
+ * A call refused because too many requests are already waiting to be
+ * written: the server reads more slowly than they are issued (or has
+ * stopped reading). Nothing was sent; see `maxQueuedRequests` and
+ * `maxQueuedBytes`.
+ */
+export class QmpQueueFullError extends QmpError {
+  readonly command: string;
+  constructor(command: string, message: string) {
+    super('QMP_ERR_QUEUE_FULL', `${command}: ${message}`);
+    this.command = command;
+  }
+}
+
 function guard<T extends QmpError>(cls: abstract new (...args: never[]) => T): (e: unknown) => e is T {
   return (e: unknown): e is T => e instanceof cls;
 }
@@ -212,3 +231,4 @@ export const isQmpCommandError = guard(QmpCommandError);
 export const isProbeQueryError = guard(ProbeQueryError);
 export const isIntrospectionError = guard(IntrospectionError);
 export const isQmpArgumentError = guard(QmpArgumentError);
+export const isQmpQueueFullError = guard(QmpQueueFullError);

@@ -13,12 +13,34 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Send as `exec-oob` (needs the `oob` capability negotiated). */
   oob?: boolean;
+  /**
+   * The command sends no reply when it succeeds (QAPI `'success-response':
+   * false`, e.g. the guest agent's `guest-shutdown`): the call resolves with
+   * `undefined` as soon as the request is written, without waiting. An
+   * error reply that comes later is reported to the session's `onError`
+   * listeners. Generated clients pass it for such commands.
+   */
+  noReply?: boolean;
+}
+
+/** Where a reconnecting session lost events: set on the first event after a reconnect. */
+export interface QmpEventGap {
+  /** When the connection was lost. */
+  readonly lostAt: Date;
+  /** When the new session was ready. */
+  readonly reconnectedAt: Date;
 }
 
 export interface QmpEventMessage {
   event: string;
   data?: unknown;
   timestamp: { seconds: number; microseconds: number };
+  /**
+   * Only on a reconnecting client's streams: present on the first event a
+   * stream delivers after the connection was lost and made again. Events
+   * sent while there was no connection are lost.
+   */
+  gap?: QmpEventGap;
 }
 
 export interface QmpExecutor {

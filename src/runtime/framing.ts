@@ -87,6 +87,15 @@ export class LineDecoder {
     }
   }
 
+  /**
+   * Drops the incomplete line held so far and goes on with what comes next
+   * (the guest agent's resynchronisation: its 0xFF sentinel starts afresh).
+   */
+  reset(): void {
+    this.held = 0;
+    if (this.buffer.length > KEEP_CAPACITY) this.buffer = EMPTY;
+  }
+
   /** Stops delivering lines (used by the owner after a fatal error). */
   stop(): void {
     this.failed = true;

@@ -4,7 +4,8 @@
  * Server → client: a greeting `{"QMP": {...}}` once, then replies
  * (`{"return": ...}` or `{"error": {...}}`, carrying the `id` we sent) and
  * events (`{"event": ..., "timestamp": ...}`) in any interleaving.
- * Client → server: `{"execute"|"exec-oob": NAME, "arguments": {...}, "id": N}`.
+ * Client → server: `{"execute"|"exec-oob": NAME, "arguments": {...}, "id": N}`
+ * (the `id` only where the client needs it, see calls.ts).
  */
 import type { QmpEventMessage } from './executor.js';
 import { QmpArgumentError, QmpProtocolError } from './errors.js';
@@ -105,7 +106,8 @@ export const MAX_REQUEST_TOKENS = 2 ** 21;
 export const MAX_REQUEST_BYTES = 64 * 1024 * 1024 - 1;
 
 /**
- * One request line, newline included. `id` is a plain integer. Throws
+ * One request line, newline included. `id` is a plain integer, or
+ * undefined for a request without one. Throws
  * QmpArgumentError for a request QEMU would not read as one message (see
  * above): arguments that are not an object, nested deeper than
  * MAX_ARGUMENT_DEPTH, cyclic or otherwise not encodable, strings with a
@@ -114,12 +116,13 @@ export const MAX_REQUEST_BYTES = 64 * 1024 * 1024 - 1;
 export function encodeCommand(
   command: string,
   args: Record<string, unknown> | undefined,
-  id: number,
+  id: number | undefined,
   oob: boolean,
 ): string {
   const head = oob ? '{"exec-oob":' : '{"execute":';
   const name = JSON.stringify(command);
-  if (args === undefined) return checkRequest(command, `${head}${name},"id":${id}}\n`);
+  const tail = id === undefined ? '}\n' : `,"id":${id}}\n`;
+  if (args === undefined) return checkRequest(command, `${head}${name}${tail}`);
   if (typeof args !== 'object' || args === null || Array.isArray(args)) {
     throw new QmpArgumentError(command, `arguments must be an object, got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`);
   }
@@ -132,7 +135,7 @@ export function encodeCommand(
       : `arguments cannot be encoded as JSON: ${e instanceof Error ? e.message : String(e)}`;
     throw new QmpArgumentError(command, reason, { cause: e });
   }
-  return checkRequest(command, `${head}${name},"arguments":${body},"id":${id}}\n`);
+  return checkRequest(command, `${head}${name},"arguments":${body}${tail}`);
 }
 
 /**

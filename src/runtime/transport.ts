@@ -28,7 +28,18 @@ export interface OpenOptions {
   /** Milliseconds allowed for the socket to connect (default and Infinity: no limit). */
   timeout?: number;
   signal?: AbortSignal;
+  /**
+   * Try again while the socket does not exist (ENOENT) or refuses
+   * connections (ECONNREFUSED): the server is still starting. Tries come
+   * 10 ms apart at first, doubling up to 250 ms, until `timeout`.
+   */
+  wait?: boolean;
 }
+
+/** Errors that mean "not listening yet". */
+const NOT_YET = new Set(['ENOENT', 'ECONNREFUSED']);
+const FIRST_RETRY_MS = 10;
+const MAX_RETRY_MS = 250;
 
 export function openSocket(target: QmpTarget, options: OpenOptions = {}): Promise<Socket> {
   const where = describeTarget(target);
@@ -41,29 +52,51 @@ export function openSocket(target: QmpTarget, options: OpenOptions = {}): Promis
   }
   if (signal?.aborted) return Promise.reject(new QmpAbortError('connect', signal.reason));
   return new Promise<Socket>((resolve, reject) => {
-    const socket = 'path' in target
-      ? createConnection({ path: target.path })
-      : createConnection({ host: target.host, port: target.port, noDelay: true });
-    let timer: Deadline | undefined;
+    let socket: Socket | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    let delay = FIRST_RETRY_MS;
+    let last = '';
     const finish = (error: Error | undefined): void => {
       timer?.cancel();
+      clearTimeout(retry);
       signal?.removeEventListener('abort', onAbort);
-      socket.off('connect', onConnect);
-      socket.off('error', onError);
+      socket?.off('connect', onConnect);
+      socket?.off('error', onError);
       if (error === undefined) {
-        resolve(socket);
+        resolve(socket as Socket);
       } else {
-        socket.destroy();
+        socket?.destroy();
         reject(error);
       }
     };
     const onConnect = (): void => finish(undefined);
-    const onError = (err: NodeJS.ErrnoException): void =>
-      finish(new QmpConnectError(where, err.code ? `${err.code} (${err.message})` : err.message, { cause: err }));
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const reason = err.code ? `${err.code} (${err.message})` : err.message;
+      if (options.wait && err.code !== undefined && NOT_YET.has(err.code)) {
+        // Not there yet: try again a little later.
+        last = reason;
+        socket?.off('connect', onConnect);
+        socket?.off('error', onError);
+        socket?.destroy();
+        socket = undefined;
+        retry = setTimeout(attempt, delay);
+        delay = Math.min(MAX_RETRY_MS, delay * 2);
+        return;
+      }
+      finish(new QmpConnectError(where, reason, { cause: err }));
+    };
     const onAbort = (): void => finish(new QmpAbortError('connect', signal?.reason));
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
+    const attempt = (): void => {
+      socket = 'path' in target
+        ? createConnection({ path: target.path })
+        : createConnection({ host: target.host, port: target.port, noDelay: true });
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
-    timer = deadline(timeout, () => finish(new QmpConnectError(where, `timed out after ${timeout} ms`)));
+    const timer: Deadline | undefined = deadline(timeout, () =>
+      finish(new QmpConnectError(where, `timed out after ${timeout} ms${last === '' ? '' : ` (still ${last})`}`)),
+    );
+    attempt();
   });
 }

@@ -7,6 +7,7 @@
  */
 import type { ExecuteOptions, QmpEventMessage, QmpExecutor } from '../runtime/executor.js';
 import { probe, type IntrospectOptions } from '../runtime/probe.js';
+import { waitForEvent, type WaitForEventOptions } from '../runtime/wait.js';
 import type { Schema } from './kit.js';
 import { QapiValidationError, problemsOf, type ValidationTarget } from './errors.js';
 import { MAX_NESTING } from './nesting.js';
@@ -24,6 +25,8 @@ export interface ValidatorSet {
   readonly commands: Readonly<Record<string, CommandValidators>>;
   /** Event name → data schema (null: the event carries no data). */
   readonly events: Readonly<Record<string, Schema | null>>;
+  /** Commands that send no reply when they succeed (`'success-response': false`): called with `noReply`. */
+  readonly noReply: ReadonlySet<string>;
 }
 
 export interface QapiClientOptions {
@@ -57,9 +60,9 @@ export type ProbeQueryFor<C, E> =
   | ((keyof C | keyof E) & string)
   | `${(keyof C | keyof E) & string}/${string}`;
 
-/** An event message narrowed by name. */
+/** An event message narrowed by name (`gap`: see the runtime's ReconnectingQmpClient). */
 export type TypedEvent<E extends EventTable, K extends keyof E & string = keyof E & string> = {
-  [P in K]: { event: P; data: E[P]; timestamp: Timestamp };
+  [P in K]: { event: P; data: E[P]; timestamp: Timestamp; gap?: QmpEventMessage['gap'] };
 }[K];
 
 /** An event the generated code does not know (compatible mode only). */
@@ -107,9 +110,30 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
     return probe(this.executor, query, options);
   }
 
+  /**
+   * Waits for the first event `name` whose data `filter` accepts (checked
+   * and typed as `events()` delivers it), subscribed from this call on, so
+   * the `trigger` (the command that causes it) cannot race it:
+   *
+   *   await client.waitForEvent('DEVICE_DELETED', {
+   *     filter: (data) => data.device === 'disk0',
+   *     trigger: () => client.deviceDel({ id: 'disk0' }),
+   *     timeout: 5000,
+   *   });
+   *
+   * Resolves once the trigger succeeded and the event came; rejects with
+   * the trigger's error, QMP_ERR_TIMEOUT, QMP_ERR_ABORTED (`signal`) or
+   * the session's end. The promise never causes an unhandled rejection,
+   * even when it is never awaited (see the runtime's wait.ts).
+   */
+  waitForEvent<K extends keyof E & string>(name: K, options?: WaitForEventOptions<E[K], TypedEvent<E, K>>): Promise<TypedEvent<E, K>> {
+    return waitForEvent(name, (signal) => this.events([name], { signal }), options);
+  }
+
   /** Runs `name`, checking arguments and reply unless validation is off. */
   protected async call(name: string, args: unknown, options?: ExecuteOptions): Promise<unknown> {
     const sent = args === undefined || args === null ? undefined : (args as Record<string, unknown>);
+    if (options?.noReply === undefined && this.validators.noReply.has(name)) options = { ...options, noReply: true };
     if (!this.validate) return this.executor.execute(name, sent, options);
     const table = this.validators.commands[name];
     if (table === undefined) {

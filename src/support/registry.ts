@@ -122,10 +122,11 @@ function makeValidatorSet(description: SchemaDescription, args: ValidatorRegistr
       returns: retType === null ? null : replies.get(retType),
     }));
   }
+  const noReply = new Set(Object.entries(description.commands).filter(([, spec]) => (spec[1] ?? null) === null).map(([name]) => name));
   const events: Record<string, Schema | null> = Object.create(null) as Record<string, Schema | null>;
   for (const [name, dataType] of Object.entries(description.events)) {
     if (dataType === null) events[name] = null;
     else lazyEntry(events as Record<string, Schema>, name, () => replies.get(dataType));
   }
-  return { commands, events };
+  return { commands, events, noReply };
 }

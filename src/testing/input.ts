@@ -45,6 +45,12 @@ export class RequestReader {
     return this.skipping ? 0 : this.decoder.bufferedBytes;
   }
 
+  /** Drops the partial request held so far (a guest agent's 0xFF). */
+  reset(): void {
+    this.skipping = false;
+    this.decoder.reset();
+  }
+
   push(chunk: Buffer): void {
     if (this.skipping) {
       const nl = chunk.indexOf(0x0a);

@@ -46,6 +46,15 @@ export interface TestServerOptions {
   /** False: send no greeting at all. */
   greeting?: boolean;
   /**
+   * Act as the QEMU guest agent (qemu-ga) does: no greeting and no
+   * negotiation, a 0xFF byte from the client drops the partial request
+   * (answered with qemu-ga's "stray" parse error), and the reply to
+   * `guest-sync-delimited` is preceded by a 0xFF byte. `guest-sync` and
+   * `guest-sync-delimited` echo their id unless scripted otherwise. Use
+   * it with a guest agent schema (QEMU's `qga/qapi-schema.json`).
+   */
+  guestAgent?: boolean;
+  /**
    * True (default): in-band commands are answered one after another, as
    * QEMU does. False: each is answered as soon as its handler is done,
    * so replies may overtake each other.
@@ -84,7 +93,7 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
   ) {
     this.script = new Script(schema, options.onFailure);
     const version = { qemu: { ...(options.version ?? DEFAULT_VERSION) }, package: options.package ?? 'qapi-ts test server' };
-    const greeting = options.greeting === false ? null : { version, capabilities: [...(options.capabilities ?? ['oob'])] };
+    const greeting = options.greeting === false || options.guestAgent ? null : { version, capabilities: [...(options.capabilities ?? ['oob'])] };
     if (greeting !== null && schema.command('query-version') !== undefined) {
       const problem = schema.replyProblem('query-version', greeting.version);
       if (problem !== '') throw new QmpScriptError(`greeting version: ${problem}`);
@@ -96,6 +105,7 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
       greeting,
       onConnect: [],
       serial: options.serial ?? true,
+      guestAgent: options.guestAgent ?? false,
       maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       record: (command) => {
         if (record) this.received.push(command);
@@ -264,6 +274,9 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
     switch (call.command) {
       case 'qmp_capabilities':
         return plain({});
+      case 'guest-sync':
+      case 'guest-sync-delimited':
+        return plain(call.args.id);
       case 'query-version':
         return this.host.greeting === null ? undefined : plain(this.host.greeting.version);
       case 'query-commands': {

@@ -22,6 +22,9 @@
  * - Replies are `{"return": …, "id": …}` / `{"id": …, "error": {…}}` and
  *   events `{"timestamp": …, "event": …, "data": …}`, each line ended with
  *   "\r\n", as QEMU writes them.
+ * - As a guest agent (`guestAgent`): no greeting, no negotiation; a 0xFF
+ *   byte drops the partial request and is answered with qemu-ga's error
+ *   for it; the reply to `guest-sync-delimited` starts with a 0xFF byte.
  */
 import type { Duplex } from 'node:stream';
 import { stringifyJson } from '../runtime/json.js';
@@ -65,6 +68,8 @@ export interface SessionHost {
   readonly greeting: Greeting | null;
   readonly onConnect: readonly (Fault | ((session: Session<never, never>) => void))[];
   readonly serial: boolean;
+  /** Speak as qemu-ga (see the file comment). */
+  readonly guestAgent: boolean;
   readonly maxRequestBytes: number;
   record(command: ReceivedCommand): void;
   closed(session: Session<never, never>): void;
@@ -79,6 +84,11 @@ type Timer = NodeJS.Timeout | NodeJS.Immediate;
 
 /** Requests queued behind a slow in-band command before reading stops (QEMU's QMP_REQ_QUEUE_LEN_MAX). */
 const QUEUE_LIMIT_OOB = 8;
+
+/** The guest agent's resynchronisation byte, both ways. */
+const SENTINEL = 0xff;
+/** What qemu-ga 7.2 answers to a 0xFF byte from the client (measured). */
+const STRAY_SENTINEL_DESC = "JSON parse error, stray '\\uFFFD'";
 
 function isDict(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -117,7 +127,8 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     this.wire = new Wire(stream);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.reader = new RequestReader((request) => this.onRequest(request), host.maxRequestBytes);
-    stream.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    if (host.guestAgent) this.state = 'command';
+    stream.on('data', (chunk: Buffer) => (host.guestAgent ? this.readAgentInput(chunk) : this.reader.push(chunk)));
     stream.on('error', () => {});
     stream.on('close', () => this.shutdown());
     stream.on('end', () => this.wire.end());
@@ -180,6 +191,17 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   }
 
   // --- requests ---------------------------------------------------------------
+
+  /** Input to a guest agent: each 0xFF drops the partial request, with an error for the byte. */
+  private readAgentInput(chunk: Buffer): void {
+    for (let at = chunk.indexOf(SENTINEL); at !== -1; at = chunk.indexOf(SENTINEL)) {
+      this.reader.push(chunk.subarray(0, at));
+      this.reader.reset();
+      this.onRequest({ ok: false, desc: STRAY_SENTINEL_DESC });
+      chunk = chunk.subarray(at + 1);
+    }
+    this.reader.push(chunk);
+  }
 
   private onRequest(request: Request): void {
     if (this.state === 'closed') return;
@@ -345,7 +367,10 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
       for (const event of plan.after) this.later(event.delay, () => this.sendEvent(event.name, event.data));
     };
     if (plan.fault === undefined) {
-      if (line !== undefined) this.send(line);
+      if (line !== undefined) {
+        const delimited = this.host.guestAgent && call.command === 'guest-sync-delimited' && outcome.kind === 'return';
+        this.send(delimited ? Buffer.concat([Buffer.from([SENTINEL]), Buffer.from(line)]) : line);
+      }
       return events();
     }
     const acting = actOut(plan.fault, this.wire, line ?? `{"return": {}${idMember}}\r\n`, idMember, this.timers);
@@ -360,7 +385,7 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     return this.state === 'closed';
   }
 
-  private send(line: string): void {
+  private send(line: string | Buffer): void {
     this.wire.write(line);
   }
 

@@ -64,7 +64,7 @@ describe('client method names', () => {
   test('the reserved lists cover Object.prototype and the base class', () => {
     const inherited = Object.getOwnPropertyNames(Object.prototype);
     expect(inherited.filter((name) => !RESERVED_METHODS.includes(name))).toEqual([]);
-    const base = new QapiClientBase(fakeExecutor({}), {}, () => ({ commands: {}, events: {} }));
+    const base = new QapiClientBase(fakeExecutor({}), {}, () => ({ commands: {}, events: {}, noReply: new Set() }));
     const members = [...Object.getOwnPropertyNames(QapiClientBase.prototype), ...Object.getOwnPropertyNames(base)];
     const reserved = new Set([...RESERVED_METHODS, ...CLIENT_MEMBERS]);
     expect(members.filter((name) => !reserved.has(name))).toEqual([]);

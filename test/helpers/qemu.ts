@@ -20,6 +20,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { alive, cleanUpOnExit, killAndWait } from './processes.js';
 import { sharedDir } from './shared.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -94,6 +95,12 @@ export interface QemuInstance {
   sockets: string[];
   /** Kills the process (SIGKILL by default) and waits until it is gone. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts the same command line again in the same dir (same sockets) once
+   * the process is gone (call kill() first, or let it quit); `pid` is the
+   * new process's.
+   */
+  relaunch(): Promise<void>;
   /** kill() + remove the temp dir. */
   stop(): Promise<void>;
 }
@@ -163,15 +170,6 @@ export interface QemuOptions {
   monitors?: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Starts QEMU. `args` may name files in the instance's dir only after it
  * exists; use `makeArgs` for that: it gets the dir as QEMU sees it.
@@ -237,19 +235,25 @@ async function launch(
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  const pid = Number(readFileSync(pidfile, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`bad pidfile ${pidfile}`);
+  const readPid = (): number => {
+    const pid = Number(readFileSync(pidfile, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`bad pidfile ${pidfile}`);
+    return pid;
+  };
   const instance: QemuInstance = {
-    pid,
+    pid: readPid(),
     release,
     dir,
     innerDir,
     socket,
     sockets,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      if (alive(pid)) process.kill(pid, signal);
-      const deadline = Date.now() + 10_000;
-      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await killAndWait(instance.pid, signal);
+    },
+    async relaunch() {
+      if (alive(instance.pid)) throw new Error(`QEMU ${instance.pid} is still running`);
+      await runQemuTool(release, binary, args);
+      instance.pid = readPid();
     },
     async stop() {
       running.delete(instance);
@@ -265,13 +269,4 @@ export async function stopAllQemu(): Promise<void> {
   await Promise.all([...running].map((q) => q.stop()));
 }
 
-process.on('exit', () => {
-  for (const q of running) {
-    try {
-      process.kill(q.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    rmSync(q.dir, { recursive: true, force: true });
-  }
-});
+cleanUpOnExit(running);

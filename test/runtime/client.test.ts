@@ -62,6 +62,9 @@ async function received(server: QmpTestServer<CommandMap, EventMap>, n: number) 
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** `, "id": …` for a reply to a request that had one, '' otherwise. */
+const idMember = (id: unknown): string => (id === undefined ? '' : `, "id": ${JSON.stringify(id)}`);
+
 /** Waits (a bounded number of event-loop turns) until `cond` holds. */
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !cond(); i++) await tick();
@@ -130,10 +133,10 @@ describe('QmpClient against the test server', () => {
     const a = await session({ oob: true });
     expect(a.client.greeting.version.qemu).toEqual({ major: 10, minor: 1, micro: 0 });
     expect(a.client.oobEnabled).toBe(true);
-    expect(a.server.received[0]).toMatchObject({ command: 'qmp_capabilities', arguments: { enable: ['oob'] }, id: 1 });
+    expect(a.server.received[0]).toMatchObject({ command: 'qmp_capabilities', arguments: { enable: ['oob'] }, id: undefined });
     const b = await session({});
     expect(b.client.oobEnabled).toBe(false);
-    expect(b.server.received[0]).toMatchObject({ command: 'qmp_capabilities', arguments: undefined, id: 1 });
+    expect(b.server.received[0]).toMatchObject({ command: 'qmp_capabilities', arguments: undefined, id: undefined });
     const c = await session({ oob: true }, await serve({ capabilities: [] }));
     expect(c.client.oobEnabled).toBe(false);
   });
@@ -152,8 +155,8 @@ describe('QmpClient against the test server', () => {
     server.assertDone();
   });
 
-  it('matches out-of-order replies by id, many in flight', async () => {
-    const { client, server } = await session({}, await serve({ serial: false }));
+  it("with ids: 'always', matches out-of-order replies by id, many in flight", async () => {
+    const { client, server } = await session({ ids: 'always' }, await serve({ serial: false }));
     const release: (() => void)[] = [];
     server.on('qom-get', (args) => new Promise((resolve) => release.push(() => resolve(Number(args.property)))));
     const calls = Array.from({ length: 50 }, (_, i) => client.execute('qom-get', { path: '/', property: String(i) }));
@@ -204,12 +207,19 @@ describe('QmpClient against the test server', () => {
 
   it('reports a reply with an unknown id without disturbing other calls', async () => {
     const { client, server } = await session();
-    server.expect('qom-get').raw((id) => `{"return": "stray", "id": 99999}\r\n{"return": "no id"}\r\n{"return": "mine", "id": ${JSON.stringify(id)}}`);
+    server.expect('qom-get').raw((id) => `{"return": "stray", "id": 99999}\r\n{"return": "mine"${idMember(id)}}\r\n{"return": "no call left"}`);
     const reported: QmpError[] = [];
     client.onError((e) => reported.push(e as QmpError));
     expect(await client.execute('qom-get', { path: '/', property: 'x' })).toBe('mine');
+    await until(() => reported.length === 2);
     expect(reported.map((e) => e.code)).toEqual(['QMP_ERR_UNKNOWN_REPLY', 'QMP_ERR_UNKNOWN_REPLY']);
     expect(client.unknownReplies).toBe(2);
+    // With ids on every request, an id-less stray is told apart too.
+    const always = await session({ ids: 'always' });
+    always.server.expect('qom-get').raw((id) => `{"return": "no id"}\r\n{"return": "mine"${idMember(id)}}`);
+    const alsoReported = reportedErrors(always.client);
+    expect(await always.client.execute('qom-get', { path: '/', property: 'x' })).toBe('mine');
+    expect(alsoReported.map((e) => e.code)).toEqual(['QMP_ERR_UNKNOWN_REPLY']);
   });
 
   it('times out a call the server never answers, and drops its late reply quietly', async () => {
@@ -228,8 +238,8 @@ describe('QmpClient against the test server', () => {
     expect(client.unknownReplies).toBe(0);
   });
 
-  it('keeps ids short by reusing answered ones, never one whose late reply may still come', async () => {
-    const { client, server } = await session();
+  it("with ids: 'always', keeps ids short by reusing answered ones, never one whose late reply may still come", async () => {
+    const { client, server } = await session({ ids: 'always' });
     const ids = () => server.received.filter((r) => r.command !== 'qmp_capabilities').map((r) => r.id);
     server.on('qom-get', (args) => args.property);
     for (let i = 0; i < 20; i++) await client.execute('qom-get', { path: '/', property: `seq${i}` });
@@ -273,7 +283,7 @@ describe('QmpClient against the test server', () => {
   });
 
   it('many calls sharing one signal share one abort listener; aborting rejects them all', async () => {
-    const { client, server } = await session({}, await serve({ serial: false }));
+    const { client, server } = await session({ ids: 'always' }, await serve({ serial: false }));
     const release = new Map<string, () => void>();
     server.on('qom-get', (args) => new Promise((resolve) => release.set(args.property, () => resolve({}))));
     const warnings: Error[] = [];
@@ -505,7 +515,7 @@ describe('QmpClient against hostile servers', () => {
   it('describes deep or huge messages briefly (error replies, unknown shapes)', async () => {
     const { client, server } = await session();
     const reported = reportedErrors(client);
-    server.on('stop').raw((id) => `${nested(1000)}\r\n{"error": {"class": "GenericError", "desc": ${nested(1000)}}, "id": ${JSON.stringify(id)}}`);
+    server.on('stop').raw((id) => `${nested(1000)}\r\n{"error": {"class": "GenericError", "desc": ${nested(1000)}}${idMember(id)}}`);
     const e = (await rejection(client.execute('stop'))) as QmpCommandError;
     expect(e.code).toBe('QMP_ERR_COMMAND');
     expect(e.desc.length).toBeLessThan(250);
@@ -554,7 +564,7 @@ describe('QmpClient against hostile servers', () => {
   });
 
   it('lets timeouts of 2^31 ms and more, or Infinity, run instead of firing at once', async () => {
-    const { client, server } = await session({ defaultTimeout: 2 ** 31 }, await serve({ serial: false }));
+    const { client, server } = await session({ defaultTimeout: 2 ** 31, ids: 'always' }, await serve({ serial: false }));
     const release: (() => void)[] = [];
     server.on('qom-get', (args) => new Promise((resolve) => release.push(() => resolve(args.property))));
     const calls = [
@@ -634,10 +644,10 @@ describe('QmpClient against hostile servers', () => {
   });
 
   it('ends event iterators normally when the server hangs up after answering quit', async () => {
-    const { client, server } = await session({}, await serve({ serial: false }));
+    const { client, server } = await session({ ids: 'always' }, await serve({ serial: false }));
     server.on('stop').fault(faults.noReply());
     server.on('quit', (_args, ctx) => {
-      ctx.session.sendRaw(`{"return": {}, "id": ${JSON.stringify(ctx.id)}}\r\n`);
+      ctx.session.sendRaw(`{"return": {}${idMember(ctx.id)}}\r\n`);
       ctx.session.sendRaw('{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}}\r\n');
       ctx.session.hangUp();
       return new Promise<Record<string, never>>(() => {});

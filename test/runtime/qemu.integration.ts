@@ -6,14 +6,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import {
   QmpClient,
   QmpCommandError,
   QmpDisconnectedError,
   isQmpArgumentError,
   isQmpCapabilityError,
+  isQmpQueueFullError,
+  openSocket,
+  type QmpError,
   type QmpEventMessage,
 } from '../../src/runtime/index.js';
+import { parseTranscript } from '../../src/backends/verify.js';
 import { MAX_ARGUMENT_DEPTH } from '../../src/runtime/protocol.js';
 import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 
@@ -253,3 +258,142 @@ describe.runIf(runIt)('QmpClient against real QEMU (own instances)', () => {
     expect(qmp.connectionState).toBe('closed');
   });
 });
+
+describe.runIf(runIt)('QmpClient against real QEMU: matching, waiting, backpressure', () => {
+  afterAll(stopAllQemu);
+
+  it('10,000 pipelined commands mixed with timeouts, aborts and oob: every answer reaches its own call', async () => {
+    // io0…io9 with poll-max-ns 1000…1009: qom-get of each answers with its own number.
+    const qemu = await startQemu({ args: Array.from({ length: 10 }, (_, i) => ['-object', `iothread,id=io${i},poll-max-ns=${1000 + i}`]).flat() });
+    const transcript = new PassThrough();
+    const lines: string[] = [];
+    let rest = '';
+    transcript.on('data', (c: Buffer) => {
+      const parts = (rest + c.toString()).split('\n');
+      rest = parts.pop() as string;
+      lines.push(...parts);
+    });
+    await using qmp = await QmpClient.connect({ path: qemu.socket }, { oob: true, record: transcript });
+    expect(qmp.oobEnabled).toBe(true);
+    let seed = 42;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const tally = { ok: 0, error: 0, timeout: 0, aborted: 0, oob: 0 };
+    const checks: Promise<void>[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const k = i % 10;
+      const kind = random();
+      const expectReply = (call: Promise<unknown>, mayFail: string[]): Promise<void> =>
+        call.then(
+          (v) => {
+            expect(v).toBe(1000 + k);
+            tally.ok++;
+          },
+          (e: QmpError) => {
+            expect(mayFail, `${i}: ${e.message}`).toContain(e.code);
+            tally[e.code === 'QMP_ERR_TIMEOUT' ? 'timeout' : 'aborted']++;
+          },
+        );
+      const args = { path: `/objects/io${k}`, property: 'poll-max-ns' };
+      if (kind < 0.1) {
+        checks.push(expectReply(qmp.execute('qom-get', args, { timeout: random() * 3 }), ['QMP_ERR_TIMEOUT']));
+      } else if (kind < 0.2) {
+        const ac = new AbortController();
+        setTimeout(() => ac.abort(), random() * 3);
+        checks.push(expectReply(qmp.execute('qom-get', args, { signal: ac.signal }), ['QMP_ERR_ABORTED']));
+      } else if (kind < 0.25) {
+        checks.push(qmp.execute('query-yank', undefined, { oob: true }).then((v) => {
+          // The monitor's own chardev: an array, told apart from qom-get's numbers.
+          expect(v).toEqual([{ type: 'chardev', id: 'qmp0' }]);
+          tally.oob++;
+        }));
+      } else if (kind < 0.3) {
+        checks.push(qmp.execute('qom-get', { path: `/objects/nope${i}`, property: 'x' }).then(
+          () => expect.unreachable(),
+          (e: QmpCommandError) => {
+            expect(e.desc).toContain(`nope${i}`);
+            tally.error++;
+          },
+        ));
+      } else {
+        checks.push(expectReply(qmp.execute('qom-get', args), []));
+      }
+      if (i % 500 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(checks);
+    expect(tally.ok).toBeGreaterThan(6000);
+    expect(tally.timeout + tally.aborted).toBeGreaterThan(100);
+    expect(tally.oob).toBeGreaterThan(300);
+    expect(tally.error).toBeGreaterThan(300);
+    // The late replies of calls given up on come first, then this one's.
+    expect(await qmp.execute('qom-get', { path: '/objects/io7', property: 'poll-max-ns' })).toBe(1007);
+    expect(qmp.unknownReplies).toBe(0);
+    expect(qmp.pendingCount).toBe(0);
+    // The wire, from the recording: in-band requests went without ids unless
+    // they could be given up on, and never more than eight were in flight.
+    await qmp.close();
+    const entries = parseTranscript(lines.join('\n')).entries;
+    const inFlight = new Set<unknown>();
+    let idless = 0;
+    let outstanding = 0;
+    let most = 0;
+    for (const { dir, msg } of entries.slice(3)) {
+      const m = msg as Record<string, unknown>;
+      if (dir === 'client') {
+        if ('execute' in m) {
+          outstanding++;
+          if (m.id === undefined) idless++;
+          else inFlight.add(m.id);
+        }
+      } else if ('return' in m || 'error' in m) {
+        if (m.id === undefined || inFlight.delete(m.id)) outstanding--;
+      }
+      most = Math.max(most, outstanding);
+    }
+    expect(idless).toBeGreaterThan(6000);
+    expect(most).toBeLessThanOrEqual(8);
+    expect(outstanding).toBe(0);
+  });
+
+  it('waitForEvent: device_del and its DEVICE_DELETED, subscribed before the command', async () => {
+    const qemu = await startQemu({ machine: 'pc,accel=tcg', args: ['-device', 'qemu-xhci,id=xhci'] });
+    await using qmp = await QmpClient.connect({ path: qemu.socket });
+    for (let round = 0; round < 5; round++) {
+      await qmp.execute('device_add', { driver: 'usb-tablet', id: `tab${round}` });
+      const event = await qmp.waitForEvent('DEVICE_DELETED', {
+        filter: (data) => (data as { device?: string }).device === `tab${round}`,
+        trigger: () => qmp.execute('device_del', { id: `tab${round}` }),
+        timeout: 5000,
+      });
+      expect(event.data).toEqual({ device: `tab${round}`, path: `/machine/peripheral/tab${round}` });
+    }
+    const e = await qmp.waitForEvent('DEVICE_DELETED', { trigger: () => qmp.execute('device_del', { id: 'nope' }), timeout: 5000 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(QmpCommandError);
+    expect((e as QmpCommandError).errorClass).toBe('DeviceNotFound');
+  });
+
+  it('backpressure: a stopped QEMU reads nothing; the client queues instead of buffering in the socket, and caps the queue', async () => {
+    const qemu = await startQemu({ monitors: 2 });
+    const socket = await openSocket({ path: qemu.sockets[0] as string });
+    await using qmp = await QmpClient.overStream(socket);
+    await using capped = await QmpClient.connect({ path: qemu.sockets[1] as string }, { maxQueuedRequests: 1000 });
+    process.kill(qemu.pid, 'SIGSTOP');
+    try {
+      const calls = Array.from({ length: 30_000 }, () => qmp.execute('query-status'));
+      const cappedCalls = Array.from({ length: 5000 }, () => capped.execute('query-status').catch((e: unknown) => e));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(qmp.queuedRequests).toBeGreaterThan(15_000);
+      expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark + 64 * 1024 + 100);
+      process.kill(qemu.pid, 'SIGCONT');
+      const replies = await Promise.all(calls);
+      expect(replies.every((r) => (r as { status: string }).status === 'prelaunch')).toBe(true);
+      const cappedResults = await Promise.all(cappedCalls);
+      const refused = cappedResults.filter(isQmpQueueFullError);
+      expect(refused.length).toBe(5000 - 1000);
+      expect(cappedResults.filter((r) => (r as { status?: string }).status === 'prelaunch')).toHaveLength(1000);
+      expect(qmp.queuedRequests).toBe(0);
+    } finally {
+      process.kill(qemu.pid, 'SIGCONT');
+    }
+  });
+});
+
