@@ -6,9 +6,10 @@
  * ports for hotplug (native PCIe hotplug, so an unplug needs no guest).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QapiClient } from '../../generated/index.js';
+import { QapiClient, strictValidators } from '../../generated/index.js';
 import { inspectIothreads, type IothreadReport } from '../../src/iothreads/index.js';
-import { QmpClient } from '../../src/runtime/index.js';
+import { QmpClient, parseJson } from '../../src/runtime/index.js';
+import { builtCli, runCli } from '../helpers/cli.js';
 import { QEMU_BINARY, qemuAvailable, startQemu, stopAllQemu, type QemuInstance, type QemuRelease } from '../helpers/qemu.js';
 
 /** IOThread id → holder paths (a holder of another kind shows as its JSON). */
@@ -50,7 +51,8 @@ describe.each(['7.2', '10.0'] as const)('IOThread holders on real QEMU %s (deriv
 
   beforeAll(async () => {
     if (!available) return;
-    qemu = await startQemu({ release, machine: 'q35,accel=tcg', makeArgs: (dir) => machine(release, dir) });
+    // A second monitor for the CLI: QEMU serves one client per monitor.
+    qemu = await startQemu({ release, machine: 'q35,accel=tcg', makeArgs: (dir) => machine(release, dir), monitors: 2 });
     qmp = await QmpClient.connect({ path: qemu.socket });
     client = new QapiClient(qmp, { strict: true });
   });
@@ -70,6 +72,19 @@ describe.each(['7.2', '10.0'] as const)('IOThread holders on real QEMU %s (deriv
     const full = await inspectIothreads(qmp, { fullWalk: true });
     expect(full.iothreads).toEqual(report.iothreads);
     expect(report.commands * 2).toBeLessThan(full.commands);
+  });
+
+  it.runIf(available && builtCli('src/cli/main.js', 'qapi-ts iothreads --json'))('qapi-ts iothreads --json gives the same holders', async () => {
+    const run = await runCli(['iothreads', '--socket', qemu.sockets[1]!, '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const out = parseJson(run.stdout) as { holders: string; iothreads: unknown[] };
+    expect(out.holders).toBe('derived');
+    const threads = out.iothreads.map((t) => strictValidators.IOThreadInfo.parse(t));
+    expect(Object.fromEntries(threads.map((t) => [t.id, (t.holders ?? []).map((h) => ('path' in h ? h.path : h))]))).toEqual({
+      io0: ['/machine/peripheral/vblk0', ...mq],
+      io1: ['/machine/peripheral-anon/device[0]', ...mq, '/machine/peripheral/vscsi0'],
+    });
   });
 
   it.runIf(available)('sees a virtio-blk hot-plugged onto io1 through the typed client come and go', async () => {
