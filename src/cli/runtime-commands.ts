@@ -16,7 +16,9 @@ import { QmpClient } from '../runtime/client.js';
 import { GuestAgentClient } from '../runtime/guest-agent.js';
 import type { QmpConnection } from '../runtime/connection.js';
 import { QmpArgumentError, QmpCommandError, QmpError } from '../runtime/errors.js';
+import type { IntrospectedSchema } from '../runtime/introspection.js';
 import { parseJson, stringifyJson } from '../runtime/json.js';
+import { introspect } from '../runtime/probe.js';
 import { encodeCommand } from '../runtime/protocol.js';
 import { parseTcpTarget, type QmpTarget } from '../runtime/transport.js';
 import { loadArgumentChecker } from './runtime-validation.js';
@@ -289,20 +291,14 @@ export async function runEvents(argv: string[]): Promise<number> {
  * server (`query-qmp-schema`); says nothing when it cannot tell.
  */
 async function warnUnknownEvents(qmp: QmpConnection, names: readonly string[], timeout: number): Promise<void> {
-  let schema: unknown;
+  let schema: IntrospectedSchema;
   try {
-    schema = await qmp.execute('query-qmp-schema', undefined, { timeout });
+    schema = await introspect(qmp, { timeout });
   } catch {
     return;
   }
-  if (!Array.isArray(schema)) return;
-  const known = new Set<string>();
-  for (const entity of schema) {
-    const e = entity as { 'meta-type'?: unknown; name?: unknown } | null;
-    if (e?.['meta-type'] === 'event' && typeof e.name === 'string') known.add(e.name);
-  }
   for (const name of new Set(names)) {
-    if (!known.has(name)) {
+    if (schema.lookup(name)?.['meta-type'] !== 'event') {
       process.stderr.write(`qapi-ts events: warning: the server has no event '${name}' (waiting for it anyway)\n`);
     }
   }
