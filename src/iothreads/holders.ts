@@ -108,9 +108,15 @@ export async function inspectIothreads(session: QmpExecutor, options: InspectOpt
 // ---------------------------------------------------------------------------
 // Reading the IOThread properties
 
-/** `path` + property name → value, for every IOThread-typed property. */
+/** One IOThread-typed property as read: its type and value. */
+interface Reading {
+  readonly type: string;
+  value: unknown;
+}
+
+/** Object → property name → reading, for every IOThread-typed property. */
 interface Readings {
-  readonly values: Map<QomObject, Map<string, unknown>>;
+  readonly values: Map<QomObject, Map<string, Reading>>;
   readonly commands: number;
 }
 
@@ -123,7 +129,7 @@ async function readIothreadProperties(
   objects: readonly QomObject[],
   call: ExecuteOptions,
 ): Promise<Readings> {
-  const values = new Map<QomObject, Map<string, unknown>>();
+  const values = new Map<QomObject, Map<string, Reading>>();
   const reads: Promise<void>[] = [];
   for (const object of objects) {
     for (const p of object.properties) {
@@ -131,13 +137,13 @@ async function readIothreadProperties(
       let byName = values.get(object);
       if (byName === undefined) values.set(object, (byName = new Map()));
       if ('value' in p) {
-        byName.set(p.name, p.value);
+        byName.set(p.name, { type: p.type, value: p.value });
         continue;
       }
       const into = byName;
       reads.push(
         client.qomGet({ path: object.path, property: p.name }, call).then(
-          (value) => void into.set(p.name, value),
+          (value) => void into.set(p.name, { type: p.type, value }),
           (e: unknown) => {
             // The object went away since it was listed: it holds nothing.
             if (!(isQmpCommandError(e) && e.errorClass === 'DeviceNotFound')) throw e;
@@ -165,7 +171,7 @@ function mappedIds(value: unknown): string[] {
 }
 
 /** A stable text of an object's readings, to spot a proxy and its backend. */
-function signature(byName: ReadonlyMap<string, unknown>): string {
+function signature(byName: ReadonlyMap<string, Reading>): string {
   return JSON.stringify([...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
@@ -177,7 +183,7 @@ function parentPath(path: string): string | null {
 /** IOThread id → its holders (sorted by path). */
 function attribute(
   objects: readonly QomObject[],
-  readings: ReadonlyMap<QomObject, ReadonlyMap<string, unknown>>,
+  readings: ReadonlyMap<QomObject, ReadonlyMap<string, Reading>>,
   iothreads: readonly IOThreadInfo[],
   bindings: Bindings,
 ): Map<string, IoThreadHolder[]> {
@@ -202,8 +208,7 @@ function attribute(
   for (const [object, byName] of readings) {
     if (partOfAncestor(object.path, signatures)) continue;
     present.add(object.path);
-    for (const [name, value] of byName) {
-      const type = object.properties.find((p) => p.name === name)?.type;
+    for (const { type, value } of byName.values()) {
       if (type === LINK_TYPE) {
         const id = typeof value === 'string' ? iothreadByPath.get(value) : undefined;
         if (id !== undefined && threadIds.has(id)) hold(id, object.path);
