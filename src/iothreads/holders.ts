@@ -35,6 +35,7 @@
 import { QapiClient, type IOThreadInfo, type IoThreadHolder } from '../../generated/index.js';
 import type { ExecuteOptions, QmpExecutor } from '../runtime/executor.js';
 import { isQmpCommandError } from '../runtime/errors.js';
+import { stringifyJson } from '../runtime/json.js';
 import { probeAll } from '../runtime/probe.js';
 import { childPath, childType, walkComposition, type QomObject } from './qom.js';
 
@@ -172,7 +173,8 @@ function mappedIds(value: unknown): string[] {
 
 /** A stable text of an object's readings, to spot a proxy and its backend. */
 function signature(byName: ReadonlyMap<string, Reading>): string {
-  return JSON.stringify([...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  // stringifyJson: values come from the peer and may hold integers beyond 2^53 (bigints).
+  return stringifyJson([...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function parentPath(path: string): string | null {

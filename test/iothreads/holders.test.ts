@@ -216,6 +216,12 @@ describe('inspectIothreads: holders derived from QOM', () => {
     qom.objects.get(path)!.push({ name: 'm', type: 'IOThreadVirtQueueMappingList', value: [null, 7, { iothread: 3 }, 'io0'] });
     qom.objects.get(path)!.push({ name: 'l', type: 'link<iothread>', value: { path: '/objects/io0' } });
     expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({ io0: [] });
+    // Integers beyond 2^53 arrive as bigints: still a reading like any other.
+    const big = qom.addDevice('big', { mapping: ['io0'] });
+    for (const at of [big, `${big}/virtio-backend`]) {
+      qom.objects.get(at)!.find((p) => p.name === 'iothread-vq-mapping')!.value = [{ iothread: 'io0', vqs: [2n ** 64n - 1n] }];
+    }
+    expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({ io0: ['/machine/peripheral/big'] });
 
     const endless = new FakeQom();
     const execute = endless.execute.bind(endless);
