@@ -6,17 +6,16 @@
 // bench/unbundled-cli.mjs).
 //
 // Commands: --version; check on QEMU 10.0's schema; exec query-status and
-// probe against a real QEMU 7.2 (`-machine none`, started here, stopped by
-// pid); verify of the recorded QEMU 7.2 session; generate for our own
+// probe against a real QEMU 7.2 (`-machine none`, started here, killed at
+// exit); verify of the recorded QEMU 7.2 session; generate for our own
 // schema (qapi/).
 //
 //   npm run build && npm run bench:cli [-- --runs N]
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, repoRoot, requireFile, sharedRoot, sorted, timeRounds } from './common.mjs';
+import { median, repoRoot, requireFile, sharedRoot, sorted, startQemu, timeRounds } from './common.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '11' } } });
 const runs = Number(values.runs);
@@ -27,19 +26,10 @@ const schema72 = requireFile(join(sharedRoot, 'corpus/qemu-7.2/qapi/qapi-schema.
 const session = requireFile(join(sharedRoot, 'transcripts/qemu-7.2/system-x86_64.jsonl'), 'QEMU 7.2 session');
 
 const tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-'));
-let qemuPid;
-process.on('exit', () => {
-  if (qemuPid !== undefined) process.kill(qemuPid, 'SIGTERM');
-  rmSync(tmp, { recursive: true, force: true });
-});
-const socket = join(tmp, 'qmp.sock');
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+let socket;
 try {
-  execFileSync('qemu-system-x86_64', [
-    '-machine', 'none', '-display', 'none', '-S', '-nodefaults',
-    '-chardev', `socket,id=qmp0,path=${socket},server=on,wait=off`, '-mon', 'chardev=qmp0,mode=control',
-    '-daemonize', '-pidfile', join(tmp, 'qemu.pid'),
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
-  qemuPid = Number(readFileSync(join(tmp, 'qemu.pid'), 'utf8'));
+  ({ socket } = await startQemu());
 } catch (err) {
   console.log(`QEMU did not start (${err.message.split('\n')[0]}): exec and probe left out\n`);
 }
@@ -47,7 +37,7 @@ try {
 const commands = [
   ['--version'],
   ['check', schema10],
-  ...(qemuPid === undefined ? [] : [
+  ...(socket === undefined ? [] : [
     ['exec', '--socket', socket, 'query-status'],
     ['probe', '--socket', socket, 'query-status', 'query-iothreads/ret-type/poll-max-ns'],
   ]),

@@ -1,9 +1,10 @@
 // Shared helpers for the process-level benchmarks: run a command several
 // times (or several commands in interleaved rounds), wall-clock each run
 // from spawn to exit, report the median.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -115,4 +116,46 @@ export async function callLoop(call, conc, ms) {
   const count = done;
   await Promise.all(workers);
   return { count, elapsed };
+}
+
+/** Resolves once every path exists (a socket a child process creates); throws after ~10 s. */
+export async function waitForPaths(paths, what = paths.join(', ')) {
+  for (let i = 0; i < 400 && !paths.every((p) => existsSync(p)); i++) await new Promise((r) => setTimeout(r, 25));
+  if (!paths.every((p) => existsSync(p))) throw new Error(`${what} did not appear`);
+}
+
+/**
+ * Starts qemu-system-x86_64 for a bench: `-S`, no display, no default
+ * devices, `monitors` QMP unix sockets (a QEMU monitor serves one client
+ * at a time) in a fresh temp dir, plus `args`. It is killed, and the dir
+ * removed, by `stop()` or when the bench exits. Resolves once every socket
+ * listens.
+ */
+export async function startQemu({ machine = 'none', monitors = 1, args = [] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-qemu-'));
+  const sockets = Array.from({ length: monitors }, (_, i) => join(dir, `qmp${i}.sock`));
+  const child = spawn('qemu-system-x86_64', [
+    '-machine', machine, '-display', 'none', '-S', '-nodefaults',
+    ...sockets.flatMap((path, i) => [
+      '-chardev', `socket,id=qmp${i},path=${path},server=on,wait=off`,
+      '-mon', `chardev=qmp${i},mode=control`,
+    ]),
+    ...args,
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // The bench's own work decides when it ends, not this child.
+  child.unref();
+  let failed;
+  child.on('error', (e) => (failed = e));
+  const stop = () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', stop);
+  for (let i = 0; i < 400 && failed === undefined && child.exitCode === null && !sockets.every((p) => existsSync(p)); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  if (failed !== undefined || !sockets.every((p) => existsSync(p))) {
+    throw new Error(`qemu-system-x86_64 did not start${failed ? `: ${failed.message}` : ''}`);
+  }
+  return { dir, sockets, socket: sockets[0], stop };
 }

@@ -10,12 +10,10 @@
 //                     client would pay)
 //
 //   npm run build && npm run bench:iothreads -- [--rounds 9] [--socket PATH]
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, repoRoot } from './common.mjs';
+import { median, repoRoot, startQemu } from './common.mjs';
 
 const dist = join(repoRoot, 'dist');
 if (!existsSync(join(dist, 'src/iothreads/index.js'))) {
@@ -28,12 +26,8 @@ const { inspectIothreads } = await import(join(dist, 'src/iothreads/index.js'));
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, socket: { type: 'string' } } });
 const rounds = Number(values.rounds);
 
-let qemu;
-let tmp;
 let socket = values.socket;
 if (socket === undefined) {
-  tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-'));
-  socket = join(tmp, 'qmp.sock');
   const devices = [];
   for (let i = 0; i < 6; i++) {
     devices.push('-blockdev', `driver=null-co,node-name=d${i}`, '-device', `virtio-blk-pci,id=vblk${i},drive=d${i},iothread=io${i % 2}`);
@@ -41,17 +35,8 @@ if (socket === undefined) {
   for (let i = 0; i < 2; i++) devices.push('-device', `virtio-scsi-pci,id=vscsi${i},iothread=io${i}`);
   for (let i = 0; i < 3; i++) devices.push('-device', `pcie-root-port,id=rp${i},chassis=${i + 1}`);
   devices.push('-device', 'virtio-balloon-pci,iothread=io1,free-page-hint=on');
-  qemu = spawn('qemu-system-x86_64', [
-    '-machine', 'q35,accel=tcg', '-display', 'none', '-S', '-nodefaults',
-    '-chardev', `socket,id=qmp0,path=${socket},server=on,wait=off`, '-mon', 'chardev=qmp0,mode=control',
-    '-object', 'iothread,id=io0', '-object', 'iothread,id=io1', ...devices,
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 400 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 25));
+  ({ socket } = await startQemu({ machine: 'q35,accel=tcg', args: ['-object', 'iothread,id=io0', '-object', 'iothread,id=io1', ...devices] }));
 }
-process.on('exit', () => {
-  if (qemu && qemu.exitCode === null) qemu.kill('SIGKILL');
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
 
 const qmp = await QmpClient.connect({ path: socket });
 

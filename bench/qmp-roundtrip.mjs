@@ -17,15 +17,13 @@
 //   npm run build && npm run bench:qmp -- [--socket PATH] [--seconds 0.25] [--rounds 15]
 //
 // Without --socket it starts its own `qemu-system-x86_64 -machine none`.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { callLoop } from './common.mjs';
+import { callLoop, startQemu } from './common.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -55,26 +53,9 @@ const rounds = Number(values.rounds);
 // Own QEMU: one monitor per mode, so each mode keeps its connection for the
 // whole run (a QEMU monitor serves one client at a time). With --socket,
 // every slice reconnects to the one socket.
-let qemu;
-let tmp;
 let sockets;
-if (values.socket === undefined) {
-  tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-'));
-  sockets = [0, 1, 2, 3, 4].map((i) => join(tmp, `qmp${i}.sock`));
-  qemu = spawn('qemu-system-x86_64', [
-    '-machine', 'none', '-display', 'none', '-S', '-nodefaults',
-    ...sockets.flatMap((path, i) => [
-      '-chardev', `socket,id=qmp${i},path=${path},server=on,wait=off`,
-      '-mon', `chardev=qmp${i},mode=control`,
-    ]),
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 400 && !sockets.every((p) => existsSync(p)); i++) await new Promise((r) => setTimeout(r, 25));
-}
-const cleanup = () => {
-  if (qemu && qemu.exitCode === null) qemu.kill('SIGKILL');
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
+let cleanup = () => {};
+if (values.socket === undefined) ({ sockets, stop: cleanup } = await startQemu({ monitors: 5 }));
 
 // --- (a) raw socket loop ---------------------------------------------------
 function rawSession(path) {

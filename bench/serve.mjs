@@ -23,7 +23,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { callLoop, median, repoRoot } from './common.mjs';
+import { callLoop, median, repoRoot, startQemu, waitForPaths } from './common.mjs';
 
 const dist = join(repoRoot, 'dist');
 if (!existsSync(join(dist, 'src/testing/index.js'))) {
@@ -50,21 +50,8 @@ const cleanup = () => {
 };
 process.on('exit', cleanup);
 
-async function waitFor(path) {
-  for (let i = 0; i < 400 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 25));
-  if (!existsSync(path)) throw new Error(`${path} did not appear`);
-}
-
 // QEMU, one monitor: a QEMU monitor serves one client at a time.
-const qemuSocket = join(tmp, 'qemu.sock');
-children.push(
-  spawn('qemu-system-x86_64', [
-    '-machine', 'none', '-display', 'none', '-S', '-nodefaults',
-    '-chardev', `socket,id=qmp0,path=${qemuSocket},server=on,wait=off`,
-    '-mon', 'chardev=qmp0,mode=control',
-    '-object', 'iothread,id=io0', '-object', 'iothread,id=io1',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] }),
-);
+const qemuSocket = (await startQemu({ args: ['-object', 'iothread,id=io0', '-object', 'iothread,id=io1'] })).socket;
 // `qapi-ts serve` in a process of its own.
 const serveSocket = join(tmp, 'serve.sock');
 children.push(spawn(process.execPath, [join(repoRoot, 'bin/qapi-ts'), 'serve', '--socket', serveSocket], { stdio: ['ignore', 'ignore', 'inherit'] }));
@@ -85,7 +72,7 @@ simulated.use(
     boot: [...DEMO_MACHINE, ...Array.from({ length: LOOPS }, (_, i) => ['blockdev-add', { driver: 'null-co', 'node-name': `hot${i}` }])],
   }),
 );
-await Promise.all([waitFor(qemuSocket), waitFor(serveSocket), waitFor(simulateSocket)]);
+await waitForPaths([serveSocket, simulateSocket]);
 
 const modes = [
   ['qemu', () => QmpClient.connect({ path: qemuSocket })],
