@@ -7,6 +7,7 @@ import { inspectIothreads, type IothreadReport } from '../iothreads/holders.js';
 import { QmpClient } from '../runtime/client.js';
 import { isQmpCommandError, isQmpError } from '../runtime/errors.js';
 import { stringifyJson } from '../runtime/json.js';
+import { interruption } from './interrupt.js';
 import { common, parse, TARGET_OPTIONS, UsageError } from './runtime-commands.js';
 
 const USAGE = `usage: qapi-ts iothreads (--socket PATH | --tcp HOST:PORT) [--json] [--watch [SECONDS]]
@@ -92,8 +93,7 @@ function renderJson(report: IothreadReport): string {
 }
 
 export async function runIothreads(argv: string[]): Promise<number> {
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
+  using stop = interruption();
   try {
     const watch = splitWatch(argv);
     const { values, positionals } = parse(
@@ -109,8 +109,6 @@ export async function runIothreads(argv: string[]): Promise<number> {
     const { target, timeout } = common(values);
     const render = values.json ? renderJson : renderTable;
     const source = values.derived ? 'derived' : 'auto';
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     await using qmp = await QmpClient.connect(target, { timeout, signal: stop.signal });
     // Ctrl-C closes the session, which ends any inspection under way.
     stop.signal.addEventListener('abort', () => void qmp.close(), { once: true });
@@ -137,9 +135,6 @@ export async function runIothreads(argv: string[]): Promise<number> {
       return 3;
     }
     throw e;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 

@@ -21,6 +21,7 @@ import { parseJson, stringifyJson } from '../runtime/json.js';
 import { introspect } from '../runtime/probe.js';
 import { encodeCommand } from '../runtime/protocol.js';
 import { parseTcpTarget, type QmpTarget } from '../runtime/transport.js';
+import { interruption } from './interrupt.js';
 import { loadArgumentChecker } from './runtime-validation.js';
 
 const EXIT_INVALID = 1;
@@ -249,8 +250,7 @@ export async function runExec(argv: string[]): Promise<number> {
 }
 
 export async function runEvents(argv: string[]): Promise<number> {
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
+  using stop = interruption();
   try {
     const { values } = parse(
       argv,
@@ -264,9 +264,7 @@ export async function runEvents(argv: string[]): Promise<number> {
     const { target, timeout } = common(values as { socket?: string; tcp?: string; timeout?: string });
     const record = recordPath(values.record as string | undefined);
     const names = values.event as string[] | undefined;
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    whenStdoutFails(onSignal);
+    whenStdoutFails(stop.abort);
     await using qmp = await connectSession(target, { timeout, signal: stop.signal, record });
     // Large buffer: stdout is synchronous for files and pipes, so the
     // reader keeps up; the limit only guards against a stuck terminal.
@@ -279,9 +277,6 @@ export async function runEvents(argv: string[]): Promise<number> {
   } catch (e) {
     if (stop.signal.aborted) return 0;
     return fail('events', e);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 

@@ -22,6 +22,7 @@ import { isQmpTestError } from '../testing/errors.js';
 import { DEMO_MACHINE, holderTrackingQemu } from '../testing/simulate/index.js';
 import type { ListenTarget } from '../testing/transport.js';
 import { parseCommand } from './backend-commands.js';
+import { interruption } from './interrupt.js';
 
 const SERVE_HELP = `usage: qapi-ts serve [--schema SCHEMA] (--socket PATH | --tcp HOST:PORT) [--replay TRANSCRIPT.jsonl | --simulate]
 
@@ -126,10 +127,7 @@ export async function runServe(argv: string[]): Promise<number> {
     throw e;
   }
 
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  using stop = interruption();
   try {
     let where: ListenTarget;
     try {
@@ -143,8 +141,6 @@ export async function runServe(argv: string[]): Promise<number> {
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await server.close();
   }
 }
