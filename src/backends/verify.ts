@@ -22,7 +22,7 @@
  * the same decoder the runtime client uses. Nothing here does I/O.
  */
 import type { z } from 'zod';
-import { parseJson, stringifyJson } from '../runtime/json.js';
+import { parseJson, previewJson } from '../runtime/json.js';
 import { isStackOverflow, type CommandValidators, type ValidatorSet } from '../support/client.js';
 import { formatPath, shortPath } from '../support/errors.js';
 import type { Schema } from '../support/kit.js';
@@ -158,35 +158,11 @@ function valueAt(root: unknown, path: readonly PathKey[]): { present: boolean; v
 const SHOWN_CHARS = 40;
 
 /**
- * JSON text of `value`, cut to `SHOWN_CHARS` characters. It stops writing
- * once it has that many, so it never descends more levels than that.
+ * JSON text of `value`, cut to `SHOWN_CHARS` characters (the runtime's
+ * preview writer stops once it has that many, whatever the depth).
  */
 export function shortJson(value: unknown): string {
-  let out = '';
-  const write = (v: unknown): void => {
-    if (out.length > SHOWN_CHARS) return;
-    if (Array.isArray(v)) {
-      out += '[';
-      for (let i = 0; i < v.length && out.length <= SHOWN_CHARS; i++) {
-        if (i > 0) out += ',';
-        write(v[i]);
-      }
-      out += ']';
-    } else if (isObject(v)) {
-      out += '{';
-      let first = true;
-      for (const key of Object.keys(v)) {
-        if (out.length > SHOWN_CHARS) break;
-        out += `${first ? '' : ','}${JSON.stringify(key)}:`;
-        first = false;
-        write(v[key]);
-      }
-      out += '}';
-    } else {
-      out += stringifyJson(typeof v === 'string' && v.length > SHOWN_CHARS ? v.slice(0, SHOWN_CHARS) : v);
-    }
-  };
-  write(value);
+  const out = previewJson(value, SHOWN_CHARS);
   return out.length > SHOWN_CHARS ? `${out.slice(0, SHOWN_CHARS - 3)}...` : out;
 }
 
