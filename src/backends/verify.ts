@@ -23,7 +23,7 @@
  */
 import type { z } from 'zod';
 import { parseJson, previewJson } from '../runtime/json.js';
-import { isStackOverflow, type CommandValidators, type ValidatorSet } from '../support/client.js';
+import { safeParseOnStack, type CommandValidators, type ValidatorSet } from '../support/client.js';
 import { formatPath, shortPath } from '../support/errors.js';
 import type { Schema } from '../support/kit.js';
 import { MAX_NESTING, nestingExceeds } from '../support/nesting.js';
@@ -225,13 +225,8 @@ function nestedTooDeeply(msg: unknown): boolean {
 
 /** Runs a generated validator; problems come back as findings under `prefix`. */
 export function validate(schema: Schema, value: unknown, prefix: string): Finding[] {
-  let result;
-  try {
-    result = schema.safeParse(value);
-  } catch (err) {
-    if (!isStackOverflow(err)) throw err;
-    return [{ path: prefix, message: 'nested too deeply to check with the stack left' }];
-  }
+  const result = safeParseOnStack(schema, value);
+  if (result === null) return [{ path: prefix, message: 'nested too deeply to check with the stack left' }];
   if (result.success) return [];
   return result.error.issues.flatMap((issue) => issueFindings(issue, value, prefix));
 }
