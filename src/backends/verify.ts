@@ -22,11 +22,11 @@
  * the same decoder the runtime client uses. Nothing here does I/O.
  */
 import type { z } from 'zod';
-import { parseJson, previewJson } from '../runtime/json.js';
+import { MAX_JSON_DEPTH, parseJson, previewJson } from '../runtime/json.js';
 import { safeParseOnStack, type CommandValidators, type ValidatorSet } from '../support/client.js';
 import { formatPath, shortPath } from '../support/errors.js';
 import type { Schema } from '../support/kit.js';
-import { MAX_NESTING, nestingExceeds } from '../support/nesting.js';
+import { nestingExceeds } from '../support/nesting.js';
 
 export type Direction = 'client' | 'server';
 
@@ -211,7 +211,7 @@ function issueFindings(issue: Issue, root: unknown, prefix: string): Finding[] {
 }
 
 /** QEMU's JSON parser refuses messages nested deeper than this. */
-export const MAX_MESSAGE_NESTING = MAX_NESTING;
+export const MAX_MESSAGE_NESTING = MAX_JSON_DEPTH;
 
 const tooDeep: Finding = {
   path: '',
