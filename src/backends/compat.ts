@@ -231,19 +231,20 @@ class Walker {
     const branches = n.branches!;
     const tag = branches.tagMember.name;
     const sameTag = o.branches?.tagMember.name === tag ? o.branches : null;
-    this.members(n.members, o.members, this.branchMembers(o));
+    const oldBranchMembers = this.branchMembers(o);
+    this.members(n.members, o.members, oldBranchMembers);
     const baseNames = new Set(n.members.map((m) => m.name));
     const variantMembers = branches.variants.map((v) => (isObject(v.type) ? v.type.members : []));
-    const inAnyBranch = new Set(variantMembers.flat().map((m) => m.name));
+    const newBranchMembers = variantMembers.flat();
     if (!this.find(o.members, tag)) {
-      this.untaggedLayout(n, o, baseNames);
+      this.untaggedLayout(n.name, o, baseNames, newBranchMembers);
       return;
     }
     for (const [i, v] of branches.variants.entries()) {
       const own = variantMembers[i]!;
       if (!sameTag) {
         // The oldest release had the tag as a plain member of a struct.
-        this.members(own, o.members, this.branchMembers(o));
+        this.members(own, o.members, oldBranchMembers);
         continue;
       }
       const ov = this.find(sameTag.variants, v.name);
@@ -258,27 +259,27 @@ class Walker {
       }
     }
     // Base members the oldest release sent that no branch has now.
-    this.removed(n.name, o.members, new Set([...baseNames, ...inAnyBranch]));
+    this.removed(n.name, o.members, new Set([...baseNames, ...newBranchMembers.map((m) => m.name)]));
   }
 
   /**
-   * The oldest release sends `o`'s members and no tag: the layout is
-   * described with the newest union's members of the same names.
+   * The oldest release sends `o`'s members and no tag for union `name`:
+   * the layout is described with the newest union's branch members of the
+   * same names.
    */
-  private untaggedLayout(n: SchemaObjectType, o: SchemaObjectType, baseNames: ReadonlySet<string>): void {
+  private untaggedLayout(name: string, o: SchemaObjectType, baseNames: ReadonlySet<string>, branchMembers: readonly SchemaObjectMember[]): void {
     const layout: UntaggedMember[] = [];
-    const variants = n.branches!.variants;
     for (const om of o.members) {
       if (baseNames.has(om.name) || this.had(om.ifcond) === 'no') continue;
-      const member = variants.flatMap((v) => (isObject(v.type) ? v.type.members : [])).find((m) => m.name === om.name);
+      const member = branchMembers.find((m) => m.name === om.name);
       if (!member) {
-        addTo(this.removedMembers, n.name, om.name);
+        addTo(this.removedMembers, name, om.name);
         continue;
       }
       layout.push({ member, optional: member.optional || om.optional || this.had(om.ifcond) !== 'yes' });
       this.memberType(member, om);
     }
-    this.untagged.set(n.name, layout);
+    this.untagged.set(name, layout);
   }
 }
 

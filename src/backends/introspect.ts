@@ -267,13 +267,13 @@ export function inferDefines(schema: CheckedSchema, reply: unknown): InferredDef
     changed = false;
     for (const [cond, holds] of observed) changed = deduce(cond, holds, known, (s, v) => set(s, v, cond)) || changed;
   }
-  for (const [cond, holds] of observed) {
-    if (evalIfCondition(cond, new Set([...known].filter(([, v]) => v).map(([s]) => s))) !== holds) {
-      contradictions.add(JSON.stringify(cond));
-    }
-  }
   const pick = (value: boolean): string[] => [...known].filter(([, v]) => v === value).map(([s]) => s).sort();
-  return { defines: pick(true), undefined: pick(false), contradictions: [...contradictions] };
+  const defines = pick(true);
+  const defined = new Set(defines);
+  for (const [cond, holds] of observed) {
+    if (evalIfCondition(cond, defined) !== holds) contradictions.add(JSON.stringify(cond));
+  }
+  return { defines, undefined: pick(false), contradictions: [...contradictions] };
 }
 
 /** Settles what `cond === holds` implies; true if a symbol got a value. */

@@ -22,7 +22,6 @@ import type {
   SchemaIfCond,
   SchemaObjectMember,
   SchemaObjectType,
-  SchemaType,
   SchemaVariant,
 } from '../frontend/model.js';
 import { memberKey, type RemovedCommand, type SchemaDiff, type UntaggedMember } from './compat.js';
@@ -59,11 +58,6 @@ function conjunction(conds: readonly (IfCondition | null)[], context: IfConditio
   return parts.length === 1 ? parts[0]! : { all: parts };
 }
 
-/** The condition of a type, looking through arrays to the element type. */
-function typeCond(t: SchemaType): IfCondition | null {
-  return t.meta === 'array' ? typeCond(t.elementType) : t.name === 'q_empty' ? null : t.ifcond.ifcond;
-}
-
 export class Presence {
   constructor(
     private readonly schema: CheckedSchema,
@@ -83,9 +77,12 @@ export class Presence {
     return this.schema.lookupEntity(name)?.ifcond.ifcond ?? null;
   }
 
-  /** The member's condition: its own and its type's, beyond its owner's. */
+  /**
+   * The member's condition: its own and its type's (an array type's is its
+   * element type's), beyond its owner's.
+   */
   memberCondition(m: SchemaObjectMember): IfCondition | null {
-    return conjunction([m.ifcond.ifcond, typeCond(m.type)], this.ownerCond(m.definedIn));
+    return conjunction([m.ifcond.ifcond, m.type.ifcond.ifcond], this.ownerCond(m.definedIn));
   }
 
   member(m: SchemaObjectMember): Absence | null {
@@ -108,7 +105,7 @@ export class Presence {
       const tagType = t.branches?.tagMember.type;
       if (tagType?.meta === 'enum') tagCond = tagType.members.find((m) => m.name === v.name)?.ifcond;
     }
-    return conjunction([v.ifcond.ifcond, tagCond?.ifcond ?? null, typeCond(v.type)], t.ifcond.ifcond);
+    return conjunction([v.ifcond.ifcond, tagCond?.ifcond ?? null, v.type.ifcond.ifcond], t.ifcond.ifcond);
   }
 
   branch(t: SchemaObjectType | SchemaAlternateType, v: SchemaVariant): Absence | null {

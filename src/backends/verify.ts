@@ -22,11 +22,11 @@
  * the same decoder the runtime client uses. Nothing here does I/O.
  */
 import type { z } from 'zod';
-import { parseJson, stringifyJson } from '../runtime/json.js';
-import { isStackOverflow, type CommandValidators, type ValidatorSet } from '../support/client.js';
+import { MAX_JSON_DEPTH, parseJson, previewJson } from '../runtime/json.js';
+import { safeParseOnStack, type CommandValidators, type ValidatorSet } from '../support/client.js';
 import { formatPath, shortPath } from '../support/errors.js';
 import type { Schema } from '../support/kit.js';
-import { MAX_NESTING, nestingExceeds } from '../support/nesting.js';
+import { nestingExceeds } from '../support/nesting.js';
 
 export type Direction = 'client' | 'server';
 
@@ -158,35 +158,11 @@ function valueAt(root: unknown, path: readonly PathKey[]): { present: boolean; v
 const SHOWN_CHARS = 40;
 
 /**
- * JSON text of `value`, cut to `SHOWN_CHARS` characters. It stops writing
- * once it has that many, so it never descends more levels than that.
+ * JSON text of `value`, cut to `SHOWN_CHARS` characters (the runtime's
+ * preview writer stops once it has that many, whatever the depth).
  */
 export function shortJson(value: unknown): string {
-  let out = '';
-  const write = (v: unknown): void => {
-    if (out.length > SHOWN_CHARS) return;
-    if (Array.isArray(v)) {
-      out += '[';
-      for (let i = 0; i < v.length && out.length <= SHOWN_CHARS; i++) {
-        if (i > 0) out += ',';
-        write(v[i]);
-      }
-      out += ']';
-    } else if (isObject(v)) {
-      out += '{';
-      let first = true;
-      for (const key of Object.keys(v)) {
-        if (out.length > SHOWN_CHARS) break;
-        out += `${first ? '' : ','}${JSON.stringify(key)}:`;
-        first = false;
-        write(v[key]);
-      }
-      out += '}';
-    } else {
-      out += stringifyJson(typeof v === 'string' && v.length > SHOWN_CHARS ? v.slice(0, SHOWN_CHARS) : v);
-    }
-  };
-  write(value);
+  const out = previewJson(value, SHOWN_CHARS);
   return out.length > SHOWN_CHARS ? `${out.slice(0, SHOWN_CHARS - 3)}...` : out;
 }
 
@@ -235,7 +211,7 @@ function issueFindings(issue: Issue, root: unknown, prefix: string): Finding[] {
 }
 
 /** QEMU's JSON parser refuses messages nested deeper than this. */
-export const MAX_MESSAGE_NESTING = MAX_NESTING;
+export const MAX_MESSAGE_NESTING = MAX_JSON_DEPTH;
 
 const tooDeep: Finding = {
   path: '',
@@ -249,13 +225,8 @@ function nestedTooDeeply(msg: unknown): boolean {
 
 /** Runs a generated validator; problems come back as findings under `prefix`. */
 export function validate(schema: Schema, value: unknown, prefix: string): Finding[] {
-  let result;
-  try {
-    result = schema.safeParse(value);
-  } catch (err) {
-    if (!isStackOverflow(err)) throw err;
-    return [{ path: prefix, message: 'nested too deeply to check with the stack left' }];
-  }
+  const result = safeParseOnStack(schema, value);
+  if (result === null) return [{ path: prefix, message: 'nested too deeply to check with the stack left' }];
   if (result.success) return [];
   return result.error.issues.flatMap((issue) => issueFindings(issue, value, prefix));
 }

@@ -180,23 +180,32 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
 }
 
 /**
- * Parses `value` with `schema` or throws a QapiValidationError. Validation
- * needs a bounded amount of stack (see nesting.ts); should the caller have
- * used up the rest, the stack overflow is reported as a validation error
- * too, never as a RangeError.
+ * Parses `value` with `schema` or throws a QapiValidationError; a stack
+ * overflow (see safeParseOnStack) is reported as one too.
  */
 export function check(schema: Schema, value: unknown, target: ValidationTarget, subject: string): unknown {
-  let result;
-  try {
-    result = schema.safeParse(value);
-  } catch (err) {
-    if (!isStackOverflow(err)) throw err;
+  const result = safeParseOnStack(schema, value);
+  if (result === null) {
     throw new QapiValidationError(target, subject, [
       { path: '', message: `nested too deeply to validate with the stack left (limit: ${MAX_NESTING} levels)` },
     ]);
   }
   if (!result.success) throw new QapiValidationError(target, subject, problemsOf(result.error));
   return result.data;
+}
+
+/**
+ * `schema.safeParse(value)`, or null when the stack ran out. Validation
+ * needs a bounded amount of stack (see nesting.ts); should the caller have
+ * used up the rest, that is a result, never a RangeError.
+ */
+export function safeParseOnStack(schema: Schema, value: unknown): ReturnType<Schema['safeParse']> | null {
+  try {
+    return schema.safeParse(value);
+  } catch (err) {
+    if (!isStackOverflow(err)) throw err;
+    return null;
+  }
 }
 
 /** V8's RangeError for an exhausted stack. */

@@ -116,13 +116,14 @@ function lazyEntry<T extends object>(target: Record<string, T>, key: string, mak
 
 function makeValidatorSet(description: SchemaDescription, args: ValidatorRegistry, replies: ValidatorRegistry): ValidatorSet {
   const commands: Record<string, CommandValidators> = Object.create(null) as Record<string, CommandValidators>;
+  const noReply = new Set<string>();
   for (const [name, [argType = null, retType = null]] of Object.entries(description.commands)) {
     lazyEntry(commands, name, () => ({
       args: argType === null ? null : args.get(argType),
       returns: retType === null ? null : replies.get(retType),
     }));
+    if (retType === null) noReply.add(name);
   }
-  const noReply = new Set(Object.entries(description.commands).filter(([, spec]) => (spec[1] ?? null) === null).map(([name]) => name));
   const events: Record<string, Schema | null> = Object.create(null) as Record<string, Schema | null>;
   for (const [name, dataType] of Object.entries(description.events)) {
     if (dataType === null) events[name] = null;
