@@ -88,11 +88,6 @@ export class CallTable {
     this.freeIds.push(id);
   }
 
-  /** Written calls whose reply has not come (ghosts included). */
-  get size(): number {
-    return this.order.length + this.byId.size;
-  }
-
   /** `call` was written: its reply is awaited from now on. */
   sent(call: Call): void {
     call.state = call.noReply ? 'ghost' : 'sent';
@@ -119,9 +114,9 @@ export class CallTable {
    * or undefined when it answers none. A reply without an id answers the
    * oldest call sent without one; a reply with an id the call that has it.
    */
-  take(id: unknown, hasId: boolean): Call | undefined {
+  take(id: unknown): Call | undefined {
     let call: Call | undefined;
-    if (!hasId) {
+    if (id === undefined) {
       call = this.order.shift();
       if (call === undefined) return undefined;
     } else {
