@@ -42,8 +42,6 @@ export type CallState = 'queued' | 'sent' | 'ghost' | 'settled';
 export class Call {
   state: CallState = 'queued';
   timer: Deadline | undefined = undefined;
-  /** Counted among the in-band commands the server holds (see CallTable.inBandInFlight). */
-  windowed = false;
 
   constructor(
     readonly command: string,
@@ -91,10 +89,7 @@ export class CallTable {
   /** `call` was written: its reply is awaited from now on. */
   sent(call: Call): void {
     call.state = call.noReply ? 'ghost' : 'sent';
-    if (!call.oob && !call.noReply) {
-      call.windowed = true;
-      this.inBandInFlight++;
-    }
+    if (holdsWindow(call)) this.inBandInFlight++;
     if (call.id === undefined) {
       this.order.push(call);
     } else {
@@ -141,11 +136,9 @@ export class CallTable {
     return calls;
   }
 
+  /** `call` leaves the table (each call does so once: taken, cleared or forgotten). */
   private unwindow(call: Call): void {
-    if (call.windowed) {
-      call.windowed = false;
-      this.inBandInFlight--;
-    }
+    if (holdsWindow(call)) this.inBandInFlight--;
   }
 
   private rememberGhost(id: number): void {
@@ -159,4 +152,9 @@ export class CallTable {
       if (call !== undefined) this.unwindow(call);
     }
   }
+}
+
+/** Whether a call, while in the table, counts among the in-band commands the server holds (CallTable.inBandInFlight). */
+function holdsWindow(call: Call): boolean {
+  return !call.oob && !call.noReply;
 }
