@@ -16,7 +16,7 @@
  *    (QEMU reports each bad token of it separately).
  */
 import { LineDecoder } from '../runtime/framing.js';
-import { parseJson } from '../runtime/json.js';
+import { parseJson, stringEnd } from '../runtime/json.js';
 
 export type Request = { readonly ok: true; readonly message: unknown } | { readonly ok: false; readonly desc: string };
 
@@ -115,10 +115,7 @@ function colons(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x3a) count++;
-    else if (c === 0x22) {
-      // Skip the string (the text is valid JSON: every string is closed).
-      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
-    }
+    else if (c === 0x22) i = stringEnd(text, i);
   }
   return count;
 }
