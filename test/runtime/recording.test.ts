@@ -176,6 +176,15 @@ describe('recording a session', () => {
     await expect(QmpClient.overStream(wire, { record: join(dir, 'no/such/dir/x.jsonl') })).rejects.toMatchObject({ code: 'ENOENT' });
     expect(wire.destroyed).toBe(true);
   });
+
+  it('a bad option fails connect before the file is created', async () => {
+    const server = await scriptedServer();
+    const wire = server.connect();
+    const path = join(dir, 'x.jsonl');
+    await expect(QmpClient.overStream(wire, { ids: 'sometimes' as never, record: path })).rejects.toThrow(RangeError);
+    expect(existsSync(path)).toBe(false);
+    expect(wire.destroyed).toBe(true);
+  });
 });
 
 describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI recording tests'))('qapi-ts exec --record / events --record', () => {
