@@ -66,13 +66,16 @@ export class Recorder {
     if (!this.failed) this.out.write(`{"dir": "server", "msg": ${trimLine(text)}}\n`);
   }
 
-  /** Ends an owned file (resolving once it is written); a caller's stream is left open. */
+  /**
+   * Ends an owned file, resolving once it is closed: written, or failed with
+   * `error` set (the end callback can come before the 'error' event, so it
+   * is not waited for). A caller's stream is left open.
+   */
   close(): Promise<void> {
-    if (!this.owned) return Promise.resolve();
-    if (this.failed) return Promise.resolve();
+    if (!this.owned || this.out.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.out.once('error', () => resolve());
-      this.out.end(() => resolve());
+      this.out.once('close', () => resolve());
+      this.out.end();
     });
   }
 }
