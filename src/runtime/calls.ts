@@ -42,8 +42,6 @@ export type CallState = 'queued' | 'sent' | 'ghost' | 'settled';
 export class Call {
   state: CallState = 'queued';
   timer: Deadline | undefined = undefined;
-  /** Counted among the in-band commands the server holds (see CallTable.inBandInFlight). */
-  windowed = false;
 
   constructor(
     readonly command: string,
@@ -88,18 +86,10 @@ export class CallTable {
     this.freeIds.push(id);
   }
 
-  /** Written calls whose reply has not come (ghosts included). */
-  get size(): number {
-    return this.order.length + this.byId.size;
-  }
-
   /** `call` was written: its reply is awaited from now on. */
   sent(call: Call): void {
     call.state = call.noReply ? 'ghost' : 'sent';
-    if (!call.oob && !call.noReply) {
-      call.windowed = true;
-      this.inBandInFlight++;
-    }
+    if (holdsWindow(call)) this.inBandInFlight++;
     if (call.id === undefined) {
       this.order.push(call);
     } else {
@@ -119,9 +109,9 @@ export class CallTable {
    * or undefined when it answers none. A reply without an id answers the
    * oldest call sent without one; a reply with an id the call that has it.
    */
-  take(id: unknown, hasId: boolean): Call | undefined {
+  take(id: unknown): Call | undefined {
     let call: Call | undefined;
-    if (!hasId) {
+    if (id === undefined) {
       call = this.order.shift();
       if (call === undefined) return undefined;
     } else {
@@ -146,11 +136,9 @@ export class CallTable {
     return calls;
   }
 
+  /** `call` leaves the table (each call does so once: taken, cleared or forgotten). */
   private unwindow(call: Call): void {
-    if (call.windowed) {
-      call.windowed = false;
-      this.inBandInFlight--;
-    }
+    if (holdsWindow(call)) this.inBandInFlight--;
   }
 
   private rememberGhost(id: number): void {
@@ -164,4 +152,9 @@ export class CallTable {
       if (call !== undefined) this.unwindow(call);
     }
   }
+}
+
+/** Whether a call, while in the table, counts among the in-band commands the server holds (CallTable.inBandInFlight). */
+function holdsWindow(call: Call): boolean {
+  return !call.oob && !call.noReply;
 }

@@ -42,6 +42,15 @@ export interface ConnectOptions extends SessionOptions {
 /** In-band commands in flight at most when `oob` is negotiated (QMP's rule; QEMU's request queue length). */
 export const OOB_IN_BAND_LIMIT = 8;
 
+/** Whether every request carries an id (`ids: 'always'`); a RangeError for a value other than 'auto' or 'always'. */
+function checkIds(options: ConnectOptions): boolean {
+  const { ids } = options;
+  if (ids !== undefined && ids !== 'auto' && ids !== 'always') {
+    throw new RangeError(`ids must be 'auto' or 'always', got ${String(ids)}`);
+  }
+  return ids === 'always';
+}
+
 export class QmpClient extends QmpConnection {
   /** Server's greeting; set once the session is up. */
   greeting!: QmpGreeting;
@@ -52,15 +61,14 @@ export class QmpClient extends QmpConnection {
   private greetingArrived: ((message: unknown) => void) | undefined;
 
   private constructor(stream: Duplex, options: ConnectOptions) {
-    super(stream, options, 'greeting', options.ids === 'always');
-    if (options.ids !== undefined && options.ids !== 'auto' && options.ids !== 'always') {
-      throw new RangeError(`ids must be 'auto' or 'always', got ${String(options.ids)}`);
-    }
+    // `ids` is checked before the session opens anything (the record file).
+    super(stream, options, 'greeting', checkIds(options));
   }
 
   /** Opens a socket, reads the greeting and negotiates capabilities. */
   static async connect(target: QmpTarget, options: ConnectOptions = {}): Promise<QmpClient> {
     const timeout = checkSessionOptions(options);
+    checkIds(options);
     const [socket, left] = await openTarget(target, options, timeout);
     return QmpClient.overStream(socket, { ...options, timeout: left }, describeTarget(target));
   }

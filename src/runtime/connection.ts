@@ -432,7 +432,7 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
   }
 
   private onReply(m: ReplyMessage, message: unknown): void {
-    const call = this.table.take(m.id, m.id !== undefined);
+    const call = this.table.take(m.id);
     if (call === undefined) {
       this.unknownReplies++;
       this.report(new QmpProtocolError('QMP_ERR_UNKNOWN_REPLY', `reply matches no pending call: ${describe(message)}`));

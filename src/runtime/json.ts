@@ -84,18 +84,20 @@ export function nestsDeeperThan(text: string, max: number): boolean {
       depth--;
     } else if (c === 0x22 /* " */) {
       p = stringEnd(text, p);
-      if (p === -1) return false;
     }
   }
   return false;
 }
 
-/** Index of the quote closing the string that opens at `open`, or -1. */
-function stringEnd(text: string, open: number): number {
+/**
+ * Index of the quote closing the JSON string that opens at `open` (escapes
+ * skipped), or `text.length` when the string is not closed.
+ */
+export function stringEnd(text: string, open: number): number {
   let q = open;
   for (;;) {
     q = text.indexOf('"', q + 1);
-    if (q === -1) return -1;
+    if (q === -1) return text.length;
     let backslashes = 0;
     while (text.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
     if (backslashes % 2 === 0) return q;

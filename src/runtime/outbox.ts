@@ -55,11 +55,6 @@ export class Outbox {
     readonly maxBytes: number,
   ) {}
 
-  /** Whether writing waits for the socket to drain. */
-  get waitingForDrain(): boolean {
-    return this.blocked;
-  }
-
   /** Queues `call` (state 'queued'); throws QmpQueueFullError when too much waits already. */
   add(call: Call): void {
     if (this.queued >= this.maxRequests) {

@@ -9,7 +9,7 @@
  */
 import type { QmpEventMessage } from './executor.js';
 import { QmpArgumentError, QmpProtocolError } from './errors.js';
-import { MAX_JSON_DEPTH, previewJson, stringifyJson } from './json.js';
+import { MAX_JSON_DEPTH, previewJson, stringEnd, stringifyJson } from './json.js';
 
 export interface QmpVersion {
   qemu: { major: number; minor: number; micro: number };
@@ -179,7 +179,7 @@ function countTokens(line: string): number {
     if (c === 0x22 /* " */) {
       tokens++;
       inScalar = false;
-      for (p++; line.charCodeAt(p) !== 0x22; p++) if (line.charCodeAt(p) === 0x5c) p++;
+      p = stringEnd(line, p);
     } else if (c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d || c === 0x2c || c === 0x3a) {
       tokens++;
       inScalar = false;

@@ -37,6 +37,7 @@ import { QmpEventSource } from './events.js';
 import type { ExecuteOptions, QmpEventGap, QmpExecutor } from './executor.js';
 import { checkPositiveInteger, checkTimeout } from './options.js';
 import { forgetIntrospection } from './probe.js';
+import { Deadline } from './timers.js';
 import type { QmpTarget } from './transport.js';
 
 export interface ReconnectOptions {
@@ -215,15 +216,16 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
     return this.state === 'closed';
   }
 
+  /** Waits `ms` (any finite length: a Deadline, see timers.ts), or until `close()`. */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const signal = this.stopping.signal;
       const done = (): void => {
-        clearTimeout(timer);
+        timer.cancel();
         signal.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = new Deadline(ms, done);
       signal.addEventListener('abort', done, { once: true });
     });
   }
@@ -237,5 +239,4 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
     if (session === undefined) this.resolveClosed();
     else void session.close().then(this.resolveClosed);
   }
-
 }

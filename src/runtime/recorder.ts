@@ -29,8 +29,7 @@ export class Recorder {
   ) {}
 
   /** Why the file could not be written (recording stopped; the session goes on). */
-  error: unknown = undefined;
-  private failed = false;
+  error: Error | undefined = undefined;
 
   /**
    * Opens the target. A path is opened at once, so a bad one fails here
@@ -43,9 +42,8 @@ export class Recorder {
     const fd = openSync(target, 'w');
     try {
       const recorder = new Recorder(createWriteStream('', { fd }), true);
+      // A stream emits 'error' once at most.
       recorder.out.on('error', (e) => {
-        if (recorder.failed) return;
-        recorder.failed = true;
         recorder.error = e;
         onError(e);
       });
@@ -58,21 +56,24 @@ export class Recorder {
 
   /** A request as written (newline included or not). */
   client(line: string): void {
-    if (!this.failed) this.out.write(`{"dir": "client", "msg": ${trimLine(line)}}\n`);
+    if (this.error === undefined) this.out.write(`{"dir": "client", "msg": ${trimLine(line)}}\n`);
   }
 
   /** A line from the server, as received. */
   server(text: string): void {
-    if (!this.failed) this.out.write(`{"dir": "server", "msg": ${trimLine(text)}}\n`);
+    if (this.error === undefined) this.out.write(`{"dir": "server", "msg": ${trimLine(text)}}\n`);
   }
 
-  /** Ends an owned file (resolving once it is written); a caller's stream is left open. */
+  /**
+   * Ends an owned file, resolving once it is closed: written, or failed with
+   * `error` set (the end callback can come before the 'error' event, so it
+   * is not waited for). A caller's stream is left open.
+   */
   close(): Promise<void> {
-    if (!this.owned) return Promise.resolve();
-    if (this.failed) return Promise.resolve();
+    if (!this.owned || this.out.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.out.once('error', () => resolve());
-      this.out.end(() => resolve());
+      this.out.once('close', () => resolve());
+      this.out.end();
     });
   }
 }

@@ -22,6 +22,7 @@
  * frames and lets a validator hand a value to another one directly.
  */
 import { z } from 'zod';
+import { MAX_JSON_DEPTH } from '../runtime/json.js';
 import type { Schema } from './kit.js';
 
 /**
@@ -31,7 +32,7 @@ import type { Schema } from './kit.js';
  * each of these levels is at least one level of JSON, so anything QEMU
  * accepts or sends is within the limit.
  */
-export const MAX_NESTING = 1024;
+export const MAX_NESTING = MAX_JSON_DEPTH;
 
 /**
  * References validated on the stack before the rest is deferred. With the

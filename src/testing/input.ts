@@ -16,7 +16,7 @@
  *    (QEMU reports each bad token of it separately).
  */
 import { LineDecoder } from '../runtime/framing.js';
-import { parseJson } from '../runtime/json.js';
+import { parseJson, stringEnd } from '../runtime/json.js';
 
 export type Request = { readonly ok: true; readonly message: unknown } | { readonly ok: false; readonly desc: string };
 
@@ -85,9 +85,6 @@ export class RequestReader {
   }
 }
 
-/** QEMU's JSON parser refuses arrays and objects nested deeper than this. */
-const MAX_NESTING = 1024;
-
 /** One line → a request, or QEMU's error for it. */
 export function decodeRequest(text: string): Request {
   let message: unknown;
@@ -95,17 +92,16 @@ export function decodeRequest(text: string): Request {
     message = parseJson(text);
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
+    // parseJson refuses nesting past QEMU's 1024 levels (MAX_JSON_DEPTH).
     if (/^nesting deeper/.test(reason)) return { ok: false, desc: 'JSON nesting depth limit exceeded' };
     return { ok: false, desc: `JSON parse error, ${reason}` };
   }
   if (typeof message !== 'object' || message === null) return { ok: true, message };
-  const { members, depth } = measure(message);
-  if (depth > MAX_NESTING) return { ok: false, desc: 'JSON nesting depth limit exceeded' };
   // The decoder keeps the last of duplicate keys, so the text has more `:`
   // (outside strings) than the value has members exactly when a key was
   // repeated (or a `__proto__` member dropped, which QEMU would refuse as
   // unexpected anyway).
-  if (colons(text) !== members) return { ok: false, desc: 'JSON parse error, duplicate key' };
+  if (colons(text) !== countMembers(message)) return { ok: false, desc: 'JSON parse error, duplicate key' };
   return { ok: true, message };
 }
 
@@ -115,26 +111,20 @@ function colons(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x3a) count++;
-    else if (c === 0x22) {
-      // Skip the string (the text is valid JSON: every string is closed).
-      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
-    }
+    else if (c === 0x22) i = stringEnd(text, i);
   }
   return count;
 }
 
-/** Object members in a decoded value, and how deep its arrays and objects nest (no recursion). */
-function measure(value: unknown): { members: number; depth: number } {
+/** Object members in a decoded value (no recursion). */
+function countMembers(value: object): number {
   let members = 0;
-  let depth = 0;
-  const stack: [unknown, number][] = [[value, 1]];
+  const stack: object[] = [value];
   while (stack.length > 0) {
-    const [v, level] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (level > depth) depth = level;
-    const items = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
+    const v = stack.pop()!;
+    const items = Array.isArray(v) ? v : Object.values(v);
     if (!Array.isArray(v)) members += items.length;
-    for (const item of items) if (typeof item === 'object' && item !== null) stack.push([item, level + 1]);
+    for (const item of items) if (typeof item === 'object' && item !== null) stack.push(item);
   }
-  return { members, depth };
+  return members;
 }

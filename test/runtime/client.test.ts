@@ -636,6 +636,7 @@ describe('QmpClient against hostile servers', () => {
       [{ maxMessageBytes: 0 }, RangeError],
       [{ maxMessageBytes: NaN }, RangeError],
       [{ timeout: '5' as unknown as number }, TypeError],
+      [{ ids: 'sometimes' as never }, RangeError],
     ];
     for (const [options, type] of bad) {
       await expect(QmpClient.connect({ path: '/nonexistent/qmp.sock' }, options), JSON.stringify(options)).rejects.toThrow(type);

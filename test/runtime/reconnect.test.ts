@@ -195,6 +195,15 @@ describe('ReconnectingQmpClient', () => {
     expect((await deleted).event).toBe('STOP');
   });
 
+  it('waits delays of 2^31 ms or more (Node would fire such a timer at once)', async () => {
+    const server = await start();
+    const qmp = await reconnecting({ reconnect: { initialDelay: 2 ** 31, jitter: 0 } });
+    for (const s of server.sessions) s.hangUp();
+    await sleep(150);
+    expect(qmp.reconnects).toBe(0);
+    expect(qmp.connectionState).toBe('reconnecting');
+  });
+
   it('checks its options', async () => {
     await start();
     for (const reconnect of [{ factor: 0.5 }, { jitter: 2 }, { maxAttempts: 0 }, { initialDelay: -1 }, { maxDelay: Infinity }]) {

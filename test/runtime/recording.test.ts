@@ -170,10 +170,29 @@ describe('recording a session', () => {
     expect(reported.length).toBeLessThanOrEqual(1);
   });
 
+  it.runIf(existsSync('/dev/full'))('closed resolves once the file is closed, its write error known by then', async () => {
+    const server = await scriptedServer();
+    for (let i = 0; i < 30; i++) {
+      const client = await QmpClient.overStream(server.connect(), { record: '/dev/full' });
+      for (let j = 0; j < 20; j++) await client.execute('qom-get', { path: '/', property: 'x' });
+      await client.close();
+      expect((client.recordingError as NodeJS.ErrnoException | undefined)?.code, `session ${i}`).toBe('ENOSPC');
+    }
+  });
+
   it('a path that cannot be written fails connect (ENOENT) before the session starts', async () => {
     const server = await scriptedServer();
     const wire = server.connect();
     await expect(QmpClient.overStream(wire, { record: join(dir, 'no/such/dir/x.jsonl') })).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(wire.destroyed).toBe(true);
+  });
+
+  it('a bad option fails connect before the file is created', async () => {
+    const server = await scriptedServer();
+    const wire = server.connect();
+    const path = join(dir, 'x.jsonl');
+    await expect(QmpClient.overStream(wire, { ids: 'sometimes' as never, record: path })).rejects.toThrow(RangeError);
+    expect(existsSync(path)).toBe(false);
     expect(wire.destroyed).toBe(true);
   });
 });
