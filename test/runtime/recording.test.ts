@@ -33,8 +33,9 @@ afterEach(async () => {
 
 const BIG = 18446744073709551552n;
 
+/** Waits (up to ~20 s: a CLI start on a loaded machine can take seconds) until `cond` holds. */
 async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(cond()).toBe(true);
 }
 
