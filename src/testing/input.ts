@@ -10,7 +10,8 @@
  *  - a line longer than the limit: "JSON token size limit exceeded" (QEMU's
  *    limit is 64 MiB of tokens; ours is `maxRequestBytes`), and reading
  *    resumes after the line's end, so memory stays bounded;
- *  - nesting deeper than QEMU's 1024 levels: "JSON nesting depth limit exceeded";
+ *  - nesting deeper than QEMU's 1024 levels (the decoder's own limit,
+ *    MAX_JSON_DEPTH): "JSON nesting depth limit exceeded";
  *  - a key twice in one object: "JSON parse error, duplicate key";
  *  - anything else that is not JSON: one "JSON parse error, …" per line
  *    (QEMU reports each bad token of it separately).
@@ -85,9 +86,6 @@ export class RequestReader {
   }
 }
 
-/** QEMU's JSON parser refuses arrays and objects nested deeper than this. */
-const MAX_NESTING = 1024;
-
 /** One line → a request, or QEMU's error for it. */
 export function decodeRequest(text: string): Request {
   let message: unknown;
@@ -99,13 +97,11 @@ export function decodeRequest(text: string): Request {
     return { ok: false, desc: `JSON parse error, ${reason}` };
   }
   if (typeof message !== 'object' || message === null) return { ok: true, message };
-  const { members, depth } = measure(message);
-  if (depth > MAX_NESTING) return { ok: false, desc: 'JSON nesting depth limit exceeded' };
   // The decoder keeps the last of duplicate keys, so the text has more `:`
   // (outside strings) than the value has members exactly when a key was
   // repeated (or a `__proto__` member dropped, which QEMU would refuse as
   // unexpected anyway).
-  if (colons(text) !== members) return { ok: false, desc: 'JSON parse error, duplicate key' };
+  if (colons(text) !== members(message)) return { ok: false, desc: 'JSON parse error, duplicate key' };
   return { ok: true, message };
 }
 
@@ -123,18 +119,14 @@ function colons(text: string): number {
   return count;
 }
 
-/** Object members in a decoded value, and how deep its arrays and objects nest (no recursion). */
-function measure(value: unknown): { members: number; depth: number } {
-  let members = 0;
-  let depth = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, level] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (level > depth) depth = level;
-    const items = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
-    if (!Array.isArray(v)) members += items.length;
-    for (const item of items) if (typeof item === 'object' && item !== null) stack.push([item, level + 1]);
+/** Object members in a decoded value, at any depth (no recursion). */
+function members(value: object): number {
+  let count = 0;
+  const stack: object[] = [value];
+  for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
+    const items: unknown[] = Array.isArray(v) ? v : Object.values(v);
+    if (!Array.isArray(v)) count += items.length;
+    for (const item of items) if (typeof item === 'object' && item !== null) stack.push(item);
   }
-  return { members, depth };
+  return count;
 }
