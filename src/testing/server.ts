@@ -112,7 +112,14 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
       },
       closed: (session) => this.live.delete(session as unknown as Session<C, E>),
     };
-    this.script.addFallback((call) => this.replays.map((r) => r.answer(call)).find((p) => p !== undefined));
+    this.script.addFallback((call) => {
+      // The first replay that knows the command answers it; later ones are not asked (asking uses up a recording).
+      for (const replay of this.replays) {
+        const plan = replay.answer(call);
+        if (plan !== undefined) return plan;
+      }
+      return undefined;
+    });
     this.script.addFallback((call) => this.builtin(call));
   }
 
