@@ -104,8 +104,9 @@ export interface Call {
   readonly command: string;
   readonly args: Record<string, unknown>;
   readonly id: unknown;
-  readonly hasId: boolean;
   readonly oob: boolean;
+  /** False for a command that sends no reply on success (`success-response: false`). */
+  readonly replies: boolean;
 }
 
 /** Answers commands no rule took (replay, built-ins); undefined: not mine. */
