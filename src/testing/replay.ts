@@ -21,7 +21,7 @@ import { jsonEqual, parseTranscript } from '../backends/verify.js';
 import { parseGreeting } from '../runtime/protocol.js';
 import { QmpTranscriptError, type TestFailure } from './errors.js';
 import type { ServerSchema } from './schema.js';
-import type { Call, Plan, Response, ScriptedEvent } from './script.js';
+import { serverError, type Call, type Plan, type Response, type ScriptedEvent } from './script.js';
 import type { Greeting } from './session.js';
 
 export interface RecordedCommand {
@@ -141,13 +141,9 @@ export class Replay {
     if (!this.names.has(call.command)) return undefined;
     const rec = this.commands.find((r) => !r.used && r.command === call.command && jsonEqual(r.args, call.args));
     if (rec === undefined) {
-      this.fail({ kind: 'replay', command: call.command, message: `no recorded reply left for '${call.command}' with these arguments` });
-      return {
-        response: { kind: 'error', errorClass: 'GenericError', desc: `qapi-ts test server: no recorded reply left for '${call.command}' with these arguments` },
-        delay: 0,
-        before: [],
-        after: [],
-      };
+      const message = `no recorded reply left for '${call.command}' with these arguments`;
+      this.fail({ kind: 'replay', command: call.command, message });
+      return serverError(message);
     }
     rec.used = true;
     if (rec.reply === undefined) {

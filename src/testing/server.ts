@@ -30,7 +30,7 @@ import { QmpScriptError, QmpTestFailure, type TestFailure } from './errors.js';
 import type { Fault } from './faults.js';
 import { Replay, type ReplayOptions } from './replay.js';
 import { ServerSchema } from './schema.js';
-import { Script, type ArgsMatcher, type Call, type EventArgs, type EmitOptions, type Handler, type Plan, type Rule, type UntypedCommands, type UntypedEvents } from './script.js';
+import { planOf, Script, type ArgsMatcher, type Call, type EventArgs, type EmitOptions, type Handler, type Plan, type Rule, type UntypedCommands, type UntypedEvents } from './script.js';
 import { Session, type Greeting, type QmpVersionTriple, type ReceivedCommand, type SessionHost } from './session.js';
 import { listen, memoryPair, type ListenTarget, type Listener } from './transport.js';
 
@@ -277,7 +277,7 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
 
   /** Answers QEMU's server always has: negotiation, its version, its command list, its schema. */
   private builtin(call: Call): Plan | undefined {
-    const plain = (value: unknown): Plan => ({ response: { kind: 'return', value }, delay: 0, before: [], after: [] });
+    const plain = (value: unknown): Plan => planOf({ kind: 'return', value });
     switch (call.command) {
       case 'qmp_capabilities':
         return plain({});
