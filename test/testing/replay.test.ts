@@ -126,6 +126,23 @@ describe('loading a transcript to replay', () => {
     }
   });
 
+  it('skips recorded commands whose envelope the server refuses', async () => {
+    await using server = await QmpTestServer.create();
+    const refused = (id: number, member: string) =>
+      `{"dir": "server", "msg": {"id": ${id}, "error": {"class": "GenericError", "desc": "QMP input member '${member}' is unexpected"}}}`;
+    const replay = server.replay(
+      [
+        '{"dir": "client", "msg": {"execute": "stop", "id": 1, "bogus": true}}',
+        refused(1, 'bogus'),
+        '{"dir": "client", "msg": {"execute": "stop", "exec-oob": "stop", "id": 2}}',
+        refused(2, 'exec-oob'),
+      ].join('\n'),
+      { requireAll: true },
+    );
+    expect(replay.commands).toEqual([]);
+    server.assertDone();
+  });
+
   it('answers a command from the first replay that takes it, leaving the later ones alone', async () => {
     await using server = await QmpTestServer.create();
     const session = (desc: string) =>
