@@ -184,9 +184,9 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
 
   /** Sends an event to every session in command mode, now or after `delay` ms; checked against the schema. */
   emit<K extends keyof E & string>(name: K, ...rest: EventArgs<E, K>): void {
-    const [data] = rest as [unknown, EmitOptions | undefined];
+    const [data, options] = rest as [unknown, EmitOptions | undefined];
     this.schema.assertEvent(name, data);
-    for (const session of this.live) session.emit(name, ...rest);
+    for (const session of this.live) session.emitChecked(name, data, options?.delay ?? 0);
   }
 
   /** Acts out a fault on every session now. */

@@ -158,7 +158,12 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   emit<K extends keyof E & string>(name: K, ...rest: EventArgs<E, K>): void {
     const [data, options] = rest as [unknown, EmitOptions | undefined];
     this.host.schema.assertEvent(name, data);
-    this.later(options?.delay ?? 0, () => this.sendEvent(name, data));
+    this.emitChecked(name, data, options?.delay ?? 0);
+  }
+
+  /** @internal An event already checked against the schema (the server's, for every session). */
+  emitChecked(name: string, data: unknown, delay: number): void {
+    this.later(delay, () => this.sendEvent(name, data));
   }
 
   /** Writes bytes verbatim, unchecked (a message QEMU would never send, say). */
