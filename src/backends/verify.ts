@@ -234,7 +234,7 @@ export function validate(schema: Schema, value: unknown, prefix: string): Findin
 // ---------------------------------------------------------------------------
 // Message shapes (QMP envelopes)
 
-interface Command {
+export interface Command {
   /** The command name, or null when the envelope does not say one. */
   readonly name: string | null;
   readonly oob: boolean;
@@ -247,7 +247,7 @@ interface Command {
 
 const COMMAND_MEMBERS = new Set(['execute', 'exec-oob', 'arguments', 'id']);
 
-function readCommand(msg: unknown): Command {
+export function readCommand(msg: unknown): Command {
   if (!isObject(msg)) {
     return { name: null, oob: false, hasId: false, id: undefined, args: undefined, envelope: [{ path: '', message: `expected a command object, got ${describeValue(msg)}` }] };
   }

@@ -10,7 +10,8 @@
  *  - a line longer than the limit: "JSON token size limit exceeded" (QEMU's
  *    limit is 64 MiB of tokens; ours is `maxRequestBytes`), and reading
  *    resumes after the line's end, so memory stays bounded;
- *  - nesting deeper than QEMU's 1024 levels: "JSON nesting depth limit exceeded";
+ *  - nesting deeper than QEMU's 1024 levels (the decoder's own limit,
+ *    MAX_JSON_DEPTH): "JSON nesting depth limit exceeded";
  *  - a key twice in one object: "JSON parse error, duplicate key";
  *  - anything else that is not JSON: one "JSON parse error, …" per line
  *    (QEMU reports each bad token of it separately).

@@ -13,15 +13,15 @@
  *
  * Everything recorded is checked against the server's schema when the
  * transcript is loaded, as scripted replies are, so a replay cannot send
- * what that schema does not allow. Recorded commands the schema refuses
- * (unknown commands, bad arguments) are skipped: the server refuses them
- * itself, with QEMU's words. Negotiation is the server's own business.
+ * what that schema does not allow. Recorded commands the server would
+ * refuse (a malformed envelope, unknown commands, bad arguments) are
+ * skipped: the server refuses them itself, with QEMU's words. Negotiation is the server's own business.
  */
-import { jsonEqual, parseTranscript } from '../backends/verify.js';
+import { jsonEqual, parseTranscript, readCommand, type Command } from '../backends/verify.js';
 import { parseGreeting } from '../runtime/protocol.js';
 import { QmpTranscriptError, type TestFailure } from './errors.js';
 import type { ServerSchema } from './schema.js';
-import type { Call, Plan, Response, ScriptedEvent } from './script.js';
+import { serverError, type Call, type Plan, type Response, type ScriptedEvent } from './script.js';
 import type { Greeting } from './session.js';
 
 export interface RecordedCommand {
@@ -69,8 +69,8 @@ export class Replay {
     for (const { line, dir, msg } of entries) {
       if (dir === 'client') {
         answered = undefined;
-        const rec = this.readCommand(line, msg);
-        pending.push({ rec, id: isDict(msg) ? msg.id : undefined, hasId: isDict(msg) && Object.hasOwn(msg, 'id') });
+        const command = readCommand(msg);
+        pending.push({ rec: this.record(line, command), id: command.id, hasId: command.hasId });
         continue;
       }
       if (!isDict(msg)) throw new QmpTranscriptError('a server message that is not an object', line);
@@ -100,17 +100,14 @@ export class Replay {
   }
 
   /** A recorded command the server would pass on to its script, or null. */
-  private readCommand(line: number, msg: unknown): RecordedCommand | null {
-    if (!isDict(msg)) return null;
-    const name = typeof msg.execute === 'string' ? msg.execute : msg['exec-oob'];
-    if (typeof name !== 'string' || name === 'qmp_capabilities') return null;
+  private record(line: number, sent: Command): RecordedCommand | null {
+    const { name, args = {} } = sent;
+    if (name === null || sent.envelope.length > 0 || name === 'qmp_capabilities') return null;
     const command = this.schema.command(name);
     if (command === undefined) return null;
-    const args = msg.arguments === undefined ? {} : msg.arguments;
-    if (!isDict(args)) return null;
-    const checked = this.schema.checkArguments(command, args);
+    const checked = this.schema.checkArguments(command, args as Record<string, unknown>);
     if (!checked.ok) return null;
-    const rec: RecordedCommand = { line, command: name, args: checked.value, id: msg.id, reply: undefined, before: [], after: [], used: false };
+    const rec: RecordedCommand = { line, command: name, args: checked.value, id: sent.id, reply: undefined, before: [], after: [], used: false };
     this.commands.push(rec);
     return rec;
   }
@@ -141,13 +138,9 @@ export class Replay {
     if (!this.names.has(call.command)) return undefined;
     const rec = this.commands.find((r) => !r.used && r.command === call.command && jsonEqual(r.args, call.args));
     if (rec === undefined) {
-      this.fail({ kind: 'replay', command: call.command, message: `no recorded reply left for '${call.command}' with these arguments` });
-      return {
-        response: { kind: 'error', errorClass: 'GenericError', desc: `qapi-ts test server: no recorded reply left for '${call.command}' with these arguments` },
-        delay: 0,
-        before: [],
-        after: [],
-      };
+      const message = `no recorded reply left for '${call.command}' with these arguments`;
+      this.fail({ kind: 'replay', command: call.command, message });
+      return serverError(message);
     }
     rec.used = true;
     if (rec.reply === undefined) {

@@ -104,8 +104,19 @@ export interface Call {
   readonly command: string;
   readonly args: Record<string, unknown>;
   readonly id: unknown;
-  readonly hasId: boolean;
   readonly oob: boolean;
+  /** False for a command that sends no reply on success (`success-response: false`). */
+  readonly replies: boolean;
+}
+
+/** Answering with `response` at once, with no events. */
+export function planOf(response: Response): Plan {
+  return { response, delay: 0, before: [], after: [] };
+}
+
+/** The server's own GenericError for a command it cannot answer (`desc` after its prefix). */
+export function serverError(desc: string): Plan {
+  return planOf({ kind: 'error', errorClass: 'GenericError', desc: `qapi-ts test server: ${desc}` });
 }
 
 /** Answers commands no rule took (replay, built-ins); undefined: not mine. */
@@ -299,19 +310,13 @@ export class Script {
     }
     if (expectation !== undefined) {
       // Expected, but nothing says how to answer.
-      const desc = `qapi-ts test server: no reply scripted for '${call.command}'`;
       this.fail({ kind: 'unexpected', command: call.command, message: `${expectation.describe()} came, but nothing scripts its reply` });
-      return { response: { kind: 'error', errorClass: 'GenericError', desc }, delay: 0, before: [], after: [] };
+      return serverError(`no reply scripted for '${call.command}'`);
     }
     const next = this.expectations.find((e) => e.remaining > 0);
     const hint = next === undefined ? '' : `; next ${next.describe()}`;
     this.fail({ kind: 'unexpected', command: call.command, message: `unexpected command '${call.command}' ${describeArgs(call.args)}${hint}` });
-    return {
-      response: { kind: 'error', errorClass: 'GenericError', desc: `qapi-ts test server: nothing scripted for '${call.command}'` },
-      delay: 0,
-      before: [],
-      after: [],
-    };
+    return serverError(`nothing scripted for '${call.command}'`);
   }
 
   private takeExpectation(call: Call): Rule<never, never, never> | undefined {

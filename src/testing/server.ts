@@ -30,7 +30,7 @@ import { QmpScriptError, QmpTestFailure, type TestFailure } from './errors.js';
 import type { Fault } from './faults.js';
 import { Replay, type ReplayOptions } from './replay.js';
 import { ServerSchema } from './schema.js';
-import { Script, type ArgsMatcher, type Call, type EventArgs, type EmitOptions, type Handler, type Plan, type Rule, type UntypedCommands, type UntypedEvents } from './script.js';
+import { planOf, Script, type ArgsMatcher, type Call, type EventArgs, type EmitOptions, type Handler, type Plan, type Rule, type UntypedCommands, type UntypedEvents } from './script.js';
 import { Session, type Greeting, type QmpVersionTriple, type ReceivedCommand, type SessionHost } from './session.js';
 import { listen, memoryPair, type ListenTarget, type Listener } from './transport.js';
 
@@ -112,7 +112,14 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
       },
       closed: (session) => this.live.delete(session as unknown as Session<C, E>),
     };
-    this.script.addFallback((call) => this.replays.map((r) => r.answer(call)).find((p) => p !== undefined));
+    this.script.addFallback((call) => {
+      // The first replay that knows the command answers it; later ones are not asked (asking uses up a recording).
+      for (const replay of this.replays) {
+        const plan = replay.answer(call);
+        if (plan !== undefined) return plan;
+      }
+      return undefined;
+    });
     this.script.addFallback((call) => this.builtin(call));
   }
 
@@ -177,9 +184,9 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
 
   /** Sends an event to every session in command mode, now or after `delay` ms; checked against the schema. */
   emit<K extends keyof E & string>(name: K, ...rest: EventArgs<E, K>): void {
-    const [data] = rest as [unknown, EmitOptions | undefined];
+    const [data, options] = rest as [unknown, EmitOptions | undefined];
     this.schema.assertEvent(name, data);
-    for (const session of this.live) session.emit(name, ...rest);
+    for (const session of this.live) session.emitChecked(name, data, options?.delay ?? 0);
   }
 
   /** Acts out a fault on every session now. */
@@ -270,7 +277,7 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
 
   /** Answers QEMU's server always has: negotiation, its version, its command list, its schema. */
   private builtin(call: Call): Plan | undefined {
-    const plain = (value: unknown): Plan => ({ response: { kind: 'return', value }, delay: 0, before: [], after: [] });
+    const plain = (value: unknown): Plan => planOf({ kind: 'return', value });
     switch (call.command) {
       case 'qmp_capabilities':
         return plain({});

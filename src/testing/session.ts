@@ -158,7 +158,12 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   emit<K extends keyof E & string>(name: K, ...rest: EventArgs<E, K>): void {
     const [data, options] = rest as [unknown, EmitOptions | undefined];
     this.host.schema.assertEvent(name, data);
-    this.later(options?.delay ?? 0, () => this.sendEvent(name, data));
+    this.emitChecked(name, data, options?.delay ?? 0);
+  }
+
+  /** @internal An event already checked against the schema (the server's, for every session). */
+  emitChecked(name: string, data: unknown, delay: number): void {
+    this.later(delay, () => this.sendEvent(name, data));
   }
 
   /** Writes bytes verbatim, unchecked (a message QEMU would never send, say). */
@@ -247,8 +252,7 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   /** QEMU's qmp_dispatch(): the envelope, the command, then the arguments. */
   private dispatch(msg: unknown): void | Promise<void> {
     if (!isDict(msg)) return this.send(errorLine('', 'GenericError', 'QMP input must be a JSON object'));
-    const hasId = Object.hasOwn(msg, 'id');
-    const idMember = hasId ? `, "id": ${stringifyJson(msg.id)}` : '';
+    const idMember = Object.hasOwn(msg, 'id') ? `, "id": ${stringifyJson(msg.id)}` : '';
     const refuse = (desc: string, errorClass = 'GenericError'): void => this.send(errorLine(idMember, errorClass, desc));
     let key: 'execute' | 'exec-oob' | undefined;
     for (const member of Object.keys(msg)) {
@@ -290,7 +294,7 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
       const missing = enable.filter((cap) => !offered.includes(cap as string));
       if (missing.length > 0) return refuse(`Capability ${missing.join(', ')} not available`);
     }
-    const call: Call = { command: name, args, id: msg.id, hasId, oob };
+    const call: Call = { command: name, args, id: msg.id, oob, replies: command?.successResponse !== false };
     return this.answer(call, this.host.script.plan(call), idMember);
   }
 
@@ -360,9 +364,7 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     let line: string | undefined;
     if (outcome.kind === 'error') line = errorLine(idMember, outcome.errorClass, outcome.desc);
     else if (outcome.kind === 'raw') line = outcome.line;
-    else if (this.host.schema.command(call.command)?.successResponse !== false) {
-      line = `{"return": ${stringifyJson(outcome.value)}${idMember}}\r\n`;
-    }
+    else if (call.replies) line = `{"return": ${stringifyJson(outcome.value)}${idMember}}\r\n`;
     const events = (): void => {
       for (const event of plan.after) this.later(event.delay, () => this.sendEvent(event.name, event.data));
     };

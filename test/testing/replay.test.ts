@@ -126,6 +126,39 @@ describe('loading a transcript to replay', () => {
     }
   });
 
+  it('skips recorded commands whose envelope the server refuses', async () => {
+    await using server = await QmpTestServer.create();
+    const refused = (id: number, member: string) =>
+      `{"dir": "server", "msg": {"id": ${id}, "error": {"class": "GenericError", "desc": "QMP input member '${member}' is unexpected"}}}`;
+    const replay = server.replay(
+      [
+        '{"dir": "client", "msg": {"execute": "stop", "id": 1, "bogus": true}}',
+        refused(1, 'bogus'),
+        '{"dir": "client", "msg": {"execute": "stop", "exec-oob": "stop", "id": 2}}',
+        refused(2, 'exec-oob'),
+      ].join('\n'),
+      { requireAll: true },
+    );
+    expect(replay.commands).toEqual([]);
+    server.assertDone();
+  });
+
+  it('answers a command from the first replay that takes it, leaving the later ones alone', async () => {
+    await using server = await QmpTestServer.create();
+    const session = (desc: string) =>
+      [
+        '{"dir": "client", "msg": {"execute": "stop", "id": 1}}',
+        `{"dir": "server", "msg": {"error": {"class": "GenericError", "desc": "${desc}"}, "id": 1}}`,
+      ].join('\n');
+    const first = server.replay(session('first'));
+    const second = server.replay(session('second'));
+    await using qmp = await QmpClient.overStream(server.connect());
+    const e = (await qmp.execute('stop').catch((x: unknown) => x)) as QmpCommandError;
+    expect(e.desc).toBe('first');
+    expect([first.unused().length, second.unused().length]).toEqual([0, 1]);
+    expect(server.failures).toEqual([]);
+  });
+
   it('sends the events recorded during a command before its reply and those after it after', async () => {
     await using server = await QmpTestServer.create();
     const ev = (name: string) => `{"dir": "server", "msg": {"timestamp": {"seconds": 1, "microseconds": 0}, "event": "${name}"}}`;

@@ -108,7 +108,6 @@ export class Machine {
   /** Newest first, as QEMU keeps them. */
   readonly exports: BlockExport[] = [];
   running = true;
-  status: 'running' | 'paused' = 'running';
   /** Anonymous devices are `device[N]`, N counting every attempt that got as far as naming it (never reused). */
   anonymousDevices = 0;
   private nextThreadId: number;
@@ -200,11 +199,15 @@ export class Machine {
     }));
   }
 
+  /** What query-status reports as the run state. */
+  get status(): 'running' | 'paused' {
+    return this.running ? 'running' : 'paused';
+  }
+
   /** query-status, stop, cont: events before the reply, none when nothing changes. */
   setRunning(running: boolean): void {
     if (running === this.running) return;
     this.running = running;
-    this.status = running ? 'running' : 'paused';
     this.emit(running ? 'RESUME' : 'STOP');
   }
 }
