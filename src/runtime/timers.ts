@@ -6,8 +6,8 @@
  * `Infinity` means no timer at all.
  */
 
-/** The longest delay Node's setTimeout honours. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest delay Node's setTimeout honours (longer ones fire at once). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Deadline {
   private handle: NodeJS.Timeout;

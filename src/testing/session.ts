@@ -35,6 +35,7 @@ import { RequestReader, type Request } from './input.js';
 import type { ServerSchema } from './schema.js';
 import type { Call, CallContext, EventArgs, EmitOptions, Plan, Script, UntypedCommands, UntypedEvents } from './script.js';
 import { Wire } from './transport.js';
+import { MAX_TIMER_MS } from '../runtime/timers.js';
 
 export type SessionState = 'negotiation' | 'command' | 'closed';
 
@@ -402,10 +403,13 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
       fn();
       return;
     }
+    // One Node timer waits at most MAX_TIMER_MS; a longer delay is waited out in steps.
+    const step = Math.min(ms, MAX_TIMER_MS);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      fn();
-    }, ms);
+      if (ms > step) this.later(ms - step, fn);
+      else fn();
+    }, step);
     this.timers.add(timer);
   }
 

@@ -303,6 +303,18 @@ describe('events and timing', () => {
     }
   });
 
+  it('waits out delays of 2^31 ms and more instead of answering at once', async () => {
+    const server = await serve();
+    server.on('stop').reply({}).delay(2 ** 31);
+    server.on('cont').reply({}).delay(2 ** 31 + 100);
+    const { typed } = await client(server);
+    let answered = 0;
+    void typed.stop().then(() => answered++, () => {});
+    void typed.cont().then(() => answered++, () => {});
+    await sleep(100);
+    expect(answered).toBe(0);
+  });
+
   it('answers exec-oob at once, overtaking a slow in-band command (allow-oob commands only)', async () => {
     const model = parseSchemaString(
       // No qmp_capabilities: the server negotiates all the same.
