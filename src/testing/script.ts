@@ -235,6 +235,14 @@ export class Rule<C extends CommandTable<C>, E extends EventTable, K extends key
     return `${this.expected ? 'expected' : 'rule for'} '${this.command}'${args} (${this.where})`;
   }
 
+  /**
+   * @internal An expectation without an answer of its own answers as
+   * `answer` says, with its own delay and events on top.
+   */
+  onTopOf(answer: Plan): Plan {
+    return { ...answer, delay: answer.delay + this.delayMs, after: [...answer.after, ...this.events] };
+  }
+
   /** @internal */
   plan(): Plan | undefined {
     if (this.response === undefined && this.faultValue === undefined) return undefined;
@@ -302,12 +310,8 @@ export class Script {
     const expectation = this.takeExpectation(call);
     const own = expectation?.plan();
     if (own !== undefined) return own;
-    const rule = this.rules.get(call.command)?.plan();
-    if (rule !== undefined) return rule;
-    for (const fallback of this.fallbacks) {
-      const plan = fallback(call);
-      if (plan !== undefined) return plan;
-    }
+    const answer = this.answer(call);
+    if (answer !== undefined) return expectation === undefined ? answer : expectation.onTopOf(answer);
     if (expectation !== undefined) {
       // Expected, but nothing says how to answer.
       this.fail({ kind: 'unexpected', command: call.command, message: `${expectation.describe()} came, but nothing scripts its reply` });
@@ -317,6 +321,17 @@ export class Script {
     const hint = next === undefined ? '' : `; next ${next.describe()}`;
     this.fail({ kind: 'unexpected', command: call.command, message: `unexpected command '${call.command}' ${describeArgs(call.args)}${hint}` });
     return serverError(`nothing scripted for '${call.command}'`);
+  }
+
+  /** The answer of the `on` rule, else of the first fallback that has one. */
+  private answer(call: Call): Plan | undefined {
+    const rule = this.rules.get(call.command)?.plan();
+    if (rule !== undefined) return rule;
+    for (const fallback of this.fallbacks) {
+      const plan = fallback(call);
+      if (plan !== undefined) return plan;
+    }
+    return undefined;
   }
 
   private takeExpectation(call: Call): Rule<never, never, never> | undefined {

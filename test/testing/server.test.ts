@@ -264,6 +264,24 @@ describe('expectations', () => {
     server.assertDone();
     expect(server.failures).toEqual([]);
   });
+
+  it('keep their own delay and events when the on rule gives the answer', async () => {
+    const server = await serve();
+    server.on('query-status', () => ({ running: false, status: 'paused' }));
+    server.expect('query-status').delay(150).thenEmit('STOP');
+    const { typed } = await client(server);
+    const events: string[] = [];
+    const off = typed.executor.events(['STOP']);
+    const t0 = Date.now();
+    expect(await typed.queryStatus()).toEqual({ running: false, status: 'paused' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+    for await (const e of off) {
+      events.push(e.event);
+      break;
+    }
+    expect(events).toEqual(['STOP']);
+    server.assertDone();
+  });
 });
 
 describe('events and timing', () => {
