@@ -133,6 +133,40 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
     expect(esm).toEqual({ status: 0, stdout: 'function function function function function 18446744073709551552n\n', stderr: '' });
   });
 
+  it.each([
+    ['commonjs', 'node10'],
+    ['nodenext', 'nodenext'],
+    ['esnext', 'bundler'],
+  ])('a TypeScript consumer (module %s, moduleResolution %s) finds the types of every entry point', (module, resolution) => {
+    const dir = join(tmp, `consumer-${resolution}`);
+    mkdirSync(dir);
+    symlinkSync(join(app, 'node_modules'), join(dir, 'node_modules'));
+    // Wrong on purpose: a string where a number is wanted proves the types were found (not `any`).
+    writeFileSync(
+      join(dir, 'use.ts'),
+      `import { QmpClient, type ConnectOptions } from 'qapi-ts/runtime';
+import { inspectIothreads } from 'qapi-ts/iothreads';
+import { QmpTestServer } from 'qapi-ts/testing';
+import { validators } from 'qapi-ts/generated';
+import { parseSchema } from 'qapi-ts';
+export const used = [QmpClient, inspectIothreads, QmpTestServer, validators, parseSchema];
+export const options: ConnectOptions = { timeout: 'soon' };
+`,
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module, moduleResolution: resolution, target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        files: ['use.ts'],
+      }),
+    );
+    const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8', timeout: 60_000 });
+    const errors = tsc.stdout.split('\n').filter((l) => /error TS\d+/.test(l));
+    // Exactly the one planted error: every import resolved to real types.
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/use\.ts\(7,.*error TS2322: Type 'string' is not assignable to type 'number'/);
+  });
+
   it('the command line checks, generates JavaScript and verifies a session', () => {
     const bin = join('node_modules', '.bin', 'qapi-ts');
     const run = (...args: string[]) => {
