@@ -22,7 +22,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Call } from './calls.js';
-import { QmpConnection, checkSessionOptions, openTarget, type SessionOptions } from './connection.js';
+import { GREETING_PHASE, QmpConnection, checkSessionOptions, openTarget, type SessionOptions } from './connection.js';
 import { QmpCapabilityError, QmpCommandError, QmpProtocolError, type QmpError } from './errors.js';
 import { parseGreeting, type QmpGreeting } from './protocol.js';
 import { describeTarget, type QmpTarget } from './transport.js';
@@ -90,7 +90,7 @@ export class QmpClient extends QmpConnection {
       throw e;
     }
     await client.establish(options, timeout, where, 'QMP greeting and negotiation', async (phase) => {
-      phase('waiting for the QMP greeting');
+      phase(GREETING_PHASE);
       const greeting = parseGreeting(await client.setupStep<unknown>((resolve) => (client.greetingArrived = resolve)));
       client.greeting = greeting;
       phase('negotiating capabilities');

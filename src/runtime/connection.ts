@@ -163,7 +163,8 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
       if (signal?.aborted) throw new QmpAbortError('connect', signal.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       timer = deadline(timeout, () => {
-        this.shutdown(new QmpProtocolError('QMP_ERR_GREETING', `no ${what} within ${timeout} ms`));
+        const hint = phase === GREETING_PHASE ? `; ${BUSY_MONITOR_HINT}` : '';
+        this.shutdown(new QmpProtocolError('QMP_ERR_GREETING', `no ${what} within ${timeout} ms${hint}`));
       });
       await setup((name) => (phase = name));
       if (this.state === 'closed') throw this.closeError ?? new QmpDisconnectedError('connection closed');
@@ -507,6 +508,19 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
     await this.close();
   }
 }
+
+/** The setup phase in which a QMP server has yet to say anything. */
+export const GREETING_PHASE = 'waiting for the QMP greeting';
+
+/**
+ * Why a QMP socket accepts a connection and then stays silent: QEMU's
+ * monitor serves one client at a time and greets the next only when the
+ * first one leaves.
+ */
+export const BUSY_MONITOR_HINT =
+  'the monitor accepted the connection but sent nothing: it is probably busy with another client ' +
+  '(a QMP monitor serves one client at a time). Give QEMU one more monitor for this tool, e.g. ' +
+  '-chardev socket,id=qmp2,path=/run/vm/qmp2.sock,server=on,wait=off -mon chardev=qmp2,mode=control';
 
 /** Any failure while setting up, as the QMP_ERR_GREETING that `connect()` rejects with. */
 function setupFailure(error: unknown, during: string): QmpError {

@@ -87,6 +87,16 @@ describe.runIf(runIt)('QmpClient against real QEMU', () => {
     expect(version.qemu).toEqual(qmp.greeting.version.qemu);
   });
 
+  it('a monitor busy with another client: the greeting timeout says so and how to add a monitor', async () => {
+    // `qmp` holds the only monitor: QEMU accepts the connection and stays silent.
+    const err = (await QmpClient.connect({ path: qemu.socket }, { timeout: 1000 }).catch((e: unknown) => e)) as QmpError;
+    expect(err.code).toBe('QMP_ERR_GREETING');
+    expect(err.message).toMatch(/no QMP greeting and negotiation within 1000 ms; the monitor accepted the connection but sent nothing: it is probably busy with another client/);
+    expect(err.message).toContain('-mon chardev=qmp2,mode=control');
+    // The first client is unaffected.
+    expect(await qmp.execute('query-status')).toMatchObject({ status: 'prelaunch' });
+  });
+
   it('adds and deletes an IOThread, reflected in query-iothreads', async () => {
     const ids = async () => ((await qmp.execute('query-iothreads')) as { id: string }[]).map((t) => t.id).sort();
     expect(await ids()).toEqual(['io0']);
