@@ -50,3 +50,19 @@ describe.runIf(builtCli('bundle/cli/main.js', 'CLI bundle tests'))('bin/qapi-ts 
     expect(run('exec', '--socket', join(tmp, 'no.sock'), 'query-status', '{"bogus": 1}').status).toBe(1);
   });
 });
+
+describe('bin/qapi-ts in a checkout that was never built', () => {
+  it('says in one line how to build, instead of a stack trace', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-unbuilt-'));
+    try {
+      cpSync(join(repoRoot, 'bin/qapi-ts'), join(tmp, 'bin/qapi-ts'));
+      cpSync(join(repoRoot, 'package.json'), join(tmp, 'package.json'));
+      const r = spawnSync(process.execPath, [join(tmp, 'bin/qapi-ts'), '--version'], { cwd: tmp, encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe('qapi-ts: not built yet (no dist/bundle): run `npm ci && npm run build` in the checkout first\n');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
