@@ -29,7 +29,7 @@
  */
 import type { QapiClient, ObjectPropertyValue } from '../../generated/index.js';
 import type { ExecuteOptions } from '../runtime/executor.js';
-import { isQmpCommandError, QmpTimeoutError } from '../runtime/errors.js';
+import { isQmpCommandError, QmpAbortError, QmpTimeoutError } from '../runtime/errors.js';
 import { deadline, type Deadline } from '../runtime/timers.js';
 
 /** One object of the tree with its properties (values only from qom-list-get). */
@@ -93,6 +93,8 @@ export class WalkLimits implements Disposable {
   private readonly timer: Deadline | undefined;
   private timedOut: QmpTimeoutError | undefined;
   private readonly unlink: (() => void) | undefined;
+  /** When the deadline passes (Date.now() clock; Infinity: never). */
+  private readonly end: number;
   /** Bytes counted so far. */
   bytes = 0;
   readonly call: ExecuteOptions;
@@ -108,12 +110,18 @@ export class WalkLimits implements Disposable {
       outer.addEventListener('abort', forward, { once: true });
       this.unlink = () => outer.removeEventListener('abort', forward);
     }
-    this.timer = deadline(options.timeout, () => {
-      const error = new QmpTimeoutError(options.what, options.timeout as number);
-      error.message = `${options.what}: not done within ${options.timeout} ms (the timeout bounds all of its commands together)`;
+    this.end = Date.now() + (options.timeout ?? Infinity);
+    this.timer = deadline(options.timeout, () => this.expire());
+  }
+
+  private expire(): QmpTimeoutError {
+    if (this.timedOut === undefined) {
+      const error = new QmpTimeoutError(this.options.what, this.options.timeout as number);
+      error.message = `${this.options.what}: not done within ${this.options.timeout} ms (the timeout bounds all of its commands together)`;
       this.timedOut = error;
       this.controller.abort(error);
-    });
+    }
+    return this.timedOut;
   }
 
   get maxBytes(): number {
@@ -139,8 +147,9 @@ export class WalkLimits implements Disposable {
 
   /** Throws now if the deadline passed or the caller aborted (between stretches of work without commands). */
   check(): void {
-    if (this.timedOut) throw this.timedOut;
-    this.controller.signal.throwIfAborted();
+    // The timer cannot fire during a stretch of work that never yields: look at the clock.
+    if (this.timedOut || Date.now() > this.end) throw this.expire();
+    if (this.controller.signal.aborted) throw new QmpAbortError(this.options.what, this.controller.signal.reason);
   }
 
   /** The error to throw for `e`; anything in flight is given up. */
@@ -245,6 +254,7 @@ export async function walkWithin(
   let commands = 0;
   let level: string[] = [...seen];
   for (let depth = 0; level.length > 0; depth++) {
+    limits.check();
     if (depth > maxDepth) {
       throw new QomWalkError(`QOM tree deeper than ${maxDepth} levels below ${roots.join(', ')} (at ${shortened(level[0] as string)})`);
     }

@@ -128,6 +128,13 @@ describe('the walk takes linear time, and --timeout bounds all of it', () => {
     await expect(s.qmp.execute('query-iothreads')).resolves.toEqual([]);
   });
 
+  it("the caller's signal ends the walk with QMP_ERR_ABORTED, and the timer goes with it", async () => {
+    const list = objectsWith(() => [{ name: 'c', type: 'child<container>' }], [{ name: 'c', type: 'child<container>' }]);
+    await using s = await serve({ list, slow: 30 });
+    const error = await inspectIothreads(s.qmp, { features: DERIVED, timeout: 60_000, signal: AbortSignal.timeout(200) }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'QMP_ERR_ABORTED' });
+  });
+
   it('keeps its own requests in bounds: more IOThread properties than the client queues at once', async () => {
     // Scaled down: 2,000 link properties against a queue of 40 (the default queue is 100,000; the walk keeps 32 in flight).
     const links = Array.from({ length: 2000 }, (_, i): ObjectPropertyValue => ({ name: `l${i}`, type: 'link<iothread>' }));
