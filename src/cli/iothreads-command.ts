@@ -31,7 +31,8 @@ options:
                          every SECONDS (default 1) and at once on
                          DEVICE_DELETED / BLOCK_EXPORT_DELETED; Ctrl-C stops
       --derived          derive holders from QOM even where QEMU reports them
-      --timeout MS       connect and reply timeout (default 10000)
+      --timeout MS       connect timeout, and the most one inspection may
+                         take, all its commands together (default 10000)
   -h, --help             this text
 
 exit status: 0 ok (with --watch: interrupted), 2 bad usage, 3 connection
