@@ -2,11 +2,17 @@
  * Text from the server reaches a person's terminal escaped (src/cli/printable.ts):
  * the helper itself, then `exec` and `probe` (built CLI) against a test
  * server that sends escape sequences in error descriptions, values and
- * schema names.
+ * schema names, `verify` on a transcript that quotes them, and `serve`
+ * reporting what a hostile client sent.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { printable, printableError, printableJson } from '../../src/cli/printable.js';
-import { builtCli, runCli } from '../helpers/cli.js';
+import { QmpClient } from '../../src/runtime/index.js';
+import { builtCli, runCli, spawnCli } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/shared.js';
 import { listeningServer, type ListeningServer } from '../helpers/socket-server.js';
 
 /** Any character a terminal would act on, except the newline that ends a line. */
@@ -64,5 +70,37 @@ describe.runIf(builtCli('src/cli/main.js', 'escaped CLI output'))('exec and prob
     const run = await runCli(['probe', '--socket', open.path, 'query-status']);
     expect(run.stderr).toBe("qapi-ts probe: bad introspection data: element 1: name 'x\\x1b]0;pwned\\x07' is used twice\n");
     expect(run.code).toBe(3);
+  });
+
+  it('verify: findings quoting the transcript', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-printable-'));
+    try {
+      const file = join(dir, 'session.jsonl');
+      writeFileSync(file, `${JSON.stringify({ dir: 'client', msg: { execute: 'query-status', arguments: { 'x\x1b]0;t\x07\u009b': 1 } } })}\n`);
+      const run = await runCli(['verify', '--schema', join(repoRoot, 'qapi/qapi-schema.json'), file]);
+      expect(run.stdout).toContain("arguments.x\\x1b]0;t\\x07\\x9b: unknown member");
+      expect(run.stdout).not.toMatch(CONTROL);
+      expect(run.code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serve: a failure quoting what a client sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-printable-'));
+    const path = join(dir, 'qmp.sock');
+    const served = spawnCli(['serve', '--socket', path]);
+    try {
+      for (let i = 0; i < 500 && !served.stderr.includes('Ctrl-C stops'); i++) await new Promise((r) => setTimeout(r, 20));
+      await using qmp = await QmpClient.connect({ path });
+      await qmp.execute('device_del', { id: 'x\u009b2J\u202e' }).catch(() => {});
+      for (let i = 0; i < 200 && !served.stderr.includes('unexpected command'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(served.stderr).toContain(`unexpected command 'device_del' with arguments {"id":"x\\x9b2J\\u202e"}`);
+      expect(served.stderr).not.toMatch(CONTROL);
+    } finally {
+      served.child.kill('SIGINT');
+      await served.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
