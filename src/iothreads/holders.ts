@@ -231,8 +231,8 @@ function attribute(
     }
   }
   const threadIds = new Map(iothreads.map((t) => [t.id, t['thread-id']]));
-  const signatures = new Map<string, string>();
-  for (const [object, byName] of readings) signatures.set(object.path, signature(byName));
+  const ancestry = new Ancestry();
+  for (const [object, byName] of readings) ancestry.add(object.path, signature(byName));
 
   const held = new Map<string, Set<string>>();
   const hold = (id: string, path: string): void => {
@@ -242,7 +242,7 @@ function attribute(
   };
   const present = new Set<string>();
   for (const [object, byName] of readings) {
-    if (partOfAncestor(object.path, signatures)) continue;
+    if (ancestry.readsLikeAncestor(object.path)) continue;
     present.add(object.path);
     const mapped = new Set<string>();
     for (const { type, value } of byName.values()) {
@@ -268,13 +268,55 @@ function attribute(
   return out;
 }
 
-/** Whether an ancestor of `path` reads exactly the same (a proxy and its backend). */
-function partOfAncestor(path: string, signatures: ReadonlyMap<string, string>): boolean {
-  const own = signatures.get(path);
-  for (let up = parentPath(path); up !== null; up = parentPath(up)) {
-    if (signatures.get(up) === own) return true;
+/**
+ * Spots an object whose ancestor reads exactly the same (a proxy and its
+ * backend), in time linear in the paths' length however deep and wide the
+ * tree: each signature is hashed once (and known by a number), and each
+ * path's nearest ancestor with readings is found once (memoised), so no
+ * ancestor path is cut out and hashed again for every descendant.
+ */
+class Ancestry {
+  /** Signature text → its number. */
+  private readonly numbers = new Map<string, number>();
+  /** Path with readings → the number of its signature. */
+  private readonly signatureOf = new Map<string, number>();
+  /** Path → its nearest proper ancestor with readings (null: none). */
+  private readonly nearest = new Map<string, string | null>();
+
+  add(path: string, signature: string): void {
+    let n = this.numbers.get(signature);
+    if (n === undefined) this.numbers.set(signature, (n = this.numbers.size));
+    this.signatureOf.set(path, n);
   }
-  return false;
+
+  readsLikeAncestor(path: string): boolean {
+    const own = this.signatureOf.get(path);
+    for (let up = this.nearestWithReadings(path); up !== null; up = this.nearestWithReadings(up)) {
+      if (this.signatureOf.get(up) === own) return true;
+    }
+    return false;
+  }
+
+  private nearestWithReadings(path: string): string | null {
+    const known = this.nearest.get(path);
+    if (known !== undefined) return known;
+    const between: string[] = [path];
+    let found: string | null = null;
+    for (let up = parentPath(path); up !== null; up = parentPath(up)) {
+      if (this.signatureOf.has(up)) {
+        found = up;
+        break;
+      }
+      const memo = this.nearest.get(up);
+      if (memo !== undefined) {
+        found = memo;
+        break;
+      }
+      between.push(up);
+    }
+    for (const p of between) this.nearest.set(p, found);
+    return found;
+  }
 }
 
 /** Drops the device's bindings for ids it no longer maps (and the device, when it maps none). */
