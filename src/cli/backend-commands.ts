@@ -9,6 +9,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
 import { generate, isOldestSchemaError } from '../backends/generate.js';
 import type { Int64Mode } from '../support/ints.js';
+import { printable } from './printable.js';
 
 /** Doc-comment warnings shown without --warnings. */
 const SHOWN_WARNINGS = 5;
@@ -256,8 +257,9 @@ export async function runVerify(argv: string[]): Promise<number> {
   }
   const strict = values.strict ?? false;
   const result = verifyEntries(transcript.entries, loaded.validatorSet(strict), { strict }, transcript.badLines);
-  for (const bad of result.badLines) process.stderr.write(`${source}:${bad.line}: ${bad.reason}\n`);
-  process.stdout.write(`${formatReport(result, source).join('\n')}\n`);
+  // Findings quote what the session's peers sent: escaped (printable.ts).
+  for (const bad of result.badLines) process.stderr.write(`${source}:${bad.line}: ${printable(bad.reason)}\n`);
+  process.stdout.write(`${formatReport(result, source).map(printable).join('\n')}\n`);
   if (result.badLines.length > 0) return 2;
   return result.invalid > 0 ? 1 : 0;
 }

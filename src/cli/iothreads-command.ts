@@ -4,10 +4,13 @@
  */
 import type { IOThreadInfo, IoThreadHolder } from '../../generated/index.js';
 import { inspectIothreads, type IothreadReport } from '../iothreads/holders.js';
+import { QomWalkError } from '../iothreads/qom.js';
 import { QmpClient } from '../runtime/client.js';
 import { isQmpCommandError, isQmpError } from '../runtime/errors.js';
 import { stringifyJson } from '../runtime/json.js';
+import { isQapiValidationError } from '../support/errors.js';
 import { interruption } from './interrupt.js';
+import { printable, printableError, printableJson } from './printable.js';
 import { common, parse, TARGET_OPTIONS, UsageError } from './runtime-commands.js';
 
 const USAGE = `usage: qapi-ts iothreads (--socket PATH | --tcp HOST:PORT) [--json] [--watch [SECONDS]]
@@ -28,11 +31,14 @@ options:
                          every SECONDS (default 1) and at once on
                          DEVICE_DELETED / BLOCK_EXPORT_DELETED; Ctrl-C stops
       --derived          derive holders from QOM even where QEMU reports them
-      --timeout MS       connect and reply timeout (default 10000)
+      --timeout MS       connect timeout, and the most one inspection may
+                         take, all its commands together (default 10000)
   -h, --help             this text
 
 exit status: 0 ok (with --watch: interrupted), 2 bad usage, 3 connection
-failure or loss, 4 QEMU refused a command (CLASS: desc).
+failure or loss, a reply that does not fit the schema, a QOM tree beyond
+the limits (objects, levels, bytes), or --timeout passed (it bounds the
+whole inspection), 4 QEMU refused a command (CLASS: desc).
 `;
 
 /** Events after which the picture may have changed (nothing announces a plug-in). */
@@ -62,10 +68,11 @@ function splitWatch(argv: readonly string[]): { argv: string[]; interval: number
   return { argv: out, interval };
 }
 
+/** A holder as shown in the table (server text: escaped, see printable.ts). */
 function holderText(h: IoThreadHolder): string {
-  if (h.type === 'qom' && 'path' in h) return String(h.path);
-  if (h.type === 'block-node' && 'node-name' in h) return `block node ${String(h['node-name'])}`;
-  return stringifyJson(h);
+  if (h.type === 'qom' && 'path' in h) return printable(String(h.path));
+  if (h.type === 'block-node' && 'node-name' in h) return `block node ${printable(String(h['node-name']))}`;
+  return printableJson(stringifyJson(h));
 }
 
 /** The report as a table a person reads at a glance. */
@@ -75,7 +82,7 @@ export function renderTable(report: IothreadReport): string {
   for (const t of report.iothreads) {
     const holders = (t.holders ?? []).map(holderText);
     const numbers = [t['thread-id'], t['poll-max-ns'], t['poll-grow'], t['poll-shrink'], t['aio-max-batch']].map(String);
-    rows.push([t.id, ...numbers, holders[0] ?? '-']);
+    rows.push([printable(t.id), ...numbers, holders[0] ?? '-']);
     for (const more of holders.slice(1)) rows.push(['', '', '', '', '', '', more]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
@@ -89,7 +96,7 @@ export function renderTable(report: IothreadReport): string {
 
 function renderJson(report: IothreadReport): string {
   const iothreads: IOThreadInfo[] = report.iothreads;
-  return `${stringifyJson({ holders: report.holders, iothreads })}\n`;
+  return `${printableJson(stringifyJson({ holders: report.holders, iothreads }))}\n`;
 }
 
 export async function runIothreads(argv: string[]): Promise<number> {
@@ -127,11 +134,12 @@ export async function runIothreads(argv: string[]): Promise<number> {
       return 2;
     }
     if (isQmpCommandError(e)) {
-      process.stderr.write(`${e.errorClass}: ${e.desc}\n`);
+      process.stderr.write(`${printable(e.errorClass)}: ${printableError(e.desc)}\n`);
       return 4;
     }
-    if (isQmpError(e)) {
-      process.stderr.write(`qapi-ts iothreads: ${e.code}: ${message}\n`);
+    // A broken connection, a reply that does not fit the schema, a tree beyond the limits: the peer's fault.
+    if (isQmpError(e) || isQapiValidationError(e) || e instanceof QomWalkError) {
+      process.stderr.write(`qapi-ts iothreads: ${e.code}: ${printableError(e)}\n`);
       return 3;
     }
     throw e;

@@ -85,7 +85,8 @@ export async function main(argv: string[]): Promise<number> {
     return await run(rest);
   } catch (e) {
     // A bug of ours, not the user's input: say so in one line, no stack trace.
-    process.stderr.write(`qapi-ts ${name}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    const { printableError } = await import('./printable.js');
+    process.stderr.write(`qapi-ts ${name}: internal error: ${printableError(e)}\n`);
     return 2;
   }
 }

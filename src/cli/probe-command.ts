@@ -9,6 +9,7 @@ import { IntrospectedSchema } from '../runtime/introspection.js';
 import { parseJson } from '../runtime/json.js';
 import { parseProbeQuery } from '../runtime/probe-query.js';
 import { probeAll } from '../runtime/probe.js';
+import { printableError } from './printable.js';
 import { common, parse, TARGET_OPTIONS, UsageError } from './runtime-commands.js';
 
 const PROBE_USAGE = `usage: qapi-ts probe (--socket PATH | --tcp HOST:PORT) [--timeout MS] QUERY...
@@ -124,8 +125,8 @@ export async function runProbe(argv: string[]): Promise<number> {
     positionals.forEach((q, i) => process.stdout.write(`${q}: ${answers[i] ? 'yes' : 'no'}\n`));
     return answers.every(Boolean) ? 0 : 1;
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`qapi-ts probe: ${message}\n`);
+    // Our own usage text as it is; anything else may quote the server: escaped, see printable.ts.
+    process.stderr.write(`qapi-ts probe: ${e instanceof UsageError ? e.message : printableError(e)}\n`);
     if (e instanceof UsageError || isProbeQueryError(e)) return 2;
     if (isQmpCommandError(e)) return 4;
     if (isIntrospectionError(e) || isQmpError(e)) return 3;

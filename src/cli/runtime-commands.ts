@@ -22,6 +22,7 @@ import { introspect } from '../runtime/probe.js';
 import { encodeCommand } from '../runtime/protocol.js';
 import { parseTcpTarget, type QmpTarget } from '../runtime/transport.js';
 import { interruption } from './interrupt.js';
+import { printable, printableError, printableJson } from './printable.js';
 import { loadArgumentChecker } from './runtime-validation.js';
 
 const EXIT_INVALID = 1;
@@ -133,15 +134,16 @@ function fail(prefix: string, error: unknown): number {
     process.stderr.write(`qapi-ts ${prefix}: ${error.message}\n`);
     return EXIT_INVALID;
   }
+  // From here on the message may quote the server: escaped (printable.ts).
   if (error instanceof QmpCommandError) {
-    process.stderr.write(`${error.errorClass}: ${error.desc}\n`);
+    process.stderr.write(`${printable(error.errorClass)}: ${printableError(error.desc)}\n`);
     return EXIT_QMP_ERROR;
   }
   if (error instanceof QmpError) {
-    process.stderr.write(`${error.code}: ${error.message}\n`);
+    process.stderr.write(`${error.code}: ${printableError(error)}\n`);
     return error instanceof QmpArgumentError ? EXIT_INVALID : EXIT_CONNECTION;
   }
-  process.stderr.write(`qapi-ts ${prefix}: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`qapi-ts ${prefix}: ${printableError(error)}\n`);
   return EXIT_CONNECTION;
 }
 
@@ -242,7 +244,7 @@ export async function runExec(argv: string[]): Promise<number> {
     const result = await session.execute(command, args, { timeout, oob });
     whenStdoutFails(() => {});
     // A command that never replies on success has no value to print.
-    if (result !== undefined) process.stdout.write(`${stringifyJson(result)}\n`);
+    if (result !== undefined) process.stdout.write(`${printableJson(stringifyJson(result))}\n`);
     return 0;
   } catch (e) {
     return fail('exec', e);
@@ -271,7 +273,7 @@ export async function runEvents(argv: string[]): Promise<number> {
     const events = qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
     if (names !== undefined) void warnUnknownEvents(qmp, names, timeout);
     for await (const event of events) {
-      process.stdout.write(`${stringifyJson(event)}\n`);
+      process.stdout.write(`${printableJson(stringifyJson(event))}\n`);
     }
     return 0;
   } catch (e) {
@@ -294,7 +296,7 @@ async function warnUnknownEvents(qmp: QmpConnection, names: readonly string[], t
   }
   for (const name of new Set(names)) {
     if (schema.lookup(name)?.['meta-type'] !== 'event') {
-      process.stderr.write(`qapi-ts events: warning: the server has no event '${name}' (waiting for it anyway)\n`);
+      process.stderr.write(`qapi-ts events: warning: the server has no event '${printable(name)}' (waiting for it anyway)\n`);
     }
   }
 }

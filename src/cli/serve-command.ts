@@ -23,6 +23,7 @@ import { DEMO_MACHINE, holderTrackingQemu } from '../testing/simulate/index.js';
 import type { ListenTarget } from '../testing/transport.js';
 import { parseCommand } from './backend-commands.js';
 import { interruption } from './interrupt.js';
+import { printable } from './printable.js';
 
 const SERVE_HELP = `usage: qapi-ts serve [--schema SCHEMA] (--socket PATH | --tcp HOST:PORT) [--replay TRANSCRIPT.jsonl | --simulate]
 
@@ -100,7 +101,8 @@ export async function runServe(argv: string[]): Promise<number> {
       schema,
       ...(version === undefined ? {} : { version }),
       recordReceived: false,
-      onFailure: (f) => process.stderr.write(`qapi-ts serve: ${f.message}\n`),
+      // A failure quotes what a client sent: escaped (printable.ts).
+      onFailure: (f) => process.stderr.write(`qapi-ts serve: ${printable(f.message)}\n`),
     });
     if (values.replay !== undefined) {
       const replay = server.replay(readFileSync(values.replay, 'utf8'));

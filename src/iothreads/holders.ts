@@ -30,14 +30,24 @@
  * that IOThread then (or to none, when no IOThread has the id); later it
  * counts as a holder only while the IOThread with that id still runs on
  * the same thread. A session that connects after the IOThread was replaced
- * cannot see that it was (documented in the README).
+ * cannot see that it was (documented in the README). Bindings last while
+ * something refers to them: a device's binding for an id goes when the
+ * device no longer maps that id, all of a device's when it leaves the tree,
+ * so a long watch holds no more bindings than the machine has mappings.
+ *
+ * The peer is not trusted: `timeout` bounds the whole inspection (every
+ * command of it together), what it holds is bounded in bytes (see qom.ts,
+ * WalkLimits), and a reply that does not fit the schema is a
+ * QapiValidationError, including a `query-iothreads` without `holders`
+ * from a server whose schema has them (absent data is not QEMU's answer).
  */
 import { QapiClient, type IOThreadInfo, type IoThreadHolder } from '../../generated/index.js';
 import type { ExecuteOptions, QmpExecutor } from '../runtime/executor.js';
 import { isQmpCommandError } from '../runtime/errors.js';
 import { stringifyJson } from '../runtime/json.js';
 import { probeAll } from '../runtime/probe.js';
-import { childPath, childType, walkComposition, type QomObject } from './qom.js';
+import { QapiValidationError } from '../support/errors.js';
+import { childPath, childType, jsonSize, walkWithin, WalkLimits, type QomObject } from './qom.js';
 
 /** Where the holders of a report come from. */
 export type HolderSource = 'reported' | 'derived';
@@ -64,6 +74,8 @@ export interface InspectOptions extends Pick<ExecuteOptions, 'signal' | 'timeout
   features?: ServerFeatures;
   /** Walk into every object, even those that cannot hold an IOThread (for checking; slower). */
   fullWalk?: boolean;
+  /** Most bytes the inspection holds (paths, property lists, values; default 32 MiB, see qom.ts). */
+  maxBytes?: number;
 }
 
 export interface ServerFeatures {
@@ -83,27 +95,50 @@ const bindingsBySession = new WeakMap<object, Bindings>();
 
 /** Every IOThread with its holders, and where they come from. */
 export async function inspectIothreads(session: QmpExecutor, options: InspectOptions = {}): Promise<IothreadReport> {
-  const call = { signal: options.signal, timeout: options.timeout };
+  using limits = new WalkLimits({ ...options, what: 'inspecting IOThreads' });
+  try {
+    return await inspectWithin(session, options, limits);
+  } catch (e) {
+    throw limits.fail(e);
+  }
+}
+
+async function inspectWithin(session: QmpExecutor, options: InspectOptions, limits: WalkLimits): Promise<IothreadReport> {
+  const call = limits.call;
   const client = new QapiClient(session);
   const features = options.features ?? (await serverFeatures(session, call));
   const iothreads = await client.queryIothreads(call);
+  limits.spend(jsonSize(iothreads, limits.maxBytes), 'query-iothreads');
   if (features.holders && options.source !== 'derived') {
+    const missing = iothreads.findIndex((t) => t.holders === undefined);
+    if (missing >= 0) {
+      throw new QapiValidationError('reply', 'query-iothreads', [
+        { path: `[${missing}].holders`, message: "missing, though the server's schema has 'holders' (use --derived / source: 'derived' to work them out from QOM)" },
+      ]);
+    }
     return { holders: 'reported', iothreads, commands: 1 };
   }
-  const walk = await walkComposition(client, ROOTS, {
-    ...call,
+  const walk = await walkWithin(client, ROOTS, {
     batch: features.qomListGet,
     ...(options.fullWalk ? { skipTypes: new Set<string>() } : {}),
-  });
-  const readings = await readIothreadProperties(client, walk.objects, call);
+  }, limits);
+  const readings = await readIothreadProperties(client, walk.objects, limits);
   let bindings = bindingsBySession.get(session);
   if (bindings === undefined) bindingsBySession.set(session, (bindings = new Map()));
   const holders = attribute(walk.objects, readings.values, iothreads, bindings);
+  limits.check();
   return {
     holders: 'derived',
     iothreads: iothreads.map((t) => ({ ...t, holders: holders.get(t.id) ?? [] })),
     commands: 1 + walk.commands + readings.commands,
   };
+}
+
+/** How many device → IOThread id bindings the session keeps (see the file comment; for tests of a long watch). */
+export function bindingCount(session: QmpExecutor): number {
+  let n = 0;
+  for (const byId of bindingsBySession.get(session)?.values() ?? []) n += byId.size;
+  return n;
 }
 
 // ---------------------------------------------------------------------------
@@ -128,10 +163,10 @@ function isIothreadProperty(type: string): boolean {
 async function readIothreadProperties(
   client: QapiClient,
   objects: readonly QomObject[],
-  call: ExecuteOptions,
+  limits: WalkLimits,
 ): Promise<Readings> {
   const values = new Map<QomObject, Map<string, Reading>>();
-  const reads: Promise<void>[] = [];
+  const reads: { object: QomObject; name: string; type: string; into: Map<string, Reading> }[] = [];
   for (const object of objects) {
     for (const p of object.properties) {
       if (!isIothreadProperty(p.type)) continue;
@@ -141,34 +176,33 @@ async function readIothreadProperties(
         byName.set(p.name, { type: p.type, value: p.value });
         continue;
       }
-      const into = byName;
-      reads.push(
-        client.qomGet({ path: object.path, property: p.name }, call).then(
-          (value) => void into.set(p.name, { type: p.type, value }),
-          (e: unknown) => {
-            // The object went away since it was listed: it holds nothing.
-            if (!(isQmpCommandError(e) && e.errorClass === 'DeviceNotFound')) throw e;
-          },
-        ),
-      );
+      reads.push({ object, name: p.name, type: p.type, into: byName });
     }
   }
-  await Promise.all(reads);
+  // A few at a time: a tree with 100,000 such properties must not flood our own queue.
+  await limits.map(reads, async ({ object, name, type, into }) => {
+    try {
+      const value = await client.qomGet({ path: object.path, property: name }, limits.call);
+      limits.spend(jsonSize(value, limits.maxBytes - limits.bytes), object.path);
+      into.set(name, { type, value });
+    } catch (e) {
+      // The object went away since it was listed: it holds nothing.
+      if (!(isQmpCommandError(e) && e.errorClass === 'DeviceNotFound')) throw e;
+    }
+  });
   return { values, commands: reads.length };
 }
 
 // ---------------------------------------------------------------------------
 // From readings to holders
 
-/** IOThread ids named by an `iothread-vq-mapping` value; malformed entries are ignored. */
-function mappedIds(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
-  const ids: string[] = [];
+/** Adds the IOThread ids named by an `iothread-vq-mapping` value to `ids`; malformed entries are ignored. */
+function addMappedIds(value: unknown, ids: Set<string>): void {
+  if (!Array.isArray(value)) return;
   for (const entry of value) {
     const id = typeof entry === 'object' && entry !== null ? (entry as { iothread?: unknown }).iothread : undefined;
-    if (typeof id === 'string' && !ids.includes(id)) ids.push(id);
+    if (typeof id === 'string') ids.add(id);
   }
-  return ids;
 }
 
 /** A stable text of an object's readings, to spot a proxy and its backend. */
@@ -197,8 +231,8 @@ function attribute(
     }
   }
   const threadIds = new Map(iothreads.map((t) => [t.id, t['thread-id']]));
-  const signatures = new Map<string, string>();
-  for (const [object, byName] of readings) signatures.set(object.path, signature(byName));
+  const ancestry = new Ancestry();
+  for (const [object, byName] of readings) ancestry.add(object.path, signature(byName));
 
   const held = new Map<string, Set<string>>();
   const hold = (id: string, path: string): void => {
@@ -208,18 +242,21 @@ function attribute(
   };
   const present = new Set<string>();
   for (const [object, byName] of readings) {
-    if (partOfAncestor(object.path, signatures)) continue;
+    if (ancestry.readsLikeAncestor(object.path)) continue;
     present.add(object.path);
+    const mapped = new Set<string>();
     for (const { type, value } of byName.values()) {
       if (type === LINK_TYPE) {
         const id = typeof value === 'string' ? iothreadByPath.get(value) : undefined;
         if (id !== undefined && threadIds.has(id)) hold(id, object.path);
       } else {
-        for (const id of mappedIds(value)) {
-          if (boundToCurrent(bindings, object.path, id, threadIds.get(id))) hold(id, object.path);
-        }
+        addMappedIds(value, mapped);
       }
     }
+    for (const id of mapped) {
+      if (boundToCurrent(bindings, object.path, id, threadIds.get(id))) hold(id, object.path);
+    }
+    forgetUnmapped(bindings, object.path, mapped);
   }
   // Forget devices that are gone: a new device at the same path starts afresh.
   for (const path of bindings.keys()) if (!present.has(path)) bindings.delete(path);
@@ -231,13 +268,66 @@ function attribute(
   return out;
 }
 
-/** Whether an ancestor of `path` reads exactly the same (a proxy and its backend). */
-function partOfAncestor(path: string, signatures: ReadonlyMap<string, string>): boolean {
-  const own = signatures.get(path);
-  for (let up = parentPath(path); up !== null; up = parentPath(up)) {
-    if (signatures.get(up) === own) return true;
+/**
+ * Spots an object whose ancestor reads exactly the same (a proxy and its
+ * backend), in time linear in the paths' length however deep and wide the
+ * tree: each signature is hashed once (and known by a number), and each
+ * path's nearest ancestor with readings is found once (memoised), so no
+ * ancestor path is cut out and hashed again for every descendant.
+ */
+class Ancestry {
+  /** Signature text → its number. */
+  private readonly numbers = new Map<string, number>();
+  /** Path with readings → the number of its signature. */
+  private readonly signatureOf = new Map<string, number>();
+  /** Path → its nearest proper ancestor with readings (null: none). */
+  private readonly nearest = new Map<string, string | null>();
+
+  add(path: string, signature: string): void {
+    let n = this.numbers.get(signature);
+    if (n === undefined) this.numbers.set(signature, (n = this.numbers.size));
+    this.signatureOf.set(path, n);
   }
-  return false;
+
+  readsLikeAncestor(path: string): boolean {
+    const own = this.signatureOf.get(path);
+    for (let up = this.nearestWithReadings(path); up !== null; up = this.nearestWithReadings(up)) {
+      if (this.signatureOf.get(up) === own) return true;
+    }
+    return false;
+  }
+
+  private nearestWithReadings(path: string): string | null {
+    const known = this.nearest.get(path);
+    if (known !== undefined) return known;
+    const between: string[] = [path];
+    let found: string | null = null;
+    for (let up = parentPath(path); up !== null; up = parentPath(up)) {
+      if (this.signatureOf.has(up)) {
+        found = up;
+        break;
+      }
+      const memo = this.nearest.get(up);
+      if (memo !== undefined) {
+        found = memo;
+        break;
+      }
+      between.push(up);
+    }
+    for (const p of between) this.nearest.set(p, found);
+    return found;
+  }
+}
+
+/** Drops the device's bindings for ids it no longer maps (and the device, when it maps none). */
+function forgetUnmapped(bindings: Bindings, device: string, mapped: ReadonlySet<string>): void {
+  const byId = bindings.get(device);
+  if (byId === undefined) return;
+  if (mapped.size === 0) {
+    bindings.delete(device);
+    return;
+  }
+  for (const id of byId.keys()) if (!mapped.has(id)) byId.delete(id);
 }
 
 /** See the file comment: a mapping holds the IOThread only while it is the one first seen. */

@@ -161,7 +161,7 @@ export class IntrospectedSchema {
 function kindOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  return `a ${typeof v}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 /** One query's traversal: results memoised per (entry, step), cycles caught. */

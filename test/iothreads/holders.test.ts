@@ -5,6 +5,7 @@
  * holder-tracking QEMU.
  */
 import { describe, expect, it } from 'vitest';
+import { bindingCount } from '../../src/iothreads/holders.js';
 import { inspectIothreads, QomWalkError, type ServerFeatures } from '../../src/iothreads/index.js';
 import type { QmpEventMessage, QmpExecutor } from '../../src/runtime/executor.js';
 import { QmpCommandError } from '../../src/runtime/errors.js';
@@ -177,6 +178,29 @@ describe('inspectIothreads: holders derived from QOM', () => {
     expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({});
     qom.addIothread('io0');
     expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({ io0: [] });
+  });
+
+  it('keeps no binding nothing refers to: a long watch of fresh ids and fresh devices holds a bounded number', async () => {
+    const qom = new FakeQom();
+    qom.addIothread('io0');
+    const mq = qom.addDevice('mq', { mapping: ['io0'] });
+    const counts: number[] = [];
+    let last: string | null = null;
+    for (let tick = 0; tick < 200; tick++) {
+      // The same device maps a fresh id each tick (a hostile server can), half of them existing IOThreads…
+      qom.addIothread(`t${tick}`);
+      for (const at of [mq, `${mq}/virtio-backend`]) {
+        qom.objects.get(at)!.find((p) => p.name === 'iothread-vq-mapping')!.value = [{ iothread: 'io0' }, { iothread: tick % 2 ? `t${tick}` : `gone${tick}` }];
+      }
+      // …and a fresh device replaces the last one.
+      if (last !== null) qom.delDevice(last);
+      last = qom.addDevice(`fresh${tick}`, { mapping: [`t${tick}`, 'io0'] });
+      const report = await inspectIothreads(qom, { features: DERIVED });
+      if (tick % 2) expect(holdersOf(report)[`t${tick}`]).toEqual([last, mq].sort());
+      counts.push(bindingCount(qom));
+    }
+    // mq: io0 and this tick's id; the fresh device: two ids.
+    expect(Math.max(...counts)).toBe(4);
   });
 
   it('uses one qom-list-get per level where the server has it', async () => {

@@ -156,7 +156,7 @@ function introspectionError(data: unknown, query?: string): IntrospectionError {
 
 describe('IntrospectedSchema: data that cannot be read is an error, not an answer', () => {
   it('refuses data that is not an array of named objects with unique names', () => {
-    expect(introspectionError({ name: 'x' }).reason).toMatch(/expected an array.*got a object/);
+    expect(introspectionError({ name: 'x' }).reason).toMatch(/expected an array.*got an object/);
     expect(introspectionError(null).reason).toMatch(/got null/);
     expect(introspectionError([1]).reason).toMatch(/element 0 is a number/);
     expect(introspectionError([[]]).reason).toMatch(/element 0 is an array/);
