@@ -2,8 +2,8 @@
  * `qapi-ts iothreads`: every IOThread of a running QEMU and who uses it,
  * as a table, as JSON, or watched until interrupted.
  */
-import type { IOThreadInfo, IoThreadHolder } from '../../generated/index.js';
-import { inspectIothreads, type IothreadReport } from '../iothreads/holders.js';
+import type { IoThreadHolder } from '../../generated/index.js';
+import { inspectIothreads, type IothreadReport, type ServerIOThreadInfo } from '../iothreads/holders.js';
 import { QmpClient } from '../runtime/client.js';
 import { isQmpCommandError, isQmpError } from '../runtime/errors.js';
 import { stringifyJson } from '../runtime/json.js';
@@ -62,21 +62,62 @@ function splitWatch(argv: readonly string[]): { argv: string[]; interval: number
   return { argv: out, interval };
 }
 
+/** A name or value from the server as one line of text: plain when it is printable ASCII, else as JSON. */
+function plainText(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string' && /^[\x21-\x7e]+$/.test(value)) return value;
+  return stringifyJson(value);
+}
+
 function holderText(h: IoThreadHolder): string {
   if (h.type === 'qom' && 'path' in h) return String(h.path);
   if (h.type === 'block-node' && 'node-name' in h) return `block node ${String(h['node-name'])}`;
-  return stringifyJson(h);
+  // A kind we do not know (the series' V9 adds the monitor): its type, then what else it says.
+  const { type, ...rest } = h as { type: unknown; [member: string]: unknown };
+  return Object.keys(rest).length === 0 ? plainText(type) : `${plainText(type)} ${stringifyJson(rest)}`;
 }
 
-/** The report as a table a person reads at a glance. */
+/**
+ * The columns of IOThreadInfo members, in order: those every release sends
+ * always, `poll-weight` (QEMU 11.1) when sent, and any member a newer QEMU
+ * sends beyond ours (by its name, upper-cased), before HOLDERS.
+ */
+const COLUMNS: readonly { member: string; title: string; always: boolean }[] = [
+  { member: 'thread-id', title: 'THREAD-ID', always: true },
+  { member: 'poll-max-ns', title: 'POLL-MAX-NS', always: true },
+  { member: 'poll-grow', title: 'GROW', always: true },
+  { member: 'poll-shrink', title: 'SHRINK', always: true },
+  { member: 'poll-weight', title: 'WEIGHT', always: false },
+  { member: 'aio-max-batch', title: 'MAX-BATCH', always: true },
+];
+const OWN_MEMBERS = new Set(['id', 'holders', ...COLUMNS.map((c) => c.member)]);
+/** A cell of a member beyond ours is cut to this many characters. */
+const MAX_CELL = 60;
+
+function memberColumns(threads: readonly ServerIOThreadInfo[]): { member: string; title: string }[] {
+  const sent = new Set(threads.flatMap((t) => Object.keys(t)));
+  const extra = [...sent].filter((m) => !OWN_MEMBERS.has(m));
+  return [
+    ...COLUMNS.filter((c) => c.always || sent.has(c.member)),
+    ...extra.map((member) => ({ member, title: plainText(member).toUpperCase() })),
+  ];
+}
+
+function cell(t: ServerIOThreadInfo, member: string): string {
+  if (!Object.hasOwn(t, member)) return '-';
+  const text = plainText(t[member]);
+  return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL - 1)}…` : text;
+}
+
+/** The report as a table a person reads at a glance: a column for every member QEMU sent. */
 export function renderTable(report: IothreadReport): string {
-  const header = ['IOTHREAD', 'THREAD-ID', 'POLL-MAX-NS', 'GROW', 'SHRINK', 'MAX-BATCH', 'HOLDERS'];
+  const columns = memberColumns(report.iothreads);
+  const header = ['IOTHREAD', ...columns.map((c) => c.title), 'HOLDERS'];
   const rows: string[][] = [];
   for (const t of report.iothreads) {
     const holders = (t.holders ?? []).map(holderText);
-    const numbers = [t['thread-id'], t['poll-max-ns'], t['poll-grow'], t['poll-shrink'], t['aio-max-batch']].map(String);
-    rows.push([t.id, ...numbers, holders[0] ?? '-']);
-    for (const more of holders.slice(1)) rows.push(['', '', '', '', '', '', more]);
+    rows.push([t.id, ...columns.map((c) => cell(t, c.member)), holders[0] ?? '-']);
+    for (const more of holders.slice(1)) rows.push([...header.slice(1).map(() => ''), more]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ').trimEnd();
@@ -88,7 +129,7 @@ export function renderTable(report: IothreadReport): string {
 }
 
 function renderJson(report: IothreadReport): string {
-  const iothreads: IOThreadInfo[] = report.iothreads;
+  const iothreads: ServerIOThreadInfo[] = report.iothreads;
   return `${stringifyJson({ holders: report.holders, iothreads })}\n`;
 }
 

@@ -19,7 +19,7 @@ import { parseTcpTarget } from '../runtime/transport.js';
 import { QmpTestServer } from '../testing/server.js';
 import { ServerSchema, defaultSchemaPath } from '../testing/schema.js';
 import { isQmpTestError } from '../testing/errors.js';
-import { DEMO_MACHINE, holderTrackingQemu } from '../testing/simulate/index.js';
+import { DEMO_MACHINE, holderTrackingQemu, SIMULATED_VERSION } from '../testing/simulate/index.js';
 import type { ListenTarget } from '../testing/transport.js';
 import { parseCommand } from './backend-commands.js';
 import { interruption } from './interrupt.js';
@@ -42,7 +42,8 @@ options:
   --replay FILE            answer from this recorded session
   --simulate               simulate a QEMU with IOThread holder tracking
   --qemu-version X.Y.Z     the version in the greeting (default: the recorded
-                           one with --replay, else 10.1.0)
+                           one with --replay, 11.1.0 with --simulate, else
+                           10.1.0)
   -h, --help               show this help
 
 exit status: 0 stopped by SIGINT or SIGTERM, 1 invalid schema or transcript (or
@@ -98,7 +99,7 @@ export async function runServe(argv: string[]): Promise<number> {
     const schema = await ServerSchema.load(schemaPath);
     server = await QmpTestServer.create({
       schema,
-      ...(version === undefined ? {} : { version }),
+      ...(version !== undefined ? { version } : values.simulate ? { version: { ...SIMULATED_VERSION } } : {}),
       recordReceived: false,
       onFailure: (f) => process.stderr.write(`qapi-ts serve: ${f.message}\n`),
     });
