@@ -16,7 +16,7 @@ import { renderTable } from '../../src/cli/iothreads-command.js';
 import { inspectIothreads } from '../../src/iothreads/index.js';
 import { QmpClient, parseJson } from '../../src/runtime/index.js';
 import { DEMO_MACHINE, holderTrackingQemu, QmpTestServer, SIMULATED_VERSION } from '../../src/testing/index.js';
-import { builtCli, runCli } from '../helpers/cli.js';
+import { builtCli, runCli, spawnCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/shared.js';
 
 /** A QEMU newer than our schema: one more IOThreadInfo member, one more holder kind. */
@@ -155,5 +155,29 @@ describe('a QEMU newer than our schema: members and holder kinds beyond ours', (
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('POLL-BUDGET');
     expect(table.stdout).toContain('monitor {"id":"mon0"}');
+  });
+});
+
+describe.runIf(builtCli('src/cli/main.js', 'qapi-ts serve --simulate as QEMU 11.1'))('qapi-ts serve --simulate is a QEMU 11.1', () => {
+  it("greets as 11.1.0 and answers with 11.1's IOThreadInfo, which the table shows", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-members-'));
+    const socket = join(dir, 'qmp.sock');
+    const served = spawnCli(['serve', '--simulate', '--socket', socket]);
+    try {
+      for (let i = 0; i < 400 && !served.stderr.includes('Ctrl-C stops'); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(served.stderr).toContain('(version 11.1.0;');
+      const version = await runCli(['exec', '--socket', socket, 'query-version']);
+      expect(parseJson(version.stdout)).toEqual({ qemu: { major: 11, minor: 1, micro: 0 }, package: 'qapi-ts test server' });
+      const json = await runCli(['iothreads', '--socket', socket, '--json']);
+      const threads = (parseJson(json.stdout) as { iothreads: unknown[] }).iothreads.map((t) => strictValidators.IOThreadInfo.parse(t));
+      expect(threads.map((t) => [t.id, t['poll-grow'], t['poll-shrink'], t['poll-weight']])).toEqual([['io0', 2, 2, 3], ['io1', 2, 2, 3]]);
+      const table = await runCli(['iothreads', '--socket', socket]);
+      expect(table.stdout.split('\n')[0]).toMatch(/^IOTHREAD\s+THREAD-ID\s+POLL-MAX-NS\s+GROW\s+SHRINK\s+WEIGHT\s+MAX-BATCH\s+HOLDERS$/);
+      expect(table.stdout.split('\n')[1]).toMatch(/^io0\s+10001\s+32768\s+2\s+2\s+3\s+0\s+\/machine\/peripheral\/vblk1$/);
+    } finally {
+      served.child.kill('SIGINT');
+      await served.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

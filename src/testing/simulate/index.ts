@@ -23,6 +23,7 @@
 import type { CommandTable, EventTable } from '../../support/client.js';
 import { isQmpErrorResponse, QmpScriptError } from '../errors.js';
 import type { QmpTestServer } from '../server.js';
+import type { ServerSchema } from '../schema.js';
 import { blockdevAdd, blockdevDel, blockExportAdd, blockExportDel, nbdServerStart, nbdServerStop, queryBlockExports } from './block.js';
 import { deviceAdd, deviceDel } from './devices.js';
 import { Machine, type MachineOptions } from './machine.js';
@@ -42,6 +43,18 @@ export interface SimulationOptions extends MachineOptions {
    * fails throws a QmpScriptError. `DEMO_MACHINE` is a small machine.
    */
   readonly boot?: readonly BootCommand[];
+}
+
+/**
+ * The version a simulation over `schema` stands for: QEMU 11.1
+ * (`SIMULATED_VERSION`) when the schema's `IOThreadInfo` has
+ * `poll-weight` (ours does), else undefined (an older release; the
+ * server's default greeting).
+ */
+export function simulatedVersion(schema: ServerSchema): typeof SIMULATED_VERSION | undefined {
+  const weighted = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 2, 'poll-shrink': 2, 'poll-weight': 3, 'aio-max-batch': 0 };
+  const has = schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [weighted]) === '';
+  return has ? SIMULATED_VERSION : undefined;
 }
 
 /** Installs the simulation on a server of any command and event tables. */
@@ -80,9 +93,7 @@ function install(server: QmpTestServer, options: SimulationOptions): void {
   const schema = server.schema;
   const sample = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, holders: [] };
   const holders = schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [sample]) === '';
-  // QEMU 11.1's IOThreadInfo (poll-weight) makes the simulation an 11.1.
-  const weighted = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 2, 'poll-shrink': 2, 'poll-weight': 3, 'aio-max-batch': 0 };
-  m.pollWeight = schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [weighted]) === '';
+  m.pollWeight = simulatedVersion(schema) !== undefined;
   const commands: Readonly<Record<string, (args: Args) => unknown>> = {
     'query-iothreads': () => m.queryIothreads(holders),
     'object-add': (a) => objectAdd(m, a),
