@@ -74,7 +74,13 @@ function holderText(h: IoThreadHolder): string {
   if (h.type === 'block-node' && 'node-name' in h) return `block node ${String(h['node-name'])}`;
   // A kind we do not know (the series' V9 adds the monitor): its type, then what else it says.
   const { type, ...rest } = h as { type: unknown; [member: string]: unknown };
-  return Object.keys(rest).length === 0 ? plainText(type) : `${plainText(type)} ${stringifyJson(rest)}`;
+  const kind = clip(plainText(type), MAX_CELL);
+  return Object.keys(rest).length === 0 ? kind : `${kind} ${clip(stringifyJson(rest), MAX_HOLDER)}`;
+}
+
+/** `text`, cut to `max` characters (the last one an ellipsis) when longer. */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /**
@@ -91,27 +97,38 @@ const COLUMNS: readonly { member: string; title: string; always: boolean }[] = [
   { member: 'aio-max-batch', title: 'MAX-BATCH', always: true },
 ];
 const OWN_MEMBERS = new Set(['id', 'holders', ...COLUMNS.map((c) => c.member)]);
-/** A cell of a member beyond ours is cut to this many characters. */
+/** A cell (or title) of a member beyond ours is cut to this many characters. */
 const MAX_CELL = 60;
+/** What an unknown kind of holder says beyond its type is cut to this many characters. */
+const MAX_HOLDER = 200;
+/** At most this many columns of members beyond ours; the footer counts the rest (all are in --json). */
+const MAX_EXTRA_COLUMNS = 8;
 
-function memberColumns(threads: readonly ServerIOThreadInfo[]): { member: string; title: string }[] {
+interface Columns {
+  readonly shown: { member: string; title: string }[];
+  /** Members beyond ours without a column. */
+  readonly hidden: number;
+}
+
+function memberColumns(threads: readonly ServerIOThreadInfo[]): Columns {
   const sent = new Set(threads.flatMap((t) => Object.keys(t)));
   const extra = [...sent].filter((m) => !OWN_MEMBERS.has(m));
-  return [
-    ...COLUMNS.filter((c) => c.always || sent.has(c.member)),
-    ...extra.map((member) => ({ member, title: plainText(member).toUpperCase() })),
-  ];
+  return {
+    shown: [
+      ...COLUMNS.filter((c) => c.always || sent.has(c.member)),
+      ...extra.slice(0, MAX_EXTRA_COLUMNS).map((member) => ({ member, title: clip(plainText(member).toUpperCase(), MAX_CELL) })),
+    ],
+    hidden: Math.max(0, extra.length - MAX_EXTRA_COLUMNS),
+  };
 }
 
 function cell(t: ServerIOThreadInfo, member: string): string {
-  if (!Object.hasOwn(t, member)) return '-';
-  const text = plainText(t[member]);
-  return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL - 1)}…` : text;
+  return Object.hasOwn(t, member) ? clip(plainText(t[member]), MAX_CELL) : '-';
 }
 
 /** The report as a table a person reads at a glance: a column for every member QEMU sent. */
 export function renderTable(report: IothreadReport): string {
-  const columns = memberColumns(report.iothreads);
+  const { shown: columns, hidden } = memberColumns(report.iothreads);
   const header = ['IOTHREAD', ...columns.map((c) => c.title), 'HOLDERS'];
   const rows: string[][] = [];
   for (const t of report.iothreads) {
@@ -125,7 +142,8 @@ export function renderTable(report: IothreadReport): string {
     ? 'holders reported by QEMU'
     : 'holders derived from QOM (block exports and the monitor cannot be seen)';
   const body = report.iothreads.length === 0 ? ['(no IOThreads)'] : rows.map(line);
-  return [line(header), ...body, source].join('\n') + '\n';
+  const more = hidden === 0 ? [] : [`${hidden} more member${hidden === 1 ? '' : 's'} not shown (see --json)`];
+  return [line(header), ...body, ...more, source].join('\n') + '\n';
 }
 
 function renderJson(report: IothreadReport): string {

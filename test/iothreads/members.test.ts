@@ -181,3 +181,22 @@ describe.runIf(builtCli('src/cli/main.js', 'qapi-ts serve --simulate as QEMU 11.
     }
   });
 });
+
+describe('the table stays readable whatever a server sends', () => {
+  it('at most 8 columns of members beyond ours (the rest counted), long names, values and holders cut', () => {
+    const extra = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`m${i}`, i]));
+    const thread = {
+      id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0,
+      ...extra, ['n'.repeat(500)]: 'v'.repeat(500), 'ctl\u001b': 'a\u0007b',
+      holders: [{ type: 'monitor\u001b[2J', id: 'x'.repeat(10_000) }],
+    };
+    const text = renderTable({ holders: 'reported', iothreads: [thread], commands: 1 });
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^IOTHREAD\s+THREAD-ID\s+POLL-MAX-NS\s+GROW\s+SHRINK\s+MAX-BATCH\s+M0\s+M1\s+M2\s+M3\s+M4\s+M5\s+M6\s+M7\s+HOLDERS$/);
+    expect(lines).toContain('5 more members not shown (see --json)');
+    // No control character reaches the terminal; nothing runs on for kilobytes.
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    expect(text.length).toBeLessThan(1000);
+    expect(lines[1]).toContain('"monitor\\u001b[2J" {"id":"xxx');
+  });
+});
