@@ -15,7 +15,7 @@ import type {
 export type IoThreadHolderType =
   /**
    * by the canonical path of a QOM object, e.g. a virtio-blk or
-   * virtio-scsi device, the monitor, a COLO or vfio-user object
+   * virtio-scsi device, a COLO or vfio-user object
    */
   | 'qom'
   /**
@@ -49,7 +49,12 @@ export interface IoThreadHolderBlockNode {
 
 /** Common members of union `IoThreadHolder`. */
 export interface IoThreadHolderBase {
-  /** which kind of name identifies the user */
+  /**
+   * which kind of name identifies the user.  Later revisions of
+   * the holder-tracking series add kinds (V9 lists the monitor too):
+   * a holder of a kind not listed here passes compatible validation
+   * as it is, with its `type` and whatever members it has
+   */
   type: IoThreadHolderType;
 }
 
@@ -80,14 +85,20 @@ export interface IOThreadInfo {
   'poll-max-ns': number | bigint;
   /**
    * factor by which the polling time grows; 0 selects the
-   * default
+   * default (QEMU 11.1 reports its default, 2, instead of 0)
    */
   'poll-grow': number | bigint;
   /**
    * divisor by which the polling time shrinks; 0 selects
-   * the default
+   * the default (QEMU 11.1 reports its default, 2, instead of 0)
    */
   'poll-shrink': number | bigint;
+  /**
+   * how strongly the latest wait between events pulls the
+   * adaptive polling time towards it; 1 or more.  QEMU 11.1 always
+   * sends it; older releases do not have it (since 11.1)
+   */
+  'poll-weight'?: number | bigint;
   /**
    * most requests submitted to the host in one batch;
    * 0 selects the default (since 6.1)
@@ -109,6 +120,6 @@ export function defineMiscValidators(r: ValidatorRegistry, v: ValidatorKit): voi
   r.def('q_obj_IoThreadHolder-base', () => v.object({ type: r.ref('IoThreadHolderType') }));
   r.def('IoThreadHolder', () => v.union('type', { type: r.ref('IoThreadHolderType') }, { qom: r.thunk('IoThreadHolderQom'), 'block-node': r.thunk('IoThreadHolderBlockNode') }));
   r.def('IoThreadHolderList', () => v.array(r.ref('IoThreadHolder')));
-  r.def('IOThreadInfo', () => v.object({ id: v.str, 'thread-id': v.int('int64'), 'poll-max-ns': v.int('int64'), 'poll-grow': v.int('int64'), 'poll-shrink': v.int('int64'), 'aio-max-batch': v.int('int64'), holders: v.optional(v.array(r.ref('IoThreadHolder'))) }));
+  r.def('IOThreadInfo', () => v.object({ id: v.str, 'thread-id': v.int('int64'), 'poll-max-ns': v.int('int64'), 'poll-grow': v.int('int64'), 'poll-shrink': v.int('int64'), 'poll-weight': v.optional(v.int('int64')), 'aio-max-batch': v.int('int64'), holders: v.optional(v.array(r.ref('IoThreadHolder'))) }));
   r.def('IOThreadInfoList', () => v.array(r.ref('IOThreadInfo')));
 }

@@ -110,6 +110,11 @@ export interface IothreadProperties {
   /** divisor by which the polling time shrinks (0: default) */
   'poll-shrink'?: number | bigint;
   /**
+   * how strongly the latest wait between events pulls the
+   * adaptive polling time towards it; 1 or more (since 11.1)
+   */
+  'poll-weight'?: number | bigint;
+  /**
    * most requests submitted to the host at once (0:
    * default) (since 6.1)
    */
@@ -194,7 +199,7 @@ export function defineQomValidators(r: ValidatorRegistry, v: ValidatorKit): void
   r.def('q_obj_qom-list-get-arg', () => v.object({ paths: v.array(v.str) }));
   r.def('ObjectPropertiesValuesList', () => v.array(r.ref('ObjectPropertiesValues')));
   r.def('ObjectType', () => v.enum(['iothread', 'colo-compare']));
-  r.def('IothreadProperties', () => v.object({ 'poll-max-ns': v.optional(v.int('int64')), 'poll-grow': v.optional(v.int('int64')), 'poll-shrink': v.optional(v.int('int64')), 'aio-max-batch': v.optional(v.int('int64')), 'thread-pool-min': v.optional(v.int('int64')), 'thread-pool-max': v.optional(v.int('int64')) }));
+  r.def('IothreadProperties', () => v.object({ 'poll-max-ns': v.optional(v.int('int64')), 'poll-grow': v.optional(v.int('int64')), 'poll-shrink': v.optional(v.int('int64')), 'poll-weight': v.optional(v.int('int64')), 'aio-max-batch': v.optional(v.int('int64')), 'thread-pool-min': v.optional(v.int('int64')), 'thread-pool-max': v.optional(v.int('int64')) }));
   r.def('ColoCompareProperties', () => v.object({ primary_in: v.str, secondary_in: v.str, outdev: v.str, iothread: v.str, notify_dev: v.optional(v.str), compare_timeout: v.optional(v.int('uint64')), expired_scan_cycle: v.optional(v.int('uint32')), max_queue_size: v.optional(v.int('uint32')), vnet_hdr_support: v.optional(v.bool) }));
   r.def('q_obj_ObjectOptions-base', () => v.object({ 'qom-type': r.ref('ObjectType'), id: v.str }));
   r.def('ObjectOptions', () => v.union('qom-type', { 'qom-type': r.ref('ObjectType'), id: v.str }, { iothread: r.thunk('IothreadProperties'), 'colo-compare': r.thunk('ColoCompareProperties') }));

@@ -2,8 +2,8 @@
  * `qapi-ts iothreads`: every IOThread of a running QEMU and who uses it,
  * as a table, as JSON, or watched until interrupted.
  */
-import type { IOThreadInfo, IoThreadHolder } from '../../generated/index.js';
-import { inspectIothreads, type IothreadReport } from '../iothreads/holders.js';
+import type { IoThreadHolder } from '../../generated/index.js';
+import { inspectIothreads, type IothreadReport, type ServerIOThreadInfo } from '../iothreads/holders.js';
 import { QomWalkError } from '../iothreads/qom.js';
 import { QmpClient } from '../runtime/client.js';
 import { isQmpCommandError, isQmpError } from '../runtime/errors.js';
@@ -68,22 +68,80 @@ function splitWatch(argv: readonly string[]): { argv: string[]; interval: number
   return { argv: out, interval };
 }
 
+/** A name or value from the server as one line of text: plain when it is printable ASCII, else as escaped JSON. */
+function plainText(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string' && /^[\x21-\x7e]+$/.test(value)) return value;
+  return printableJson(stringifyJson(value));
+}
+
 /** A holder as shown in the table (server text: escaped, see printable.ts). */
 function holderText(h: IoThreadHolder): string {
   if (h.type === 'qom' && 'path' in h) return printable(String(h.path));
   if (h.type === 'block-node' && 'node-name' in h) return `block node ${printable(String(h['node-name']))}`;
-  return printableJson(stringifyJson(h));
+  // A kind we do not know (the series' V9 adds the monitor): its type, then what else it says.
+  const { type, ...rest } = h as { type: unknown; [member: string]: unknown };
+  const kind = clip(plainText(type), MAX_CELL);
+  return Object.keys(rest).length === 0 ? kind : `${kind} ${clip(printableJson(stringifyJson(rest)), MAX_HOLDER)}`;
 }
 
-/** The report as a table a person reads at a glance. */
+/** `text`, cut to `max` characters (the last one an ellipsis) when longer. */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * The columns of IOThreadInfo members, in order: those every release sends
+ * always, `poll-weight` (QEMU 11.1) when sent, and any member a newer QEMU
+ * sends beyond ours (by its name, upper-cased), before HOLDERS.
+ */
+const COLUMNS: readonly { member: string; title: string; always: boolean }[] = [
+  { member: 'thread-id', title: 'THREAD-ID', always: true },
+  { member: 'poll-max-ns', title: 'POLL-MAX-NS', always: true },
+  { member: 'poll-grow', title: 'GROW', always: true },
+  { member: 'poll-shrink', title: 'SHRINK', always: true },
+  { member: 'poll-weight', title: 'WEIGHT', always: false },
+  { member: 'aio-max-batch', title: 'MAX-BATCH', always: true },
+];
+const OWN_MEMBERS = new Set(['id', 'holders', ...COLUMNS.map((c) => c.member)]);
+/** A cell (or title) of a member beyond ours is cut to this many characters. */
+const MAX_CELL = 60;
+/** What an unknown kind of holder says beyond its type is cut to this many characters. */
+const MAX_HOLDER = 200;
+/** At most this many columns of members beyond ours; the footer counts the rest (all are in --json). */
+const MAX_EXTRA_COLUMNS = 8;
+
+interface Columns {
+  readonly shown: { member: string; title: string }[];
+  /** Members beyond ours without a column. */
+  readonly hidden: number;
+}
+
+function memberColumns(threads: readonly ServerIOThreadInfo[]): Columns {
+  const sent = new Set(threads.flatMap((t) => Object.keys(t)));
+  const extra = [...sent].filter((m) => !OWN_MEMBERS.has(m));
+  return {
+    shown: [
+      ...COLUMNS.filter((c) => c.always || sent.has(c.member)),
+      ...extra.slice(0, MAX_EXTRA_COLUMNS).map((member) => ({ member, title: clip(plainText(member).toUpperCase(), MAX_CELL) })),
+    ],
+    hidden: Math.max(0, extra.length - MAX_EXTRA_COLUMNS),
+  };
+}
+
+function cell(t: ServerIOThreadInfo, member: string): string {
+  return Object.hasOwn(t, member) ? clip(plainText(t[member]), MAX_CELL) : '-';
+}
+
+/** The report as a table a person reads at a glance: a column for every member QEMU sent. */
 export function renderTable(report: IothreadReport): string {
-  const header = ['IOTHREAD', 'THREAD-ID', 'POLL-MAX-NS', 'GROW', 'SHRINK', 'MAX-BATCH', 'HOLDERS'];
+  const { shown: columns, hidden } = memberColumns(report.iothreads);
+  const header = ['IOTHREAD', ...columns.map((c) => c.title), 'HOLDERS'];
   const rows: string[][] = [];
   for (const t of report.iothreads) {
     const holders = (t.holders ?? []).map(holderText);
-    const numbers = [t['thread-id'], t['poll-max-ns'], t['poll-grow'], t['poll-shrink'], t['aio-max-batch']].map(String);
-    rows.push([printable(t.id), ...numbers, holders[0] ?? '-']);
-    for (const more of holders.slice(1)) rows.push(['', '', '', '', '', '', more]);
+    rows.push([printable(t.id), ...columns.map((c) => cell(t, c.member)), holders[0] ?? '-']);
+    for (const more of holders.slice(1)) rows.push([...header.slice(1).map(() => ''), more]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ').trimEnd();
@@ -91,11 +149,12 @@ export function renderTable(report: IothreadReport): string {
     ? 'holders reported by QEMU'
     : 'holders derived from QOM (block exports and the monitor cannot be seen)';
   const body = report.iothreads.length === 0 ? ['(no IOThreads)'] : rows.map(line);
-  return [line(header), ...body, source].join('\n') + '\n';
+  const more = hidden === 0 ? [] : [`${hidden} more member${hidden === 1 ? '' : 's'} not shown (see --json)`];
+  return [line(header), ...body, ...more, source].join('\n') + '\n';
 }
 
 function renderJson(report: IothreadReport): string {
-  const iothreads: IOThreadInfo[] = report.iothreads;
+  const iothreads: ServerIOThreadInfo[] = report.iothreads;
   return `${printableJson(stringifyJson({ holders: report.holders, iothreads }))}\n`;
 }
 

@@ -19,7 +19,7 @@ import { parseTcpTarget } from '../runtime/transport.js';
 import { QmpTestServer } from '../testing/server.js';
 import { ServerSchema, defaultSchemaPath } from '../testing/schema.js';
 import { isQmpTestError } from '../testing/errors.js';
-import { DEMO_MACHINE, holderTrackingQemu } from '../testing/simulate/index.js';
+import { DEMO_MACHINE, holderTrackingQemu, simulatedVersion } from '../testing/simulate/index.js';
 import type { ListenTarget } from '../testing/transport.js';
 import { parseCommand } from './backend-commands.js';
 import { interruption } from './interrupt.js';
@@ -31,10 +31,10 @@ Serve QMP from a QAPI schema, without QEMU: greeting, capabilities
 negotiation and QEMU's own checks and error messages for every command.
 With --replay, commands are answered with the replies of a recorded
 session (the transcript format 'qapi-ts verify' reads). With --simulate,
-it behaves like a QEMU with IOThread holder tracking: IOThreads, devices,
-block nodes, NBD exports and their holders, starting with IOThreads io0
-and io1, four devices and an export (free for hotplug: root ports rp4 to
-rp7, block node disk3). Ctrl-C stops it.
+it behaves like a QEMU 11.1 with IOThread holder tracking: IOThreads,
+devices, block nodes, NBD exports and their holders, starting with
+IOThreads io0 and io1, four devices and an export (free for hotplug: root
+ports rp4 to rp7, block node disk3). Ctrl-C stops it.
 
 options:
   --schema SCHEMA          the QAPI schema to serve (default: qapi-ts's own qapi/)
@@ -43,7 +43,8 @@ options:
   --replay FILE            answer from this recorded session
   --simulate               simulate a QEMU with IOThread holder tracking
   --qemu-version X.Y.Z     the version in the greeting (default: the recorded
-                           one with --replay, else 10.1.0)
+                           one with --replay, 11.1.0 with --simulate over a
+                           schema with QEMU 11.1's IOThreadInfo, else 10.1.0)
   -h, --help               show this help
 
 exit status: 0 stopped by SIGINT or SIGTERM, 1 invalid schema or transcript (or
@@ -60,6 +61,12 @@ const OPTIONS = {
   'qemu-version': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The greeting of `--simulate` over `schema`: QEMU 11.1's where the schema's IOThreadInfo is 11.1's. */
+function simulatedGreeting(schema: ServerSchema): { version?: { major: number; minor: number; micro: number } } {
+  const v = simulatedVersion(schema);
+  return v === undefined ? {} : { version: { ...v } };
+}
 
 /** HOST:PORT as for connecting, except that port 0 (any free port) is fine. */
 function listenTarget(spec: string): ListenTarget {
@@ -99,7 +106,7 @@ export async function runServe(argv: string[]): Promise<number> {
     const schema = await ServerSchema.load(schemaPath);
     server = await QmpTestServer.create({
       schema,
-      ...(version === undefined ? {} : { version }),
+      ...(version !== undefined ? { version } : values.simulate ? simulatedGreeting(schema) : {}),
       recordReceived: false,
       // A failure quotes what a client sent: escaped (printable.ts).
       onFailure: (f) => process.stderr.write(`qapi-ts serve: ${printable(f.message)}\n`),
@@ -110,7 +117,10 @@ export async function runServe(argv: string[]): Promise<number> {
     }
     if (values.simulate) {
       server.use(holderTrackingQemu({ boot: DEMO_MACHINE }));
-      process.stderr.write('qapi-ts serve: simulating a QEMU with IOThread holder tracking (io0, io1; free: root ports rp4-rp7, node disk3)\n');
+      const { major, minor, micro } = server.greeting?.version.qemu ?? { major: 0, minor: 0, micro: 0 };
+      process.stderr.write(
+        `qapi-ts serve: simulating a QEMU with IOThread holder tracking (version ${major}.${minor}.${micro}; io0, io1; free: root ports rp4-rp7, node disk3)\n`,
+      );
     }
   } catch (e) {
     if (isQapiError(e)) {

@@ -52,11 +52,20 @@ import { childPath, childType, jsonSize, walkWithin, WalkLimits, type QomObject 
 /** Where the holders of a report come from. */
 export type HolderSource = 'reported' | 'derived';
 
+/**
+ * One IOThread as the server described it: the members of our
+ * `IOThreadInfo` typed (QEMU 11.1's, plus the holder-tracking series'
+ * `holders`), and every member a newer QEMU sends beyond those kept as
+ * it came, typed `unknown`. Holders of a kind we do not know are kept
+ * too, with their `type` (see `IoThreadHolder`).
+ */
+export type ServerIOThreadInfo = IOThreadInfo & { readonly [member: string]: unknown };
+
 export interface IothreadReport {
   /** `reported`: QEMU's own `holders`; `derived`: worked out from QOM. */
   readonly holders: HolderSource;
-  /** Every IOThread, in QEMU's order, each with `holders` filled. */
-  readonly iothreads: IOThreadInfo[];
+  /** Every IOThread, in QEMU's order, each with `holders` filled and every member QEMU sent. */
+  readonly iothreads: ServerIOThreadInfo[];
   /** QMP commands this report took. */
   readonly commands: number;
 }
@@ -107,7 +116,8 @@ async function inspectWithin(session: QmpExecutor, options: InspectOptions, limi
   const call = limits.call;
   const client = new QapiClient(session);
   const features = options.features ?? (await serverFeatures(session, call));
-  const iothreads = await client.queryIothreads(call);
+  // The compatible validator keeps members beyond ours.
+  const iothreads = (await client.queryIothreads(call)) as ServerIOThreadInfo[];
   limits.spend(jsonSize(iothreads, limits.maxBytes), 'query-iothreads');
   if (features.holders && options.source !== 'derived') {
     const missing = iothreads.findIndex((t) => t.holders === undefined);

@@ -7,5 +7,6 @@ export {
   type InspectOptions,
   type IothreadReport,
   type ServerFeatures,
+  type ServerIOThreadInfo,
 } from './holders.js';
 export { walkComposition, QomWalkError, DEFAULT_SKIPPED_TYPES, type QomObject, type QomWalk, type QomWalkOptions } from './qom.js';

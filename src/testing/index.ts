@@ -25,6 +25,7 @@ export * from './errors.js';
 export {
   holderTrackingQemu,
   DEMO_MACHINE,
+  SIMULATED_VERSION,
   type BootCommand,
   type SimulationOptions,
   type SimulationPlugin,

@@ -1,9 +1,9 @@
 /**
- * The client generated from QEMU 10.0's schema, with 7.2 as the oldest
- * supported release, talking to a real QEMU 7.2 (Debian's) in strict
- * mode: the replies the issue names validate, and the typed device_add
- * hot-plugs a disk onto an IOThread. The same client without the oldest
- * release rejects those replies (the control).
+ * The clients generated from QEMU 10.0's and 11.1's schemas, with 7.2 as
+ * the oldest supported release, talking to a real QEMU 7.2 (Debian's) in
+ * strict mode: the replies the issue names validate, and the typed
+ * device_add hot-plugs a disk onto an IOThread. The same client without
+ * the oldest release rejects those replies (the control).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,14 +17,14 @@ const corpus = sharedDir('corpus');
 
 type Methods = Record<string, (args?: unknown) => Promise<unknown>>;
 
-describe.runIf(corpus !== null && qemuAvailable())('QEMU 10.0 client, oldest release 7.2, on a real QEMU 7.2', () => {
+describe.runIf(corpus !== null && qemuAvailable()).each(['10.0', '11.1'] as const)('QEMU %s client, oldest release 7.2, on a real QEMU 7.2', (newest) => {
   let qemu: QemuInstance;
   let qmp: QmpClient;
   let client: Methods;
   let unaware: Methods;
 
   beforeAll(async () => {
-    const schema = join(corpus!, 'qemu-10.0/qapi/qapi-schema.json');
+    const schema = join(corpus!, `qemu-${newest}/qapi/qapi-schema.json`);
     const [started, loaded, plain] = await Promise.all([
       startQemu({
         machine: 'q35',

@@ -42,13 +42,13 @@ describe('generated/ structure (ts-morph)', () => {
     expect(iothreads.getParameters().map((p) => p.getName())).toEqual(['options']);
   });
 
-  it('IOThreadInfo has the wire-named members, holders optional', () => {
+  it("IOThreadInfo has QEMU 11.1's wire-named members and holders; poll-weight (11.1 only) and holders optional", () => {
     const info = misc.getInterfaceOrThrow('IOThreadInfo');
     const props = new Map(info.getProperties().map((p) => [p.getName().replace(/^'|'$/g, ''), p]));
     expect([...props.keys()]).toEqual([
-      'id', 'thread-id', 'poll-max-ns', 'poll-grow', 'poll-shrink', 'aio-max-batch', 'holders',
+      'id', 'thread-id', 'poll-max-ns', 'poll-grow', 'poll-shrink', 'poll-weight', 'aio-max-batch', 'holders',
     ]);
-    for (const [name, prop] of props) expect(prop.hasQuestionToken(), name).toBe(name === 'holders');
+    for (const [name, prop] of props) expect(prop.hasQuestionToken(), name).toBe(name === 'holders' || name === 'poll-weight');
     const threadId = props.get('thread-id')!;
     expect(threadId.getType().getText(threadId)).toBe('number | bigint');
     const holders = props.get('holders')!;

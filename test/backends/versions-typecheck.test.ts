@@ -1,8 +1,8 @@
 /**
  * The type-level side of gen: false and the oldest release, checked by the
  * TypeScript compiler under the strictest options (one program):
- *  - QEMU 7.2's generated client, and QEMU 10.0's generated with 7.2 as
- *    the oldest release, compile;
+ *  - QEMU 7.2's generated client, and QEMU 10.0's and 11.1's generated
+ *    with 7.2 as the oldest release, compile;
  *  - the hot-plug call of the issue compiles on both, a missing or
  *    mistyped `driver` does not;
  *  - with 7.2 as the oldest release, members 7.2 lacks are optional and
@@ -63,13 +63,24 @@ export async function newer(executor: QmpExecutor): Promise<void> {
 }
 `;
 
+/** QEMU 11.1's poll-weight, which 7.2 lacks: optional with 7.2 as the oldest release; thread-id stays mandatory. */
+const POLL_WEIGHT = `
+import type { IOThreadInfo } from './index.js';
+
+type IsOptional<T, K extends keyof T> = {} extends Pick<T, K> ? true : false;
+export const pollWeight: IsOptional<IOThreadInfo, 'poll-weight'> = true;
+// @ts-expect-error both releases have thread-id: still mandatory
+export const threadId: IsOptional<IOThreadInfo, 'thread-id'> = true;
+export const fromQemu72: IOThreadInfo = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 32768, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0 };
+`;
+
 describe.skipIf(corpus === null)('gen: false and the oldest release, type-checked (tsc --strict)', () => {
   let dir = '';
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('QEMU 7.2, and QEMU 10.0 with 7.2 as the oldest release', { timeout: 120_000 }, async () => {
+  test('QEMU 7.2, and QEMU 10.0 and 11.1 with 7.2 as the oldest release', { timeout: 120_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), 'qapi-ts-versions-'));
     await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
     const support = join(repoRoot, 'src/support/index.js');
@@ -79,6 +90,7 @@ describe.skipIf(corpus === null)('gen: false and the oldest release, type-checke
     const outputs: [string, Map<string, string>, string[]][] = [
       ['qemu72', generateFiles(old, { supportImport: support }), [HOTPLUG]],
       ['qemu10', generateFiles(read('10.0'), { supportImport: support, oldestSchema: old, oldestLabel: 'QEMU 7.2' }), [HOTPLUG, OLDEST]],
+      ['qemu111', generateFiles(read('11.1'), { supportImport: support, oldestSchema: old, oldestLabel: 'QEMU 7.2' }), [HOTPLUG, OLDEST, POLL_WEIGHT]],
     ];
     const rootFiles: string[] = [];
     for (const [name, files, usages] of outputs) {

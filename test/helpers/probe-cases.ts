@@ -1,7 +1,8 @@
 /**
  * Probe queries with their answers on QEMU 7.2 (Debian 12's
- * qemu-system-x86_64) and QEMU 10.0 (its schema with every condition
- * holding, or Debian trixie's build: the queries avoid what differs).
+ * qemu-system-x86_64), QEMU 10.0 (its schema with every condition
+ * holding, or Debian trixie's build: the queries avoid what differs) and
+ * QEMU 11.1 (Debian sid's build; the same as 10.0's but where given).
  *
  * Every answer is libvirt's: during development each query was also run
  * through a line-by-line port of libvirt's virQEMUQAPISchemaPathGet on
@@ -14,14 +15,17 @@ export interface ProbeCase {
   query: string;
   qemu72: boolean;
   qemu100: boolean;
+  qemu111: boolean;
 }
 
-const row = (query: string, qemu72: boolean, qemu100: boolean): ProbeCase => ({ query, qemu72, qemu100 });
+const row = (query: string, qemu72: boolean, qemu100: boolean, qemu111 = qemu100): ProbeCase => ({ query, qemu72, qemu100, qemu111 });
 
 export const PROBE_CASES: readonly ProbeCase[] = [
   // The issue's examples.
   row('query-iothreads/ret-type/poll-max-ns', true, true),
   row('query-iothreads/ret-type/holders', false, false),
+  row('query-iothreads/ret-type/poll-weight', false, false, true),
+  row('object-add/arg-type/+iothread/*poll-weight', false, false, true),
   row('query-blockstats/ret-type/stats/zone_append_operations', false, true),
   row('blockdev-add/arg-type/+nbd/server/+unix/path', true, true),
   // Entries alone, arg-type / ret-type.

@@ -7,9 +7,10 @@
  * `afterAll` (and a process 'exit' hook as a last resort) makes sure nothing
  * is left behind when a test fails.
  *
- * Two releases: `'7.2'` is the host's QEMU (Debian 12's 7.2 in CI);
- * `'10.0'` runs from the Debian trixie chroot made by `.ci/qemu-10.0`
- * (`chroot ROOT qemu-system-x86_64 …`). For the chroot the temp dir is made
+ * Three releases: `'7.2'` is the host's QEMU (Debian 12's 7.2 in CI);
+ * `'10.0'` runs from the Debian trixie chroot made by `.ci/qemu-10.0`,
+ * `'11.1'` from the Debian sid chroot made by `.ci/qemu-11.1`
+ * (`chroot ROOT qemu-system-x86_64 …`). For a chroot the temp dir is made
  * inside ROOT, QEMU is given its paths as seen from inside, and the test
  * gets the host's paths (`dir`, `socket`); `innerDir` is the inside view.
  *
@@ -26,11 +27,30 @@ import { sharedDir } from './shared.js';
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const STORAGE_DAEMON_BINARY = 'qemu-storage-daemon';
 
-/** `'7.2'`: the host's QEMU; `'10.0'`: the trixie chroot. */
-export type QemuRelease = '7.2' | '10.0';
+/** `'7.2'`: the host's QEMU; `'10.0'`: the trixie chroot; `'11.1'`: the sid chroot. */
+export type QemuRelease = '7.2' | '10.0' | '11.1';
+
+/** Every release the live tests run on, oldest first. */
+export const RELEASES: readonly QemuRelease[] = ['7.2', '10.0', '11.1'];
 
 /** Root of the QEMU 10.0 chroot (`.ci/qemu-10.0` builds it). */
 export const TRIXIE_ROOT = process.env.QAPI_TS_TRIXIE_ROOT || '/var/lib/qapi-ts/trixie';
+
+/** Root of the QEMU 11.1 chroot (`.ci/qemu-11.1` builds it). */
+export const SID_ROOT = process.env.QAPI_TS_SID_ROOT || '/var/lib/qapi-ts/sid';
+
+/** The chroot a release runs in (null: the host's QEMU), and the script that builds it. */
+export function chrootOf(release: QemuRelease): { root: string; script: string } | null {
+  if (release === '10.0') return { root: TRIXIE_ROOT, script: '.ci/qemu-10.0' };
+  if (release === '11.1') return { root: SID_ROOT, script: '.ci/qemu-11.1' };
+  return null;
+}
+
+/** The release's MAJOR and MINOR as numbers. */
+export function releaseNumbers(release: QemuRelease): { major: number; minor: number } {
+  const [major, minor] = release.split('.').map(Number) as [number, number];
+  return { major, minor };
+}
 
 /** How to run a release's programs, and where its temp dirs go. */
 interface Runner {
@@ -43,12 +63,13 @@ interface Runner {
 }
 
 function runner(release: QemuRelease): Runner {
-  if (release === '7.2') {
+  const chroot = chrootOf(release);
+  if (chroot === null) {
     return { command: (binary, args) => [binary, args], hostTmp: tmpdir(), inner: (p) => p };
   }
   return {
-    command: (binary, args) => ['chroot', [TRIXIE_ROOT, binary, ...args]],
-    hostTmp: join(TRIXIE_ROOT, 'tmp'),
+    command: (binary, args) => ['chroot', [chroot.root, binary, ...args]],
+    hostTmp: join(chroot.root, 'tmp'),
     inner: (p) => `/tmp/${basename(p)}`,
   };
 }
@@ -111,9 +132,10 @@ const availability = new Map<string, boolean>();
 
 /** Why `binary` of `release` cannot run here, or null when it can. */
 function unavailability(binary: string, release: QemuRelease): string | null {
-  // .ci/qemu-10.0 writes this marker last.
-  if (release === '10.0' && !existsSync(join(TRIXIE_ROOT, '.qapi-ts-ready'))) {
-    return `no QEMU 10.0 chroot at ${TRIXIE_ROOT} (build it with .ci/qemu-10.0, as root)`;
+  const chroot = chrootOf(release);
+  // .ci/qemu-chroot writes this marker last.
+  if (chroot !== null && !existsSync(join(chroot.root, '.qapi-ts-ready'))) {
+    return `no QEMU ${release} chroot at ${chroot.root} (build it with ${chroot.script}, as root)`;
   }
   const [file, args] = runner(release).command(binary, ['--version']);
   let out: string;
@@ -121,13 +143,13 @@ function unavailability(binary: string, release: QemuRelease): string | null {
     out = execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const why = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
-    if (release === '7.2') return `${binary} not found`;
+    if (chroot === null) return `${binary} not found`;
     const root = process.getuid?.() === 0 ? '' : ' (chroot needs root)';
     return `cannot run ${file} ${args.join(' ')}${root}: ${why}`;
   }
   // The chroot must hold the release it claims; the host's QEMU is whatever is installed.
-  if (release === '10.0' && !/ version 10\.0\./.test(out)) {
-    return `${TRIXIE_ROOT} holds ${out.split('\n')[0]}, not QEMU 10.0`;
+  if (chroot !== null && !new RegExp(` version ${release.replace('.', '\\.')}\\.`).test(out)) {
+    return `${chroot.root} holds ${out.split('\n')[0]}, not QEMU ${release}`;
   }
   return null;
 }

@@ -1,6 +1,7 @@
 /**
- * `qapi-ts iothreads` against real QEMU 7.2: the table, `--json` checked
- * with the IOThreadInfo validator generated from qapi/, and `--watch`
+ * `qapi-ts iothreads` against real QEMU 7.2, 10.0 and 11.1: the table (a
+ * column per member QEMU sends: WEIGHT on 11.1), `--json` checked with the
+ * strict IOThreadInfo validator generated from qapi/, and `--watch`
  * following a hotplug/unplug made over a second monitor.
  */
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { QapiClient, strictValidators } from '../../generated/index.js';
 import { QmpClient } from '../../src/runtime/index.js';
 import { parseJson } from '../../src/runtime/json.js';
 import { BIN, builtCli, runCli } from '../helpers/cli.js';
-import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import { QEMU_BINARY, RELEASES, qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 
 const MACHINE = [
   '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
@@ -21,15 +22,19 @@ const MACHINE = [
   '-device', 'virtio-balloon-pci,iothread=io1,free-page-hint=on',
 ];
 
-describe.runIf(qemuAvailable() && builtCli('src/cli/main.js', 'qapi-ts iothreads tests'))('qapi-ts iothreads on real QEMU 7.2', () => {
+const built = builtCli('src/cli/main.js', 'qapi-ts iothreads tests');
+
+describe.each(RELEASES)('qapi-ts iothreads on real QEMU %s', (release) => {
+  const available = built && qemuAvailable(QEMU_BINARY, release);
   let qemu: QemuInstance;
 
   beforeAll(async () => {
-    qemu = await startQemu({ machine: 'q35,accel=tcg', args: MACHINE, monitors: 2 });
+    if (!available) return;
+    qemu = await startQemu({ release, machine: 'q35,accel=tcg', args: MACHINE, monitors: 2 });
   });
   afterAll(() => stopAllQemu());
 
-  it('--json gives the derived holders as IOThreadInfo objects', async () => {
+  it.runIf(available)('--json gives the derived holders as IOThreadInfo objects', async () => {
     const run = await runCli(['iothreads', '--socket', qemu.socket, '--json']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -47,11 +52,14 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/main.js', 'qapi-ts iothreads
     });
   });
 
-  it('prints a table: one row per IOThread, one line per holder, and where holders come from', async () => {
+  it.runIf(available)('prints a table: one row per IOThread, one line per holder, and where holders come from', async () => {
     const run = await runCli(['iothreads', '--socket', qemu.socket]);
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^IOTHREAD\s+THREAD-ID\s+POLL-MAX-NS\s+GROW\s+SHRINK\s+MAX-BATCH\s+HOLDERS$/);
+    const weight = release === '11.1' ? 'WEIGHT\\s+' : '';
+    expect(lines[0]).toMatch(new RegExp(`^IOTHREAD\\s+THREAD-ID\\s+POLL-MAX-NS\\s+GROW\\s+SHRINK\\s+${weight}MAX-BATCH\\s+HOLDERS$`));
+    // 11.1: grow 2, shrink 2, weight 3 by default; before: grow 0, shrink 0.
+    expect(lines.find((l) => l.startsWith('spare '))).toMatch(release === '11.1' ? /^spare\s+\d+\s+32768\s+2\s+2\s+3\s+0\s+-$/ : /^spare\s+\d+\s+32768\s+0\s+0\s+0\s+-$/);
     const rows = lines.slice(1, -1);
     expect(rows.find((l) => l.startsWith('io0 '))).toMatch(/\s\/machine\/peripheral\/vblk0$/);
     expect(rows.find((l) => l.startsWith('spare '))).toMatch(/\s-$/);
@@ -63,7 +71,7 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/main.js', 'qapi-ts iothreads
     expect(lines.at(-1)).toMatch(/derived from QOM/);
   });
 
-  it('--watch prints again when a device is plugged in and when it is gone, and Ctrl-C ends it with 0', async () => {
+  it.runIf(available)('--watch prints again when a device is plugged in and when it is gone, and Ctrl-C ends it with 0', async () => {
     const child = spawn(process.execPath, [BIN, 'iothreads', '--socket', qemu.socket, '--watch', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -98,7 +106,7 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/main.js', 'qapi-ts iothreads
     expect(err).toBe('');
   });
 
-  it('usage errors exit 2, a connection failure 3', async () => {
+  it.runIf(available)('usage errors exit 2, a connection failure 3', async () => {
     expect((await runCli(['iothreads'])).code).toBe(2);
     expect((await runCli(['iothreads', '--socket', qemu.socket, '--watch', '0'])).code).toBe(2);
     expect((await runCli(['iothreads', '--socket', qemu.socket, 'extra'])).code).toBe(2);

@@ -1,5 +1,5 @@
 /**
- * Schema probes against real QEMU 7.2 and 10.0: the probe table
+ * Schema probes against real QEMU 7.2, 10.0 and 11.1: the probe table
  * (libvirt's answers), through the library and through `qapi-ts probe`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,23 +8,25 @@ import { join } from 'node:path';
 import { QmpClient, introspect, probe, probeAll, stringifyJson } from '../../src/runtime/index.js';
 import { builtCli, runCli } from '../helpers/cli.js';
 import { PROBE_CASES } from '../helpers/probe-cases.js';
-import { QEMU_BINARY, qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import { QEMU_BINARY, qemuAvailable, releaseNumbers, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 
-describe.runIf(qemuAvailable(QEMU_BINARY, '10.0'))('probes against QEMU 10.0', () => {
+describe.each(['10.0', '11.1'] as const)('probes against QEMU %s', (release) => {
+  const available = qemuAvailable(QEMU_BINARY, release);
   let qemu: QemuInstance;
   let qmp: QmpClient;
 
   beforeAll(async () => {
-    qemu = await startQemu({ release: '10.0' });
+    if (!available) return;
+    qemu = await startQemu({ release });
     qmp = await QmpClient.connect({ path: qemu.socket }, { timeout: 10_000 });
-    expect(qmp.greeting.version.qemu).toMatchObject({ major: 10, minor: 0 });
+    expect(qmp.greeting.version.qemu).toMatchObject(releaseNumbers(release));
   });
   afterAll(async () => {
     await qmp?.close();
     await stopAllQemu();
   });
 
-  it.each(PROBE_CASES.map((c) => [c.query, c.qemu100] as const))('%s → %s', async (query, answer) => {
+  it.runIf(available).each(PROBE_CASES.map((c) => [c.query, release === '11.1' ? c.qemu111 : c.qemu100] as const))('%s → %s', async (query, answer) => {
     expect(await probe(qmp, query)).toBe(answer);
   });
 });

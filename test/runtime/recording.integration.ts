@@ -1,5 +1,5 @@
 /**
- * Sessions recorded (`record: PATH`) against real QEMU 7.2 and 10.0,
+ * Sessions recorded (`record: PATH`) against real QEMU 7.2, 10.0 and 11.1,
  * checked with `verify` against that release's own schema, compatible and
  * strict; the 7.2 recording replayed through the test server, where the
  * typed client generated from 7.2's schema gets the recorded results.
@@ -12,7 +12,7 @@ import { loadValidators, type LoadedSchema, type UntypedClient } from '../../src
 import { formatReport, parseTranscript, verifyTranscript } from '../../src/backends/verify.js';
 import { QmpClient, QmpCommandError, type QmpEventMessage } from '../../src/runtime/index.js';
 import { QmpTestServer, ServerSchema } from '../../src/testing/index.js';
-import { QEMU_BINARY, qemuAvailable, releaseSchemas, startQemu, stopAllQemu, type QemuRelease } from '../helpers/qemu.js';
+import { QEMU_BINARY, RELEASES, qemuAvailable, releaseSchemas, startQemu, stopAllQemu } from '../helpers/qemu.js';
 
 /** One session's worth of calls, in order; returns what each gave (values, error classes) and the events seen. */
 async function session(qmp: QmpClient, client: UntypedClient): Promise<{ results: unknown[]; events: string[] }> {
@@ -46,7 +46,7 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-for (const release of ['7.2', '10.0'] as QemuRelease[]) {
+for (const release of RELEASES) {
   const schemas = releaseSchemas(release);
   describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, release))(`a session recorded against QEMU ${release}`, () => {
     let loaded: LoadedSchema;

@@ -1,10 +1,12 @@
 /**
  * How QEMU answers bad requests, case by case: what the test server must
  * reproduce. Every reply here was observed from qemu-system-x86_64 7.2
- * (Debian 12, `-machine none`) and, identically, from 10.0 (Debian 13);
- * qemu-parity.integration.ts checks the table against the QEMU installed
- * here, and server-replies.test.ts checks our server against the table
- * (both with QEMU 7.2's schema, whose commands these are).
+ * (Debian 12, `-machine none`) and, identically, from 10.0 (Debian 13)
+ * and 11.1 (Debian sid), except the compress-level cases (7.2 only: the
+ * parameter is gone later) and 11.1's LINE:COLUMN before a duplicate-key
+ * parse error; qemu-parity.integration.ts checks the table against each
+ * of those QEMUs, and server-replies.test.ts checks our server against
+ * the table (with QEMU 7.2's schema, whose commands these are).
  *
  * `reply: 'accepted'` marks requests QEMU's argument checks let through
  * (the command itself then decides); `args` is what the command receives.

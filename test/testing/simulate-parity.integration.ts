@@ -1,14 +1,14 @@
 /**
  * The simulated QEMU against real ones.
  *
- * QEMU 10.0 and the simulation start with the same machine (q35 with
+ * QEMU 10.0 (and 11.1) and the simulation start with the same machine (q35 with
  * native PCIe hotplug, IOThreads io0/io1, root ports rp0–rp5, null-co
  * nodes disk0–disk3) and get the same commands, one after another: each
  * must succeed on both or fail on both with the same class and text,
  * send the same events, and, where marked, return the same value. This
  * is where the simulation's error texts come from.
  *
- * On QEMU 7.2 and 10.0: the widest arguments each accepts for the
+ * On QEMU 7.2, 10.0 and 11.1: the widest arguments each accepts for the
  * commands our schema added (blockdev-add of the null drivers, the NBD
  * server, block exports) pass our schema's checks too, so the subset
  * never refuses what QEMU takes.
@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDeepStrictEqual } from 'node:util';
 import { QmpClient, QmpCommandError, type QmpEventMessage } from '../../src/runtime/index.js';
 import { holderTrackingQemu, QmpTestServer, type BootCommand } from '../../src/testing/index.js';
-import { QEMU_BINARY, qemuAvailable, startQemu, stopAllQemu, type QemuInstance, type QemuRelease } from '../helpers/qemu.js';
+import { QEMU_BINARY, RELEASES, qemuAvailable, startQemu, stopAllQemu, type QemuInstance, type QemuRelease } from '../helpers/qemu.js';
 
 const IOTHREADS = ['io0', 'io1'];
 const NODES = ['disk0', 'disk1', 'disk2', 'disk3'];
@@ -63,9 +63,29 @@ const blk = (id: string, bus: string, more: Record<string, unknown>) => step('de
 const get = (path: string, property: string) => step('qom-get', { path, property }, { value: true });
 const exportNbd = (id: string, node: string, more: Record<string, unknown> = {}) => step('block-export-add', { type: 'nbd', id, 'node-name': node, ...more });
 
-/** The scenario; `nbd` is the NBD server's socket path as QEMU sees it. */
-function scenario(nbd: string): Step[] {
+/**
+ * The scenario; `nbd` is the NBD server's socket path as QEMU sees it.
+ * The simulation is an 11.1 (our schema has poll-weight): the steps about
+ * poll-weight and the defaults 11.1 reports run against 11.1 only.
+ */
+function scenario(nbd: string, release: QemuRelease): Step[] {
+  const v11 = release === '11.1'
+    ? [
+        iothread('io5', { 'poll-weight': 64 }),
+        iothread('io5', { 'poll-weight': -1 }),
+        iothread('io6', { 'poll-weight': 0, 'poll-grow': 0 }),
+        get('/objects/io6', 'poll-weight'),
+        get('/objects/io6', 'poll-grow'),
+        get('/objects/io6', 'poll-shrink'),
+        iothread('io7', { 'poll-weight': 63, 'poll-shrink': 9 }),
+        get('/objects/io7', 'poll-weight'),
+        get('/objects/io7', 'poll-shrink'),
+        step('object-del', { id: 'io6' }),
+        step('object-del', { id: 'io7' }),
+      ]
+    : [];
   return [
+    ...v11,
     // IOThreads
     iothread('io0'),
     iothread('bad id'),
@@ -198,7 +218,8 @@ function scenario(nbd: string): Step[] {
 /** How long QEMU may take to send an event after its reply. */
 const EVENT_WAIT_MS = 300;
 
-describe.skipIf(!qemuAvailable(QEMU_BINARY, '10.0'))('the simulation answers as QEMU 10.0 does', () => {
+describe.each(['10.0', '11.1'] as const)('the simulation answers as QEMU %s does', (release) => {
+  const available = qemuAvailable(QEMU_BINARY, release);
   let qemu: QemuInstance;
   let real: QmpClient;
   let sim: QmpClient;
@@ -206,7 +227,8 @@ describe.skipIf(!qemuAvailable(QEMU_BINARY, '10.0'))('the simulation answers as 
   const events = { real: [] as QmpEventMessage[], sim: [] as QmpEventMessage[] };
 
   beforeAll(async () => {
-    qemu = await startQemu({ release: '10.0', machine: 'q35,accel=tcg', args: qemuMachine() });
+    if (!available) return;
+    qemu = await startQemu({ release, machine: 'q35,accel=tcg', args: qemuMachine() });
     real = await QmpClient.connect({ path: qemu.socket });
     server = await QmpTestServer.create();
     server.use(holderTrackingQemu({ rootPorts: ROOT_PORTS, boot: BOOT }));
@@ -221,9 +243,9 @@ describe.skipIf(!qemuAvailable(QEMU_BINARY, '10.0'))('the simulation answers as 
     await stopAllQemu();
   });
 
-  it('step by step: the same outcome, text and events', async () => {
+  it.runIf(available)('step by step: the same outcome, text and events', async () => {
     const differences: string[] = [];
-    for (const [i, s] of scenario(`${qemu.innerDir}/nbd.sock`).entries()) {
+    for (const [i, s] of scenario(`${qemu.innerDir}/nbd.sock`, release).entries()) {
       events.real.length = 0;
       events.sim.length = 0;
       const fromQemu = await run(real, s.command, s.args);
@@ -244,7 +266,7 @@ describe.skipIf(!qemuAvailable(QEMU_BINARY, '10.0'))('the simulation answers as 
 
 /** The widest arguments QEMU `release` takes for the commands our schema added, in order. */
 function widest(release: QemuRelease, nbd: string): Step[] {
-  const newer = release === '10.0';
+  const newer = release !== '7.2';
   return [
     step('blockdev-add', {
       driver: 'null-co', 'node-name': 'w1', size: 4096, 'latency-ns': 10, 'read-zeroes': true, discard: 'unmap', cache: { direct: true, 'no-flush': false },
@@ -267,7 +289,7 @@ function widest(release: QemuRelease, nbd: string): Step[] {
   ];
 }
 
-describe.each(['7.2', '10.0'] as const)('what QEMU %s accepts, our schema accepts', (release) => {
+describe.each(RELEASES)('what QEMU %s accepts, our schema accepts', (release) => {
   const available = qemuAvailable(QEMU_BINARY, release);
   let qemu: QemuInstance;
   let real: QmpClient;

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QapiClient, type CommandMap, type EventMap, type IoThreadHolder } from '../../generated/index.js';
+import { QapiClient, type CommandMap, type EventMap, type IOThreadInfo, type IoThreadHolder } from '../../generated/index.js';
 import { inspectIothreads, type IothreadReport } from '../../src/iothreads/index.js';
 import { probe, probeAll, QmpClient, QmpCommandError, type QmpEventMessage } from '../../src/runtime/index.js';
 import {
@@ -58,7 +58,7 @@ function holderText(h: IoThreadHolder): string {
   return JSON.stringify(h);
 }
 
-function holders(report: Pick<IothreadReport, 'iothreads'>): Record<string, string[]> {
+function holders(report: { iothreads: readonly IOThreadInfo[] }): Record<string, string[]> {
   return Object.fromEntries(report.iothreads.map((t) => [t.id, (t.holders ?? []).map(holderText)]));
 }
 

@@ -14,16 +14,24 @@
  * It installs a handler for each of these commands the server's schema
  * has, and reports `holders` only when the schema's `IOThreadInfo` has
  * them: over a schema without them it is a QEMU without the series,
- * whose holders a client must derive from QOM.
+ * whose holders a client must derive from QOM. Where the schema's
+ * `IOThreadInfo` has `poll-weight` (ours, QEMU 11.1's) its IOThreads are
+ * QEMU 11.1's: `poll-weight` (0 to 63, default 3) and `poll-grow` /
+ * `poll-shrink` reading as 2 by default. `SIMULATED_VERSION` is the
+ * version `qapi-ts serve --simulate` greets with.
  */
 import type { CommandTable, EventTable } from '../../support/client.js';
 import { isQmpErrorResponse, QmpScriptError } from '../errors.js';
 import type { QmpTestServer } from '../server.js';
+import type { ServerSchema } from '../schema.js';
 import { blockdevAdd, blockdevDel, blockExportAdd, blockExportDel, nbdServerStart, nbdServerStop, queryBlockExports } from './block.js';
 import { deviceAdd, deviceDel } from './devices.js';
 import { Machine, type MachineOptions } from './machine.js';
 import { objectAdd, objectDel } from './objects.js';
 import { qomGet, qomList, qomListGet } from './qom.js';
+
+/** The QEMU version the simulation stands for (`qapi-ts serve --simulate` greets with it). */
+export const SIMULATED_VERSION = { major: 11, minor: 1, micro: 0 } as const;
 
 /** A command run when the simulation is installed: name, then arguments. */
 export type BootCommand = readonly [command: string, args?: Record<string, unknown>];
@@ -35,6 +43,18 @@ export interface SimulationOptions extends MachineOptions {
    * fails throws a QmpScriptError. `DEMO_MACHINE` is a small machine.
    */
   readonly boot?: readonly BootCommand[];
+}
+
+/**
+ * The version a simulation over `schema` stands for: QEMU 11.1
+ * (`SIMULATED_VERSION`) when the schema's `IOThreadInfo` has
+ * `poll-weight` (ours does), else undefined (an older release; the
+ * server's default greeting).
+ */
+export function simulatedVersion(schema: ServerSchema): typeof SIMULATED_VERSION | undefined {
+  const weighted = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 2, 'poll-shrink': 2, 'poll-weight': 3, 'aio-max-batch': 0 };
+  const has = schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [weighted]) === '';
+  return has ? SIMULATED_VERSION : undefined;
 }
 
 /** Installs the simulation on a server of any command and event tables. */
@@ -73,6 +93,7 @@ function install(server: QmpTestServer, options: SimulationOptions): void {
   const schema = server.schema;
   const sample = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, holders: [] };
   const holders = schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [sample]) === '';
+  m.pollWeight = simulatedVersion(schema) !== undefined;
   const commands: Readonly<Record<string, (args: Args) => unknown>> = {
     'query-iothreads': () => m.queryIothreads(holders),
     'object-add': (a) => objectAdd(m, a),

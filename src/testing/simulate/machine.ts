@@ -17,8 +17,14 @@ export interface Iothread {
   readonly id: string;
   readonly threadId: number;
   readonly object: QomObject;
-  /** poll-max-ns, poll-grow, poll-shrink, aio-max-batch (as given, 64-bit). */
-  readonly poll: { readonly maxNs: number | bigint; readonly grow: number | bigint; readonly shrink: number | bigint; readonly maxBatch: number | bigint };
+  /** poll-max-ns, poll-grow, poll-shrink, aio-max-batch, and poll-weight on QEMU 11.1 (64-bit). */
+  readonly poll: {
+    readonly maxNs: number | bigint;
+    readonly grow: number | bigint;
+    readonly shrink: number | bigint;
+    readonly maxBatch: number | bigint;
+    readonly weight?: number | bigint;
+  };
   /** Newest first. */
   readonly holders: IoThreadHolder[];
 }
@@ -108,6 +114,11 @@ export class Machine {
   /** Newest first, as QEMU keeps them. */
   readonly exports: BlockExport[] = [];
   running = true;
+  /**
+   * QEMU 11.1's IOThreads (set by the plugin when the schema's IOThreadInfo
+   * has `poll-weight`): `poll-weight` exists, and defaults read as their values.
+   */
+  pollWeight = false;
   /** Anonymous devices are `device[N]`, N counting every attempt that got as far as naming it (never reused). */
   anonymousDevices = 0;
   private nextThreadId: number;
@@ -194,6 +205,7 @@ export class Machine {
       'poll-max-ns': t.poll.maxNs,
       'poll-grow': t.poll.grow,
       'poll-shrink': t.poll.shrink,
+      ...(t.poll.weight === undefined ? {} : { 'poll-weight': t.poll.weight }),
       'aio-max-batch': t.poll.maxBatch,
       ...(withHolders ? { holders: t.holders.map((h) => ({ ...h })) } : {}),
     }));

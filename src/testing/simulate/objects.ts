@@ -27,6 +27,18 @@ const POLL_DEFAULTS: readonly [string, Int][] = [
   ['thread-pool-max', 64],
 ];
 
+/**
+ * QEMU 11.1 (`Machine.pollWeight`): `poll-weight` too, at most 63; a
+ * `poll-grow`, `poll-shrink` or `poll-weight` of 0 (the default) reads as
+ * the value it stands for, in `query-iothreads` and `qom-get` alike.
+ */
+const POLL_WEIGHT_MAX = 63;
+const EFFECTIVE_DEFAULTS: ReadonlyMap<string, Int> = new Map([
+  ['poll-grow', 2],
+  ['poll-shrink', 2],
+  ['poll-weight', 3],
+]);
+
 export function objectAdd(m: Machine, args: Args): void {
   const id = args.id as string;
   if (!wellFormedId(id)) throw generic("Parameter 'id' expects an identifier");
@@ -42,15 +54,21 @@ export function objectAdd(m: Machine, args: Args): void {
 
 function addIothread(m: Machine, id: string, args: Args): void {
   const values = new Map<string, Int>();
-  for (const [name, fallback] of POLL_DEFAULTS) {
+  const settings: [string, Int][] = m.pollWeight ? [...POLL_DEFAULTS, ['poll-weight', 0]] : [...POLL_DEFAULTS];
+  for (const [name, fallback] of settings) {
     const given = args[name] as Int | undefined;
-    if (given !== undefined && given < 0) throw generic(`${name} value must be in range [0, 9223372036854775807]`);
-    values.set(name, given ?? fallback);
+    const max = name === 'poll-weight' ? POLL_WEIGHT_MAX : '9223372036854775807';
+    if (given !== undefined && (given < 0 || (name === 'poll-weight' && given > POLL_WEIGHT_MAX))) {
+      throw generic(`${name} value must be in range [0, ${max}]`);
+    }
+    let value = given ?? fallback;
+    if (m.pollWeight && value == 0) value = EFFECTIVE_DEFAULTS.get(name) ?? value;
+    values.set(name, value);
   }
   const value = (name: string): Int => values.get(name)!;
   const object = new QomObject(
     'iothread',
-    POLL_DEFAULTS.map(([name]) => ({ name, type: 'int', get: () => value(name) })),
+    settings.map(([name]) => ({ name, type: 'int', get: () => value(name) })),
   );
   m.objects.add(id, object);
   if (value('thread-pool-min') > value('thread-pool-max') || value('thread-pool-max') <= 0) {
@@ -61,7 +79,13 @@ function addIothread(m: Machine, id: string, args: Args): void {
     id,
     threadId: m.threadId(),
     object,
-    poll: { maxNs: value('poll-max-ns'), grow: value('poll-grow'), shrink: value('poll-shrink'), maxBatch: value('aio-max-batch') },
+    poll: {
+      maxNs: value('poll-max-ns'),
+      grow: value('poll-grow'),
+      shrink: value('poll-shrink'),
+      maxBatch: value('aio-max-batch'),
+      ...(m.pollWeight ? { weight: value('poll-weight') } : {}),
+    },
     holders: [],
   };
   m.iothreads.set(id, thread);

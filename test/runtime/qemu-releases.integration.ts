@@ -1,16 +1,19 @@
 /**
- * QEMU 10.0 (Debian trixie, run from the chroot `.ci/qemu-10.0` builds),
- * driven through the client generated from 10.0's own schemas with
- * `strict: true`: every reply and event must match that schema exactly.
+ * QEMU 10.0 (Debian trixie) and 11.1 (Debian sid), each run from the
+ * chroot `.ci/qemu-10.0` / `.ci/qemu-11.1` builds, driven through the
+ * client generated from that release's own schemas with `strict: true`:
+ * every reply and event must match that schema exactly. (7.2, the host's,
+ * has its own suites: qemu.integration.ts, storage-daemon.integration.ts.)
  *
  * The system emulator runs a q35 machine (its root bus takes no hot-plug,
  * so two pcie-root-ports are added) with two IOThreads used by a
  * virtio-blk, a virtio-scsi and a virtio-blk with an iothread-vq-mapping.
  *
  * Things QEMU 10.0 does badly, kept out of these tests: object-del of an
- * IOThread a device or export uses succeeds (no in-use check), after which
- * qemu-storage-daemon crashes on the next NBD connection; object-add of
- * colo-compare with null chardevs aborts QEMU.
+ * IOThread a device or export uses succeeds (no in-use check; 11.1 still
+ * lets a device's IOThread go), after which qemu-storage-daemon crashes on
+ * the next NBD connection; object-add of colo-compare with null chardevs
+ * aborts QEMU.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,17 +24,18 @@ import { isQapiValidationError } from '../../src/support/index.js';
 import {
   QEMU_BINARY,
   STORAGE_DAEMON_BINARY,
-  TRIXIE_ROOT,
+  chrootOf,
   qemuAvailable,
+  releaseNumbers,
   releaseSchemas,
   runQemuTool,
   startQemu,
   startStorageDaemon,
   stopAllQemu,
   type QemuInstance,
+  type QemuRelease,
 } from '../helpers/qemu.js';
 
-const schemas = releaseSchemas('10.0');
 const IMAGE_SIZE = 1 << 20;
 
 /** Writes a zero-filled raw image `disk.raw` into a QEMU's dir (host path). */
@@ -56,8 +60,8 @@ async function strictClient(instance: QemuInstance, schemaPath: string): Promise
   return [qmp, schema.createClient(qmp, { strict: true })];
 }
 
-function expectRelease10(qmp: QmpClient, version: unknown): void {
-  expect(qmp.greeting.version.qemu).toMatchObject({ major: 10, minor: 0 });
+function expectRelease(release: QemuRelease, qmp: QmpClient, version: unknown): void {
+  expect(qmp.greeting.version.qemu).toMatchObject(releaseNumbers(release));
   expect((version as { qemu: unknown }).qemu).toEqual(qmp.greeting.version.qemu);
   expect(qmp.oobEnabled).toBe(true);
 }
@@ -69,7 +73,12 @@ interface NamedNode {
   image: { 'virtual-size': number };
 }
 
-describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, '10.0'))('QEMU 10.0 q35 with IOThreads, strict client from its schema', () => {
+/** The releases run from a chroot. */
+const CHROOTED = ['10.0', '11.1'] as const;
+
+describe.each(CHROOTED)('QEMU %s q35 with IOThreads, strict client from its schema', (release) => {
+  const schemas = releaseSchemas(release);
+  const available = schemas !== null && qemuAvailable(QEMU_BINARY, release);
   let qemu: QemuInstance;
   let qmp: QmpClient;
   let client: UntypedClient;
@@ -79,8 +88,9 @@ describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, '10.0'))('QEMU 10.
   ];
 
   beforeAll(async () => {
+    if (!available) return;
     qemu = await startQemu({
-      release: '10.0',
+      release,
       machine: 'q35,accel=tcg',
       setup: rawImage,
       makeArgs: (dir) => [
@@ -110,18 +120,22 @@ describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, '10.0'))('QEMU 10.
 
   const qomGet = (path: string, property: string) => client.execute('qom-get', { path, property });
 
-  it('greets as QEMU 10.0 and answers query-version and query-status as its schema says', async () => {
-    expectRelease10(qmp, await client.execute('query-version'));
+  it.runIf(available)(`greets as QEMU ${release} and answers query-version and query-status as its schema says`, async () => {
+    expectRelease(release, qmp, await client.execute('query-version'));
     expect(await client.execute('query-status')).toMatchObject({ status: 'prelaunch', running: false });
   });
 
-  it('lists both IOThreads', async () => {
+  it.runIf(available)('lists both IOThreads', async () => {
     const threads = (await client.execute('query-iothreads')) as { id: string; 'thread-id': number }[];
     expect(threads.map((t) => t.id).sort()).toEqual(['io0', 'io1']);
     for (const t of threads) expect(t['thread-id']).toBeGreaterThan(0);
+    // 11.1 adds poll-weight (default 3) and reports poll-grow/poll-shrink defaults as 2, not 0.
+    const polling = release === '11.1' ? { 'poll-grow': 2, 'poll-shrink': 2, 'poll-weight': 3 } : { 'poll-grow': 0, 'poll-shrink': 0 };
+    for (const t of threads) expect(t).toMatchObject(polling);
+    for (const t of threads) expect('poll-weight' in t).toBe(release === '11.1');
   });
 
-  it('query-block: one backend per device, the raw image at its path inside the chroot', async () => {
+  it.runIf(available)('query-block: one backend per device, the raw image at its path inside the chroot', async () => {
     const blocks = (await client.execute('query-block')) as { qdev: string; inserted: { 'node-name': string; file: string } }[];
     const byNode = Object.fromEntries(blocks.map((b) => [b.inserted['node-name'], b.qdev]));
     expect(byNode).toEqual({
@@ -132,14 +146,14 @@ describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, '10.0'))('QEMU 10.
     expect(blocks.find((b) => b.inserted['node-name'] === 'disk0')?.inserted.file).toBe(`${qemu.innerDir}/disk.raw`);
   });
 
-  it('query-named-block-nodes (flat) validates strictly and shows every node', async () => {
+  it.runIf(available)('query-named-block-nodes (flat) validates strictly and shows every node', async () => {
     const nodes = (await client.execute('query-named-block-nodes', { flat: true })) as NamedNode[];
     const drivers = Object.fromEntries(nodes.map((n) => [n['node-name'], n.drv]));
     expect(drivers).toEqual({ 'disk0-file': 'file', disk0: 'raw', null1: 'null-co', null2: 'null-co' });
     for (const n of nodes) expect(n.image['virtual-size']).toBe(IMAGE_SIZE);
   });
 
-  it('QOM: an iothread property reads as the IOThread object path, a vq-mapping as the list given', async () => {
+  it.runIf(available)('QOM: an iothread property reads as the IOThread object path, a vq-mapping as the list given', async () => {
     const props = (await client.execute('qom-list', { path: '/machine/peripheral/vblk0' })) as { name: string; type: string }[];
     const types = Object.fromEntries(props.map((p) => [p.name, p.type]));
     expect(types).toMatchObject({ iothread: 'link<iothread>', 'iothread-vq-mapping': 'IOThreadVirtQueueMappingList' });
@@ -198,27 +212,27 @@ describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, '10.0'))('QEMU 10.
   // driver/bus/id exactly, the rest open).
   const typedDeviceAdd = (args: Record<string, unknown>) => client.execute('device_add', args);
 
-  it('hot-plugs a virtio-blk on an IOThread into a root port, then unplugs it (DEVICE_DELETED)', async () => {
+  it.runIf(available)('hot-plugs a virtio-blk on an IOThread into a root port, then unplugs it (DEVICE_DELETED)', async () => {
     await hotplugCycle(typedDeviceAdd, 'hp0', 'rp0', { iothread: 'io1' });
   });
 
-  it('hot-plugs a virtio-blk with an iothread-vq-mapping (JSON list argument), then unplugs it', async () => {
+  it.runIf(available)('hot-plugs a virtio-blk with an iothread-vq-mapping (JSON list argument), then unplugs it', async () => {
     await hotplugCycle(typedDeviceAdd, 'hp1', 'rp0', { 'num-queues': 2, 'iothread-vq-mapping': [{ iothread: 'io0' }, { iothread: 'io1' }] });
   });
 
-  it('refuses hot-plug into the q35 root bus with a GenericError', async () => {
+  it.runIf(available)('refuses hot-plug into the q35 root bus with a GenericError', async () => {
     const err = await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: 'nope', bus: 'pcie.0', drive: 'disk0' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QmpCommandError);
     expect((err as QmpCommandError).errorClass).toBe('GenericError');
     expect((err as QmpCommandError).desc).toMatch(/hotplug/i);
   });
 
-  it('the generated client still refuses device_add without a driver', async () => {
+  it.runIf(available)('the generated client still refuses device_add without a driver', async () => {
     const err = await client.execute('device_add', { id: 'nodriver', bus: 'rp1', iothread: 'io0' }).catch((e: unknown) => e);
     expect(isQapiValidationError(err)).toBe(true);
   });
 
-  it('query-cpu-model-expansion: the reply QEMU sends for x86 has no deprecated-props', async () => {
+  it.runIf(available)('query-cpu-model-expansion: the reply QEMU sends for x86 has no deprecated-props', async () => {
     const raw = (await qmp.execute('query-cpu-model-expansion', { type: 'full', model: { name: 'qemu64' } })) as {
       model: { name: string; props: Record<string, unknown> };
     };
@@ -229,7 +243,7 @@ describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, '10.0'))('QEMU 10.
 
   // 'deprecated-props' exists only `if: TARGET_S390X`: without --define it
   // is optional, so x86's reply validates strictly.
-  it('query-cpu-model-expansion validates strictly', async () => {
+  it.runIf(available)('query-cpu-model-expansion validates strictly', async () => {
     const info = (await client.execute('query-cpu-model-expansion', { type: 'full', model: { name: 'qemu64' } })) as {
       model: { name: string; props: Record<string, unknown> };
     };
@@ -238,13 +252,16 @@ describe.runIf(schemas !== null && qemuAvailable(QEMU_BINARY, '10.0'))('QEMU 10.
   });
 });
 
-describe.runIf(schemas !== null && qemuAvailable(STORAGE_DAEMON_BINARY, '10.0'))('qemu-storage-daemon 10.0: NBD export on an IOThread, strict client', () => {
+describe.each(CHROOTED)('qemu-storage-daemon %s: NBD export on an IOThread, strict client', (release) => {
+  const schemas = releaseSchemas(release);
+  const available = schemas !== null && qemuAvailable(STORAGE_DAEMON_BINARY, release);
   let qsd: QemuInstance;
   let qmp: QmpClient;
   let client: UntypedClient;
   let nbdUri: string;
 
   beforeAll(async () => {
+    if (!available) return;
     qsd = await startStorageDaemon(
       (dir) => [
         '--object', 'iothread,id=io0',
@@ -252,7 +269,7 @@ describe.runIf(schemas !== null && qemuAvailable(STORAGE_DAEMON_BINARY, '10.0'))
         '--nbd-server', `addr.type=unix,addr.path=${dir}/nbd.sock`,
         '--export', 'nbd,id=exp0,node-name=disk0,name=exp0,iothread=io0,writable=on',
       ],
-      { release: '10.0', setup: rawImage },
+      { release, setup: rawImage },
     );
     nbdUri = `nbd+unix:///exp0?socket=${qsd.innerDir}/nbd.sock`;
     [qmp, client] = await strictClient(qsd, schemas!.storageDaemon);
@@ -262,11 +279,11 @@ describe.runIf(schemas !== null && qemuAvailable(STORAGE_DAEMON_BINARY, '10.0'))
     await stopAllQemu();
   });
 
-  /** Runs QEMU 10.0's qemu-io on the export. */
-  const qemuIo = (...commands: string[]) => runQemuTool('10.0', 'qemu-io', ['-f', 'raw', ...commands.flatMap((c) => ['-c', c]), nbdUri]);
+  /** Runs the release's qemu-io on the export. */
+  const qemuIo = (...commands: string[]) => runQemuTool(release, 'qemu-io', ['-f', 'raw', ...commands.flatMap((c) => ['-c', c]), nbdUri]);
 
-  it('greets as QEMU 10.0 and lists the export on its node', async () => {
-    expectRelease10(qmp, await client.execute('query-version'));
+  it.runIf(available)(`greets as QEMU ${release} and lists the export on its node`, async () => {
+    expectRelease(release, qmp, await client.execute('query-version'));
     expect(await client.execute('query-block-exports')).toEqual([
       { type: 'nbd', id: 'exp0', 'node-name': 'disk0', 'shutting-down': false },
     ]);
@@ -275,7 +292,7 @@ describe.runIf(schemas !== null && qemuAvailable(STORAGE_DAEMON_BINARY, '10.0'))
     expect(nodes.find((n) => n['node-name'] === 'disk0-file')?.file).toBe(`${qsd.innerDir}/disk.raw`);
   });
 
-  it('serves writes over NBD through the IOThread into the image file', async () => {
+  it.runIf(available)('serves writes over NBD through the IOThread into the image file', async () => {
     const out = await qemuIo('write -P 0x5a 4096 65536', 'read -P 0x5a 4096 65536');
     expect(out).toMatch(/wrote 65536\/65536 bytes/);
     expect(out).toMatch(/read 65536\/65536 bytes/);
@@ -285,7 +302,7 @@ describe.runIf(schemas !== null && qemuAvailable(STORAGE_DAEMON_BINARY, '10.0'))
     expect(image[4096 + 65536]).toBe(0);
   });
 
-  it('exports a hot-added node on a hot-added IOThread, reports its deletion, and keeps serving the first', async () => {
+  it.runIf(available)('exports a hot-added node on a hot-added IOThread, reports its deletion, and keeps serving the first', async () => {
     const events = client.events(['BLOCK_EXPORT_DELETED'])[Symbol.asyncIterator]();
     await client.execute('object-add', { 'qom-type': 'iothread', id: 'io1' });
     await client.execute('blockdev-add', { driver: 'null-co', 'node-name': 'null1', size: IMAGE_SIZE });
@@ -306,9 +323,10 @@ describe.runIf(schemas !== null && qemuAvailable(STORAGE_DAEMON_BINARY, '10.0'))
     ]);
   });
 
-  it('runs inside the chroot and is cleaned up from the host: process gone, dir removed', async () => {
-    expect(qsd.dir.startsWith(`${TRIXIE_ROOT}/tmp/qapi-ts-qemu-`)).toBe(true);
-    expect(qsd.dir).toBe(join(TRIXIE_ROOT, qsd.innerDir));
+  it.runIf(available)('runs inside the chroot and is cleaned up from the host: process gone, dir removed', async () => {
+    const root = chrootOf(release)!.root;
+    expect(qsd.dir.startsWith(`${root}/tmp/qapi-ts-qemu-`)).toBe(true);
+    expect(qsd.dir).toBe(join(root, qsd.innerDir));
     expect(readFileSync(`/proc/${qsd.pid}/cmdline`, 'utf8')).toContain('qemu-storage-daemon');
     await qmp.close();
     await qsd.stop();
