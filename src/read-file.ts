@@ -145,10 +145,11 @@ function readAtMost(fd: number, file: string, kind: InputFileKind, sizeHint: num
 }
 
 /**
- * The bytes of the regular file `file`, at most `kind.maxBytes` of them.
- * Throws InputFileError (never blocks: see the module comment).
+ * Opens the regular file `file` without blocking (see the module comment);
+ * returns the descriptor (the caller closes it) and its size. A file
+ * larger than `maxBytes`, if given, is refused by its size here.
  */
-export function readInputFile(file: string, kind: InputFileKind): Buffer {
+function openRegular(file: string, kind?: InputFileKind): { fd: number; size: number } {
   let st: Stats;
   try {
     st = statSync(file);
@@ -156,7 +157,7 @@ export function readInputFile(file: string, kind: InputFileKind): Buffer {
     throw new InputFileError(file, (e as NodeJS.ErrnoException).code ?? 'EIO', strerror(e));
   }
   refuseUnlessRegular(file, st);
-  if (st.size > kind.maxBytes) throw tooLarge(file, kind);
+  if (kind !== undefined && st.size > kind.maxBytes) throw tooLarge(file, kind);
   let fd: number;
   try {
     fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOCTTY ?? 0));
@@ -166,8 +167,48 @@ export function readInputFile(file: string, kind: InputFileKind): Buffer {
   try {
     const opened = fstatSync(fd);
     refuseUnlessRegular(file, opened);
-    if (opened.size > kind.maxBytes) throw tooLarge(file, kind);
-    return readAtMost(fd, file, kind, opened.size);
+    if (kind !== undefined && opened.size > kind.maxBytes) throw tooLarge(file, kind);
+    return { fd, size: opened.size };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/**
+ * The bytes of the regular file `file`, at most `kind.maxBytes` of them.
+ * Throws InputFileError (never blocks: see the module comment).
+ */
+export function readInputFile(file: string, kind: InputFileKind): Buffer {
+  const { fd, size } = openRegular(file, kind);
+  try {
+    return readAtMost(fd, file, kind, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The first `bytes` bytes of the regular file `file` (fewer if it is
+ * shorter), by the same rules as readInputFile but without a cap: the
+ * rest is never read.
+ */
+export function readInputPrefix(file: string, bytes: number): Buffer {
+  const { fd } = openRegular(file);
+  try {
+    const buf = Buffer.alloc(bytes);
+    let got = 0;
+    while (got < bytes) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, got, bytes - got, null);
+      } catch (e) {
+        throw new InputFileError(file, (e as NodeJS.ErrnoException).code ?? 'EIO', strerror(e));
+      }
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
   } finally {
     closeSync(fd);
   }

@@ -9,7 +9,7 @@
  * test instead of hanging it or eating the machine.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync, truncateSync, writeFileSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -166,6 +166,29 @@ describe.runIf(builtCli('bundle/cli/main.js', 'file reader CLI tests'))('every c
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/can't read schema file '.*': Not a regular file \(a (FIFO|character device)\)/);
     }
+  });
+
+  it('generate -o DIR: a FIFO or device where a file would go is an error (exit 1), one among stale files is left alone', async () => {
+    const out = join(dir, 'gen-fifo');
+    mkdirSync(out);
+    execFileSync('mkfifo', [join(out, 'index.ts')]);
+    const blocked = await boundedCli(['generate', schema, '-o', out, '-q']);
+    expect(blocked).toEqual({ code: 1, stdout: '', stderr: `qapi-ts generate: ${join(out, 'index.ts')}: Not a regular file (a FIFO)\n` });
+    const device = join(dir, 'gen-device');
+    mkdirSync(device);
+    symlinkSync('/dev/zero', join(device, 'index.ts'));
+    expect(await boundedCli(['generate', schema, '-o', device, '-q'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `qapi-ts generate: ${join(device, 'index.ts')}: Not a regular file (a character device)\n`,
+    });
+    // Not a name generate writes: looked at for our header (regular files only), kept.
+    const stale = join(dir, 'gen-stale');
+    mkdirSync(stale);
+    execFileSync('mkfifo', [join(stale, 'old.ts')]);
+    symlinkSync('/dev/zero', join(stale, 'zero.ts'));
+    expect(await boundedCli(['generate', schema, '-o', stale, '-q'])).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(readdirSync(stale)).toEqual(expect.arrayContaining(['old.ts', 'zero.ts', 'index.ts']));
   });
 
   it('verify - reads standard input, bounded: < /dev/zero ends with "File too large"', async () => {
