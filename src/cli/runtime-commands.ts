@@ -15,7 +15,8 @@
 import { parseArgs } from 'node:util';
 import { QmpClient } from '../runtime/client.js';
 import { GuestAgentClient } from '../runtime/guest-agent.js';
-import type { QmpConnection } from '../runtime/connection.js';
+import { ON_SESSION_CREATED, type HookedSessionOptions, type QmpConnection } from '../runtime/connection.js';
+import type { QmpEventStream } from '../runtime/events.js';
 import { QmpArgumentError, QmpCommandError, QmpError } from '../runtime/errors.js';
 import type { IntrospectedSchema } from '../runtime/introspection.js';
 import { parseJson, stringifyJson } from '../runtime/json.js';
@@ -196,10 +197,9 @@ function recordPath(value: string | undefined): string | undefined {
 }
 
 /** Opens the session; a --record file that cannot be written is a usage error. */
-async function connectSession(
-  target: QmpTarget,
-  options: { timeout: number; oob?: boolean; signal?: AbortSignal; record?: string; guestAgent?: boolean },
-): Promise<QmpConnection> {
+type CliSessionOptions = HookedSessionOptions<{ timeout: number; oob?: boolean; signal?: AbortSignal; record?: string; guestAgent?: boolean }>;
+
+async function connectSession(target: QmpTarget, options: CliSessionOptions): Promise<QmpConnection> {
   const { guestAgent, ...rest } = options;
   try {
     return guestAgent ? await GuestAgentClient.connect(target, rest) : await QmpClient.connect(target, rest);
@@ -228,7 +228,7 @@ function recordingFailure(record: string, error: unknown): UsageError {
 async function withSession<T>(
   prefix: string,
   target: QmpTarget,
-  options: { timeout: number; oob?: boolean; signal?: AbortSignal; record?: string; guestAgent?: boolean },
+  options: CliSessionOptions,
   body: (session: QmpConnection) => Promise<T>,
 ): Promise<T> {
   const session = await connectSession(target, options);
@@ -307,7 +307,15 @@ export async function runEvents(argv: string[]): Promise<number> {
     // A recording that fails stops the command (exit 2): events would
     // otherwise go on scrolling past while the transcript silently ends.
     let recordingFailed = false;
-    await withSession('events', target, { timeout, signal: stop.signal, record }, async (qmp) => {
+    // Subscribed as soon as the session exists: an event in the same read
+    // as the qmp_capabilities reply is dispatched before connect() resolves.
+    // Large buffer: stdout is synchronous for files and pipes, so the
+    // reader keeps up; the limit only guards against a stuck terminal.
+    let events: QmpEventStream | undefined;
+    const subscribe = (session: QmpConnection): void => {
+      events = session.events(names, { signal: stop.signal, bufferSize: 65_536 });
+    };
+    await withSession('events', target, { timeout, signal: stop.signal, record, [ON_SESSION_CREATED]: subscribe }, async (qmp) => {
       if (record !== undefined) {
         const stopOnRecordingError = (): void => {
           if (qmp.recordingError !== undefined && !recordingFailed) {
@@ -319,9 +327,7 @@ export async function runEvents(argv: string[]): Promise<number> {
         // It may have failed already, before the listener (the greeting is written first).
         stopOnRecordingError();
       }
-      // Large buffer: stdout is synchronous for files and pipes, so the
-      // reader keeps up; the limit only guards against a stuck terminal.
-      const events = qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
+      events ??= qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
       if (names !== undefined) void warnUnknownEvents(qmp, names, timeout);
       try {
         for await (const event of events) {
