@@ -2,12 +2,13 @@
  * The code generator's entry points: `generateFiles` (model → file texts,
  * no I/O) and `generate` (schema file → files on disk).
  */
-import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isQapiError, type QapiError } from '../frontend/errors.js';
 import type { CheckedSchema, SchemaEntity } from '../frontend/model.js';
 import { GenContext, type GenerateOptions } from './context.js';
 import { GENERATED_HEADER } from './emitter.js';
+import { isInputFileError, readInputFile, readInputPrefix } from '../read-file.js';
 import { indexFile } from './client.js';
 import { moduleFile } from './modules.js';
 
@@ -119,6 +120,21 @@ export async function readOldestSchema(path: string): Promise<CheckedSchema> {
 }
 
 /**
+ * Whether `path` holds exactly `content`. Only a regular file is read, and
+ * no more bytes than `content` has (a longer file differs): a FIFO or a
+ * device in the way is an InputFileError (`Not a regular file (a FIFO)`),
+ * never waited on or read without end.
+ */
+function holds(path: string, content: string): boolean {
+  try {
+    return readInputFile(path, { what: 'a generated file', maxBytes: Buffer.byteLength(content) }).toString('utf8') === content;
+  } catch (e) {
+    if (isInputFileError(e) && (e.code === 'ENOENT' || e.code === 'EFBIG')) return false;
+    throw e;
+  }
+}
+
+/**
  * Writes `files` into `dir`, leaving files whose content is unchanged
  * alone and removing `.ts` / `.js` files that carry our header but are no
  * longer generated.
@@ -128,16 +144,22 @@ export async function writeGenerated(dir: string, files: ReadonlyMap<string, str
   const written: string[] = [];
   for (const [name, content] of files) {
     const path = join(dir, name);
-    const old = await readFile(path, 'utf8').catch(() => null);
-    if (old !== content) {
+    if (!holds(path, content)) {
       await writeFile(path, content);
       written.push(name);
     }
   }
   const removed: string[] = [];
+  const header = Buffer.byteLength(GENERATED_HEADER);
   for (const name of await readdir(dir)) {
     if (!/\.[jt]s$/.test(name) || files.has(name)) continue;
-    const text = await readFile(join(dir, name), 'utf8').catch(() => '');
+    // Only the header is read, of regular files only (a FIFO is not ours).
+    let text = '';
+    try {
+      text = readInputPrefix(join(dir, name), header).toString('utf8');
+    } catch {
+      // Unreadable: not ours to remove.
+    }
     if (text.startsWith(GENERATED_HEADER)) {
       await unlink(join(dir, name));
       removed.push(name);

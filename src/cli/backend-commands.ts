@@ -4,12 +4,12 @@
  * frontend reports them (QEMU's format) with exit status 1; doc-comment
  * problems are warnings unless --strict-docs.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
 import { generate, isOldestSchemaError } from '../backends/generate.js';
 import type { Int64Mode } from '../support/ints.js';
 import { printable } from './printable.js';
+import { isInputFileError, readInputStream, readInputText, TRANSCRIPT_FILE } from '../read-file.js';
 
 /** Doc-comment warnings shown without --warnings. */
 const SHOWN_WARNINGS = 5;
@@ -226,9 +226,13 @@ export async function runVerify(argv: string[]): Promise<number> {
   const source = positionals[0]!;
   let text: string;
   try {
-    text = readFileSync(source === '-' ? 0 : source, 'utf8');
+    // Regular files only (or standard input for '-'), at most 256 MiB.
+    text =
+      source === '-'
+        ? (await readInputStream(process.stdin, 'standard input', TRANSCRIPT_FILE)).toString('utf8')
+        : readInputText(source, TRANSCRIPT_FILE);
   } catch (err) {
-    return fail(`cannot read ${source}: ${(err as Error).message}`);
+    return fail(`cannot read ${isInputFileError(err) ? err.message : `${source}: ${String(err)}`}`);
   }
   const { parseTranscript, verifyEntries, formatReport } = await import('../backends/verify.js');
   const { loadValidators } = await import('../backends/load.js');

@@ -2,7 +2,6 @@
  * `qapi-ts probe`: ask a QEMU (or saved introspection data, or a QAPI
  * schema) what it supports, with libvirt-style queries.
  */
-import { readFileSync } from 'node:fs';
 import { QmpClient } from '../runtime/client.js';
 import { isIntrospectionError, isProbeQueryError, isQmpCommandError, isQmpError } from '../runtime/errors.js';
 import { IntrospectedSchema } from '../runtime/introspection.js';
@@ -10,6 +9,7 @@ import { parseJson } from '../runtime/json.js';
 import { parseProbeQuery } from '../runtime/probe-query.js';
 import { probeAll } from '../runtime/probe.js';
 import { printableError } from './printable.js';
+import { INTROSPECTION_FILE, isInputFileError, readInputText } from '../read-file.js';
 import { common, parse, TARGET_OPTIONS, UsageError } from './runtime-commands.js';
 
 const PROBE_USAGE = `usage: qapi-ts probe (--socket PATH | --tcp HOST:PORT) [--timeout MS] QUERY...
@@ -41,9 +41,10 @@ options:
                             without any, every condition holds)
   -h, --help                this text
 
-exit status: 0 every answer yes, 1 some answer no, 2 bad usage or a
-malformed query, 3 connection failure (or unreadable introspection data
-from QEMU), 4 QEMU refused query-qmp-schema.
+exit status: 0 every answer yes, 1 some answer no, 2 bad usage, a
+malformed query or a bad --introspection FILE (unreadable, not a regular
+file, over 16 MiB, or not introspection data), 3 connection failure (or
+unreadable introspection data from QEMU), 4 QEMU refused query-qmp-schema.
 `;
 
 type Values = {
@@ -60,9 +61,11 @@ type Values = {
 function readIntrospection(file: string): IntrospectedSchema {
   let data: unknown;
   try {
-    data = parseJson(readFileSync(file, 'utf8'));
+    // Only a regular file of at most 16 MiB is read.
+    const text = readInputText(file, INTROSPECTION_FILE);
+    data = parseJson(text);
   } catch (e) {
-    throw new UsageError(`--introspection ${file}: ${(e as Error).message}`);
+    throw new UsageError(`--introspection ${file}: ${isInputFileError(e) ? e.reason : (e as Error).message}`);
   }
   if (typeof data === 'object' && data !== null && !Array.isArray(data) && 'return' in data) {
     data = (data as { return: unknown }).return;
@@ -114,7 +117,15 @@ export async function runProbe(argv: string[]): Promise<number> {
 
     let answers: boolean[];
     if (values.introspection !== undefined) {
-      answers = await probeAll(readIntrospection(values.introspection), positionals);
+      const file = values.introspection;
+      try {
+        answers = await probeAll(readIntrospection(file), positionals);
+      } catch (e) {
+        // Found while probing (a dangling type, say) or at load: either way
+        // the file is bad input, exit 2 (3 is for data from a live QEMU).
+        if (isIntrospectionError(e)) throw new UsageError(`--introspection ${file}: ${e.message}`);
+        throw e;
+      }
     } else if (values.schema !== undefined) {
       answers = await probeAll(await introspectSchemaFile(values.schema, values.define), positionals);
     } else {

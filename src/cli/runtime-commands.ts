@@ -6,7 +6,8 @@
  *   1  invalid arguments (JSON_ARGS not JSON or not an object, rejected by
  *      our schema, or a request QEMU could not parse, e.g. nested too deep)
  *   2  usage error (bad flags, a bad --socket/--tcp/--timeout value, a
- *      --record FILE that cannot be written, --guest-agent with --oob)
+ *      --record FILE that cannot be opened or written, --guest-agent with
+ *      --oob)
  *   3  could not connect, or the connection failed or broke (timeout,
  *      protocol error, hang-up): `CODE: message` on stderr
  *   4  QEMU answered with an error: `CLASS: desc` on stderr
@@ -14,7 +15,8 @@
 import { parseArgs } from 'node:util';
 import { QmpClient } from '../runtime/client.js';
 import { GuestAgentClient } from '../runtime/guest-agent.js';
-import type { QmpConnection } from '../runtime/connection.js';
+import { ON_SESSION_CREATED, type HookedSessionOptions, type QmpConnection } from '../runtime/connection.js';
+import type { QmpEventStream } from '../runtime/events.js';
 import { QmpArgumentError, QmpCommandError, QmpError } from '../runtime/errors.js';
 import type { IntrospectedSchema } from '../runtime/introspection.js';
 import { parseJson, stringifyJson } from '../runtime/json.js';
@@ -197,10 +199,9 @@ function recordPath(value: string | undefined): string | undefined {
 }
 
 /** Opens the session; a --record file that cannot be written is a usage error. */
-async function connectSession(
-  target: QmpTarget,
-  options: { timeout: number; oob?: boolean; signal?: AbortSignal; record?: string; guestAgent?: boolean },
-): Promise<QmpConnection> {
+type CliSessionOptions = HookedSessionOptions<{ timeout: number; oob?: boolean; signal?: AbortSignal; record?: string; guestAgent?: boolean }>;
+
+async function connectSession(target: QmpTarget, options: CliSessionOptions): Promise<QmpConnection> {
   const { guestAgent, ...rest } = options;
   try {
     return guestAgent ? await GuestAgentClient.connect(target, rest) : await QmpClient.connect(target, rest);
@@ -211,6 +212,43 @@ async function connectSession(
     }
     throw e;
   }
+}
+
+/** "--record: cannot write FILE: why", for a recording that failed while the session ran. */
+function recordingFailure(record: string, error: unknown): UsageError {
+  return new UsageError(`--record: cannot write ${record}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/**
+ * Runs `body` on a session, then closes it (waiting for a recording to be
+ * written). A recording that failed on the way (a full disk, /dev/full, a
+ * file in /proc) is an error the user sees: when `body` succeeded it
+ * becomes the outcome (exit 2, like a --record FILE that cannot be
+ * opened); when `body` failed, its error stays the outcome and the
+ * recording's failure is printed too.
+ */
+async function withSession<T>(
+  prefix: string,
+  target: QmpTarget,
+  options: CliSessionOptions,
+  body: (session: QmpConnection) => Promise<T>,
+): Promise<T> {
+  const session = await connectSession(target, options);
+  let value: T;
+  try {
+    value = await body(session);
+  } catch (e) {
+    await session.close();
+    if (options.record !== undefined && session.recordingError !== undefined) {
+      process.stderr.write(`qapi-ts ${prefix}: ${recordingFailure(options.record, session.recordingError).message}\n`);
+    }
+    throw e;
+  }
+  await session.close();
+  if (options.record !== undefined && session.recordingError !== undefined) {
+    throw recordingFailure(options.record, session.recordingError);
+  }
+  return value;
 }
 
 export async function runExec(argv: string[]): Promise<number> {
@@ -240,11 +278,12 @@ export async function runExec(argv: string[]): Promise<number> {
     }
     // Refuse what QEMU could not parse before connecting at all.
     encodeCommand(command, args, 0, oob);
-    await using session = await connectSession(target, { timeout, oob, record, guestAgent });
-    const result = await session.execute(command, args, { timeout, oob });
-    whenStdoutFails(() => {});
-    // A command that never replies on success has no value to print.
-    if (result !== undefined) process.stdout.write(`${printableJson(stringifyJson(result))}\n`);
+    await withSession('exec', target, { timeout, oob, record, guestAgent }, async (session) => {
+      const result = await session.execute(command, args, { timeout, oob });
+      whenStdoutFails(() => {});
+      // A command that never replies on success has no value to print.
+      if (result !== undefined) process.stdout.write(`${printableJson(stringifyJson(result))}\n`);
+    });
     return 0;
   } catch (e) {
     return fail('exec', e);
@@ -267,17 +306,44 @@ export async function runEvents(argv: string[]): Promise<number> {
     const record = recordPath(values.record as string | undefined);
     const names = values.event as string[] | undefined;
     whenStdoutFails(stop.abort);
-    await using qmp = await connectSession(target, { timeout, signal: stop.signal, record });
+    // A recording that fails stops the command (exit 2): events would
+    // otherwise go on scrolling past while the transcript silently ends.
+    let recordingFailed = false;
+    // Subscribed as soon as the session exists: an event in the same read
+    // as the qmp_capabilities reply is dispatched before connect() resolves.
     // Large buffer: stdout is synchronous for files and pipes, so the
     // reader keeps up; the limit only guards against a stuck terminal.
-    const events = qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
-    if (names !== undefined) void warnUnknownEvents(qmp, names, timeout);
-    for await (const event of events) {
-      process.stdout.write(`${printableJson(stringifyJson(event))}\n`);
-    }
+    let events: QmpEventStream | undefined;
+    const subscribe = (session: QmpConnection): void => {
+      events = session.events(names, { signal: stop.signal, bufferSize: 65_536 });
+    };
+    await withSession('events', target, { timeout, signal: stop.signal, record, [ON_SESSION_CREATED]: subscribe }, async (qmp) => {
+      if (record !== undefined) {
+        const stopOnRecordingError = (): void => {
+          if (qmp.recordingError !== undefined && !recordingFailed) {
+            recordingFailed = true;
+            stop.abort();
+          }
+        };
+        qmp.onError(stopOnRecordingError);
+        // It may have failed already, before the listener (the greeting is written first).
+        stopOnRecordingError();
+      }
+      events ??= qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
+      if (names !== undefined) void warnUnknownEvents(qmp, names, timeout);
+      try {
+        for await (const event of events) {
+          process.stdout.write(`${printableJson(stringifyJson(event))}\n`);
+        }
+      } catch (e) {
+        // Interrupted (or stopped by the recording's failure, which
+        // withSession reports once the session is closed).
+        if (!stop.signal.aborted) throw e;
+      }
+    });
     return 0;
   } catch (e) {
-    if (stop.signal.aborted) return 0;
+    if (stop.signal.aborted && !(e instanceof UsageError)) return 0;
     return fail('events', e);
   }
 }

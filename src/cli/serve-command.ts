@@ -13,7 +13,6 @@
  * Exit status: 0 stopped by SIGINT/SIGTERM (the socket file is removed),
  * 1 invalid schema or transcript, 2 usage error, 3 cannot listen.
  */
-import { readFileSync } from 'node:fs';
 import { isQapiError } from '../frontend/errors.js';
 import { parseTcpTarget } from '../runtime/transport.js';
 import { QmpTestServer } from '../testing/server.js';
@@ -24,6 +23,7 @@ import type { ListenTarget } from '../testing/transport.js';
 import { parseCommand } from './backend-commands.js';
 import { interruption } from './interrupt.js';
 import { printable } from './printable.js';
+import { isInputFileError, readInputText, TRANSCRIPT_FILE } from '../read-file.js';
 
 const SERVE_HELP = `usage: qapi-ts serve [--schema SCHEMA] (--socket PATH | --tcp HOST:PORT) [--replay TRANSCRIPT.jsonl | --simulate]
 
@@ -112,7 +112,8 @@ export async function runServe(argv: string[]): Promise<number> {
       onFailure: (f) => process.stderr.write(`qapi-ts serve: ${printable(f.message)}\n`),
     });
     if (values.replay !== undefined) {
-      const replay = server.replay(readFileSync(values.replay, 'utf8'));
+      // A regular file of at most 256 MiB, or exit 1 naming it.
+      const replay = server.replay(readInputText(values.replay, TRANSCRIPT_FILE));
       process.stderr.write(`qapi-ts serve: replaying ${replay.commands.length} recorded commands from ${values.replay}\n`);
     }
     if (values.simulate) {
@@ -125,6 +126,10 @@ export async function runServe(argv: string[]): Promise<number> {
   } catch (e) {
     if (isQapiError(e)) {
       process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
+    if (isInputFileError(e)) {
+      process.stderr.write(`qapi-ts serve: --replay ${e.message}\n`);
       return 1;
     }
     if (isQmpTestError(e)) {

@@ -38,7 +38,12 @@ const KEYS: Record<DefinitionMeta, { required: string[]; optional: string[] }> =
 
 /** Optional downstream prefix, optional `x-`, then the stem. */
 const VALID_NAME = /^(__[a-z0-9.-]+_)?(x-)?([a-z][a-z0-9_-]*)$/i;
-const CAMEL_STEM = /^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$/;
+// An upper-case letter, then letters and digits with at least one lower-case
+// letter. Written so that the two repeated classes cannot both match the
+// same character (the part before the first lower-case letter has none):
+// `[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*` accepts the same names but
+// backtracks in quadratic time on 'A' + 'a' * n + '_'.
+const CAMEL_STEM = /^[A-Z][A-Z0-9]*[a-z][A-Za-z0-9]*$/;
 const IF_IDENTIFIER = /^[A-Z][A-Z0-9_]*$/;
 
 function isObject(value: JsonValue | undefined): value is JsonObject {

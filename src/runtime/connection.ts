@@ -68,6 +68,18 @@ export interface SessionOptions {
 
 export type QmpClientState = 'greeting' | 'negotiating' | 'syncing' | 'ready' | 'closed';
 
+/**
+ * @internal An option key: a function called with the session as soon as
+ * it exists, before any byte is read. ReconnectingQmpClient listens to a
+ * new session's events there: an event that arrives in the same read as
+ * the `qmp_capabilities` reply is dispatched before `connect()` resolves,
+ * so a listener added afterwards would miss it.
+ */
+export const ON_SESSION_CREATED: unique symbol = Symbol('qapi-ts.onSessionCreated');
+
+/** @internal Session options with the ON_SESSION_CREATED hook. */
+export type HookedSessionOptions<T extends SessionOptions> = T & { [ON_SESSION_CREATED]?: (session: QmpConnection) => void };
+
 export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 export const DEFAULT_MAX_QUEUED_REQUESTS = 100_000;
 export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
@@ -135,6 +147,7 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
     );
     // Opened last: nothing above can fail after the file is created.
     this.recorder = options.record === undefined ? undefined : Recorder.open(options.record, (e) => this.report(e));
+    (options as HookedSessionOptions<SessionOptions>)[ON_SESSION_CREATED]?.(this);
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('error', (err: Error) => this.shutdown(new QmpDisconnectedError(`connection error: ${err.message}`, undefined, { cause: err })));
     stream.on('close', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));

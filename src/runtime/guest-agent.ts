@@ -40,7 +40,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { QmpConnection, checkSessionOptions, openTarget, type SessionOptions } from './connection.js';
-import { QmpProtocolError, QmpTimeoutError } from './errors.js';
+import { QmpProtocolError, QmpTimeoutError, type QmpError } from './errors.js';
 import { parseJson } from './json.js';
 import { checkTimeout } from './options.js';
 import { describe } from './protocol.js';
@@ -162,8 +162,18 @@ export class GuestAgentClient extends QmpConnection {
     this.outbox.writeNow(Buffer.concat([SENTINEL_BYTE, Buffer.from(request)]));
   }
 
+  /**
+   * The session ends: so does a sync in progress, timer included. (It used
+   * to run on: a client closed during a resync kept the process alive until
+   * `syncTimeout` and then reported a timeout to `onError`.)
+   */
+  protected override shutdown(error: QmpError, byClient = false): void {
+    this.sync?.timer?.cancel();
+    super.shutdown(error, byClient);
+  }
+
   private syncTimedOut(id: number, timeout: number): void {
-    if (this.sync?.id !== id) return;
+    if (this.state === 'closed' || this.sync?.id !== id) return;
     this.report(new QmpTimeoutError('guest-sync-delimited', timeout));
     this.startSync();
   }

@@ -21,7 +21,9 @@
  * - event streams (`events()`) and `onEvent` listeners continue on the new
  *   session; the gap is marked: each stream's `gaps` goes up and its next
  *   event carries `gap` ({ lostAt, reconnectedAt }). Events QEMU sent while
- *   there was no connection are lost;
+ *   there was no connection are lost; those of the new session are not,
+ *   even one in the same read as the `qmp_capabilities` reply (see
+ *   connectHolding);
  * - `onReconnect` listeners get the new session (its greeting, oobEnabled)
  *   and the gap; the cached `query-qmp-schema` of schema probes is dropped
  *   (the new QEMU may be another release).
@@ -31,10 +33,10 @@
  * is not supported (each session would truncate the file).
  */
 import { QmpClient, type ConnectOptions } from './client.js';
-import { checkSessionOptions } from './connection.js';
+import { ON_SESSION_CREATED, checkSessionOptions, type HookedSessionOptions } from './connection.js';
 import { QmpDisconnectedError, type QmpError } from './errors.js';
 import { QmpEventSource } from './events.js';
-import type { ExecuteOptions, QmpEventGap, QmpExecutor } from './executor.js';
+import type { ExecuteOptions, QmpEventGap, QmpEventMessage, QmpExecutor } from './executor.js';
 import { checkPositiveInteger, checkTimeout } from './options.js';
 import { forgetIntrospection } from './probe.js';
 import { Deadline } from './timers.js';
@@ -60,6 +62,40 @@ export interface ReconnectingConnectOptions extends Omit<ConnectOptions, 'record
 export type ReconnectingState = 'ready' | 'reconnecting' | 'closed';
 
 type ReconnectListener = (session: QmpClient, gap: QmpEventGap) => void;
+
+/** Events a new session receives before it is adopted, at most this many (the oldest go first). */
+const MAX_HELD_EVENTS = 1024;
+
+/** A session connected with its events held from its first byte, until it is adopted. */
+interface HeldSession {
+  readonly session: QmpClient;
+  /** Its events so far (those in the read that brought the `qmp_capabilities` reply, say). */
+  readonly held: QmpEventMessage[];
+  /** Stops holding. */
+  readonly release: () => void;
+}
+
+/**
+ * QmpClient.connect, listening to the session's events from the moment it
+ * exists: QEMU may send an event in the same read as its reply to
+ * `qmp_capabilities`, and the client dispatches it before `connect()`
+ * resolves, so a listener added once it has would never see it.
+ */
+async function connectHolding(target: QmpTarget, options: ConnectOptions): Promise<HeldSession> {
+  const held: QmpEventMessage[] = [];
+  let release = (): void => {};
+  const hooked: HookedSessionOptions<ConnectOptions> = {
+    ...options,
+    [ON_SESSION_CREATED]: (session) => {
+      release = session.onEvent((event) => {
+        if (held.length === MAX_HELD_EVENTS) held.shift();
+        held.push(event);
+      });
+    },
+  };
+  const session = await QmpClient.connect(target, hooked);
+  return { session, held, release };
+}
 
 interface Backoff {
   initialDelay: number;
@@ -100,7 +136,7 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
     private readonly target: QmpTarget,
     private readonly options: ReconnectingConnectOptions,
     private readonly backoff: Backoff,
-    first: QmpClient,
+    first: HeldSession,
   ) {
     super();
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
@@ -114,7 +150,7 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
     if ('record' in options && (options as ConnectOptions).record !== undefined) {
       throw new TypeError('ReconnectingQmpClient does not record (each session would truncate the file); record a QmpClient');
     }
-    const first = await QmpClient.connect(target, options);
+    const first = await connectHolding(target, options);
     return new ReconnectingQmpClient(target, options, backoff, first);
   }
 
@@ -161,10 +197,13 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
     await this.close();
   }
 
-  private adopt(session: QmpClient): void {
+  /** Makes `session` the current one: its events so far, then every later one, go to our subscribers. */
+  private adopt({ session, held, release }: HeldSession): void {
     this.current = session;
     this.state = 'ready';
     session.onEvent((event) => this.hub.dispatch(event));
+    release();
+    for (const event of held.splice(0)) this.hub.dispatch(event);
     session.onError((error) => this.hub.report(error));
     void session.closed.then(() => this.lost(session));
   }
@@ -179,9 +218,9 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
     for (let attempt = 1; ; attempt++) {
       await this.sleep(delay * (1 - this.backoff.jitter * Math.random()));
       if (this.isClosed()) return;
-      let next: QmpClient;
+      let next: HeldSession;
       try {
-        next = await QmpClient.connect(this.target, { ...this.options, waitForSocket: false, signal: this.stopping.signal });
+        next = await connectHolding(this.target, { ...this.options, waitForSocket: false, signal: this.stopping.signal });
       } catch (e) {
         if (this.isClosed()) return;
         this.hub.report(e);
@@ -193,16 +232,19 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
         continue;
       }
       if (this.isClosed()) {
-        await next.close();
+        next.release();
+        await next.session.close();
         return;
       }
       this.reconnects++;
       const gap: QmpEventGap = { lostAt, reconnectedAt: new Date() };
+      // Marked first, so the session's first event (even one that came
+      // with the negotiation's reply) carries the gap.
       this.hub.markGap(gap);
       this.adopt(next);
       for (const l of this.reconnectListeners) {
         try {
-          l(next, gap);
+          l(next.session, gap);
         } catch (e) {
           this.hub.report(e);
         }

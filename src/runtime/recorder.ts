@@ -16,11 +16,60 @@
  * written). `record: stream` writes to a Writable the caller owns: it is
  * never ended by the session.
  */
-import { closeSync, createWriteStream, openSync } from 'node:fs';
+import { closeSync, constants as fsConstants, createWriteStream, fstatSync, openSync, statSync } from 'node:fs';
+import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { isatty, WriteStream as TtyWriteStream } from 'node:tty';
 
 /** Where a session's transcript goes: a file path, or a Writable the caller owns. */
 export type RecordTarget = string | Writable;
+
+// Created or truncated like 'w', but never blocking: opening a FIFO for
+// writing waits for a reader, and a synchronous open would stop the event
+// loop (and every timeout) with it. With O_NONBLOCK a FIFO nobody reads
+// fails at once with ENXIO instead; for a regular file the flag changes
+// nothing.
+const OPEN_FLAGS =
+  fsConstants.O_WRONLY |
+  fsConstants.O_CREAT |
+  fsConstants.O_TRUNC |
+  (fsConstants.O_NONBLOCK ?? 0) |
+  (fsConstants.O_NOCTTY ?? 0);
+
+/** Opens `path` for recording; a FIFO without a reader is an ENXIO error that says so. */
+function openTarget(path: string): number {
+  try {
+    return openSync(path, OPEN_FLAGS, 0o666);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENXIO' && isFifo(path)) {
+      throw Object.assign(new Error(`ENXIO: a FIFO no process is reading, open '${path}'`, { cause: e }), {
+        code: 'ENXIO',
+        path,
+      });
+    }
+    throw e;
+  }
+}
+
+function isFifo(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A stream writing to `fd` that never blocks the event loop: a pipe (a
+ * FIFO with a reader) through libuv's pipe handle, a terminal through a
+ * tty stream, anything else (a regular file, /dev/null) through fs.
+ */
+function writerFor(fd: number): Writable {
+  if (fstatSync(fd).isFIFO()) return new Socket({ fd, readable: false, writable: true });
+  if (isatty(fd)) return new TtyWriteStream(fd);
+  return createWriteStream('', { fd });
+}
 
 export class Recorder {
   private constructor(
@@ -32,16 +81,17 @@ export class Recorder {
   error: Error | undefined = undefined;
 
   /**
-   * Opens the target. A path is opened at once, so a bad one fails here
-   * (with Node's error: ENOENT, EACCES…), before anything is sent. Should
-   * writing the file fail later (a full disk), recording stops and
-   * `onError` is told; the session goes on.
+   * Opens the target. A path is opened at once, without blocking, so a bad
+   * one fails here (with Node's error: ENOENT, EACCES…, and ENXIO for a
+   * FIFO no process is reading), before anything is sent. Should writing
+   * the file fail later (a full disk, /dev/full, a file in /proc), recording
+   * stops and `onError` is told; the session goes on, and `error` says why.
    */
   static open(target: RecordTarget, onError: (error: unknown) => void): Recorder {
     if (typeof target !== 'string') return new Recorder(target, false);
-    const fd = openSync(target, 'w');
+    const fd = openTarget(target);
     try {
-      const recorder = new Recorder(createWriteStream('', { fd }), true);
+      const recorder = new Recorder(writerFor(fd), true);
       // A stream emits 'error' once at most.
       recorder.out.on('error', (e) => {
         recorder.error = e;

@@ -77,3 +77,49 @@ describe('checkExprs', () => {
     expect(warnings).toEqual(["d.json: In command 'c':\nd.json:2: documentation comment required"]);
   });
 });
+
+describe('name checks on hostile names', () => {
+  // The CamelCase rule as first written; it backtracks in quadratic time.
+  const CAMEL_REFERENCE = /^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$/;
+  const VALID_NAME_REFERENCE = /^(__[a-z0-9.-]+_)?(x-)?([a-z][a-z0-9_-]*)$/i;
+
+  function typeNameError(name: string): string | null {
+    const r = run(`{ 'struct': '${name}', 'data': {} }`);
+    return 'error' in r ? r.error : null;
+  }
+
+  it('accepts and refuses type names exactly as the CamelCase rule says', () => {
+    // Every name of up to 5 characters over an alphabet that covers each
+    // class the rule distinguishes (prefixes and '-' are checked elsewhere).
+    const alphabet = ['A', 'Z', 'a', 'z', '0', '9', '_'];
+    const camel = "case.json: In struct '%': case.json:1: name of struct must use CamelCase";
+    let names = [''];
+    let checked = 0;
+    for (let len = 1; len <= 5; len++) {
+      names = names.flatMap((n) => alphabet.map((c) => n + c));
+      for (const name of names) {
+        const error = typeNameError(name);
+        const stem = VALID_NAME_REFERENCE.exec(name)?.[3];
+        const expected = stem !== undefined
+          ? CAMEL_REFERENCE.test(stem)
+            ? null
+            : camel.replace('%', name).replace(': case', ':\ncase')
+          : `case.json: In struct '${name}':\ncase.json:1: struct has an invalid name`;
+        if (error !== expected) expect({ name, error }).toEqual({ name, error: expected });
+        checked++;
+      }
+    }
+    expect(checked).toBe(7 + 49 + 343 + 2401 + 16807);
+  });
+
+  it('checks a 100 KB type name in time proportional to its length', { timeout: 10_000 }, () => {
+    // 'A' + 'a' * n + '_' made the old rule try every split of the a's:
+    // this name took about 40 s (a 400 KB schema of such names, 108 s), and
+    // the test timeout fails it; the rule now takes milliseconds.
+    const n = 100_000;
+    const name = `A${'a'.repeat(n)}_`;
+    expect(typeNameError(name)).toBe(`case.json: In struct '${name}':\ncase.json:1: name of struct must use CamelCase`);
+    expect(typeNameError(`A${'a'.repeat(n)}`)).toBeNull();
+    expect(typeNameError(`A${'B'.repeat(n)}_`)).toContain('must use CamelCase');
+  });
+});

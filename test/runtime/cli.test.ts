@@ -172,6 +172,18 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
     expect(run.stderr).toBe('');
   });
 
+  it('events prints an event that comes in the same read as the qmp_capabilities reply (it was lost)', async () => {
+    const stop = '{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 2}}';
+    const server = await fake((s) => s.server.expect('qmp_capabilities').raw(`{"return": {}}\r\n${stop}\r\n`));
+    const run = spawnCli(['events', '--socket', server.path]);
+    const deadline = Date.now() + 20_000;
+    // Bounded: gives up after 20 s (the event never came before the fix).
+    while (!run.stdout.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.stdout).toBe('{"event":"STOP","timestamp":{"seconds":1,"microseconds":2}}\n');
+  });
+
   it('events --event warns about names the server does not have, and keeps waiting', async () => {
     const schema = [
       { name: 'RESUME', 'meta-type': 'event', 'arg-type': '0' },

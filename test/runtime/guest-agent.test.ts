@@ -17,6 +17,8 @@ import {
 import { QmpErrorResponse, QmpTestServer, ServerSchema, faults, type ReceivedCommand, type Session } from '../../src/testing/index.js';
 import { loadSnippet } from '../backends/helpers.js';
 import { rejection } from '../helpers/rejection.js';
+import { builtCli, runCli } from '../helpers/cli.js';
+import { listeningServer } from '../helpers/socket-server.js';
 
 /** A few commands of QEMU's qga schema, in its shapes, plus one that never replies and that no name list knows. */
 const QGA_SCHEMA = `
@@ -176,6 +178,29 @@ describe('GuestAgentClient against the test server as qemu-ga', () => {
     expect(failed.message).toBe('qga: synchronising with the guest agent: no reply to guest-sync-delimited within 100 ms');
   });
 
+  it('no timer outlives the client: a resync pending at close() ends with it, nothing is reported after', async () => {
+    for (const trigger of ['garbage', 'timeout'] as const) {
+      const server = await agent();
+      const ga = await connect(server, { syncTimeout: 100 });
+      // The call fails (a line that is not JSON, or its own timeout), a
+      // resync starts and the agent never answers it.
+      if (trigger === 'garbage') server.expect('guest-ping').raw('this is not json');
+      else server.expect('guest-ping').fault(faults.noReply());
+      server.on('guest-sync-delimited').fault(faults.noReply());
+      const reported = reportedBy(ga);
+      const failed = await rejection(ga.execute('guest-ping', undefined, { timeout: 50 }));
+      expect(failed.code, trigger).toBe(trigger === 'garbage' ? 'QMP_ERR_PROTOCOL' : 'QMP_ERR_TIMEOUT');
+      await until(() => syncs(server).length === 2);
+      const before = reported.length;
+      await ga.close();
+      // Three sync timeouts' worth: the old timer reported a timeout (and
+      // resent) after close, and held the process open until it fired.
+      await sleep(300);
+      expect(reported.slice(before), trigger).toEqual([]);
+      expect(syncs(server), trigger).toHaveLength(2);
+    }
+  });
+
   it('sends one command at a time, each with an id', async () => {
     const server = await agent({ serial: false });
     let running = 0;
@@ -248,5 +273,23 @@ describe('GuestAgentClient against the test server as qemu-ga', () => {
     const ga = await connect(server);
     expect((await rejection(ga.execute('guest-ping'))).code).toBe('QMP_ERR_DISCONNECTED');
     expect(ga.connectionState).toBe('closed');
+  });
+});
+
+describe.runIf(builtCli('bundle/cli/main.js', 'guest agent CLI tests'))('exec --guest-agent', () => {
+  it('exits as soon as the call fails: the resync it started ends with the client (it held the process for --timeout)', async () => {
+    const schema = await ServerSchema.of(parseSchemaString(QGA_SCHEMA, 'qga.json'));
+    const listening = await listeningServer({ schema, guestAgent: true } as never);
+    open.push(listening);
+    const server = listening.server as unknown as QmpTestServer;
+    // The first sync is answered, the one after the garbage never is.
+    server.expect('guest-sync-delimited').handle((args) => args.id);
+    server.on('guest-sync-delimited').fault(faults.noReply());
+    server.expect('guest-ping').raw('this is not json');
+    // The sync timeout is the connect timeout, 60 s: the old timer kept the
+    // process alive that long, so the 20 s limit below failed the run.
+    const run = await runCli(['exec', '--guest-agent', '--socket', listening.path, '--timeout', '60000', 'guest-ping'], { timeout: 20_000 });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/^QMP_ERR_PROTOCOL: malformed message from the guest agent: "this is not json\\r" \(resynchronising\)\n$/);
   });
 });

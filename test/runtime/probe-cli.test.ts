@@ -39,7 +39,12 @@ describe.runIf(builtCli('src/cli/probe-command.js', 'qapi-ts probe CLI tests'))(
       [['probe', '--introspection', data], /at least one QUERY/],
       [['probe', '--introspection', data, '--define', 'X', 'q'], /--define needs --schema/],
       [['probe', '--bogus'], /Unknown option '--bogus'/],
-      [['probe', '--introspection', join(dir, 'missing.json'), 'q'], /ENOENT/],
+      [['probe', '--introspection', join(dir, 'missing.json'), 'q'], /--introspection .*missing\.json: No such file or directory\n$/],
+      // Found while probing rather than at load: the same status (it was 3).
+      [
+        ['probe', '--introspection', file('dangling.json', '[{"name": "c", "meta-type": "command", "arg-type": "nowhere", "ret-type": "nowhere", "allow-oob": false}]'), 'c/arg-type/x'],
+        /--introspection .*dangling\.json: .*'nowhere' is referenced but not defined/,
+      ],
       [['probe', '--introspection', file('bad.json', '{"return": 1}'), 'q'], /expected an array of SchemaInfo objects/],
       [['probe', '--introspection', file('junk.json', 'not json'), 'q'], /--introspection .*junk\.json: invalid literal at position 0/],
       [['probe', '--introspection', data, 'query-iothreads', 'query-iothreads/$x/y'], /nothing may follow the terminal step '\$x'/],

@@ -120,6 +120,40 @@ describe('ReconnectingQmpClient', () => {
     expect(await qmp.execute('qom-get', { path: '/', property: 'again' })).toBe('again');
   });
 
+  it('delivers the events a new session sends with (or before) its qmp_capabilities reply, gap marked', async () => {
+    const server = await start();
+    const qmp = await reconnecting();
+    const stream = qmp.events();
+    const heard: string[] = [];
+    qmp.onEvent((e) => heard.push(e.event));
+    const event = (name: string): string => `{"event": "${name}", "timestamp": {"seconds": 1, "microseconds": 2}}\r\n`;
+    // Next session: the reply and two events in one write, so one read.
+    server.expect('qmp_capabilities').raw(`{"return": {}}\r\n${event('STOP')}${event('RESUME')}`);
+    for (const s of server.sessions) s.hangUp();
+    await until(() => qmp.reconnects === 1, 'reconnected');
+    // The one after: an event ahead of the reply, in the same read (QEMU
+    // sends none before negotiating; a peer may).
+    server.expect('qmp_capabilities').raw(`${event('RESUME')}{"return": {}}\r\n`);
+    for (const s of server.sessions) s.hangUp();
+    await until(() => qmp.reconnects === 2, 'reconnected again');
+    // Then an ordinary session.
+    for (const s of server.sessions) s.hangUp();
+    await until(() => qmp.reconnects === 3, 'reconnected a third time');
+    // stop's STOP comes before its reply: every event is in by now.
+    await qmp.execute('stop');
+    expect(heard).toEqual(['STOP', 'RESUME', 'RESUME', 'STOP']);
+    const names: string[] = [];
+    const gaps: boolean[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { value } = await stream.next();
+      names.push(value!.event);
+      gaps.push(value!.gap !== undefined);
+    }
+    expect(names).toEqual(['STOP', 'RESUME', 'RESUME', 'STOP']);
+    expect(gaps).toEqual([true, false, true, true]);
+    expect(stream.gaps).toBe(3);
+  });
+
   it('while the server is away: calls reject at once, attempts back off, and it comes back with the new server', async () => {
     const first = await start();
     const qmp = await reconnecting({ reconnect: { initialDelay: 20, factor: 2, maxDelay: 80, jitter: 0 } });

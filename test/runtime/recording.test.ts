@@ -5,7 +5,9 @@
  * test server. The CLI's `exec --record` and `events --record` too.
  * recording.integration.ts records real QEMU 7.2 and 10.0.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { constants as fsConstants, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -188,6 +190,44 @@ describe('recording a session', () => {
     expect(wire.destroyed).toBe(true);
   });
 
+  it('a FIFO no process reads fails connect at once (ENXIO), without blocking the event loop', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const server = await scriptedServer();
+    const wire = server.connect();
+    // A blocking open would stop this worker's event loop for good (no test
+    // timeout could fire), so a reader comes after 3 s to bound the test:
+    // a blocking open then succeeds late and the test fails instead of hanging.
+    const rescuer = spawn('/bin/sh', ['-c', 'sleep 3; exec cat < "$0" > /dev/null', fifo], { stdio: 'ignore' });
+    try {
+      await expect(QmpClient.overStream(wire, { record: fifo })).rejects.toMatchObject({
+        code: 'ENXIO',
+        message: `ENXIO: a FIFO no process is reading, open '${fifo}'`,
+      });
+      expect(wire.destroyed).toBe(true);
+    } finally {
+      rescuer.kill();
+    }
+  }, 10_000);
+
+  it('a FIFO with a reader gets the transcript', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The read end, opened without waiting for a writer.
+    const reader = new Socket({ fd: openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK), readable: true, writable: false });
+    const chunks: Buffer[] = [];
+    reader.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise((resolve) => reader.on('end', resolve));
+    const server = await scriptedServer();
+    const client = await QmpClient.overStream(server.connect(), { record: fifo });
+    expect(await client.execute('qom-get', { path: '/', property: 'big' })).toBe(BIG);
+    await client.close();
+    await ended;
+    expect(client.recordingError).toBeUndefined();
+    const text = Buffer.concat(chunks).toString();
+    expect(parseTranscript(text).entries.map((e) => e.dir)).toEqual(['server', 'client', 'server', 'client', 'server']);
+  }, 10_000);
+
   it('a bad option fails connect before the file is created', async () => {
     const server = await scriptedServer();
     const wire = server.connect();
@@ -217,6 +257,36 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI recording tests'))('
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^qapi-ts exec: --record: cannot write .*missing\/x\.jsonl: ENOENT/);
     expect((await runCli(['exec', '--socket', listening.path, '--record', '', 'query-status'])).code).toBe(2);
+  });
+
+  it('exec --record FIFO without a reader: exit 2 at once, naming the file (it hung forever)', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const command of [['exec', 'query-status'], ['events']]) {
+      const [name, ...rest] = command;
+      const r = await runCli([name!, '--socket', listening.path, '--record', fifo, '--timeout', '2000', ...rest], { timeout: 20_000 });
+      expect([r.code, r.stdout, r.stderr], name).toEqual([2, '', `qapi-ts ${name}: --record: cannot write ${fifo}: ENXIO: a FIFO no process is reading, open '${fifo}'\n`]);
+    }
+  });
+
+  it.runIf(existsSync('/dev/full'))('a recording that fails on the way is an error: exit 2 after the result (it was exit 0, no word)', async () => {
+    const full = await runCli(['exec', '--socket', listening.path, '--record', '/dev/full', 'qom-get', '{"path": "/", "property": "p"}'], { timeout: 20_000 });
+    expect([full.code, full.stdout]).toEqual([2, '18446744073709551552\n']);
+    expect(full.stderr).toMatch(/^qapi-ts exec: --record: cannot write \/dev\/full: ENOSPC: no space left on device, write\n$/);
+    // A file in /proc opens, then refuses every write (EIO).
+    const proc = await runCli(['exec', '--socket', listening.path, '--record', '/proc/version', 'qom-get', '{"path": "/", "property": "p"}'], { timeout: 20_000 });
+    expect([proc.code, proc.stdout]).toEqual([2, '18446744073709551552\n']);
+    expect(proc.stderr).toMatch(/^qapi-ts exec: --record: cannot write \/proc\/version: EIO: i\/o error, write\n$/);
+    // The command failed first: its status stays, and the recording's failure is told too.
+    listening.server.on('query-status').error('GenericError', 'no status today');
+    const both = await runCli(['exec', '--socket', listening.path, '--record', '/dev/full', 'query-status'], { timeout: 20_000 });
+    expect(both.code).toBe(4);
+    expect(both.stderr).toContain('qapi-ts exec: --record: cannot write /dev/full: ENOSPC');
+    expect(both.stderr).toContain('GenericError: no status today');
+    // events stops by itself once its recording fails, instead of running on without it.
+    const events = await runCli(['events', '--socket', listening.path, '--record', '/dev/full'], { timeout: 20_000 });
+    expect([events.code, events.stdout]).toEqual([2, '']);
+    expect(events.stderr).toMatch(/^qapi-ts events: --record: cannot write \/dev\/full: ENOSPC/);
   });
 
   it('events --record FILE writes the session until interrupted', async () => {
