@@ -295,6 +295,8 @@ export async function introspectionSchema(
 }
 
 const VERIFY_HELP = `usage: qapi-ts verify --schema SCHEMA [options] TRANSCRIPT.jsonl
+       qapi-ts verify (--introspection FILE | --from-socket PATH |
+                       --from-tcp HOST:PORT | --from-qemu BINARY) [--schema SCHEMA] [options] TRANSCRIPT.jsonl
 
 Check a recorded QMP session, one {"dir": "client"|"server", "msg": ...} per
 line ('-' reads stdin), against SCHEMA with its generated validators. Each
@@ -302,7 +304,11 @@ invalid message is printed with its line, member path and reason, then a
 line 'N messages, N valid, N invalid'.
 
 options:
-  -s, --schema SCHEMA      the QAPI schema (required)
+  -s, --schema SCHEMA      the QAPI schema (required unless a QEMU is asked)
+${SOURCE_HELP.replace(/^  --timeout.*\n/m, '')}                           (a QEMU's own schema, as generate makes it from
+                           one; with --schema, that schema's conditions as the
+                           QEMU has them)
+  --timeout MS             connect and reply timeout (default 10000)
   --strict                 what the schema does not know in server messages
                            (members, enum values, events) is a finding too
   --int64 MODE             int/int64/uint64/size as 'mixed' (default),
@@ -335,13 +341,21 @@ export async function runVerify(argv: string[]): Promise<number> {
       'strict-docs': { type: 'boolean' },
       warnings: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...SOURCE_OPTIONS,
     },
     VERIFY_HELP,
   );
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (positionals.length !== 1) return fail('expected exactly one TRANSCRIPT file', VERIFY_HELP);
-  if (values.schema === undefined) return fail('missing --schema SCHEMA', VERIFY_HELP);
+  const from = introspectionSource(values);
+  if (from.problem !== undefined) return fail(from.problem, VERIFY_HELP);
+  if (values.schema === undefined && from.source === undefined) {
+    return fail('missing --schema SCHEMA (or a QEMU to ask: --introspection, --from-socket, --from-tcp, --from-qemu)', VERIFY_HELP);
+  }
+  if (from.source !== undefined && values.define !== undefined) {
+    return fail('--define does not go with a QEMU to ask: its reply says which conditions hold', VERIFY_HELP);
+  }
   const int64 = int64Mode(values.int64);
   if (int64 === undefined) return fail(int64Problem(values.int64), VERIFY_HELP);
   const source = positionals[0]!;
@@ -357,13 +371,20 @@ export async function runVerify(argv: string[]): Promise<number> {
   const warnings: string[] = [];
   let loaded;
   try {
-    loaded = await loadValidators(values.schema, {
+    const options = {
       lenientDocs: !values['strict-docs'],
-      onWarning: (message) => warnings.push(message),
+      onWarning: (message: string) => void warnings.push(message),
       int64,
       defines: values.define,
       oldestSchema: values['oldest-schema'],
-    });
+    };
+    if (from.source === undefined) loaded = await loadValidators(values.schema!, options);
+    else {
+      const got = await introspectionSchema(from.source, from.timeout, 'verify', values.schema, options, 2);
+      if (typeof got === 'number') return got;
+      const { loadSchemaValidators } = await import('../backends/load.js');
+      loaded = await loadSchemaValidators(got.schema, { ...options, defines: got.defines });
+    }
   } catch (err) {
     if (isQapiError(err)) return fail(`cannot use the schema:\n${err.format()}`);
     if (isOldestSchemaError(err)) return fail(`cannot use the schema ${err.message}`);
