@@ -26,11 +26,18 @@ import { sharedDir } from './shared.js';
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const STORAGE_DAEMON_BINARY = 'qemu-storage-daemon';
 
-/** `'7.2'`: the host's QEMU; `'10.0'`: the trixie chroot. */
-export type QemuRelease = '7.2' | '10.0';
+/** `'7.2'`: the host's QEMU; `'10.0'`: the trixie chroot; `'11.1'`: the sid chroot. */
+export type QemuRelease = '7.2' | '10.0' | '11.1';
 
 /** Root of the QEMU 10.0 chroot (`.ci/qemu-10.0` builds it). */
 export const TRIXIE_ROOT = process.env.QAPI_TS_TRIXIE_ROOT || '/var/lib/qapi-ts/trixie';
+/** Root of the QEMU 11.1 chroot (`.ci/qemu-11.1` builds it). */
+export const SID_ROOT = process.env.QAPI_TS_SID_ROOT || '/var/lib/qapi-ts/sid';
+
+/** The chroot a release runs in (null: the host's QEMU). */
+function chrootOf(release: QemuRelease): string | null {
+  return release === '7.2' ? null : release === '10.0' ? TRIXIE_ROOT : SID_ROOT;
+}
 
 /** How to run a release's programs, and where its temp dirs go. */
 interface Runner {
@@ -43,12 +50,13 @@ interface Runner {
 }
 
 function runner(release: QemuRelease): Runner {
-  if (release === '7.2') {
+  const root = chrootOf(release);
+  if (root === null) {
     return { command: (binary, args) => [binary, args], hostTmp: tmpdir(), inner: (p) => p };
   }
   return {
-    command: (binary, args) => ['chroot', [TRIXIE_ROOT, binary, ...args]],
-    hostTmp: join(TRIXIE_ROOT, 'tmp'),
+    command: (binary, args) => ['chroot', [root, binary, ...args]],
+    hostTmp: join(root, 'tmp'),
     inner: (p) => `/tmp/${basename(p)}`,
   };
 }
@@ -111,9 +119,10 @@ const availability = new Map<string, boolean>();
 
 /** Why `binary` of `release` cannot run here, or null when it can. */
 function unavailability(binary: string, release: QemuRelease): string | null {
-  // .ci/qemu-10.0 writes this marker last.
-  if (release === '10.0' && !existsSync(join(TRIXIE_ROOT, '.qapi-ts-ready'))) {
-    return `no QEMU 10.0 chroot at ${TRIXIE_ROOT} (build it with .ci/qemu-10.0, as root)`;
+  // .ci/qemu-10.0 and .ci/qemu-11.1 write this marker last.
+  const root = chrootOf(release);
+  if (root !== null && !existsSync(join(root, '.qapi-ts-ready'))) {
+    return `no QEMU ${release} chroot at ${root} (build it with .ci/qemu-${release}, as root)`;
   }
   const [file, args] = runner(release).command(binary, ['--version']);
   let out: string;
@@ -126,8 +135,8 @@ function unavailability(binary: string, release: QemuRelease): string | null {
     return `cannot run ${file} ${args.join(' ')}${root}: ${why}`;
   }
   // The chroot must hold the release it claims; the host's QEMU is whatever is installed.
-  if (release === '10.0' && !/ version 10\.0\./.test(out)) {
-    return `${TRIXIE_ROOT} holds ${out.split('\n')[0]}, not QEMU 10.0`;
+  if (root !== null && !out.includes(` version ${release}.`)) {
+    return `${root} holds ${out.split('\n')[0]}, not QEMU ${release}`;
   }
   return null;
 }
