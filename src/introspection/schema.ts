@@ -220,10 +220,18 @@ class Reader {
 /** `query-iothreads` → `QueryIothreads`, `BLOCK_JOB_COMPLETED` → `BlockJobCompleted`. */
 export function camelName(name: string): string {
   const parts = name.split(/[^A-Za-z0-9]+/).filter((p) => p !== '');
-  let out = parts.map((p) => p[0]!.toUpperCase() + (/[a-z]/.test(p) ? p.slice(1) : p.slice(1).toLowerCase())).join('');
-  if (!/^[A-Z]/.test(out)) out = `T${out}`;
-  if (!/[a-z]/.test(out)) out += 'Type';
-  return out;
+  return parts.map((p) => p[0]!.toUpperCase() + (/[a-z]/.test(p) ? p.slice(1) : p.slice(1).toLowerCase())).join('');
+}
+
+/** Made-up names are cut to this length (deeply nested types would get ever longer ones). */
+const MAX_NAME = 80;
+
+/** A QAPI type name from `suggested`: CamelCase, not too long, not ending in 'List'. */
+function typeName(suggested: string): string {
+  let name = suggested.slice(0, MAX_NAME);
+  if (!/^[A-Z]/.test(name)) name = `T${name}`;
+  if (!/[a-z]/.test(name) || name.endsWith('List')) name += 'Type';
+  return name;
 }
 
 /**
@@ -255,6 +263,7 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
   // Names, breadth first from commands and events; counts of uses.
   const names = new Map<string, string>();
   const taken = new Set<string>(RESERVED);
+  const suffixes = new Map<string, number>();
   const order: TypeEntry[] = [];
   const uses = new Map<string, number>();
   const queue: [string, string, string][] = []; // ref, suggested name, user (for messages)
@@ -263,7 +272,7 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
     queue.push([ref, suggested, user]);
   };
   for (const d of definitions) {
-    const base = camelName(d.name);
+    const base = camelName(d.name).slice(0, MAX_NAME);
     use(d.argType, base + (d.meta === 'event' ? 'Data' : 'Arg'), `${d.meta} '${d.name}'`);
     if (d.retType !== undefined) use(d.retType, `${base}Ret`, `command '${d.name}'`);
   }
@@ -282,14 +291,17 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
       continue;
     }
     if (ref === qEmpty) continue;
-    let wanted = suggested.endsWith('List') ? `${suggested}Type` : suggested;
+    const wanted = typeName(suggested);
     let name = wanted;
-    for (let n = 2; taken.has(name); n++) name = `${wanted}${n}`;
+    for (let n = suffixes.get(wanted) ?? 2; taken.has(name); n++) {
+      name = `${wanted}${n}`;
+      suffixes.set(wanted, n + 1);
+    }
     taken.add(name);
     names.set(ref, name);
     order.push(t);
-    for (const m of t.members ?? []) use(m.type, name + camelName(m.name), where(label, `member '${m.name}'`));
-    for (const v of t.variants ?? []) use(v.type, name + camelName(v.case), where(label, `branch '${v.case}'`));
+    for (const m of t.members ?? []) use(m.type, name + camelName(m.name).slice(0, MAX_NAME), where(label, `member '${m.name}'`));
+    for (const v of t.variants ?? []) use(v.type, name + camelName(v.case).slice(0, MAX_NAME), where(label, `branch '${v.case}'`));
     for (const a of t.alternatives ?? []) {
       const alt = lookup(a, label);
       use(a, name + camelName(alt.meta === 'builtin' ? BUILTIN_BY_JSON_TYPE[alt.jsonType!]! : alt.meta), label);
