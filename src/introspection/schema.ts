@@ -266,28 +266,30 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
   const suffixes = new Map<string, number>();
   const order: TypeEntry[] = [];
   const uses = new Map<string, number>();
-  const queue: [string, string, string][] = []; // ref, suggested name, user (for messages)
-  const use = (ref: string, suggested: string, user: string): void => {
+  // ref, name prefix, the part to add (made CamelCase), user (for messages) and what of it; names made when first visited.
+  const queue: [string, string, string, string, string][] = [];
+  const use = (ref: string, prefix: string, part: string, user: string, what = ''): void => {
     uses.set(ref, (uses.get(ref) ?? 0) + 1);
-    queue.push([ref, suggested, user]);
+    queue.push([ref, prefix, part, user, what]);
   };
   for (const d of definitions) {
     const base = camelName(d.name).slice(0, MAX_NAME);
-    use(d.argType, base + (d.meta === 'event' ? 'Data' : 'Arg'), `${d.meta} '${d.name}'`);
-    if (d.retType !== undefined) use(d.retType, `${base}Ret`, `command '${d.name}'`);
+    use(d.argType, base, d.meta === 'event' ? 'Data' : 'Arg', `${d.meta} '${d.name}'`);
+    if (d.retType !== undefined) use(d.retType, base, 'Ret', `command '${d.name}'`);
   }
   const visited = new Set<string>();
   for (let i = 0; i < queue.length; i++) {
-    const [ref, suggested, user] = queue[i]!;
-    const t = lookup(ref, user);
+    const [ref, prefix, part, user, what] = queue[i]!;
     if (visited.has(ref)) continue;
+    const t = lookup(ref, what === '' ? user : where(user, what));
     visited.add(ref);
     const label = `type '${ref}'`;
+    const suggested = prefix + camelName(part).slice(0, MAX_NAME);
     if (t.meta === 'builtin') continue;
     if (t.meta === 'array') {
       const element = lookup(t.element!, label);
       if (element.meta === 'array') throw new IntrospectionError(`${label} is an array of arrays, which QAPI cannot express`);
-      use(t.element!, `${suggested}Element`, label);
+      use(t.element!, suggested, 'Element', label);
       continue;
     }
     if (ref === qEmpty) continue;
@@ -300,13 +302,15 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
     taken.add(name);
     names.set(ref, name);
     order.push(t);
-    for (const m of t.members ?? []) use(m.type, name + camelName(m.name).slice(0, MAX_NAME), where(label, `member '${m.name}'`));
-    for (const v of t.variants ?? []) use(v.type, name + camelName(v.case).slice(0, MAX_NAME), where(label, `branch '${v.case}'`));
+    for (const m of t.members ?? []) use(m.type, name, m.name, label, `member '${m.name}'`);
+    for (const v of t.variants ?? []) use(v.type, name, v.case, label, `branch '${v.case}'`);
     for (const a of t.alternatives ?? []) {
       const alt = lookup(a, label);
-      use(a, name + camelName(alt.meta === 'builtin' ? BUILTIN_BY_JSON_TYPE[alt.jsonType!]! : alt.meta), label);
+      use(a, name, alt.meta === 'builtin' ? BUILTIN_BY_JSON_TYPE[alt.jsonType!]! : alt.meta, label);
     }
   }
+  // Every reference is checked, visited or not.
+  for (const [ref, , , user, what] of queue) if (!types.has(ref)) lookup(ref, what === '' ? user : where(user, what));
 
   // Text.
   const q = (s: string): string => `'${s}'`;
