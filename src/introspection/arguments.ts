@@ -15,6 +15,12 @@ import { DEFAULT_OPEN_COMMANDS } from './schema.js';
 
 /** Values nest at most this deep here (QEMU's parser: 1024 levels; exec refuses deeper ones before). */
 const MAX_DEPTH = 1100;
+/**
+ * Steps one check may take. Real schemas need a few per value; a hostile
+ * schema (alternates of alternates, which QEMU never makes) could need
+ * exponentially many: an IntrospectionError instead.
+ */
+const MAX_STEPS = 1_000_000;
 
 type Json = Record<string, unknown>;
 
@@ -51,6 +57,8 @@ export function checkCommandArguments(
 }
 
 class Checker {
+  private steps = 0;
+
   constructor(private readonly schema: IntrospectedSchema) {}
 
   private type(name: unknown): Json {
@@ -61,6 +69,7 @@ class Checker {
 
   check(value: unknown, typeName: string, at: (string | number)[], depth: number, open = false): string | undefined {
     if (depth > MAX_DEPTH) return `${path(at)}: nested too deeply`;
+    if (++this.steps > MAX_STEPS) throw new IntrospectionError(`checking the arguments takes more than ${MAX_STEPS} steps`);
     const t = this.type(typeName);
     switch (t['meta-type']) {
       case 'builtin':
@@ -124,7 +133,8 @@ class Checker {
         if (typeof branch['tag'] === 'string') {
           // A union as a branch: check the branch as a whole, without the outer members.
           const own = Object.fromEntries(Object.entries(value).filter(([k]) => !(t['members'] as Json[]).some((m) => m['name'] === k)));
-          const problem = this.object(own, branch, at, depth, open);
+          if (depth > MAX_DEPTH || ++this.steps > MAX_STEPS) throw new IntrospectionError('unions nest too deeply to check the arguments');
+          const problem = this.object(own, branch, at, depth + 1, open);
           if (problem !== undefined) return problem;
           return this.members(value, t['members'] as Json[], at, depth, true);
         }

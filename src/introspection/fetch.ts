@@ -55,7 +55,18 @@ export async function readIntrospectionFile(path: string): Promise<unknown> {
     if (stat.isFile() && stat.size > MAX_INTROSPECTION_FILE) {
       throw new IntrospectionError(`${path} is larger than ${MAX_INTROSPECTION_FILE / 1024 / 1024} MiB`);
     }
-    text = await handle.readFile('utf8');
+    // Read in bounded steps: stdin or a FIFO may go on for ever.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(1 << 20);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_INTROSPECTION_FILE) throw new IntrospectionError(`${path} is larger than ${MAX_INTROSPECTION_FILE / 1024 / 1024} MiB`);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    text = Buffer.concat(chunks).toString('utf8');
   } finally {
     await handle.close();
   }

@@ -178,6 +178,19 @@ describe("exec's check of arguments against the server's schema", () => {
     expect(check('no-such-command', { anything: 1 })).toBeUndefined();
   });
 
+  it('a hostile schema (alternates of alternates, a chain of unions) is bounded work', { timeout: 10_000 }, () => {
+    const n = 60;
+    const alts: unknown[] = [{ name: 'c', 'meta-type': 'command', 'arg-type': 'o', 'ret-type': 'o' }, { name: 'o', 'meta-type': 'object', members: [{ name: 'v', type: 'a0' }] }];
+    for (let i = 0; i < n; i++) alts.push({ name: `a${i}`, 'meta-type': 'alternate', members: [{ type: i + 1 < n ? `a${i + 1}` : 'int' }, { type: i + 1 < n ? `a${i + 1}` : 'int' }] });
+    alts.push({ name: 'int', 'meta-type': 'builtin', 'json-type': 'int' });
+    expect(() => checkCommandArguments(new IntrospectedSchema(alts), 'c', { v: 'x' })).toThrow(IntrospectionError);
+    const unions: unknown[] = [{ name: 'c', 'meta-type': 'command', 'arg-type': 'u', 'ret-type': 'u' }, { name: 's', 'meta-type': 'builtin', 'json-type': 'string' }];
+    unions.push({ name: 'u', 'meta-type': 'object', members: [{ name: 't', type: 'e' }], tag: 't', variants: [{ case: 'x', type: 'u' }] });
+    unions.push({ name: 'e', 'meta-type': 'enum', values: ['x'] });
+    // A union that is its own branch: an answer, not a loop.
+    expect(checkCommandArguments(new IntrospectedSchema(unions), 'c', { t: 'x' })).toBe('t: missing mandatory member');
+  });
+
   it('refuses what it does not, naming the member', () => {
     expect(check('blockdev-add', { driver: 'null-co', 'node-name': 'n0', sise: 1024 })).toBe("unknown member 'sise'");
     expect(check('blockdev-add', { driver: 'no-such-driver' })).toMatch(/^driver: 'no-such-driver' is not one of/);
