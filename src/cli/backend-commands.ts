@@ -321,7 +321,8 @@ ${SOURCE_HELP.replace(/^  --timeout.*\n/m, '')}                           (a QEM
   -h, --help               show this help
 
 exit status: 0 all messages valid, 1 some invalid, 2 usage error, unreadable
-file, invalid schema or a line that is not a transcript entry
+file, invalid schema or a line that is not a transcript entry; with a QEMU
+to ask, 3 when it cannot be reached, 4 when it refuses query-qmp-schema
 `;
 
 export async function runVerify(argv: string[]): Promise<number> {
