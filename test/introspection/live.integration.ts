@@ -8,7 +8,7 @@
  * - (11.1) a client generated from the live QEMU alone compiles under strict
  *   and exactOptionalPropertyTypes in a program calling queryIothreads,
  *   blockdevAdd (driver 'file') and deviceAdd, and a misspelt member is a
- *   type error;
+ *   type error; so does the README's library example;
  * - (11.1) `exec blockdev-add` with driver 'file' works, a misspelt member is
  *   refused before sending (exit 1, naming it); `generate --from-qemu`.
  */
@@ -28,6 +28,7 @@ import { QEMU_BINARY, SID_ROOT, qemuAvailable, releaseSchemas, startQemu, stopAl
 import { sharedDir, repoRoot } from '../helpers/shared.js';
 import { runCli } from '../helpers/cli.js';
 import { strictDiagnostics } from '../backends/helpers.js';
+import { exampleAgainst, unusedResult } from './readme-example.js';
 
 afterAll(stopAllQemu);
 
@@ -160,7 +161,7 @@ for (const release of RELEASES) {
         if (dir) await rm(dir, { recursive: true, force: true });
       });
 
-      it('a client generated from the live QEMU alone compiles strictly; a misspelt member is a type error', { timeout: 120_000 }, async () => {
+      it('a client generated from the live QEMU alone compiles strictly; a misspelt member is a type error', { timeout: 300_000 }, async () => {
         dir = await mkdtemp(join(tmpdir(), 'qapi-ts-live-client-'));
         await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
         const schema = await schemaFromIntrospection(reply);
@@ -179,7 +180,11 @@ export async function use(executor: QmpExecutor): Promise<string[]> {
 `;
         await writeFile(join(dir, 'usage.ts'), program(false));
         await writeFile(join(dir, 'misspelt.ts'), program(true));
+        // The README's library example too (it reads holders only where there are any).
+        await writeFile(join(dir, 'example.ts'), exampleAgainst('./index.js'));
         expect(strictDiagnostics([join(dir, 'index.ts'), join(dir, 'usage.ts')])).toEqual([]);
+        // (The example imports the package's sources, not built with these options: only its own diagnostics count.)
+        expect(strictDiagnostics([join(dir, 'example.ts')]).filter((d) => d.startsWith(join(dir, 'example.ts')) && !unusedResult(d))).toEqual([]);
         const errors = strictDiagnostics([join(dir, 'index.ts'), join(dir, 'misspelt.ts')]);
         expect(errors.length).toBeGreaterThan(0);
         expect(errors.join('\n')).toMatch(/misspelt\.ts:8: .*'aoi'/);
