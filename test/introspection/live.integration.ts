@@ -203,6 +203,11 @@ export async function use(executor: QmpExecutor): Promise<string[]> {
         // Never sent: the session holds the schema question only.
         const sent = parseTranscript(readFileSync(record, 'utf8')).entries.filter((e) => e.dir === 'client').map((e) => (e.msg as { execute: string }).execute);
         expect(sent).toEqual(['qmp_capabilities', 'query-qmp-schema']);
+        // 11.1's new IOThread property, and a memory backend: this QEMU's schema has them (our qapi/ has neither).
+        const weight = await runCli(['exec', '--socket', qemu.socket, 'object-add', '{"qom-type": "iothread", "id": "io9", "poll-weight": 2}']);
+        expect([weight.code, weight.stderr]).toEqual([0, '']);
+        const ram = await runCli(['exec', '--socket', qemu.socket, 'object-add', '{"qom-type": "memory-backend-ram", "id": "ram0", "size": 1048576}']);
+        expect([ram.code, ram.stderr]).toEqual([0, '']);
         const nodes = await runCli(['exec', '--socket', qemu.socket, 'query-named-block-nodes']);
         expect(nodes.stdout).toContain('"f0"');
         expect(nodes.stdout).not.toContain('"f1"');
