@@ -18,7 +18,9 @@
  *   `QueryIothreadsRetElement`, `blockdev-add`'s arguments `BlockdevAddArg`,
  *   its branch `file` `BlockdevAddArgFile`, a member `m` of type `T` `TM`,
  *   an event's data `EventNameData`. A name already taken gets `2`, `3`…
- *   appended; the same reply always gives the same names.
+ *   appended; the same reply always gives the same names. Arguments that
+ *   one command or event alone uses are written inline, as schema files
+ *   write them (the backends call them `COMMANDArguments`, `EVENTData`).
  * - Integer widths: every integer type is `int` on the wire.
  * - Doc comments: none.
  * - Which commands take more arguments than they declare (`'gen': false`):
@@ -31,6 +33,7 @@
  */
 import { IntrospectionError } from '../runtime/errors.js';
 import { IntrospectedSchema } from '../runtime/introspection.js';
+import { pascalCase } from '../backends/names.js';
 
 /** Commands taking arguments beyond those they declare, in every release we know. */
 export const DEFAULT_OPEN_COMMANDS: readonly string[] = ['device_add'];
@@ -260,16 +263,34 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
     }
   }
 
-  // Names, breadth first from commands and events; counts of uses.
+  const needsException = (n: string): boolean => /[A-Z_]/.test(n.replace(/^__[a-z0-9.-]+_/i, ''));
+
+  // Arguments used by one command or event only are written inline, as in
+  // schema files (the backends name them COMMANDArguments, EVENTData).
+  const refCount = new Map<string, number>();
+  const count = (ref: string | undefined): void => void (ref !== undefined && refCount.set(ref, (refCount.get(ref) ?? 0) + 1));
+  for (const d of definitions) [d.argType, d.retType].forEach(count);
+  for (const t of types.values()) {
+    count(t.element);
+    t.members?.forEach((m) => count(m.type));
+    t.variants?.forEach((v) => count(v.type));
+    t.alternatives?.forEach(count);
+  }
+  const inlined = new Map<string, Definition>();
+  for (const d of definitions) {
+    const arg = types.get(d.argType);
+    if (d.argType === qEmpty || arg?.meta !== 'object' || arg.variants !== undefined || arg.features.length > 0) continue;
+    if (refCount.get(d.argType) === 1 && !arg.members!.some((m) => needsException(m.name))) inlined.set(d.argType, d);
+  }
+
+  // Names, breadth first from commands and events.
   const names = new Map<string, string>();
   const taken = new Set<string>(RESERVED);
   const suffixes = new Map<string, number>();
   const order: TypeEntry[] = [];
-  const uses = new Map<string, number>();
   // ref, name prefix, the part to add (made CamelCase), user (for messages) and what of it; names made when first visited.
   const queue: [string, string, string, string, string][] = [];
   const use = (ref: string, prefix: string, part: string, user: string, what = ''): void => {
-    uses.set(ref, (uses.get(ref) ?? 0) + 1);
     queue.push([ref, prefix, part, user, what]);
   };
   for (const d of definitions) {
@@ -300,8 +321,14 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
       suffixes.set(wanted, n + 1);
     }
     taken.add(name);
-    names.set(ref, name);
-    order.push(t);
+    const inline = inlined.get(ref);
+    if (inline === undefined) {
+      names.set(ref, name);
+      order.push(t);
+    } else {
+      // No type of its own; the name the backends give it is kept free.
+      taken.add(pascalCase(inline.name) + (inline.meta === 'event' ? 'Data' : 'Arguments'));
+    }
     for (const m of t.members ?? []) use(m.type, name, m.name, label, `member '${m.name}'`);
     for (const v of t.variants ?? []) use(v.type, name, v.case, label, `branch '${v.case}'`);
     for (const a of t.alternatives ?? []) {
@@ -331,8 +358,6 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
         return m.features.length ? `${key}: {'type': ${type}, 'features': ${features(m.features)}}` : `${key}: ${type}`;
       })
       .join(', ')}}`;
-  const needsException = (n: string): boolean => /[A-Z_]/.test(n.replace(/^__[a-z0-9.-]+_/i, ''));
-
   const lines: string[] = [];
   const memberExceptions: string[] = [];
   const returnsExceptions: string[] = [];
@@ -376,7 +401,7 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
       const arg = lookup(d.argType, label);
       if (arg.meta !== 'object') throw new IntrospectionError(`${label}: its arguments are ${arg.meta === 'array' ? 'an array' : `of meta-type ${arg.meta}`}, not an object`);
       if (arg.variants !== undefined) fields += `, 'data': ${ref(d.argType, label)}, 'boxed': true`;
-      else if (uses.get(d.argType) === 1 && arg.features.length === 0 && !arg.members!.some((m) => needsException(m.name))) {
+      else if (inlined.has(d.argType)) {
         fields += `, 'data': ${members(arg.members!, label)}`;
       } else fields += `, 'data': ${ref(d.argType, label)}`;
     }
