@@ -155,6 +155,17 @@ for (const release of RELEASES) {
       expect(caught).toBeGreaterThan(copies * 0.9);
     });
 
+    it('differs only where integer width is all that is wrong: an out-of-range uint8 passes as int', () => {
+      const [, entries] = transcripts[0]!;
+      const i = entries.findIndex((e) => e.dir === 'server' && typeof (e.msg as { return?: Record<string, unknown> }).return?.['cpu-throttle-initial'] === 'number');
+      expect(i).toBeGreaterThan(0);
+      const msg = structuredClone(entries[i]!.msg) as { return: Record<string, unknown> };
+      msg.return['cpu-throttle-initial'] = 300;
+      const copy = entries.map((e, j) => (j === i ? { ...e, msg } : e));
+      expect(verifyEntries(copy, source.validatorSet(false)).invalid).toBe(1);
+      expect(verifyEntries(copy, live.validatorSet(false)).invalid).toBe(0);
+    });
+
     if (release === '11.1') {
       let dir = '';
       afterAll(async () => {
