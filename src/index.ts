@@ -39,6 +39,18 @@ export {
   type LoadOptions,
   type LoadedSchema,
 } from './backends/index.js';
+// A QEMU's own schema (query-qmp-schema) as a schema source.
+export {
+  schemaFromIntrospection,
+  introspectionSchemaText,
+  fetchIntrospection,
+  compareSchemaWithIntrospection,
+  checkCommandArguments,
+  DEFAULT_OPEN_COMMANDS,
+  type IntrospectionSchemaOptions,
+  type IntrospectionSource,
+  type SchemaAgreement,
+} from './introspection/index.js';
 export * as qapi from '../generated/index.js';
 export {
   QapiClient,

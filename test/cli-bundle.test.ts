@@ -43,11 +43,13 @@ describe.runIf(builtCli('bundle/cli/main.js', 'CLI bundle tests'))('bin/qapi-ts 
     const verify = run('verify', '--schema', 'schema.json', 'session.jsonl');
     expect(verify.status).toBe(1);
     expect(verify.stdout).toContain('2 messages, 1 valid, 1 invalid');
-    // exec checks arguments with the generated validators (zod) before it connects.
+    // exec --schema checks arguments with the validators generated for the file (zod) before it connects.
     const exec = run('exec', '--socket', join(tmp, 'no.sock'), 'query-status');
     expect(exec.status).toBe(3);
     expect(exec.stderr).toMatch(/^QMP_ERR_CONNECT: .*no\.sock/);
-    expect(run('exec', '--socket', join(tmp, 'no.sock'), 'query-status', '{"bogus": 1}').status).toBe(1);
+    const refused = run('exec', '--socket', join(tmp, 'no.sock'), '--schema', 'schema.json', 'get-point', '{"bogus": 1}');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/bogus.*--no-validate/s);
   });
 });
 

@@ -16,7 +16,7 @@ if (!built && process.env.CI) throw new Error('CI: dist/ is missing (npm test bu
 describe.skipIf(!built)('package exports', () => {
   it("'qapi-ts' exposes the frontend, the generator, the runtime and the generated client", async () => {
     const api = await import('qapi-ts');
-    for (const name of ['parseSchema', 'dumpSchema', 'generate', 'loadValidators', 'QmpClient', 'QapiClient', 'parseJson', 'generateIntrospection', 'inferDefines', 'probe', 'probeAll']) {
+    for (const name of ['parseSchema', 'dumpSchema', 'generate', 'loadValidators', 'QmpClient', 'QapiClient', 'parseJson', 'generateIntrospection', 'inferDefines', 'probe', 'probeAll', 'schemaFromIntrospection', 'fetchIntrospection', 'compareSchemaWithIntrospection', 'checkCommandArguments']) {
       expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
     }
     const schema = api.parseSchema(join(repoRoot, 'qapi/qapi-schema.json'));

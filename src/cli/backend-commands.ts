@@ -6,22 +6,44 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
-import { generate, isOldestSchemaError } from '../backends/generate.js';
+import {
+  generate,
+  generateFiles,
+  isOldestSchemaError,
+  readOldestSchema,
+  writeGenerated,
+  type GenerateRequest,
+  type GenerateResult,
+} from '../backends/generate.js';
+import type { CheckedSchema } from '../frontend/model.js';
 import type { Int64Mode } from '../support/ints.js';
 import { printable } from './printable.js';
 import { isInputFileError, readInputStream, readInputText, TRANSCRIPT_FILE } from '../read-file.js';
+import { QmpCommandError, QmpError } from '../runtime/errors.js';
+import type { IntrospectionSource } from '../introspection/fetch.js';
+import { describeSource, introspectionSource, SOURCE_HELP, SOURCE_OPTIONS } from './introspection-source.js';
 
 /** Doc-comment warnings shown without --warnings. */
 const SHOWN_WARNINGS = 5;
 
 const GENERATE_HELP = `usage: qapi-ts generate SCHEMA -o DIR [options]
+       qapi-ts generate (--introspection FILE | --from-socket PATH |
+                         --from-tcp HOST:PORT | --from-qemu BINARY) [SCHEMA] -o DIR [options]
 
 Generate TypeScript types, zod validators and a typed QMP client, one file
 per QAPI module plus index.ts.
 
+From a QEMU's own schema (its query-qmp-schema reply) alone: exactly what
+that build has, in one module 'qemu'; types are named after where they are
+first used (the reply numbers them), every integer is 'int' and there are
+no doc comments; device_add takes more arguments than it declares. With
+SCHEMA too: SCHEMA's names, docs and integer widths, and of its
+conditional parts what the QEMU has; where the two disagree (a schema of
+another release) you are told.
+
 options:
   -o, --out DIR            output directory (required)
-  --strict-docs            doc-comment problems are errors (default: warnings)
+${SOURCE_HELP}  --strict-docs            doc-comment problems are errors (default: warnings)
   --support-import SPEC    module the generated code imports its support
                            library from (default: qapi-ts/support)
   --int64 MODE             int/int64/uint64/size as 'mixed' (number | bigint,
@@ -102,6 +124,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
       warnings: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
+      ...SOURCE_OPTIONS,
     },
     GENERATE_HELP,
   );
@@ -111,7 +134,15 @@ export async function runGenerate(argv: string[]): Promise<number> {
     process.stderr.write(`qapi-ts generate: ${problem}\n${GENERATE_HELP}`);
     return 2;
   };
-  if (positionals.length !== 1) return usage('expected exactly one SCHEMA file');
+  const from = introspectionSource(values);
+  if (from.problem !== undefined) return usage(from.problem);
+  if (from.source === undefined && positionals.length !== 1) {
+    return usage('expected exactly one SCHEMA file (or a QEMU to ask: --introspection, --from-socket, --from-tcp, --from-qemu)');
+  }
+  if (positionals.length > 1) return usage('expected at most one SCHEMA file');
+  if (from.source !== undefined && values.define !== undefined) {
+    return usage('--define does not go with a QEMU to ask: its reply says which conditions hold');
+  }
   if (values.out === undefined) return usage('missing -o DIR');
   const int64 = int64Mode(values.int64);
   if (int64 === undefined) return usage(int64Problem(values.int64));
@@ -126,8 +157,8 @@ export async function runGenerate(argv: string[]): Promise<number> {
     if (values.warnings || warnings <= SHOWN_WARNINGS) process.stderr.write(`${message}\n`);
   };
   try {
-    const result = await generate({
-      schema: positionals[0]!,
+    const request: GenerateRequest = {
+      schema: positionals[0] ?? '',
       outDir: values.out,
       strictDocs: values['strict-docs'] ?? false,
       onWarning,
@@ -140,7 +171,12 @@ export async function runGenerate(argv: string[]): Promise<number> {
       omitDeprecated: values['no-deprecated'] ?? false,
       clientName: values['client-name'],
       language,
-    });
+    };
+    const result =
+      from.source === undefined
+        ? await generate(request)
+        : await generateFromIntrospection(request, from.source, from.timeout);
+        if (typeof result === 'number') return result;
     if (warnings > SHOWN_WARNINGS && !values.warnings) {
       process.stderr.write(
         `qapi-ts generate: ${warnings - SHOWN_WARNINGS} more doc-comment warnings ` +
@@ -173,7 +209,95 @@ export async function runGenerate(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * `generate` with a QEMU to ask: fetches its reply, then generates from it
+ * alone or (with SCHEMA) from SCHEMA with the conditions the reply shows.
+ * A number is the exit status of a failure already reported.
+ */
+async function generateFromIntrospection(
+  request: GenerateRequest,
+  source: IntrospectionSource,
+  timeout: number,
+): Promise<GenerateResult | number> {
+  const loaded = await introspectionSchema(source, timeout, 'generate', request.schema === '' ? undefined : request.schema, {
+    lenientDocs: !request.strictDocs,
+    onWarning: request.onWarning ?? (() => {}),
+  });
+  if (typeof loaded === 'number') return loaded;
+  const oldestSchema = request.oldestSchema === undefined ? undefined : await readOldestSchema(request.oldestSchema);
+  const files = generateFiles(loaded.schema, { ...request, oldestSchema, defines: loaded.defines });
+  return writeGenerated(request.outDir, files);
+}
+
+/**
+ * The schema to generate from for a QEMU to ask (see generate's help),
+ * or the exit status of a failure, reported on stderr: 3 the QEMU could
+ * not be reached, 4 it refused query-qmp-schema, 1 its reply is not
+ * introspection data or describes no valid schema (or SCHEMA is invalid),
+ * 2 (for `verify`, whose input problems are usage errors) likewise.
+ */
+export async function introspectionSchema(
+  source: IntrospectionSource,
+  timeout: number,
+  command: string,
+  schemaFile: string | undefined,
+  frontend: { lenientDocs: boolean; onWarning: (message: string) => void },
+  invalidStatus = 1,
+): Promise<{ schema: CheckedSchema; defines?: string[] } | number> {
+  const { fetchIntrospection } = await import('../introspection/fetch.js');
+  const say = (text: string): void => void process.stderr.write(`qapi-ts ${command}: ${text}\n`);
+  let reply: unknown;
+  try {
+    reply = await fetchIntrospection(source, { timeout });
+  } catch (e) {
+    if (e instanceof QmpCommandError) {
+      say(`${describeSource(source)} refused query-qmp-schema: ${e.errorClass}: ${e.desc}`);
+      return 4;
+    }
+    if (e instanceof QmpError && e.code === 'QMP_ERR_INTROSPECTION') {
+      say(e.message);
+      return invalidStatus;
+    }
+    if (e instanceof QmpError) {
+      say(`${e.code}: ${e.message}`);
+      return 3;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err?.code === 'string') {
+      say(`cannot read ${describeSource(source)}: ${err.message}`);
+      return invalidStatus;
+    }
+    throw e;
+  }
+  try {
+    if (schemaFile === undefined) {
+      const { schemaFromIntrospection } = await import('../introspection/schema.js');
+      return { schema: await schemaFromIntrospection(reply) };
+    }
+    const { parseSchema } = await import('../frontend/index.js');
+    const { compareSchemaWithIntrospection } = await import('../introspection/combine.js');
+    const schema = parseSchema(schemaFile, frontend);
+    const agreement = compareSchemaWithIntrospection(schema, reply);
+    for (const line of agreement.disagreements) {
+      say(`warning: ${schemaFile} and ${describeSource(source)} disagree: ${line}`);
+    }
+    return { schema, defines: agreement.defines };
+  } catch (e) {
+    if (isQapiError(e)) {
+      say(`${schemaFile === undefined ? `the schema of ${describeSource(source)} is invalid` : `invalid schema ${schemaFile}`}:\n${e.format()}`);
+      return invalidStatus;
+    }
+    if (e instanceof QmpError) {
+      say(e.message);
+      return invalidStatus;
+    }
+    throw e;
+  }
+}
+
 const VERIFY_HELP = `usage: qapi-ts verify --schema SCHEMA [options] TRANSCRIPT.jsonl
+       qapi-ts verify (--introspection FILE | --from-socket PATH |
+                       --from-tcp HOST:PORT | --from-qemu BINARY) [--schema SCHEMA] [options] TRANSCRIPT.jsonl
 
 Check a recorded QMP session, one {"dir": "client"|"server", "msg": ...} per
 line ('-' reads stdin), against SCHEMA with its generated validators. Each
@@ -181,7 +305,11 @@ invalid message is printed with its line, member path and reason, then a
 line 'N messages, N valid, N invalid'.
 
 options:
-  -s, --schema SCHEMA      the QAPI schema (required)
+  -s, --schema SCHEMA      the QAPI schema (required unless a QEMU is asked)
+${SOURCE_HELP.replace(/^  --timeout.*\n/m, '')}                           (a QEMU's own schema, as generate makes it from
+                           one; with --schema, that schema's conditions as the
+                           QEMU has them)
+  --timeout MS             connect and reply timeout (default 10000)
   --strict                 what the schema does not know in server messages
                            (members, enum values, events) is a finding too
   --int64 MODE             int/int64/uint64/size as 'mixed' (default),
@@ -194,7 +322,8 @@ options:
   -h, --help               show this help
 
 exit status: 0 all messages valid, 1 some invalid, 2 usage error, unreadable
-file, invalid schema or a line that is not a transcript entry
+file, invalid schema or a line that is not a transcript entry; with a QEMU
+to ask, 3 when it cannot be reached, 4 when it refuses query-qmp-schema
 `;
 
 export async function runVerify(argv: string[]): Promise<number> {
@@ -214,13 +343,21 @@ export async function runVerify(argv: string[]): Promise<number> {
       'strict-docs': { type: 'boolean' },
       warnings: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...SOURCE_OPTIONS,
     },
     VERIFY_HELP,
   );
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (positionals.length !== 1) return fail('expected exactly one TRANSCRIPT file', VERIFY_HELP);
-  if (values.schema === undefined) return fail('missing --schema SCHEMA', VERIFY_HELP);
+  const from = introspectionSource(values);
+  if (from.problem !== undefined) return fail(from.problem, VERIFY_HELP);
+  if (values.schema === undefined && from.source === undefined) {
+    return fail('missing --schema SCHEMA (or a QEMU to ask: --introspection, --from-socket, --from-tcp, --from-qemu)', VERIFY_HELP);
+  }
+  if (from.source !== undefined && values.define !== undefined) {
+    return fail('--define does not go with a QEMU to ask: its reply says which conditions hold', VERIFY_HELP);
+  }
   const int64 = int64Mode(values.int64);
   if (int64 === undefined) return fail(int64Problem(values.int64), VERIFY_HELP);
   const source = positionals[0]!;
@@ -240,13 +377,20 @@ export async function runVerify(argv: string[]): Promise<number> {
   const warnings: string[] = [];
   let loaded;
   try {
-    loaded = await loadValidators(values.schema, {
+    const options = {
       lenientDocs: !values['strict-docs'],
-      onWarning: (message) => warnings.push(message),
+      onWarning: (message: string) => void warnings.push(message),
       int64,
       defines: values.define,
       oldestSchema: values['oldest-schema'],
-    });
+    };
+    if (from.source === undefined) loaded = await loadValidators(values.schema!, options);
+    else {
+      const got = await introspectionSchema(from.source, from.timeout, 'verify', values.schema, options, 2);
+      if (typeof got === 'number') return got;
+      const { loadSchemaValidators } = await import('../backends/load.js');
+      loaded = await loadSchemaValidators(got.schema, { ...options, defines: got.defines });
+    }
   } catch (err) {
     if (isQapiError(err)) return fail(`cannot use the schema:\n${err.format()}`);
     if (isOldestSchemaError(err)) return fail(`cannot use the schema ${err.message}`);

@@ -25,7 +25,7 @@ import { encodeCommand } from '../runtime/protocol.js';
 import { parseTcpTarget, type QmpTarget } from '../runtime/transport.js';
 import { interruption } from './interrupt.js';
 import { printable, printableError, printableJson } from './printable.js';
-import { loadArgumentChecker } from './runtime-validation.js';
+import { loadArgumentChecker, SchemaFileError } from './runtime-validation.js';
 
 const EXIT_INVALID = 1;
 const EXIT_USAGE = 2;
@@ -53,14 +53,18 @@ options:
       --timeout MS       connect and reply timeout in milliseconds
                          (default 10000; 'infinity' for none)
       --oob              send as exec-oob (negotiates the oob capability)
-      --no-validate      skip checking arguments against our schema
+      --schema FILE      check arguments against this QAPI schema file instead
+                         of the connected QEMU's own schema
+      --no-validate      send the arguments unchecked
       --record FILE      write the session to FILE as a transcript
                          (what 'qapi-ts verify' reads)
   -h, --help             this text
 
-Commands our schema (generated/) knows have their arguments checked
-strictly before sending; other commands (and every guest agent command)
-are passed through untouched. Arguments QEMU could not parse as one
+Arguments are checked strictly before the command is sent, against the
+connected QEMU's own schema (query-qmp-schema, asked once per connection;
+device_add takes more than it declares) or the --schema file; commands the
+schema lacks are passed through untouched, and so is every guest agent
+command unless --schema is given. Arguments QEMU could not parse as one
 request (nested deeper than 1023 levels, say) are refused before
 connecting. A guest agent command that never replies on success
 (guest-shutdown, guest-suspend-*) prints nothing and exits 0 once sent.
@@ -128,7 +132,7 @@ function parseTimeout(text: string | undefined): number {
 }
 
 function fail(prefix: string, error: unknown): number {
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof SchemaFileError) {
     process.stderr.write(`qapi-ts ${prefix}: ${error.message}\n`);
     return EXIT_USAGE;
   }
@@ -255,7 +259,7 @@ export async function runExec(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parse(
       argv,
-      { ...TARGET_OPTIONS, ...RECORD_OPTION, oob: { type: 'boolean' }, 'no-validate': { type: 'boolean' }, 'guest-agent': { type: 'boolean' } },
+      { ...TARGET_OPTIONS, ...RECORD_OPTION, oob: { type: 'boolean' }, 'no-validate': { type: 'boolean' }, 'guest-agent': { type: 'boolean' }, schema: { type: 'string' } },
       EXEC_USAGE,
     ) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
     if (values.help) {
@@ -270,15 +274,22 @@ export async function runExec(argv: string[]): Promise<number> {
     const [command, json, ...extra] = positionals;
     if (command === undefined || extra.length > 0) throw new UsageError(`expected COMMAND [JSON_ARGS]\n${EXEC_USAGE}`);
     const args = parseArguments(json);
-    // Our schema is QEMU's QMP one: guest agent commands are not in it.
-    if (!values['no-validate'] && !guestAgent) {
-      const check = await loadArgumentChecker();
-      const problem = check(command, args);
-      if (problem) throw new InvalidArguments(`invalid arguments for '${command}': ${problem}`);
-    }
+    const schemaFile = values.schema as string | undefined;
+    if (schemaFile === '') throw new UsageError('--schema: expected a schema file, got an empty string');
+    if (schemaFile !== undefined && values['no-validate']) throw new UsageError('--schema and --no-validate exclude each other');
     // Refuse what QEMU could not parse before connecting at all.
     encodeCommand(command, args, 0, oob);
+    const refuse = (problem: string | undefined): void => {
+      if (problem) {
+        throw new InvalidArguments(`invalid arguments for '${command}': ${problem} (--no-validate sends them unchecked)`);
+      }
+    };
+    if (schemaFile !== undefined) refuse((await loadArgumentChecker(schemaFile))(command, args));
     await withSession('exec', target, { timeout, oob, record, guestAgent }, async (session) => {
+      // The QEMU's own schema; the guest agent has no query-qmp-schema.
+      if (schemaFile === undefined && !values['no-validate'] && !guestAgent) {
+        refuse(await checkAgainstServer(session, command, args, timeout));
+      }
       const result = await session.execute(command, args, { timeout, oob });
       whenStdoutFails(() => {});
       // A command that never replies on success has no value to print.
@@ -287,6 +298,40 @@ export async function runExec(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     return fail('exec', e);
+  }
+}
+
+/**
+ * Why the connected server's own schema refuses `args`, or undefined. A
+ * server that will not tell its schema gets a warning and the arguments
+ * go unchecked (it will judge them itself).
+ */
+async function checkAgainstServer(
+  session: QmpConnection,
+  command: string,
+  args: Record<string, unknown> | undefined,
+  timeout: number,
+): Promise<string | undefined> {
+  let schema: IntrospectedSchema;
+  try {
+    schema = await introspect(session, { timeout });
+  } catch (e) {
+    if (e instanceof QmpCommandError || (e instanceof QmpError && e.code === 'QMP_ERR_INTROSPECTION')) {
+      const why = e instanceof QmpCommandError ? `${e.errorClass}: ${e.desc}` : e.message;
+      process.stderr.write(`qapi-ts exec: warning: arguments not checked, the server did not give its schema (${why})\n`);
+      return undefined;
+    }
+    throw e;
+  }
+  const { checkCommandArguments } = await import('../introspection/arguments.js');
+  try {
+    return checkCommandArguments(schema, command, args);
+  } catch (e) {
+    if (e instanceof QmpError && e.code === 'QMP_ERR_INTROSPECTION') {
+      process.stderr.write(`qapi-ts exec: warning: arguments not checked: ${e.message}\n`);
+      return undefined;
+    }
+    throw e;
   }
 }
 

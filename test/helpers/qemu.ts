@@ -35,7 +35,6 @@ export const RELEASES: readonly QemuRelease[] = ['7.2', '10.0', '11.1'];
 
 /** Root of the QEMU 10.0 chroot (`.ci/qemu-10.0` builds it). */
 export const TRIXIE_ROOT = process.env.QAPI_TS_TRIXIE_ROOT || '/var/lib/qapi-ts/trixie';
-
 /** Root of the QEMU 11.1 chroot (`.ci/qemu-11.1` builds it). */
 export const SID_ROOT = process.env.QAPI_TS_SID_ROOT || '/var/lib/qapi-ts/sid';
 

@@ -251,7 +251,8 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI recording tests'))('
     const r = await runCli(['exec', '--socket', listening.path, '--record', path, 'qom-get', '{"path": "/", "property": "p"}']);
     expect([r.code, r.stdout, r.stderr]).toEqual([0, '18446744073709551552\n', '']);
     const text = readFileSync(path, 'utf8');
-    expect(parseTranscript(text).entries.map((e) => e.dir)).toEqual(['server', 'client', 'server', 'client', 'server']);
+    // Greeting, negotiation, query-qmp-schema (exec checks the arguments against the server's own schema), the command.
+    expect(parseTranscript(text).entries.map((e) => e.dir)).toEqual(['server', 'client', 'server', 'client', 'server', 'client', 'server']);
     expect(verifyTranscript(text, schemaValidators.validatorSet(true), { strict: true }).invalid).toBe(0);
     const bad = await runCli(['exec', '--socket', listening.path, '--record', join(dir, 'missing/x.jsonl'), 'query-status']);
     expect(bad.code).toBe(2);
