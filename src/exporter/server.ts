@@ -115,6 +115,10 @@ export class ExporterServer {
         return send(res, 200, 'text/css; charset=utf-8', PAGE_CSS);
       case '/events':
         return this.addViewer(req, res);
+      case '/favicon.ico':
+        res.writeHead(204, SECURITY_HEADERS);
+        res.end();
+        return;
       default:
         return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /\n');
     }

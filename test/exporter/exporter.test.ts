@@ -7,7 +7,7 @@
  * browser: prometheus.integration.ts, page.integration.ts.
  */
 import { linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -122,7 +122,8 @@ describe('the fleet', () => {
   it('a VM that never greets is down after the timeout and does not hold up the others', async () => {
     const dir = tempDir();
     await simulated(join(dir, 'ok.sock'));
-    const silent: Server = createServer(() => undefined); // accepts, says nothing
+    const held: Socket[] = [];
+    const silent: Server = createServer((socket) => void held.push(socket)); // accepts, says nothing
     await new Promise<void>((r) => silent.listen(join(dir, 'hung.sock'), r));
     servers.push({ close: () => new Promise<void>((r) => silent.close(() => r())) });
     const f = fleet({ socketDirs: [dir], timeout: 300 });
@@ -130,7 +131,7 @@ describe('the fleet', () => {
     expect(all.get('ok')?.up).toBe(true);
     expect(all.get('ok')!.seconds).toBeLessThan(all.get('hung')!.seconds);
     expect(all.get('hung')).toMatchObject({ up: false, error: expect.stringMatching(/timed out|QMP_ERR_GREETING/) });
-    silent.closeAllConnections?.();
+    for (const socket of held) socket.destroy();
   });
 
   it('a VM that answers too much is down with a limit error; at most maxVms VMs are kept', async () => {

@@ -14,6 +14,25 @@ import { DEMO_MACHINE, holderTrackingQemu, QmpTestServer } from '../../src/testi
 import { spawnCli, type CliProcess } from '../helpers/cli.js';
 import { killAndWait } from '../helpers/processes.js';
 
+/** A QOM path no real QEMU makes: quotes, backslashes, newlines, markup, a line separator. */
+export const HOSTILE_PATH = '/machine/peripheral/x"} 1\n# TYPE evil counter\\n<img src=x onerror="alert(1)">\u2028end';
+
+/** A server whose one IOThread is held by HOSTILE_PATH and by a kind of holder we do not know. */
+export async function hostileServer(path: string): Promise<QmpTestServer> {
+  const server = await QmpTestServer.create({ recordReceived: false });
+  server.on('query-iothreads').raw((id) =>
+    JSON.stringify({
+      return: [
+        { id: 'io<b>"0"</b>', 'thread-id': 4242, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0,
+          holders: [{ type: 'qom', path: HOSTILE_PATH }, { type: 'monitor', id: 'mon0' }] },
+      ],
+      ...(id === undefined ? {} : { id }),
+    }),
+  );
+  await server.listen({ path });
+  return server;
+}
+
 export const PROMETHEUS = '/usr/bin/prometheus';
 export const CHROMIUM = '/usr/bin/chromium';
 

@@ -9,10 +9,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpClient } from '../../src/runtime/index.js';
-import { QmpTestServer } from '../../src/testing/index.js';
+import type { QmpTestServer } from '../../src/testing/index.js';
 import { builtCli } from '../helpers/cli.js';
 import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
-import { deadSocket, installed, PROMETHEUS, simulatedFleet, startExporter, startPrometheus, tempDir, type Exporter, type Prometheus } from './helpers.js';
+import { deadSocket, hostileServer, HOSTILE_PATH, installed, PROMETHEUS, simulatedFleet, startExporter, startPrometheus, tempDir, type Exporter, type Prometheus } from './helpers.js';
 import { rmSync } from 'node:fs';
 
 const QEMU_MACHINE = [
@@ -22,25 +22,6 @@ const QEMU_MACHINE = [
   '-blockdev', 'driver=null-co,node-name=disk0', '-blockdev', 'driver=null-co,node-name=disk1',
   '-device', 'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io1,bus=rp0',
 ];
-
-/** A QOM path no real QEMU makes: quotes, backslashes, newlines, markup, a line separator. */
-export const HOSTILE_PATH = '/machine/peripheral/x"} 1\n# TYPE evil counter\\n<img src=x onerror="alert(1)">\u2028end';
-
-/** A server whose one IOThread is held by HOSTILE_PATH and by a kind of holder we do not know. */
-export async function hostileServer(path: string): Promise<QmpTestServer> {
-  const server = await QmpTestServer.create({ recordReceived: false });
-  server.on('query-iothreads').raw((id) =>
-    JSON.stringify({
-      return: [
-        { id: 'io<b>"0"</b>', 'thread-id': 4242, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0,
-          holders: [{ type: 'qom', path: HOSTILE_PATH }, { type: 'monitor', id: 'mon0' }] },
-      ],
-      ...(id === undefined ? {} : { id }),
-    }),
-  );
-  await server.listen({ path });
-  return server;
-}
 
 const ready = qemuAvailable() && builtCli('src/cli/main.js', 'exporter + Prometheus tests') && installed(PROMETHEUS, 'prometheus');
 
