@@ -87,6 +87,12 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
     // IOThreads with no holders: QEMU 7.2's io0 (until the hot-plug below) and spare.
     const idle = await prometheus.query('qemu_iothread_holders == 0');
     expect(idle.map((s) => `${s.metric.vm}/${s.metric.iothread}`).sort()).toEqual(['qemu72/io0', 'qemu72/spare']);
+    // The README's queries: idle IOThreads with their host thread, and an unbalanced pool.
+    const pinned = await prometheus.query('qemu_iothread_info * on (vm, iothread) group_left qemu_iothread_holders == 0');
+    expect(pinned.map((s) => s.metric.iothread).sort()).toEqual(['io0', 'spare']);
+    for (const s of pinned) expect(s.metric.thread_id).toMatch(/^[1-9]\d*$/);
+    const unbalanced = await prometheus.query('qemu_iothread_holders > on (vm) group_left 2 * avg by (vm) (qemu_iothread_holders)');
+    expect(unbalanced.map((s) => `${s.metric.vm}/${s.metric.iothread}`)).toEqual(['qemu72/io1']);
   });
 
   it('qemu_up is 0 for the dead socket and 1 for the others', async () => {
