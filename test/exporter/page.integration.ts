@@ -116,6 +116,23 @@ describe.runIf(ready)('the live page in headless Chromium', () => {
     expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1); // no reload
   });
 
+  it('with --hold, follows an unplug at once from its event (no periodic refresh for 10 minutes)', async () => {
+    const held = await startExporter(['--socket-dir', dir, '--hold', '--interval', '600']);
+    const second = await browser.newPage();
+    try {
+      await second.goto(`${held.url}/`);
+      const io1 = (): Promise<number> =>
+        second.evaluate(() => document.querySelectorAll('section[data-vm="vm002"] tr[data-iothread="io1"] li.holder').length);
+      await expect.poll(io1, { timeout: 10_000 }).toBe(4);
+      await using qmp = await QmpClient.connect({ path: join(dir, 'vm002.sock') });
+      await qmp.execute('device_del', { id: 'vscsi0' });
+      await expect.poll(io1, { timeout: 5000 }).toBe(3);
+    } finally {
+      await second.close();
+      await held.stop();
+    }
+  });
+
   it('shows a hostile QOM path and IOThread id as text: no element made, no script run', async () => {
     expect(await holders('evil', 'io<b>"0"</b>')).toEqual([`qom ${HOSTILE_PATH}`, 'monitor mon0']);
     expect(await page.locator('section[data-vm="evil"] td.id').textContent()).toBe('io<b>"0"</b>');
