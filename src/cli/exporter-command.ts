@@ -36,7 +36,7 @@ options:
       --timeout MS           most time one VM's refresh may take,
                              connecting included (default 5000)
       --interval SECONDS     refresh period while a page is open (default 2)
-      --concurrency N        most VMs refreshed at once (default 64)
+      --concurrency N        most VMs refreshed at once (default 32)
       --max-vms N            most VMs; further sockets in --socket-dir are
                              ignored (default 1000)
   -h, --help                 this text
@@ -130,7 +130,7 @@ export async function runExporter(argv: string[]): Promise<number> {
       socketDirs,
       hold: values.hold === true,
       timeout: positiveNumber(values.timeout, '--timeout', 5000, 3_600_000),
-      concurrency: positiveNumber(values.concurrency, '--concurrency', 64, 10_000),
+      concurrency: positiveNumber(values.concurrency, '--concurrency', 32, 10_000),
       maxVms,
       warn: (m) => process.stderr.write(`qapi-ts exporter: ${m}\n`),
     });

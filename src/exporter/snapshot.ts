@@ -56,11 +56,11 @@ export interface VmSnapshot {
 export interface SnapshotLimits {
   /** Most IOThreads of one VM (default 4096). */
   readonly maxIothreads: number;
-  /** Most characters of ids and holder names of one VM (default 1 MiB). */
+  /** Most characters of ids and holder names of one VM (default 256 KiB). */
   readonly maxBytes: number;
 }
 
-export const DEFAULT_SNAPSHOT_LIMITS: SnapshotLimits = { maxIothreads: 4096, maxBytes: 1 << 20 };
+export const DEFAULT_SNAPSHOT_LIMITS: SnapshotLimits = { maxIothreads: 4096, maxBytes: 256 * 1024 };
 
 /** A VM reported more than the limits allow. */
 export class SnapshotLimitError extends Error {
