@@ -15,8 +15,9 @@ const USAGE = `usage: qapi-ts exporter --listen HOST:PORT [--socket [NAME=]PATH]
 
 Serves the IOThreads of many QEMUs and who uses them (holders): for
 Prometheus at /metrics, and as a live page at /. Each scrape refreshes
-every VM, concurrently, each within --timeout; a VM that cannot be reached
-is qemu_up 0 and never delays the others beyond that.
+every VM, concurrently, each within --timeout, and answers within
+--deadline; a VM that cannot be reached is qemu_up 0 and never delays the
+others.
 
 targets (at least one; repeatable):
   -s, --socket [NAME=]PATH   a QMP unix socket; the VM is named NAME, or
@@ -35,6 +36,10 @@ options:
                              other tools can use the monitor in between
       --timeout MS           most time one VM's refresh may take,
                              connecting included (default 5000)
+      --deadline MS          most time a scrape waits for the refresh (default
+                             800); VMs not refreshed by then are reported
+                             from their previous refresh (see
+                             qemu_exporter_snapshot_age_seconds)
       --interval SECONDS     refresh period while a page is open (default 2)
       --concurrency N        most VMs refreshed at once (default 32)
       --max-vms N            most VMs; further sockets in --socket-dir are
@@ -52,6 +57,7 @@ const OPTIONS = {
   hold: { type: 'boolean' },
   timeout: { type: 'string' },
   interval: { type: 'string' },
+  deadline: { type: 'string' },
   concurrency: { type: 'string' },
   'max-vms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -134,7 +140,10 @@ export async function runExporter(argv: string[]): Promise<number> {
       maxVms,
       warn: (m) => process.stderr.write(`qapi-ts exporter: ${m}\n`),
     });
-    server = new ExporterServer(fleet, { interval: positiveNumber(values.interval, '--interval', 2, 86_400, false) * 1000 });
+    server = new ExporterServer(fleet, {
+      interval: positiveNumber(values.interval, '--interval', 2, 86_400, false) * 1000,
+      deadline: positiveNumber(values.deadline, '--deadline', 800, 3_600_000),
+    });
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`qapi-ts exporter: ${e.message}\n${USAGE}`);

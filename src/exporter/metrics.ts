@@ -42,7 +42,7 @@ function sample(value: string): string {
 }
 
 /** The metrics page for these snapshots (and the count of ignored sockets). */
-export function renderMetrics(snapshots: readonly VmSnapshot[], extra: { ignored?: number } = {}): string {
+export function renderMetrics(snapshots: readonly VmSnapshot[], extra: { ignored?: number; now?: number } = {}): string {
   const up = new Family('qemu_up', 'Whether the last refresh of the VM over QMP succeeded (1) or failed to connect or talk QMP (0).');
   const info = new Family('qemu_iothread_info', 'An IOThread of the VM; thread_id is the host thread (what taskset pins).');
   const holder = new Family('qemu_iothread_holder', 'A holder of the IOThread (type qom: QOM path, block-node: node name, others as QEMU names them); the value counts its registrations.');
@@ -55,12 +55,15 @@ export function renderMetrics(snapshots: readonly VmSnapshot[], extra: { ignored
   const source = new Family('qemu_iothread_holders_source', 'Where the holders come from: reported by QEMU, or derived from the QOM tree.');
   const seconds = new Family('qemu_exporter_scrape_duration_seconds', 'How long the exporter\'s last refresh of the VM took.');
   const commands = new Family('qemu_exporter_scrape_commands', 'QMP commands the exporter\'s last refresh of the VM sent.');
+  const age = new Family('qemu_exporter_snapshot_age_seconds', 'How old the data of the VM is: since its last refresh ended.');
+  const now = extra.now ?? Date.now();
 
   for (const s of snapshots) {
     const vm = ['vm', s.vm] as const;
     up.add([vm], s.up ? 1 : 0);
     seconds.add([vm], s.seconds);
     commands.add([vm], s.commands);
+    age.add([vm], Math.max(0, (now - s.at) / 1000));
     if (!s.up) continue;
     if (s.source !== undefined) source.add([vm, ['source', s.source]], 1);
     for (const t of s.iothreads) {
@@ -79,7 +82,7 @@ export function renderMetrics(snapshots: readonly VmSnapshot[], extra: { ignored
   ignored.add([], extra.ignored ?? 0);
 
   const out: string[] = [];
-  for (const f of [up, info, holder, holders, pollMax, pollGrow, pollShrink, pollWeight, maxBatch, source, seconds, commands, ignored]) {
+  for (const f of [up, info, holder, holders, pollMax, pollGrow, pollShrink, pollWeight, maxBatch, source, seconds, commands, age, ignored]) {
     if (f.lines.length === 0) continue;
     out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} gauge`, ...f.lines);
   }

@@ -4,9 +4,17 @@
  * | path | serves |
  * |---|---|
  * | `/metrics` | the Prometheus text format, from a refresh of every VM made for this scrape (scrapes at the same time share one) |
+ * | `/api/state` | `{"at": ms, "vms": [VmSnapshot…]}` after a refresh (the same way) |
  * | `/` (`/page.js`, `/page.css`) | the live page |
  * | `/events` | server-sent events for the page: a `state` event (the JSON of `/api/state`) after every refresh |
- * | `/api/state` | `{"at": ms, "vms": [VmSnapshot…]}` after a refresh |
+ *
+ * A scrape waits for the refresh at most `deadline` ms: a VM whose
+ * refresh is still under way then (a slow or hung one, or all of them on
+ * a starved machine) is reported from its previous refresh, and its own
+ * refresh goes on (the next scrape joins it), so a scrape answers within
+ * the deadline whatever the VMs do. A VM whose first refresh has not
+ * ended is left out. `qemu_exporter_snapshot_age_seconds` says how old
+ * each VM's data is.
  *
  * While at least one page listens, the fleet is refreshed every
  * `interval` ms, and at once when a held VM's events say it changed.
@@ -27,6 +35,8 @@ export interface ExporterServerOptions {
   readonly interval?: number;
   /** Most pages listening at once (default 32). */
   readonly maxViewers?: number;
+  /** Most milliseconds a scrape waits for the refresh (default 800). */
+  readonly deadline?: number;
 }
 
 interface Viewer {
@@ -42,6 +52,7 @@ export class ExporterServer {
   private readonly viewers = new Set<Viewer>();
   private readonly interval: number;
   private readonly maxViewers: number;
+  private readonly deadline: number;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private stopped = false;
@@ -53,6 +64,7 @@ export class ExporterServer {
   ) {
     this.interval = options.interval ?? 2000;
     this.maxViewers = options.maxViewers ?? 32;
+    this.deadline = options.deadline ?? 800;
     this.http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
@@ -98,12 +110,13 @@ export class ExporterServer {
     const path = (req.url ?? '/').split('?')[0];
     switch (path) {
       case '/metrics': {
-        const body = renderMetrics(await this.fleet.refreshAll(), { ignored: this.fleet.ignored });
+        await this.refreshWithin();
+        const body = renderMetrics(this.fleet.latest().filter((s) => s.at > 0), { ignored: this.fleet.ignored, now: Date.now() });
         this.publish();
         return send(res, 200, CONTENT_TYPE, body);
       }
       case '/api/state':
-        await this.fleet.refreshAll();
+        await this.refreshWithin();
         this.publish();
         return send(res, 200, 'application/json; charset=utf-8', this.stateJson());
       case '/':
@@ -122,6 +135,16 @@ export class ExporterServer {
       default:
         return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /\n');
     }
+  }
+
+  /** The refresh of every VM, waited for at most `deadline` ms (it goes on after that). */
+  private async refreshWithin(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.fleet.refreshAll(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deadline))),
+    ]);
+    clearTimeout(timer);
   }
 
   private stateJson(): string {

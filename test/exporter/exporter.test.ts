@@ -134,6 +134,26 @@ describe('the fleet', () => {
     for (const socket of held) socket.destroy();
   });
 
+  it('a scrape waits for the refresh only until its deadline: a VM still being refreshed is left out, then reported', async () => {
+    const dir = tempDir();
+    await simulated(join(dir, 'ok.sock'));
+    const held: Socket[] = [];
+    const silent: Server = createServer((socket) => void held.push(socket));
+    await new Promise<void>((r) => silent.listen(join(dir, 'hung.sock'), r));
+    servers.push({ close: () => new Promise<void>((r) => silent.close(() => r())) });
+    const f = fleet({ socketDirs: [dir], timeout: 3000 });
+    const http = new ExporterServer(f, { deadline: 300 });
+    servers.push(http);
+    const { port } = await http.listen('127.0.0.1', 0);
+    const first = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(first).toContain('qemu_up{vm="ok"} 1\n');
+    expect(first).not.toContain('vm="hung"');
+    expect(first).toMatch(/^qemu_exporter_snapshot_age_seconds\{vm="ok"\} [\d.e-]+$/m);
+    // Its refresh ends with the timeout; a later scrape reports it.
+    await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), { timeout: 10_000, interval: 200 }).toContain('qemu_up{vm="hung"} 0\n');
+    for (const socket of held) socket.destroy();
+  });
+
   it('a VM that answers too much is down with a limit error; at most maxVms VMs are kept', async () => {
     const dir = tempDir();
     const big = await QmpTestServer.create({ recordReceived: false });
@@ -204,7 +224,7 @@ describe('hostile data', () => {
       JSON.stringify({
         return: [
           { id: 'io"0\\', 'thread-id': 7, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, 'poll-weight': 3,
-            holders: [{ type: 'qom', path: HOSTILE }, { type: 'monitor', id: 'mon0' }, { type: 'block-node', 'node-name': 'n' }, { type: 'block-node', 'node-name': 'n' }] },
+            holders: [{ type: 'qom', path: HOSTILE }, { type: 'kind-from-the-future', id: 'thing0' }, { type: 'block-node', 'node-name': 'n' }, { type: 'block-node', 'node-name': 'n' }] },
           { id: 'io"0\\', 'thread-id': 8, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, holders: [] },
         ],
         ...(id === undefined ? {} : { id }),
@@ -225,7 +245,7 @@ describe('hostile data', () => {
     const t = s!.iothreads[0]!;
     expect(t.holders).toEqual([
       { type: 'qom', holder: HOSTILE, count: 1 },
-      { type: 'monitor', holder: 'mon0', count: 1 },
+      { type: 'kind-from-the-future', holder: 'thing0', count: 1 },
       { type: 'block-node', holder: 'n', count: 2 },
     ]);
     expect(t.entries).toBe(4);
@@ -236,7 +256,7 @@ describe('hostile data', () => {
     expect(lines.filter((l) => l.startsWith('# TYPE evil'))).toEqual([]);
     expect(text).toContain(`holder="${escapeLabel(HOSTILE)}"} 1\n`);
     expect(escapeLabel(HOSTILE)).toBe('/machine/peripheral/x\\"}\\\\n 1\\n# TYPE evil gauge\\n<img src=x onerror=\\"alert(1)\\">\u2028\u0000');
-    expect(text).toContain('qemu_iothread_holder{vm="evil",iothread="io\\"0\\\\",type="monitor",holder="mon0"} 1\n');
+    expect(text).toContain('qemu_iothread_holder{vm="evil",iothread="io\\"0\\\\",type="kind-from-the-future",holder="thing0"} 1\n');
     expect(text).toContain('qemu_iothread_holder{vm="evil",iothread="io\\"0\\\\",type="block-node",holder="n"} 2\n');
     expect(text).toContain('qemu_iothread_poll_weight{vm="evil",iothread="io\\"0\\\\"} 3\n');
   });

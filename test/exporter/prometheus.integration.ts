@@ -105,8 +105,8 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
     expect(more).toEqual([]);
     expect(series?.metric.holder).toBe(HOSTILE_PATH);
     expect(series?.metric.iothread).toBe('io<b>"0"</b>');
-    const monitor = await prometheus.query('qemu_iothread_holder{vm="evil",type="monitor"}');
-    expect(monitor[0]?.metric.holder).toBe('mon0');
+    const future = await prometheus.query('qemu_iothread_holder{vm="evil",type="kind-from-the-future"}');
+    expect(future[0]?.metric.holder).toBe('thing0');
     expect(await prometheus.query('evil')).toEqual([]);
   });
 
