@@ -11,7 +11,7 @@
  * Memory is bounded in total: at most `maxVms` VMs (sockets beyond that
  * are ignored, with a warning), each snapshot within its limits.
  */
-import { lstat, readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { QmpTarget } from '../runtime/transport.js';
 import type { VmSnapshot } from './snapshot.js';
@@ -110,7 +110,7 @@ export class Fleet {
     return vms.map((vm) => vm.latest);
   }
 
-  /** Unix sockets in the directories → VMs; gone ones dropped. */
+  /** Unix sockets (or symlinks to them) in the directories → VMs; gone ones dropped. */
   async scan(): Promise<void> {
     const dirs = this.options.socketDirs ?? [];
     if (dirs.length === 0) return;
@@ -124,7 +124,8 @@ export class Fleet {
         this.warnOnce(`dir:${dir}`, `cannot read --socket-dir ${dir}: ${(e as Error).message}`);
         continue;
       }
-      const stats = await Promise.all(names.map((n) => lstat(join(dir, n)).catch(() => null)));
+      // stat, not lstat: a symlink to a socket elsewhere (a VM's own directory) counts, under the link's name.
+      const stats = await Promise.all(names.map((n) => stat(join(dir, n)).catch(() => null)));
       names.forEach((n, i) => {
         if (stats[i]?.isSocket()) files.push(join(dir, n));
       });

@@ -6,7 +6,7 @@
  * escaping. The same, scraped by a real Prometheus and shown in a real
  * browser: prometheus.integration.ts, page.integration.ts.
  */
-import { linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdtempSync, symlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,8 +112,15 @@ describe('the fleet', () => {
     await simulated(join(dir, 'x.sock'));
     await simulated(join(dir, 'x.qmp'));
     await simulated(join(dir, 'y.monitor.sock'));
+    // A link to a socket in a VM's own directory (libvirt's layout) is a VM under the link's name.
+    const elsewhere = tempDir();
+    await simulated(join(elsewhere, 'monitor.sock'));
+    symlinkSync(join(elsewhere, 'monitor.sock'), join(dir, 'web1'));
+    symlinkSync(join(elsewhere, 'missing.sock'), join(dir, 'dangling'));
     const f = fleet({ socketDirs: [dir] });
-    expect((await f.refreshAll()).map((s) => s.vm)).toEqual(['x.qmp', 'x.sock', 'y.monitor']);
+    const all = await f.refreshAll();
+    expect(all.map((s) => s.vm)).toEqual(['web1', 'x.qmp', 'x.sock', 'y.monitor']);
+    expect(all.every((s) => s.up)).toBe(true);
     expect(parseSocketSpec('/run/vm/web1.qmp')).toEqual({ name: 'web1', target: { path: '/run/vm/web1.qmp' } });
     expect(parseSocketSpec('db=/run/vm/qmp.sock')).toEqual({ name: 'db', target: { path: '/run/vm/qmp.sock' } });
     expect(parseSocketSpec('/run/a=b/qmp.sock')).toEqual({ name: 'qmp', target: { path: '/run/a=b/qmp.sock' } });
