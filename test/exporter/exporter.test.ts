@@ -16,6 +16,7 @@ import { parseSocketSpec } from '../../src/cli/exporter-command.js';
 import { QmpClient } from '../../src/runtime/index.js';
 import { DEMO_MACHINE, faults, holderTrackingQemu, QmpTestServer } from '../../src/testing/index.js';
 import { builtCli, runCli } from '../helpers/cli.js';
+import { startExporter } from './helpers.js';
 
 const dirs: string[] = [];
 const servers: { close(): Promise<void> }[] = [];
@@ -313,5 +314,20 @@ describe.runIf(builtCli('src/cli/main.js', 'qapi-ts exporter CLI tests'))('qapi-
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr).toMatch(/^qapi-ts exporter: /);
     }
+  });
+
+  it('serves until SIGTERM, then exits 0; --help exits 0; a port in use exits 3', async () => {
+    const dir = tempDir();
+    await simulated(join(dir, 'vm1.sock'));
+    const exporter = await startExporter(['--socket-dir', dir]);
+    expect(await (await fetch(`${exporter.url}/metrics`)).text()).toContain('qemu_up{vm="vm1"} 1\n');
+    const busy = await runCli(['exporter', '--listen', exporter.url.replace('http://', ''), '--socket-dir', dir]);
+    expect(busy.code).toBe(3);
+    expect(busy.stderr).toMatch(/^qapi-ts exporter: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    exporter.run.child.kill('SIGTERM');
+    expect(await exporter.run.exited).toBe(0);
+    const help = await runCli(['exporter', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: qapi-ts exporter --listen HOST:PORT/);
   });
 });
