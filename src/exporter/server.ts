@@ -71,7 +71,7 @@ export class ExporterServer {
         res.end(`internal error: ${e instanceof Error ? e.message : String(e)}\n`);
       });
     });
-    // Bounded: scrapers and pages are few; anything beyond this is refused by the kernel's backlog.
+    // Bounded: scrapers and pages are few; Node closes connections beyond this at once.
     this.http.maxConnections = 256;
     this.offChange = fleet.onChange((vm) => {
       if (this.viewers.size === 0) return;
