@@ -43,6 +43,7 @@ section.vm h2 { font-size: 1.1em; margin: .2em 0; display: flex; gap: .8em; alig
 .badge { font-size: .8em; font-weight: normal; padding: 0 .5em; border-radius: 3px; border: 1px solid currentColor; }
 .badge.up { color: var(--ok); }
 .badge.down { color: var(--down); }
+.badge.pending { color: var(--muted); }
 .meta { font-size: .8em; font-weight: normal; color: var(--muted); }
 .error { color: var(--down); white-space: pre-wrap; word-break: break-all; }
 table { border-collapse: collapse; width: 100%; }
@@ -117,12 +118,14 @@ export const PAGE_JS = `'use strict';
     section.dataset.vm = vm.vm;
     var h2 = el('h2');
     h2.appendChild(el('span', 'name', vm.vm));
-    h2.appendChild(el('span', 'badge ' + (vm.up ? 'up' : 'down'), vm.up ? 'up' : 'down'));
+    var state = vm.up ? 'up' : vm.at === 0 ? 'pending' : 'down';
+    h2.appendChild(el('span', 'badge ' + state, state === 'pending' ? 'first refresh under way' : state));
     var meta = vm.target + ' · ' + Math.round(vm.seconds * 1000) + ' ms';
     if (vm.up) meta = (vm.source === 'reported' ? 'holders reported by QEMU' : 'holders derived from QOM') + ' · ' + meta;
     h2.appendChild(el('span', 'meta', meta));
     section.appendChild(h2);
-    if (!vm.up) section.appendChild(el('p', 'error', vm.error || 'down'));
+    if (state === 'down') section.appendChild(el('p', 'error', vm.error || 'down'));
+    else if (state === 'pending') section.appendChild(el('p', 'none', 'waiting for its first answer'));
     else if (vm.iothreads.length === 0) section.appendChild(el('p', 'none', 'no IOThreads'));
     else section.appendChild(renderIothreads(vm));
     return section;
