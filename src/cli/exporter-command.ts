@@ -41,7 +41,7 @@ options:
                              from their previous refresh (see
                              qemu_exporter_snapshot_age_seconds)
       --interval SECONDS     refresh period while a page is open (default 2)
-      --concurrency N        most VMs refreshed at once (default 32)
+      --concurrency N        most VMs refreshed at once (default 16)
       --max-vms N            most VMs; further sockets in --socket-dir are
                              ignored (default 1000)
   -h, --help                 this text
@@ -136,7 +136,7 @@ export async function runExporter(argv: string[]): Promise<number> {
       socketDirs,
       hold: values.hold === true,
       timeout: positiveNumber(values.timeout, '--timeout', 5000, 3_600_000),
-      concurrency: positiveNumber(values.concurrency, '--concurrency', 32, 10_000),
+      concurrency: positiveNumber(values.concurrency, '--concurrency', 16, 10_000),
       maxVms,
       warn: (m) => process.stderr.write(`qapi-ts exporter: ${m}\n`),
     });

@@ -43,7 +43,7 @@ export interface VmOptions {
 export const DEFAULT_VM_OPTIONS: VmOptions = {
   timeout: 5000,
   hold: false,
-  maxMessageBytes: 8 << 20,
+  maxMessageBytes: 4 << 20,
   limits: DEFAULT_SNAPSHOT_LIMITS,
 };
 
