@@ -37,11 +37,11 @@ options:
       --timeout MS           most time one VM's refresh may take,
                              connecting included (default 5000)
       --deadline MS          most time a scrape waits for the refresh (default
-                             800); VMs not refreshed by then are reported
+                             500); VMs not refreshed by then are reported
                              from their previous refresh (see
                              qemu_exporter_snapshot_age_seconds)
       --interval SECONDS     refresh period while a page is open (default 2)
-      --concurrency N        most VMs refreshed at once (default 16)
+      --concurrency N        most VMs refreshed at once (default 32)
       --max-vms N            most VMs; further sockets in --socket-dir are
                              ignored (default 1000)
   -h, --help                 this text
@@ -136,13 +136,13 @@ export async function runExporter(argv: string[]): Promise<number> {
       socketDirs,
       hold: values.hold === true,
       timeout: positiveNumber(values.timeout, '--timeout', 5000, 3_600_000),
-      concurrency: positiveNumber(values.concurrency, '--concurrency', 16, 10_000),
+      concurrency: positiveNumber(values.concurrency, '--concurrency', 32, 10_000),
       maxVms,
       warn: (m) => process.stderr.write(`qapi-ts exporter: ${m}\n`),
     });
     server = new ExporterServer(fleet, {
       interval: positiveNumber(values.interval, '--interval', 2, 86_400, false) * 1000,
-      deadline: positiveNumber(values.deadline, '--deadline', 800, 3_600_000),
+      deadline: positiveNumber(values.deadline, '--deadline', 500, 3_600_000),
     });
   } catch (e) {
     if (e instanceof UsageError) {

@@ -27,7 +27,7 @@ export interface FleetOptions extends Partial<VmOptions> {
   readonly targets?: readonly NamedTarget[];
   /** Directories whose unix sockets are VMs (named by file name without extension). */
   readonly socketDirs?: readonly string[];
-  /** Most refreshes at once (default 16). */
+  /** Most refreshes at once (default 32). */
   readonly concurrency?: number;
   /** Most VMs (default 1000). */
   readonly maxVms?: number;
@@ -60,7 +60,7 @@ export class Fleet {
       ...Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in DEFAULT_VM_OPTIONS)),
       onChange: (vm) => this.changed(vm),
     };
-    this.concurrency = options.concurrency ?? 16;
+    this.concurrency = options.concurrency ?? 32;
     this.maxVms = options.maxVms ?? 1000;
     this.warn = options.warn ?? (() => undefined);
     for (const { name, target } of options.targets ?? []) {

@@ -35,7 +35,7 @@ export interface ExporterServerOptions {
   readonly interval?: number;
   /** Most pages listening at once (default 32). */
   readonly maxViewers?: number;
-  /** Most milliseconds a scrape waits for the refresh (default 800). */
+  /** Most milliseconds a scrape waits for the refresh (default 500). */
   readonly deadline?: number;
 }
 
@@ -64,7 +64,7 @@ export class ExporterServer {
   ) {
     this.interval = options.interval ?? 2000;
     this.maxViewers = options.maxViewers ?? 32;
-    this.deadline = options.deadline ?? 800;
+    this.deadline = options.deadline ?? 500;
     this.http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
