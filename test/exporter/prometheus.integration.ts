@@ -133,11 +133,15 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
     const [latest] = await until('scrape_duration_seconds{job="qemu"}', (r) => (r.length === 1 ? r : undefined));
     const [worst] = await prometheus.query('max_over_time(scrape_duration_seconds{job="qemu"}[1m])');
     const slowest = await prometheus.query('topk(3, qemu_exporter_scrape_duration_seconds)');
-    const median = await prometheus.query('quantile(0.5, qemu_exporter_scrape_duration_seconds)');
+    const vmMedian = await prometheus.query('quantile(0.5, qemu_exporter_scrape_duration_seconds)');
     process.stderr.write(
       `prometheus: scrape_duration_seconds latest ${latest?.value[1]}, worst in the last minute ${worst?.value[1]}; ` +
-        `slowest VM refreshes ${slowest.map((s) => `${s.metric.vm} ${s.value[1]}`).join(', ')}; median ${median[0]?.value[1]}\n`,
+        `slowest VM refreshes ${slowest.map((s) => `${s.metric.vm} ${s.value[1]}`).join(', ')}; median ${vmMedian[0]?.value[1]}\n`,
     );
-    expect(Number(latest?.value[1])).toBeLessThan(1);
+    // The median of the test's scrapes: one scrape can be held up by the machine (2 cores shared by
+    // every test file running at once, Prometheus included), not by the exporter (see --deadline).
+    const [median] = await prometheus.query('quantile_over_time(0.5, scrape_duration_seconds{job="qemu"}[1m])');
+    process.stderr.write(`prometheus: median scrape_duration_seconds ${median?.value[1]}\n`);
+    expect(Number(median?.value[1])).toBeLessThan(1);
   });
 });
