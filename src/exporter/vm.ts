@@ -73,7 +73,7 @@ export class Vm {
     readonly where: QmpTarget,
     readonly options: VmOptions = DEFAULT_VM_OPTIONS,
   ) {
-    this.target = 'path' in where ? `unix:${where.path}` : `tcp:${describeTarget(where)}`;
+    this.target = describeTarget(where);
     this.latestSnapshot = { vm: name, target: this.target, up: false, error: 'not refreshed yet', iothreads: [], seconds: 0, commands: 0, at: 0 };
     if (options.hold) this.scheduleReconnect(0);
   }

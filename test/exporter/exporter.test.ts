@@ -108,6 +108,17 @@ describe('the fleet', () => {
     expect([...byVm(await f.refreshAll()).keys()]).toEqual(['b']);
   });
 
+  it('--tcp targets: a VM on a TCP port, named as given', async () => {
+    const server = await QmpTestServer.create({ recordReceived: false });
+    server.use(holderTrackingQemu({ boot: DEMO_MACHINE }));
+    const where = (await server.listen({ host: '127.0.0.1', port: 0 })) as { host: string; port: number };
+    servers.push(server);
+    const { parseTcpSpec } = await import('../../src/cli/exporter-command.js');
+    const f = fleet({ targets: [parseTcpSpec(`lab=127.0.0.1:${where.port}`)] });
+    const [s] = await f.refreshAll();
+    expect(s).toMatchObject({ vm: 'lab', target: `tcp:127.0.0.1:${where.port}`, up: true, source: 'reported' });
+  });
+
   it('names by file name without extension; two files with the same stem go by their whole names', async () => {
     const dir = tempDir();
     await simulated(join(dir, 'x.sock'));
