@@ -40,6 +40,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandRun
     summary: 'show every IOThread and who uses it (holders), once or watched',
     load: async () => (await import('./iothreads-command.js')).runIothreads,
   },
+  exporter: {
+    summary: 'serve the IOThreads of many VMs to Prometheus (/metrics) and as a live page',
+    load: async () => (await import('./exporter-command.js')).runExporter,
+  },
   probe: {
     summary: 'ask a live QEMU what it supports (libvirt-style schema queries)',
     load: async () => (await import('./probe-command.js')).runProbe,
