@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JsonParseError } from '../../src/runtime/errors.js';
-import { MAX_JSON_DEPTH, parseJson, previewJson, stringifyJson } from '../../src/runtime/json.js';
+import { MAX_JSON_DEPTH, PARSE_FIRST_LIMIT, parseJson, previewJson, stringifyJson } from '../../src/runtime/json.js';
 
 const nested = (depth: number, inner = '1'): string => '['.repeat(depth) + inner + ']'.repeat(depth);
 
@@ -117,8 +117,11 @@ describe('parseJson nesting limit (QEMU accepts 1024 levels, and so do we)', () 
   });
 
   it('refuses 1025 levels, and 100,000, on every path, with a located JsonParseError', () => {
+    // Up to PARSE_FIRST_LIMIT characters the fast path checks depth after
+    // JSON.parse; 300,000 levels are beyond it (brackets scanned first).
+    expect(2 * 300_000).toBeGreaterThan(PARSE_FIRST_LIMIT);
     for (const [path, inner] of Object.entries(paths)) {
-      for (const depth of [1025, 10_000, 100_000]) {
+      for (const depth of [1025, 10_000, 100_000, 300_000]) {
         const e = parseError(nested(depth, inner));
         expect(e.message, `${path} ${depth}`).toBe('nesting deeper than 1024 levels at position 1024');
         expect(e.position).toBe(1024);
