@@ -16,15 +16,18 @@
  * `JsonParseError`. Neither parsing nor writing recurses on the data, so
  * no input can overflow the stack.
  *
- * Fast path: when the text has no run of 16+ digits (every integer is then
- * safe), no `__proto__` and no `\u` escape (which could spell it), it goes
- * to `JSON.parse`, and the depth is checked on the result (a walk of its
- * containers, a fraction of the cost of scanning the text's characters),
- * unless the text is too short to nest too deep (under 2 × 1025
- * characters). Text longer than `PARSE_FIRST_LIMIT` has its brackets
- * scanned before `JSON.parse` instead: V8 parses deeply nested text
- * several times slower than flat text, so a hostile peer's deep message
- * is refused before it is parsed. Otherwise a small exact parser runs.
+ * Fast path: when the text has no `__proto__` and no `\u` escape (which
+ * could spell it), it goes to `JSON.parse`, and the depth is checked on
+ * the result (a walk of its containers, a fraction of the cost of scanning
+ * the text's characters), unless the text is too short to nest too deep
+ * (under 2 × 1025 characters). Text longer than `PARSE_FIRST_LIMIT` has
+ * its brackets scanned before `JSON.parse` instead: V8 parses deeply
+ * nested text several times slower than flat text, so a hostile peer's
+ * deep message is refused before it is parsed. Where the text has a run
+ * of 16+ digits (an integer that may be beyond 2^53), such integer
+ * literals are rewritten as marked strings for `JSON.parse` and turned
+ * into bigints in the same walk (parseWithBigInts). Whatever that path
+ * cannot take, or JSON.parse refuses, a small exact parser reads.
  *
  * Bad input throws `JsonParseError` (code `QMP_ERR_JSON`), never anything
  * else.
