@@ -1,30 +1,36 @@
 // How long `qapi-ts check` takes on QEMU 10.0's full system schema, from
 // process start to exit, side by side with a bare `node` start (the floor)
-// and, when QEMU_SRC names a QEMU source tree, QEMU's own Python frontend.
+// and, when QEMU_SRC names a QEMU source tree, QEMU's own Python frontend
+// (its bytecode cache warmed by the warm-up round). The commands run in
+// interleaved rounds (bench/common.mjs), and the ratio is the median of
+// the per-round ratios, so load that comes and goes hits both alike.
 //
-//   npm run bench:frontend [-- --runs N]
+//   QEMU_SRC=/path/to/qemu npm run bench:frontend [-- --runs N] [--schema PATH]
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { report, requireFile, sharedRoot, repoRoot, timeRuns } from './common.mjs';
+import { report, reportDifference, reportRatio, requireFile, sharedRoot, repoRoot, sorted, timeRounds } from './common.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, schema: { type: 'string' } } });
 const runs = Number(values.runs);
 const schema = requireFile(values.schema ?? join(sharedRoot, 'corpus/qemu-10.0/qapi/qapi-schema.json'), 'schema');
 requireFile(join(repoRoot, 'dist/src/cli/main.js'), 'build output (run npm run build)');
 
-console.log(`schema: ${schema}\nruns: ${runs} (median reported)\n`);
-const floor = report('node (empty script)', timeRuns([process.execPath, '-e', ''], { runs }));
-const ours = report('qapi-ts check', timeRuns([process.execPath, join(repoRoot, 'bin/qapi-ts'), 'check', schema], { runs }));
-
-let theirs;
+const commands = [
+  { label: 'node (empty script)', argv: [process.execPath, '-e', ''] },
+  { label: 'qapi-ts check', argv: [process.execPath, join(repoRoot, 'bin/qapi-ts'), 'check', schema] },
+];
 const qemu = process.env.QEMU_SRC;
-if (qemu && existsSync(join(qemu, 'scripts/qapi/schema.py'))) {
+const withQemu = qemu !== undefined && existsSync(join(qemu, 'scripts/qapi/schema.py'));
+if (withQemu) {
   const py = `import sys; sys.path.insert(0, ${JSON.stringify(join(qemu, 'scripts'))})\nfrom qapi.schema import QAPISchema\nQAPISchema(sys.argv[1])`;
-  theirs = report('QEMU scripts/qapi (python3)', timeRuns(['python3', '-c', py, schema], { runs }));
-} else {
-  console.log('QEMU scripts/qapi: set QEMU_SRC=/path/to/qemu to time it side by side');
+  commands.push({ label: 'QEMU scripts/qapi (python3)', argv: ['python3', '-c', py, schema] });
 }
+
+console.log(`schema: ${schema}\nruns: ${runs} interleaved rounds (medians reported)\n`);
+const times = timeRounds(commands, { runs });
+commands.forEach((c, i) => report(c.label, sorted(times[i])));
 console.log('');
-console.log(`qapi-ts check minus node start: ${(ours - floor).toFixed(1)} ms`);
-if (theirs !== undefined) console.log(`ratio qapi-ts/qemu: ${(ours / theirs).toFixed(2)}`);
+reportDifference('qapi-ts check minus node start', times[1], times[0]);
+if (withQemu) reportRatio('ratio qapi-ts/qemu (per round)', times[1], times[2]);
+else console.log('QEMU scripts/qapi: set QEMU_SRC=/path/to/qemu to time it side by side');

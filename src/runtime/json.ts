@@ -16,11 +16,18 @@
  * `JsonParseError`. Neither parsing nor writing recurses on the data, so
  * no input can overflow the stack.
  *
- * Fast path: when the text has no run of 16+ digits (every integer is then
- * safe), no `__proto__`, no `\u` escape (which could spell it), and cannot
- * be too deep (shorter than 2 × 1025 characters, or a scan of its brackets
- * says so), it goes straight to `JSON.parse`. Otherwise a small exact
- * parser runs.
+ * Fast path: when the text has no `__proto__` and no `\u` escape (which
+ * could spell it), it goes to `JSON.parse`, and the depth is checked on
+ * the result (a walk of its containers, a fraction of the cost of scanning
+ * the text's characters), unless the text is too short to nest too deep
+ * (under 2 × 1025 characters). Text longer than `PARSE_FIRST_LIMIT` has
+ * its brackets scanned before `JSON.parse` instead: V8 parses deeply
+ * nested text several times slower than flat text, so a hostile peer's
+ * deep message is refused before it is parsed. Where the text has a run
+ * of 16+ digits (an integer that may be beyond 2^53), such integer
+ * literals are rewritten as marked strings for `JSON.parse` and turned
+ * into bigints in the same walk (parseWithBigInts). Whatever that path
+ * cannot take, or JSON.parse refuses, a small exact parser reads.
  *
  * Bad input throws `JsonParseError` (code `QMP_ERR_JSON`), never anything
  * else.
@@ -50,22 +57,176 @@ export interface ParseJsonOptions {
   maxDepth?: number;
 }
 
+/**
+ * Longest text whose depth is checked after `JSON.parse` rather than
+ * before it (see the file comment): at most a fraction of a second of
+ * parsing for a message that is then refused for its depth.
+ */
+export const PARSE_FIRST_LIMIT = 512 * 1024;
+
 export function parseJson(text: string, options: ParseJsonOptions = {}): unknown {
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
-  if (
-    !LONG_DIGIT_RUN.test(text) &&
-    !text.includes('__proto__') &&
-    !text.includes('\\u') &&
-    (text.length < 2 * (maxDepth + 1) || !nestsDeeperThan(text, maxDepth))
-  ) {
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      // Fall through: the exact parser reports a located error.
-      void e;
+  if (!text.includes('__proto__') && !text.includes('\\u')) {
+    const canNest = text.length >= 2 * (maxDepth + 1);
+    const scanFirst = canNest && text.length > PARSE_FIRST_LIMIT;
+    if (!scanFirst || !nestsDeeperThan(text, maxDepth)) {
+      const longDigits = LONG_DIGIT_RUN.test(text);
+      const value = longDigits ? parseWithBigInts(text) : parseOrFail(text);
+      if (value !== FAILED) {
+        const checkDepth = canNest && !scanFirst;
+        if (longDigits ? reviveBigInts(value, checkDepth ? maxDepth : Infinity) : !checkDepth || !valueNestsDeeperThan(value, maxDepth)) {
+          return longDigits ? (value as { root: unknown }).root : value;
+        }
+      }
     }
   }
   return new ExactParser(text, maxDepth).parseDocument();
+}
+
+/** The exact parser, whatever the text (for tests that compare the paths). */
+export function parseJsonExact(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
+  return new ExactParser(text, maxDepth).parseDocument();
+}
+
+const FAILED = Symbol('not parsed');
+
+function parseOrFail(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // The exact parser reports a located error.
+    return FAILED;
+  }
+}
+
+/**
+ * Marks a string that stands for an integer beyond 2^53 in the text given
+ * to JSON.parse: written as the escape `\u0000`, so no string of the data
+ * can start with it (the text has no `\u`, and raw control characters are
+ * not allowed in JSON strings).
+ */
+const BIGINT_MARK = '\\u0000';
+const DIGIT_RUN = /\d{16,}/g;
+
+/**
+ * JSON.parse of `text` with every integer literal beyond ±(2^53−1) written
+ * as a marked string, wrapped as `{ root }` for reviveBigInts, or FAILED
+ * (the exact parser then decides). Fractions and exponents stay numbers,
+ * as on the exact path.
+ *
+ * Digit runs are found with a regular expression, without telling apart
+ * those inside strings: rewriting one there always breaks the text (the
+ * string ends before the mark, and a backslash outside a string is never
+ * JSON), so JSON.parse fails and the exact parser reads it. Elsewhere a
+ * string token stands wherever a number token may, except as an object
+ * key (reviveBigInts refuses a marked key), so the rewrite never turns
+ * text that is not JSON into JSON; a leading zero, which would, is left to
+ * the exact parser.
+ */
+function parseWithBigInts(text: string): unknown {
+  let out = '';
+  let copied = 0;
+  DIGIT_RUN.lastIndex = 0;
+  for (let m = DIGIT_RUN.exec(text); m !== null; m = DIGIT_RUN.exec(text)) {
+    const runStart = m.index;
+    const runEnd = runStart + m[0].length;
+    const before = text.charCodeAt(runStart - 1);
+    const after = text.charCodeAt(runEnd);
+    // A fraction or an exponent: the literal is a double either way.
+    if (
+      before === 0x2e /* . */ || before === 0x2b /* + */ || before === 0x65 /* e */ || before === 0x45 /* E */ ||
+      after === 0x2e || after === 0x65 || after === 0x45
+    ) {
+      continue;
+    }
+    let start = runStart;
+    if (before === 0x2d /* - */) {
+      const sign = text.charCodeAt(runStart - 2);
+      if (sign === 0x65 || sign === 0x45) continue; // e-123…: an exponent
+      start--;
+    }
+    if (text.charCodeAt(runStart) === 0x30 /* 0 */) return FAILED;
+    const literal = text.slice(start, runEnd);
+    const big = BigInt(literal);
+    if (big <= MAX_SAFE && big >= MIN_SAFE) continue;
+    out += `${text.slice(copied, start)}"${BIGINT_MARK}${literal}"`;
+    copied = runEnd;
+  }
+  const parsed = parseOrFail(copied === 0 ? text : out + text.slice(copied));
+  return parsed === FAILED ? FAILED : { root: parsed };
+}
+
+/**
+ * Turns the marked strings of parseWithBigInts back into bigints, in place
+ * (`holder.root` included). False when a key carries the mark (the text
+ * had an integer as a key: not JSON) or containers nest deeper than `max`.
+ * Iterative.
+ */
+function reviveBigInts(holder: unknown, max: number): boolean {
+  const stack: Record<string, unknown>[] = [holder as Record<string, unknown>];
+  const depths: number[] = [0];
+  while (stack.length > 0) {
+    const container = stack.pop() as Record<string, unknown>;
+    const depth = depths.pop() as number;
+    if (depth > max) return false;
+    if (Array.isArray(container)) {
+      for (let i = 0; i < container.length; i++) {
+        const child: unknown = container[i];
+        if (typeof child === 'object' && child !== null) {
+          stack.push(child as Record<string, unknown>);
+          depths.push(depth + 1);
+        } else if (typeof child === 'string' && child.charCodeAt(0) === 0) {
+          container[i] = BigInt(child.slice(1));
+        }
+      }
+    } else {
+      for (const key in container) {
+        if (key.charCodeAt(0) === 0) return false;
+        const child = container[key];
+        if (typeof child === 'object' && child !== null) {
+          stack.push(child as Record<string, unknown>);
+          depths.push(depth + 1);
+        } else if (typeof child === 'string' && child.charCodeAt(0) === 0) {
+          container[key] = BigInt(child.slice(1));
+        }
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * Whether arrays and objects in a parsed value nest deeper than `max`
+ * (the outermost counts as 1). Iterative, and stops at the first one too
+ * deep.
+ */
+function valueNestsDeeperThan(root: unknown, max: number): boolean {
+  if (typeof root !== 'object' || root === null) return false;
+  const stack: object[] = [root];
+  const depths: number[] = [1];
+  while (stack.length > 0) {
+    const value = stack.pop() as Record<string, unknown>;
+    const depth = depths.pop() as number;
+    if (depth > max) return true;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const child: unknown = value[i];
+        if (typeof child === 'object' && child !== null) {
+          stack.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const key in value) {
+        const child = value[key];
+        if (typeof child === 'object' && child !== null) {
+          stack.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+  return false;
 }
 
 /**

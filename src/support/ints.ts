@@ -7,6 +7,7 @@
  * (`Int64Mode`); the 8- to 32-bit kinds are always plain numbers.
  */
 import { z } from 'zod';
+import { FAIL, withFast } from './fast.js';
 
 /** How int, int64, uint64 and size are represented. */
 export type Int64Mode = 'mixed' | 'bigint' | 'number';
@@ -29,11 +30,15 @@ export const INT_RANGES: Readonly<Record<IntKind, readonly [bigint, bigint]>> = 
 
 function smallInt(kind: IntKind): z.ZodType<number> {
   const [lo, hi] = INT_RANGES[kind];
-  return z
+  const min = Number(lo);
+  const max = Number(hi);
+  const schema = z
     .number({ error: `expected ${kind} (an integer)` })
     .int({ error: `expected ${kind} (an integer)` })
     .min(Number(lo), { error: `${kind} out of range (minimum ${lo})` })
     .max(Number(hi), { error: `${kind} out of range (maximum ${hi})` });
+  // Within these bounds an integer is a safe one, as zod's int() requires.
+  return withFast(schema, (value) => (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : FAIL));
 }
 
 /** A number for a message: at most 40 characters of it. */
@@ -78,7 +83,14 @@ function bigInt(kind: IntKind, mode: Int64Mode): z.ZodType<number | bigint> {
     if (mode === 'bigint') return BigInt(n);
     return n;
   });
-  return checked as unknown as z.ZodType<number | bigint>;
+  const unsigned = kind === 'uint64';
+  return withFast(checked as unknown as z.ZodType<number | bigint>, (value) => {
+    // A safe integer is within int64's range, and uint64's when not negative.
+    if (typeof value === 'number' ? !Number.isSafeInteger(value) || (unsigned && value < 0) : check64(kind, value, numberOnly) !== null) {
+      return FAIL;
+    }
+    return mode === 'bigint' ? BigInt(value as number | bigint) : value;
+  });
 }
 
 /** The validator of one integer kind under the given 64-bit mode. */

@@ -9,7 +9,26 @@
  */
 import { z } from 'zod';
 import { intValidator, shortNumber, type Int64Mode, type IntKind } from './ints.js';
-import { afterResult, customSchema, isPlainObject, nestingRef, runInPlace, runSchema, type Payload } from './nesting.js';
+import { afterResult, customSchema, isPlainObject, nestingRef, runInPlace, runSchema, STACK_LEVELS, type Payload } from './nesting.js';
+import {
+  FAIL,
+  arrayFast,
+  booleanFast,
+  enumFast,
+  fastOf,
+  lazyFast,
+  neverFast,
+  nullFast,
+  objectFast,
+  optionalFast,
+  stringFast,
+  unknownFast,
+  withFast,
+  compileObject,
+  layoutOf,
+  type FastFn,
+  type FastMember,
+} from './fast.js';
 
 /** Any zod schema, as the generated code handles them. */
 export type Schema = z.ZodType<unknown, unknown>;
@@ -90,28 +109,34 @@ function plainObject(...parts: unknown[]): Record<string, unknown> {
 export class ValidatorKit {
   readonly strict: boolean;
   readonly int64: Int64Mode;
-  readonly str: Schema = z.string();
-  readonly bool: Schema = z.boolean();
-  readonly null: Schema = z.null();
+  readonly str: Schema = withFast(z.string(), stringFast);
+  readonly bool: Schema = withFast(z.boolean(), booleanFast);
+  readonly null: Schema = withFast(z.null(), nullFast);
   /** `any`: any JSON value. */
-  readonly any: Schema = z.unknown();
+  readonly any: Schema = withFast(z.unknown(), unknownFast);
   /**
    * `number`: a finite double. Integers beyond 2^53 arrive as bigint and
    * are rounded to the nearest double, as `JSON.parse` would; one too large
    * for a double (it would be Infinity) is refused.
    */
-  readonly number: Schema = customSchema((payload) => {
-    const input = payload.value;
-    const value = typeof input === 'bigint' ? Number(input) : input;
-    if (typeof value !== 'number') {
-      payload.issues.push({ code: 'invalid_type', expected: 'number', input } as z.core.$ZodRawIssue);
-    } else if (!Number.isFinite(value)) {
-      payload.issues.push({ code: 'custom', input, message: `expected a finite number, got ${shortNumber(input)}` } as z.core.$ZodRawIssue);
-    } else {
-      payload.value = value;
-    }
-    return payload;
-  });
+  readonly number: Schema = withFast(
+    customSchema((payload) => {
+      const input = payload.value;
+      const value = typeof input === 'bigint' ? Number(input) : input;
+      if (typeof value !== 'number') {
+        payload.issues.push({ code: 'invalid_type', expected: 'number', input } as z.core.$ZodRawIssue);
+      } else if (!Number.isFinite(value)) {
+        payload.issues.push({ code: 'custom', input, message: `expected a finite number, got ${shortNumber(input)}` } as z.core.$ZodRawIssue);
+      } else {
+        payload.value = value;
+      }
+      return payload;
+    }),
+    (input) => {
+      const value = typeof input === 'bigint' ? Number(input) : input;
+      return typeof value === 'number' && Number.isFinite(value) ? value : FAIL;
+    },
+  );
   private readonly ints = new Map<IntKind, Schema>();
 
   constructor(options: KitOptions) {
@@ -129,11 +154,11 @@ export class ValidatorKit {
   }
 
   optional(schema: Schema): Schema {
-    return schema.optional() as Schema;
+    return withFast(schema.optional() as Schema, optionalFast(fastOf(schema)));
   }
 
   array(element: Schema): Schema {
-    return z.array(element) as unknown as Schema;
+    return withFast(z.array(element) as unknown as Schema, arrayFast(fastOf(element)));
   }
 
   /**
@@ -142,23 +167,25 @@ export class ValidatorKit {
    * `MAX_NESTING` (see nesting.ts).
    */
   lazy(thunk: Thunk): Schema {
-    return nestingRef(thunk);
+    return withFast(nestingRef(thunk), lazyFast(() => fastOf(thunk()), STACK_LEVELS));
   }
 
   /** An enum: the known values, plus (compatible kit) any other string. */
   enum(values: readonly string[]): Schema {
     if (!this.strict) return this.str;
-    if (values.length === 0) return z.never() as unknown as Schema;
-    return z.enum(values as [string, ...string[]]) as unknown as Schema;
+    if (values.length === 0) return withFast(z.never() as unknown as Schema, neverFast);
+    return withFast(z.enum(values as [string, ...string[]]) as unknown as Schema, enumFast(values));
   }
 
   /** A struct: exactly these members (strict) or at least these (compatible). */
   object(shape: Shape): Schema {
-    return this.withOwnMembers(shape, (this.strict ? z.strictObject(shape) : z.looseObject(shape)) as unknown as Schema);
+    const schema = (this.strict ? z.strictObject(shape) : z.looseObject(shape)) as unknown as Schema;
+    return this.withOwnMembers(shape, withFast(schema, objectFast(schema, shape, this.strict ? 'reject' : 'keep')));
   }
 
   private withOwnMembers(shape: Shape, schema: Schema): Schema {
     if (!Object.keys(shape).some((key) => INHERITED.has(key))) return schema;
+    // (No fast twin: such rare shapes are left to zod.)
     // A member named like something every object inherits (`constructor`,
     // `toString`…) must be read as an own member only: zod would see the
     // inherited value when the member is absent.
@@ -175,7 +202,8 @@ export class ValidatorKit {
    * declares), strict kit or not.
    */
   open(shape: Shape): Schema {
-    return this.withOwnMembers(shape, z.looseObject(shape) as unknown as Schema);
+    const schema = z.looseObject(shape) as unknown as Schema;
+    return this.withOwnMembers(shape, withFast(schema, objectFast(schema, shape, 'keep')));
   }
 
   /**
@@ -189,12 +217,15 @@ export class ValidatorKit {
   union(tag: string, base: Shape, branches: Readonly<Record<string, Thunk | null>>, older: OlderUnionLayout = {}): Schema {
     const baseKeys = new Set(Object.keys(base));
     const baseSchema = z.object(base) as unknown as Schema;
+    const baseFast = objectFast(baseSchema, base, 'strip');
     const known = Object.keys(branches);
     const strict = this.strict;
     const emptyRest = this.object({});
     const untaggedRest = older.untagged ? this.object(older.untagged) : null;
     const anyTag = older.anyTag ?? false;
-    return customSchema((payload, ctx) => {
+    const baseMembers = layoutOf(baseSchema)?.members;
+    const fast = baseFast && baseMembers && this.unionFast(tag, baseKeys, baseFast, baseMembers, branches, emptyRest, untaggedRest, anyTag);
+    const schema = customSchema((payload, ctx) => {
       const value = payload.value;
       if (!isPlainObject(value)) {
         payload.issues.push(notAnObject(value));
@@ -241,12 +272,94 @@ export class ValidatorKit {
       if (b instanceof Promise || r instanceof Promise) return Promise.all([b, r]).then(([br, rr]) => merge(br, rr));
       return merge(b, r);
     });
+    return withFast(schema, fast);
+  }
+
+  /** The fast twin of union() (see fast.ts): the same steps, without payloads. */
+  private unionFast(
+    tag: string,
+    baseKeys: ReadonlySet<string>,
+    baseFast: FastFn,
+    baseMembers: readonly FastMember[],
+    branches: Readonly<Record<string, Thunk | null>>,
+    emptyRest: Schema,
+    untaggedRest: Schema | null,
+    anyTag: boolean,
+  ): FastFn | undefined {
+    const emptyFast = fastOf(emptyRest);
+    const untaggedFast = untaggedRest === null ? null : fastOf(untaggedRest);
+    if (emptyFast === undefined || untaggedFast === undefined) return undefined;
+    const strict = this.strict;
+    const branchFast = new Map<string, FastFn | null>();
+    const fastOfBranch = (name: string): FastFn | null => {
+      let fn = branchFast.get(name);
+      if (fn === undefined) {
+        const thunk = branches[name];
+        fn = thunk ? (fastOf(thunk()) ?? null) : emptyFast;
+        branchFast.set(name, fn);
+      }
+      return fn;
+    };
+    // A known branch whose object layout is known: base and branch members
+    // checked in one compiled function, with the output plainObject(base,
+    // branch) gives below (base members, branch members, then the rest).
+    const baseInheritsNothing = !baseMembers.some((m) => INHERITED.has(m.key));
+    const combined = new Map<string, FastFn | null>();
+    const combinedOf = (name: string): FastFn | null => {
+      let fn = combined.get(name);
+      if (fn === undefined) {
+        const thunk = branches[name];
+        const layout = layoutOf(thunk ? thunk() : emptyRest);
+        // (Not when a key could be inherited: the split below reads own members only.)
+        const overlaps = layout?.members.some((m) => baseKeys.has(m.key) || INHERITED.has(m.key)) ?? true;
+        fn = layout === undefined || overlaps ? null : compileObject([...baseMembers, ...layout.members], layout.unknowns);
+        combined.set(name, fn);
+      }
+      return fn;
+    };
+    return (value, depth) => {
+      if (!isPlainObject(value)) return FAIL;
+      const tagValue = Object.hasOwn(value, tag) ? value[tag] : undefined;
+      const hasBranch = typeof tagValue === 'string' && Object.hasOwn(branches, tagValue);
+      if (hasBranch && baseInheritsNothing) {
+        const fn = combinedOf(tagValue);
+        if (fn !== null) return fn(value, depth);
+      }
+      const legacy = untaggedFast !== null && !Object.hasOwn(value, tag);
+      if (!hasBranch && !legacy && ((strict && !anyTag) || typeof tagValue !== 'string')) return FAIL;
+      const basePart = Object.create(null) as Record<string, unknown>;
+      const rest = Object.create(null) as Record<string, unknown>;
+      for (const key of Object.keys(value)) {
+        if (baseKeys.has(key)) basePart[key] = value[key];
+        else rest[key] = value[key];
+      }
+      const b = baseFast(basePart, depth);
+      if (b === FAIL) return FAIL;
+      if (!hasBranch && !legacy) return plainObject(rest, b);
+      const fn = legacy ? untaggedFast : fastOfBranch(tagValue as string);
+      if (fn === null) return FAIL;
+      const r = fn(rest, depth);
+      if (r === FAIL) return FAIL;
+      return plainObject(b, r);
+    };
   }
 
   /** An alternate: the branch is chosen by the value's JSON kind. */
   alternate(branches: Partial<Readonly<Record<AlternateKind, Thunk>>>): Schema {
     const kinds = Object.keys(branches) as AlternateKind[];
-    return customSchema((payload, ctx) => {
+    const fastByKind = new Map<AlternateKind, FastFn | null>();
+    const fast: FastFn = (value, depth) => {
+      const kind = jsonKind(value);
+      if (kind === 'other') return FAIL;
+      let fn = fastByKind.get(kind);
+      if (fn === undefined) {
+        const thunk = branches[kind];
+        fn = thunk ? (fastOf(thunk()) ?? null) : null;
+        fastByKind.set(kind, fn);
+      }
+      return fn === null ? FAIL : fn(value, depth);
+    };
+    const schema = customSchema((payload, ctx) => {
       const value = payload.value;
       const kind = jsonKind(value);
       const thunk = kind === 'other' ? undefined : branches[kind];
@@ -260,5 +373,6 @@ export class ValidatorKit {
       }
       return runInPlace(thunk(), payload, ctx);
     });
+    return withFast(schema, fast);
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JsonParseError } from '../../src/runtime/errors.js';
-import { MAX_JSON_DEPTH, parseJson, previewJson, stringifyJson } from '../../src/runtime/json.js';
+import { MAX_JSON_DEPTH, PARSE_FIRST_LIMIT, parseJson, parseJsonExact, previewJson, stringifyJson } from '../../src/runtime/json.js';
 
 const nested = (depth: number, inner = '1'): string => '['.repeat(depth) + inner + ']'.repeat(depth);
 
@@ -100,6 +100,85 @@ describe('parseJson', () => {
   });
 });
 
+describe('parseJson with integers beyond 2^53 (JSON.parse of the text with them marked)', () => {
+  /** The value, or the error's message, as comparable text. */
+  const outcome = (parse: () => unknown): string => {
+    try {
+      return JSON.stringify(parse(), (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    } catch (e) {
+      expect(e).toBeInstanceOf(JsonParseError);
+      return `error: ${(e as Error).message}`;
+    }
+  };
+  const same = (text: string): void => {
+    expect(outcome(() => parseJson(text)), text).toBe(outcome(() => parseJsonExact(text)));
+  };
+
+  it('gives exactly what the exact parser gives, on hand-picked texts', () => {
+    const texts = [
+      '18446744073709551552',
+      '-9223372036854775808',
+      '[9007199254740991, 9007199254740992, -9007199254740991, -9007199254740992, 1234567890123456]',
+      '{"a": "12345678901234567890", "b": 12345678901234567890, "c": 1.12345678901234567890}',
+      '{"d": 1e12345678901234567, "e": 12345678901234567890e2, "f": 1E-12345678901234567, "g": 1e+12345678901234567}',
+      '{"s": "x\\\\", "n": 12345678901234567890}',
+      '{"s": "x\\"y 12345678901234567890", "n": 12345678901234567890, "t": "\\\\\\"12345678901234567890"}',
+      '{12345678901234567890: 1}',
+      '[012345678901234567890]',
+      '[-012345678901234567890]',
+      '[--12345678901234567890]',
+      '[12345678901234567890 12345678901234567890]',
+      '[12345678901234567890"x"]',
+      '["12345678901234567890]',
+      '[12345678901234567890',
+      nested(1024, '18446744073709551615'),
+      nested(1025, '18446744073709551615'),
+      `[${'"a", '.repeat(1100)}{"x": [${nested(1023, '18446744073709551615')}]}]`,
+      `[${'"a", '.repeat(1100)}{"x": [${nested(1022, '18446744073709551615')}]}]`,
+    ];
+    for (const text of texts) same(text);
+  });
+
+  it('gives exactly what the exact parser gives, on random texts and their mutations', () => {
+    let seed = 19;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const digits = (n: number): string => Array.from({ length: n }, (_, i) => String(i === 0 ? 1 + rand(9) : rand(10))).join('');
+    const scalar = (): string => {
+      switch (rand(9)) {
+        case 0: return digits(1 + rand(25));
+        case 1: return `-${digits(1 + rand(25))}`;
+        case 2: return `${digits(1 + rand(20))}.${digits(1 + rand(20))}`;
+        case 3: return `${digits(1 + rand(20))}e${rand(2) ? '-' : ''}${digits(1 + rand(18))}`;
+        case 4: return `"${digits(rand(25))}"`;
+        case 5: return `"a\\"${digits(rand(20))}\\\\"`;
+        case 6: return 'true';
+        case 7: return 'null';
+        default: return `"\\\\${digits(17)}"`;
+      }
+    };
+    const value = (depth: number): string => {
+      if (depth > 4 || rand(3) === 0) return scalar();
+      const n = rand(5);
+      if (rand(2)) return `[${Array.from({ length: n }, () => value(depth + 1)).join(', ')}]`;
+      return `{${Array.from({ length: n }, (_, i) => `"k${i}${rand(2) ? digits(17) : ''}": ${value(depth + 1)}`).join(', ')}}`;
+    };
+    const junk = '"\\-.e0 1,:[]{}x';
+    for (let i = 0; i < 3000; i++) {
+      const text = value(0);
+      same(text);
+      // One character changed, inserted or removed.
+      const at = rand(text.length + 1);
+      const c = junk[rand(junk.length)]!;
+      same(text.slice(0, at) + c + text.slice(at + 1));
+      same(text.slice(0, at) + c + text.slice(at));
+      same(text.slice(0, at) + text.slice(at + 1));
+    }
+  });
+});
+
 describe('parseJson nesting limit (QEMU accepts 1024 levels, and so do we)', () => {
   // Exact path: a bigint or a \u escape sends the text to the exact parser.
   const paths = { fast: '1', exact: '12345678901234567890', escape: '"\\u0041"' };
@@ -117,8 +196,11 @@ describe('parseJson nesting limit (QEMU accepts 1024 levels, and so do we)', () 
   });
 
   it('refuses 1025 levels, and 100,000, on every path, with a located JsonParseError', () => {
+    // Up to PARSE_FIRST_LIMIT characters the fast path checks depth after
+    // JSON.parse; 300,000 levels are beyond it (brackets scanned first).
+    expect(2 * 300_000).toBeGreaterThan(PARSE_FIRST_LIMIT);
     for (const [path, inner] of Object.entries(paths)) {
-      for (const depth of [1025, 10_000, 100_000]) {
+      for (const depth of [1025, 10_000, 100_000, 300_000]) {
         const e = parseError(nested(depth, inner));
         expect(e.message, `${path} ${depth}`).toBe('nesting deeper than 1024 levels at position 1024');
         expect(e.position).toBe(1024);
