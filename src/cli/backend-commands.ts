@@ -9,6 +9,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
 import { generate, isOldestSchemaError } from '../backends/generate.js';
 import type { Int64Mode } from '../support/ints.js';
+import { DEFAULT_QEMU_VERSION, normalizeQemuVersion, qemuVersionProblem } from '../frontend/release.js';
+import { docLayoutHint, noteNewerRelease } from './frontend-commands.js';
 
 /** Doc-comment warnings shown without --warnings. */
 const SHOWN_WARNINGS = 5;
@@ -21,6 +23,8 @@ per QAPI module plus index.ts.
 options:
   -o, --out DIR            output directory (required)
   --strict-docs            doc-comment problems are errors (default: warnings)
+  --qemu-version V         read SCHEMA with the rules of QEMU release V (as for
+                           check; default ${DEFAULT_QEMU_VERSION}, the newest known)
   --support-import SPEC    module the generated code imports its support
                            library from (default: qapi-ts/support)
   --int64 MODE             int/int64/uint64/size as 'mixed' (number | bigint,
@@ -89,6 +93,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
     {
       out: { type: 'string', short: 'o' },
       'strict-docs': { type: 'boolean' },
+      'qemu-version': { type: 'string' },
       'support-import': { type: 'string' },
       int64: { type: 'string' },
       define: { type: 'string', multiple: true },
@@ -112,6 +117,8 @@ export async function runGenerate(argv: string[]): Promise<number> {
   };
   if (positionals.length !== 1) return usage('expected exactly one SCHEMA file');
   if (values.out === undefined) return usage('missing -o DIR');
+  const qemuVersion = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
+  if (normalizeQemuVersion(qemuVersion) === null) return usage(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`);
   const int64 = int64Mode(values.int64);
   if (int64 === undefined) return usage(int64Problem(values.int64));
   const language = values.language ?? 'ts';
@@ -119,6 +126,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (values['client-name'] !== undefined && !/^[A-Za-z_$][\w$]*$/.test(values['client-name'])) {
     return usage(`--client-name must be an identifier, not '${values['client-name']}'`);
   }
+  noteNewerRelease(qemuVersion, (text) => void process.stderr.write(text));
   let warnings = 0;
   const onWarning = (message: string): void => {
     warnings++;
@@ -130,6 +138,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
       outDir: values.out,
       strictDocs: values['strict-docs'] ?? false,
       onWarning,
+      qemuVersion,
       supportImport: values['support-import'],
       int64,
       defines: values.define,
@@ -157,6 +166,8 @@ export async function runGenerate(argv: string[]): Promise<number> {
   } catch (err) {
     if (isQapiError(err)) {
       process.stderr.write(`${err.format()}\n`);
+      const hint = docLayoutHint(positionals[0]!, err, qemuVersion);
+      if (hint !== null) process.stderr.write(`qapi-ts generate: ${hint}\n`);
       return 1;
     }
     if (isOldestSchemaError(err)) {
@@ -189,6 +200,8 @@ options:
   --oldest-schema FILE     the oldest QEMU release to accept messages of, as
                            for generate (what it lacks may be absent)
   --strict-docs            doc-comment problems are schema errors
+  --qemu-version V         read SCHEMA with the rules of QEMU release V (as for
+                           check; default ${DEFAULT_QEMU_VERSION})
   --warnings               list doc-comment warnings (default: a count)
   -h, --help               show this help
 
@@ -211,6 +224,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       define: { type: 'string', multiple: true },
       'oldest-schema': { type: 'string' },
       'strict-docs': { type: 'boolean' },
+      'qemu-version': { type: 'string' },
       warnings: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -220,6 +234,10 @@ export async function runVerify(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) return fail('expected exactly one TRANSCRIPT file', VERIFY_HELP);
   if (values.schema === undefined) return fail('missing --schema SCHEMA', VERIFY_HELP);
+  const qemuVersion = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
+  if (normalizeQemuVersion(qemuVersion) === null) {
+    return fail(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`, VERIFY_HELP);
+  }
   const int64 = int64Mode(values.int64);
   if (int64 === undefined) return fail(int64Problem(values.int64), VERIFY_HELP);
   const source = positionals[0]!;
@@ -229,6 +247,7 @@ export async function runVerify(argv: string[]): Promise<number> {
   } catch (err) {
     return fail(`cannot read ${source}: ${(err as Error).message}`);
   }
+  noteNewerRelease(qemuVersion, (text) => void process.stderr.write(text));
   const { parseTranscript, verifyEntries, formatReport } = await import('../backends/verify.js');
   const { loadValidators } = await import('../backends/load.js');
   const transcript = parseTranscript(text);
@@ -238,12 +257,16 @@ export async function runVerify(argv: string[]): Promise<number> {
     loaded = await loadValidators(values.schema, {
       lenientDocs: !values['strict-docs'],
       onWarning: (message) => warnings.push(message),
+      qemuVersion,
       int64,
       defines: values.define,
       oldestSchema: values['oldest-schema'],
     });
   } catch (err) {
-    if (isQapiError(err)) return fail(`cannot use the schema:\n${err.format()}`);
+    if (isQapiError(err)) {
+      const hint = docLayoutHint(values.schema, err, qemuVersion);
+      return fail(`cannot use the schema:\n${err.format()}` + (hint === null ? '' : `\nqapi-ts verify: ${hint}`));
+    }
     if (isOldestSchemaError(err)) return fail(`cannot use the schema ${err.message}`);
     throw err;
   }

@@ -846,6 +846,9 @@ abstract class ArgsDefinition extends Definition {
     super.connectDoc(doc);
     const d = doc ?? this.doc;
     if (d && this.argType && this.argType.isImplicit()) this.argType.connectDoc(d);
+    if (d && this instanceof Command && this.retType && this.info && d.diag.rules.ensureReturns) {
+      d.ensureReturns(this.info);
+    }
   }
 }
 
