@@ -85,8 +85,8 @@ export class QapiDoc implements SchemaDoc {
   constructor(
     /** The block's first line ('##'). */
     readonly info: SourceInfo,
-    /** The documented definition, or null for a free-form block. */
-    readonly symbol: string | null = null,
+    /** The documented definition, or null for a free-form block (QEMU 7.2's parser sets it after the fact). */
+    public symbol: string | null = null,
     /** Where problems go (strict: thrown; lenient: warnings). */
     readonly diag: DocDiagnostics = new DocDiagnostics(false),
   ) {
@@ -172,6 +172,12 @@ export class QapiDoc implements SchemaDoc {
    */
   connectMember(member: DocMember): void {
     let section = this.args.get(member.name);
+    if (!section && this.diag.rules.legacyDocs) {
+      // QEMU 7.2: undocumented members are fine; the stub goes last.
+      section = new QapiDocArgSection(this.info, 'Member', member.name);
+      this.args.set(member.name, section);
+      this.allSections.push(section);
+    }
     if (!section) {
       const info = member.info;
       if (info && !(this.symbol !== null && info.pragma.documentationExceptions.has(this.symbol))) {
@@ -233,6 +239,12 @@ export class QapiDoc implements SchemaDoc {
 
   /** Checks the sections against the kind of definition documented. */
   checkExpr(expr: JsonObject): void {
+    if (this.diag.rules.legacyDocs) {
+      if (this.returns && !('command' in expr)) {
+        this.diag.report(new QapiSemError(this.info, "'Returns:' is only valid for commands"));
+      }
+      return;
+    }
     if ('command' in expr) {
       if (this.returns && !('returns' in expr)) {
         this.diag.report(
@@ -263,7 +275,7 @@ export class QapiDoc implements SchemaDoc {
     const names = bogus.map((s) => s.name).join("', '");
     this.diag.report(
       new QapiSemError(
-        bogus[0]!.info,
+        this.diag.rules.legacyDocs ? this.info : bogus[0]!.info,
         `documented ${what}${many ? 's' : ''} '${names}' ${many ? 'do' : 'does'} not exist`,
       ),
     );

@@ -12,6 +12,7 @@ import { DocDiagnostics, QapiError, QapiSemError } from './errors.js';
 import { Lexer, leadingSpace, rstrip, type Token } from './lexer.js';
 import { QapiDoc, TAGGED_SECTION_KINDS } from './doc.js';
 import { rulesFor } from './release.js';
+import { LegacyDocReader } from './doc-legacy.js';
 import { SourceInfo, type QapiPragma } from './source.js';
 
 /** A schema value: QAPI's JSON dialect has no numbers and no null. */
@@ -330,8 +331,14 @@ class SchemaParser {
       const info = lex.info;
       if (this.tok() === '#') {
         curDoc = this.rejectExprDoc(curDoc);
-        curDoc = this.getDoc();
-        this.docs.push(curDoc);
+        if (this.diag.rules.legacyDocs) {
+          const docs = this.getLegacyDocs();
+          for (const d of docs) this.docs.push(d);
+          curDoc = docs[docs.length - 1]!;
+        } else {
+          curDoc = this.getDoc();
+          this.docs.push(curDoc);
+        }
         continue;
       }
       const expr = this.getExpr(0);
@@ -411,7 +418,10 @@ class SchemaParser {
       return;
     }
     const field = Object.hasOwn(LIST_PRAGMAS, name) ? LIST_PRAGMAS[name as keyof typeof LIST_PRAGMAS] : undefined;
-    if (!field) throw new QapiSemError(info, `unknown pragma '${name}'`);
+    // QEMU 7.2 knows no 'documentation-exceptions' (undocumented members are fine there).
+    if (!field || (field === 'documentationExceptions' && this.diag.rules.legacyExprs)) {
+      throw new QapiSemError(info, `unknown pragma '${name}'`);
+    }
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
       throw new QapiSemError(info, `pragma ${name} must be a list of strings`);
     }
@@ -587,6 +597,45 @@ class SchemaParser {
     if (!this.docCutShort) lex.accept();
     doc.end();
     return doc;
+  }
+
+  /**
+   * QEMU 7.2's reading of one doc comment block: a free-form block is cut
+   * into one doc per '= heading' line (see doc-legacy.ts).
+   */
+  private getLegacyDocs(): QapiDoc[] {
+    const lex = this.lex;
+    if (lex.val !== '##') this.docProblem("junk after '##' at start of documentation comment");
+    const info = lex.info;
+    const docs: QapiDoc[] = [];
+    const reader = () =>
+      new LegacyDocReader(info, this.diag, (msg) => this.docProblem(msg), () => this.lex.info);
+    let cur = reader();
+    lex.accept(false);
+    while (this.tok() === '#') {
+      const val = lex.val as string;
+      if (val.startsWith('##')) {
+        if (val !== '##') this.docProblem("junk after '##' at end of documentation comment");
+        cur.endComment();
+        docs.push(cur.doc);
+        lex.accept();
+        return docs;
+      }
+      if (val.startsWith('# =')) {
+        if (cur.symbol) this.docProblem("unexpected '=' markup in definition documentation");
+        if (cur.hasBodyText) {
+          cur.endComment();
+          docs.push(cur.doc);
+          cur = reader();
+        }
+      }
+      cur.append(val);
+      lex.accept(false);
+    }
+    this.docProblem("documentation comment must end with '##'");
+    cur.endComment();
+    docs.push(cur.doc);
+    return docs;
   }
 
   /** A definition doc starting with `line` ('@NAME:'); null if lenient recovery turns it into free-form. */

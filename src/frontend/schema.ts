@@ -171,6 +171,10 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
   readonly qemuVersion: QemuVersion;
   /** What that release's rules are (release.ts). */
   readonly rules: ReleaseRules;
+
+  get legacyExprs(): boolean {
+    return this.rules.legacyExprs;
+  }
   private readonly entityList: AnyEntity[] = [];
   private readonly entityDict = new Map<string, DefinitionEntity>();
   private readonly moduleDict = new Map<string, Module>();
@@ -526,7 +530,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     for (const doc of this.docs) doc.check();
 
     const features = [...this.featureDict.values()];
-    if (features.length > MAX_FEATURES) {
+    if (features.length > MAX_FEATURES && !this.rules.legacyExprs) {
       throw new QapiSemError(
         features[MAX_FEATURES]!.info,
         `Maximum of ${MAX_FEATURES} schema features is permitted`,
