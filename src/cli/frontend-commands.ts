@@ -72,10 +72,11 @@ function help(command: FrontendCommand): string {
 }
 
 /**
- * When a schema fails on a doc comment only, a hint for `check`, `generate`
- * and `verify` (not `dump`, whose output is QEMU's own): which release's
- * rules were applied, and which known release's rules accept the schema,
- * if any. Null when the definitions themselves are invalid too.
+ * When a schema fails on a doc comment only and another known release's
+ * rules accept it, a hint for `check`, `generate` and `verify` (not `dump`,
+ * whose output is QEMU's own): which release's rules were applied and
+ * which accept the schema. Null otherwise (invalid definitions, or doc
+ * problems that no release forgives).
  */
 export function docLayoutHint(fname: string, err: unknown, version: string): string | null {
   if (!isQapiError(err) || !err.docComment) return null;
@@ -94,12 +95,10 @@ export function docLayoutHint(fname: string, err: unknown, version: string): str
       return false;
     }
   });
+  if (accepting.length === 0) return null;
   const applied =
     rules.ruleSet === rules.version ? `QEMU ${rules.version}'s` : `QEMU ${rules.ruleSet}'s (for ${rules.version})`;
-  const suggest =
-    accepting.length > 0
-      ? `it checks with --qemu-version ${accepting[0]}; if it is written for that release, say so, or pass --lenient-docs to report doc problems as warnings`
-      : 'if it is written for another QEMU release, name it with --qemu-version, or pass --lenient-docs to report doc problems as warnings';
+  const suggest = `it checks with --qemu-version ${accepting[0]}; if it is written for that release, say so, or pass --lenient-docs to report doc problems as warnings`;
   return `note: the definitions are valid; only doc comments break ${applied} doc rules: ${suggest}`;
 }
 
