@@ -552,7 +552,7 @@ class SchemaParser {
    * blocks are exempt, up to the first line indented less than their first.
    */
   private checkDocLineFormat(line: string): void {
-    if (LITERAL_BLOCK_START.test(line)) {
+    if (line.endsWith('::') && LITERAL_BLOCK_START.test(line)) {
       this.literalMode = true;
       this.literalIndent = 0;
     } else if (this.literalMode && line !== '') {
@@ -562,10 +562,11 @@ class SchemaParser {
     }
     if (this.literalMode) return;
     // Python counts code points, not UTF-16 units.
-    const length = /[\uD800-\uDFFF]/.test(line) ? [...line].length : line.length;
-    if (length + 2 > 70 && !URL_LINE.test(line)) {
+    if (line.length + 2 > 70 && [...line].length + 2 > 70 && !URL_LINE.test(line)) {
       this.docProblem('documentation line longer than 70 characters');
     }
+    // Most lines end no sentence inside them: skip the regular expression.
+    if (!line.includes('. ') && !line.includes('! ') && !line.includes('? ')) return;
     SINGLE_SPACE.lastIndex = 0;
     for (let m = SINGLE_SPACE.exec(line); m !== null; m = SINGLE_SPACE.exec(line)) {
       if (m[2] === undefined) continue;
