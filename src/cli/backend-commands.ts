@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isQapiError } from '../frontend/errors.js';
-import { generate, isOldestSchemaError } from '../backends/generate.js';
-import type { Int64Mode } from '../support/ints.js';
 import { DEFAULT_QEMU_VERSION, normalizeQemuVersion, qemuVersionProblem } from '../frontend/release.js';
 import { docLayoutHint, noteNewerRelease } from './frontend-commands.js';
+import { generate, isOldestSchemaError } from '../backends/generate.js';
+import type { Int64Mode } from '../support/ints.js';
 
 /** Doc-comment warnings shown without --warnings. */
 const SHOWN_WARNINGS = 5;
