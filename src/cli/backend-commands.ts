@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isQapiError } from '../frontend/errors.js';
 import { DEFAULT_QEMU_VERSION, normalizeQemuVersion, qemuVersionProblem } from '../frontend/release.js';
 import { docLayoutHint, noteNewerRelease } from './frontend-commands.js';
+import { isQapiError } from '../frontend/errors.js';
 import { generate, isOldestSchemaError } from '../backends/generate.js';
 import type { Int64Mode } from '../support/ints.js';
 
@@ -23,10 +23,10 @@ per QAPI module plus index.ts.
 options:
   -o, --out DIR            output directory (required)
   --strict-docs            doc-comment problems are errors (default: warnings)
-  --qemu-version V         read SCHEMA with the rules of QEMU release V (as for
-                           check; default ${DEFAULT_QEMU_VERSION}, the newest known)
   --support-import SPEC    module the generated code imports its support
                            library from (default: qapi-ts/support)
+  --qemu-version V         read SCHEMA with the rules of QEMU release V (as for
+                           check; default ${DEFAULT_QEMU_VERSION}, the newest known)
   --int64 MODE             int/int64/uint64/size as 'mixed' (number | bigint,
                            default), 'bigint' or 'number'
   --define SYMBOL          a defined 'if' symbol (repeatable); when given, only
@@ -117,10 +117,10 @@ export async function runGenerate(argv: string[]): Promise<number> {
   };
   if (positionals.length !== 1) return usage('expected exactly one SCHEMA file');
   if (values.out === undefined) return usage('missing -o DIR');
-  const qemuVersion = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
-  if (normalizeQemuVersion(qemuVersion) === null) return usage(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`);
   const int64 = int64Mode(values.int64);
   if (int64 === undefined) return usage(int64Problem(values.int64));
+  const qemuVersion = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
+  if (normalizeQemuVersion(qemuVersion) === null) return usage(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`);
   const language = values.language ?? 'ts';
   if (language !== 'ts' && language !== 'js') return usage(`--language must be ts or js, not '${language}'`);
   if (values['client-name'] !== undefined && !/^[A-Za-z_$][\w$]*$/.test(values['client-name'])) {
@@ -234,12 +234,12 @@ export async function runVerify(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) return fail('expected exactly one TRANSCRIPT file', VERIFY_HELP);
   if (values.schema === undefined) return fail('missing --schema SCHEMA', VERIFY_HELP);
+  const int64 = int64Mode(values.int64);
+  if (int64 === undefined) return fail(int64Problem(values.int64), VERIFY_HELP);
   const qemuVersion = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
   if (normalizeQemuVersion(qemuVersion) === null) {
     return fail(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`, VERIFY_HELP);
   }
-  const int64 = int64Mode(values.int64);
-  if (int64 === undefined) return fail(int64Problem(values.int64), VERIFY_HELP);
   const source = positionals[0]!;
   let text: string;
   try {
@@ -257,8 +257,8 @@ export async function runVerify(argv: string[]): Promise<number> {
     loaded = await loadValidators(values.schema, {
       lenientDocs: !values['strict-docs'],
       onWarning: (message) => warnings.push(message),
-      qemuVersion,
       int64,
+      qemuVersion,
       defines: values.define,
       oldestSchema: values['oldest-schema'],
     });
