@@ -36,7 +36,7 @@ try {
 
 const commands = [
   ['--version'],
-  ['check', schema10],
+  ['check', '--qemu-version', '10.0', schema10],
   ...(socket === undefined ? [] : [
     ['exec', '--socket', socket, 'query-status'],
     ['probe', '--socket', socket, 'query-status', 'query-iothreads/ret-type/poll-max-ns'],

@@ -130,9 +130,16 @@ export class DocBuilder {
     return this;
   }
 
-  /** Only the first paragraph of the entity's doc body. */
+  /**
+   * Only the first paragraph of the entity's overview: its doc body, or
+   * (QEMU 11.1 docs, whose body is the intro indented under `@NAME:`) the
+   * first untagged paragraph before the member descriptions.
+   */
   summary(doc: SchemaDoc | null): this {
-    const body = doc?.body?.text.trim() ?? '';
+    let body = doc?.body?.text.trim() ?? '';
+    if (body === '' && doc && doc.body?.kind === 'Intro') {
+      body = doc.allSections[1]?.kind === 'Plain' ? doc.allSections[1].text.trim() : '';
+    }
     return this.text(body.split(/\n\s*\n/, 1)[0]);
   }
 

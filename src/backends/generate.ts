@@ -59,6 +59,8 @@ export interface GenerateRequest extends Omit<GenerateOptions, 'oldestSchema'> {
   oldestSchema?: string;
   /** Output directory (created if missing). */
   outDir: string;
+  /** The QEMU release whose rules to read `schema` with (frontend's qemuVersion; default: the newest known). */
+  qemuVersion?: string;
   /** Doc-comment problems are errors (default: warnings). */
   strictDocs?: boolean;
   /** Receives doc-comment warnings (default: written to stderr). */
@@ -81,7 +83,11 @@ export interface GenerateResult {
 export async function generate(request: GenerateRequest): Promise<GenerateResult> {
   const { parseSchema } = await import('../frontend/index.js');
   const onWarning = request.onWarning ?? ((message: string) => process.stderr.write(`${message}\n`));
-  const schema = parseSchema(request.schema, { lenientDocs: !request.strictDocs, onWarning });
+  const schema = parseSchema(request.schema, {
+    lenientDocs: !request.strictDocs,
+    onWarning,
+    qemuVersion: request.qemuVersion,
+  });
   const oldestSchema = request.oldestSchema === undefined ? undefined : await readOldestSchema(request.oldestSchema);
   return writeGenerated(request.outDir, generateFiles(schema, { ...request, oldestSchema }));
 }

@@ -103,6 +103,7 @@ export async function loadValidators(schemaPath: string, options: LoadOptions = 
   const schema = parseSchema(schemaPath, {
     lenientDocs: options.lenientDocs ?? true,
     onWarning: options.onWarning ?? (() => {}),
+    qemuVersion: options.qemuVersion,
   });
   return loadSchemaValidators(schema, options);
 }

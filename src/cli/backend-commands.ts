@@ -5,6 +5,8 @@
  * problems are warnings unless --strict-docs.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DEFAULT_QEMU_VERSION, normalizeQemuVersion, qemuVersionProblem } from '../frontend/release.js';
+import { docLayoutHint, noteNewerRelease } from './frontend-commands.js';
 import { isQapiError } from '../frontend/errors.js';
 import {
   generate,
@@ -46,6 +48,8 @@ options:
 ${SOURCE_HELP}  --strict-docs            doc-comment problems are errors (default: warnings)
   --support-import SPEC    module the generated code imports its support
                            library from (default: qapi-ts/support)
+  --qemu-version V         read SCHEMA with the rules of QEMU release V (as for
+                           check; default ${DEFAULT_QEMU_VERSION}, the newest known)
   --int64 MODE             int/int64/uint64/size as 'mixed' (number | bigint,
                            default), 'bigint' or 'number'
   --define SYMBOL          a defined 'if' symbol (repeatable); when given, only
@@ -112,6 +116,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
     {
       out: { type: 'string', short: 'o' },
       'strict-docs': { type: 'boolean' },
+      'qemu-version': { type: 'string' },
       'support-import': { type: 'string' },
       int64: { type: 'string' },
       define: { type: 'string', multiple: true },
@@ -146,11 +151,14 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (values.out === undefined) return usage('missing -o DIR');
   const int64 = int64Mode(values.int64);
   if (int64 === undefined) return usage(int64Problem(values.int64));
+  const qemuVersion = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
+  if (normalizeQemuVersion(qemuVersion) === null) return usage(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`);
   const language = values.language ?? 'ts';
   if (language !== 'ts' && language !== 'js') return usage(`--language must be ts or js, not '${language}'`);
   if (values['client-name'] !== undefined && !/^[A-Za-z_$][\w$]*$/.test(values['client-name'])) {
     return usage(`--client-name must be an identifier, not '${values['client-name']}'`);
   }
+  noteNewerRelease(qemuVersion, (text) => void process.stderr.write(text));
   let warnings = 0;
   const onWarning = (message: string): void => {
     warnings++;
@@ -162,6 +170,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
       outDir: values.out,
       strictDocs: values['strict-docs'] ?? false,
       onWarning,
+      qemuVersion,
       supportImport: values['support-import'],
       int64,
       defines: values.define,
@@ -194,6 +203,8 @@ export async function runGenerate(argv: string[]): Promise<number> {
   } catch (err) {
     if (isQapiError(err)) {
       process.stderr.write(`${err.format()}\n`);
+      const hint = docLayoutHint(positionals[0]!, err, qemuVersion);
+      if (hint !== null) process.stderr.write(`qapi-ts generate: ${hint}\n`);
       return 1;
     }
     if (isOldestSchemaError(err)) {
@@ -318,6 +329,8 @@ ${SOURCE_HELP.replace(/^  --timeout.*\n/m, '')}                           (a QEM
   --oldest-schema FILE     the oldest QEMU release to accept messages of, as
                            for generate (what it lacks may be absent)
   --strict-docs            doc-comment problems are schema errors
+  --qemu-version V         read SCHEMA with the rules of QEMU release V (as for
+                           check; default ${DEFAULT_QEMU_VERSION})
   --warnings               list doc-comment warnings (default: a count)
   -h, --help               show this help
 
@@ -341,6 +354,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       define: { type: 'string', multiple: true },
       'oldest-schema': { type: 'string' },
       'strict-docs': { type: 'boolean' },
+      'qemu-version': { type: 'string' },
       warnings: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       ...SOURCE_OPTIONS,
@@ -360,6 +374,10 @@ export async function runVerify(argv: string[]): Promise<number> {
   }
   const int64 = int64Mode(values.int64);
   if (int64 === undefined) return fail(int64Problem(values.int64), VERIFY_HELP);
+  const qemuVersion = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
+  if (normalizeQemuVersion(qemuVersion) === null) {
+    return fail(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`, VERIFY_HELP);
+  }
   const source = positionals[0]!;
   let text: string;
   try {
@@ -371,6 +389,7 @@ export async function runVerify(argv: string[]): Promise<number> {
   } catch (err) {
     return fail(`cannot read ${isInputFileError(err) ? err.message : `${source}: ${String(err)}`}`);
   }
+  noteNewerRelease(qemuVersion, (text) => void process.stderr.write(text));
   const { parseTranscript, verifyEntries, formatReport } = await import('../backends/verify.js');
   const { loadValidators } = await import('../backends/load.js');
   const transcript = parseTranscript(text);
@@ -381,6 +400,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       lenientDocs: !values['strict-docs'],
       onWarning: (message: string) => void warnings.push(message),
       int64,
+      qemuVersion,
       defines: values.define,
       oldestSchema: values['oldest-schema'],
     };
@@ -392,7 +412,10 @@ export async function runVerify(argv: string[]): Promise<number> {
       loaded = await loadSchemaValidators(got.schema, { ...options, defines: got.defines });
     }
   } catch (err) {
-    if (isQapiError(err)) return fail(`cannot use the schema:\n${err.format()}`);
+    if (isQapiError(err)) {
+      const hint = docLayoutHint(values.schema, err, qemuVersion);
+      return fail(`cannot use the schema:\n${err.format()}` + (hint === null ? '' : `\nqapi-ts verify: ${hint}`));
+    }
     if (isOldestSchemaError(err)) return fail(`cannot use the schema ${err.message}`);
     throw err;
   }

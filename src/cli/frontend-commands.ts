@@ -12,10 +12,13 @@ import { dumpSchema } from '../frontend/dump.js';
 import { parseSchema } from '../frontend/index.js';
 import {
   DEFAULT_QEMU_VERSION,
+  KNOWN_RULE_SETS,
   OLDEST_QEMU_VERSION,
+  newerReleaseNote,
   normalizeQemuVersion,
   qemuVersionProblem,
-} from '../frontend/schema.js';
+  rulesFor,
+} from '../frontend/release.js';
 
 /** Where a command writes; the real process streams, or a test's buffers. */
 export interface CommandIO {
@@ -59,13 +62,54 @@ function help(command: FrontendCommand): string {
     `usage: qapi-ts ${command} [--lenient-docs] [--qemu-version V] SCHEMA\n\n${SUMMARY[command]}\n\n` +
     'options:\n' +
     '  --lenient-docs      report doc-comment problems as warnings and keep going\n' +
-    '  --qemu-version V    model the schema as QEMU release V does (MAJOR.MINOR,\n' +
-    `                      ${OLDEST_QEMU_VERSION} or later; default ${DEFAULT_QEMU_VERSION}): up to 9.1 the built-in\n` +
-    '                      QType enum has the prefix QTYPE, from 9.2 on it has none.\n' +
-    `                      Checks are always QEMU ${DEFAULT_QEMU_VERSION}'s.\n` +
+    '  --qemu-version V    apply the rules of QEMU release V (MAJOR.MINOR,\n' +
+    `                      ${OLDEST_QEMU_VERSION} or later; default ${DEFAULT_QEMU_VERSION}, the newest known):\n` +
+    '                      its doc-comment rules, its model (up to 9.1 the built-in\n' +
+    '                      QType enum has the prefix QTYPE) and its dump format\n' +
     '  -h, --help          show this help\n\n' +
     'Errors go to stderr in QEMU\'s format (exit status 1).\n'
   );
+}
+
+/**
+ * When a schema fails on a doc comment only and another known release's
+ * rules accept it, a hint for `check`, `generate` and `verify` (not `dump`,
+ * whose output is QEMU's own): which release's rules were applied and
+ * which accept the schema. Null otherwise (invalid definitions, or doc
+ * problems that no release forgives).
+ */
+export function docLayoutHint(fname: string, err: unknown, version: string): string | null {
+  if (!isQapiError(err) || !err.docComment) return null;
+  const rules = rulesFor(version);
+  try {
+    parseSchema(fname, { lenientDocs: true, qemuVersion: version, onWarning: () => {} });
+  } catch {
+    return null;
+  }
+  const accepting = [...KNOWN_RULE_SETS].reverse().filter((release) => {
+    if (release === rules.ruleSet) return false;
+    try {
+      parseSchema(fname, { qemuVersion: release });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (accepting.length === 0) return null;
+  const applied =
+    rules.ruleSet === rules.version ? `QEMU ${rules.version}'s` : `QEMU ${rules.ruleSet}'s (for ${rules.version})`;
+  const suggest = `it checks with --qemu-version ${accepting[0]}; if it is written for that release, say so, or pass --lenient-docs to report doc problems as warnings`;
+  return `note: the definitions are valid; only doc comments break ${applied} doc rules: ${suggest}`;
+}
+
+let newerNoted = false;
+
+/** The note for a release newer than we know, once per process. */
+export function noteNewerRelease(version: string, stderr: (text: string) => void): void {
+  const note = newerReleaseNote(rulesFor(version));
+  if (note === null || newerNoted) return;
+  newerNoted = true;
+  stderr(note + '\n');
 }
 
 /**
@@ -104,6 +148,7 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
     return 2;
   }
   const fname = positionals[0]!;
+  noteNewerRelease(version, io.stderr);
   try {
     const schema = parseSchema(fname, {
       lenientDocs: values['lenient-docs'] ?? false,
@@ -115,6 +160,8 @@ export function runFrontendCommand(command: FrontendCommand, argv: string[], io:
   } catch (err) {
     if (isQapiError(err)) {
       io.stderr(err.message + '\n');
+      const hint = command === 'check' ? docLayoutHint(fname, err, version) : null;
+      if (hint !== null) io.stderr(`qapi-ts check: ${hint}\n`);
       return 1;
     }
     io.stderr(`qapi-ts ${command}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);

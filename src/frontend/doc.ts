@@ -26,6 +26,8 @@ export interface DocMember {
 
 export class QapiDocSection implements DocSection {
   text = '';
+  /** QEMU 7.2's section name (see DocSection.tag). */
+  tag?: string | null;
 
   constructor(
     /** Where the section starts. */
@@ -83,12 +85,15 @@ export class QapiDoc implements SchemaDoc {
   constructor(
     /** The block's first line ('##'). */
     readonly info: SourceInfo,
-    /** The documented definition, or null for a free-form block. */
-    readonly symbol: string | null = null,
+    /** The documented definition, or null for a free-form block (QEMU 7.2's parser sets it after the fact). */
+    public symbol: string | null = null,
     /** Where problems go (strict: thrown; lenient: warnings). */
     readonly diag: DocDiagnostics = new DocDiagnostics(false),
   ) {
-    this.body = new QapiDocSection(info, 'Plain');
+    // From QEMU 11.1 a definition doc's body is its 'Intro' (the overview
+    // indented under `@NAME:`); untagged paragraphs after it are 'Plain'
+    // sections of their own.
+    this.body = new QapiDocSection(info, symbol !== null && diag.rules.indentedIntro ? 'Intro' : 'Plain');
     this.allSections = [this.body];
   }
 
@@ -96,7 +101,7 @@ export class QapiDoc implements SchemaDoc {
   end(): void {
     for (const section of this.allSections) {
       section.text = trimNewlines(section.text);
-      if (section.kind !== 'Plain' && section.text === '') {
+      if (section.kind !== 'Plain' && section.kind !== 'Intro' && section.text === '') {
         this.diag.report(new QapiSemError(section.info, `text required after '${section.kind}:'`));
       }
     }
@@ -167,6 +172,12 @@ export class QapiDoc implements SchemaDoc {
    */
   connectMember(member: DocMember): void {
     let section = this.args.get(member.name);
+    if (!section && this.diag.rules.legacyDocs) {
+      // QEMU 7.2: undocumented members are fine; the stub goes last.
+      section = new QapiDocArgSection(this.info, 'Member', member.name);
+      this.args.set(member.name, section);
+      this.allSections.push(section);
+    }
     if (!section) {
       const info = member.info;
       if (info && !(this.symbol !== null && info.pragma.documentationExceptions.has(this.symbol))) {
@@ -178,6 +189,12 @@ export class QapiDoc implements SchemaDoc {
       // would be quadratic in the number of members.
       if (this.stubIndex < 0) {
         this.stubIndex = 1;
+        // QEMU 11.1: the overview's paragraphs (after the intro) come first.
+        if (this.body.kind === 'Intro') {
+          while (this.stubIndex < this.allSections.length && this.allSections[this.stubIndex]!.kind === 'Plain') {
+            this.stubIndex++;
+          }
+        }
         while (this.stubIndex < this.allSections.length && this.allSections[this.stubIndex]!.kind === 'Member') {
           this.stubIndex++;
         }
@@ -185,6 +202,30 @@ export class QapiDoc implements SchemaDoc {
       this.allSections.splice(this.stubIndex++, 0, section);
     }
     section.connect(member);
+  }
+
+  /**
+   * QEMU 10.2 on: a command with a return type gets an empty 'Returns'
+   * section when its doc has none, placed after the member descriptions,
+   * else before the last 'Errors' section, else before the last feature
+   * description, else right after the body. Like QEMU's, it is in
+   * allSections only.
+   */
+  ensureReturns(info: SourceInfo): void {
+    if (this.allSections.some((s) => s.kind === 'Returns')) return;
+    const stub = new QapiDocSection(info, 'Returns');
+    const lastOf = (kind: DocSectionKind): number => {
+      for (let i = this.allSections.length - 1; i >= 0; i--) if (this.allSections[i]!.kind === kind) return i;
+      return -1;
+    };
+    let at = lastOf('Member');
+    if (at >= 0) at++;
+    else at = lastOf('Errors');
+    if (at < 0) at = lastOf('Feature');
+    if (at < 0) at = 1;
+    this.allSections.splice(at, 0, stub);
+    // Stubs of undocumented members go after the members: keep their place.
+    if (this.stubIndex > at) this.stubIndex++;
   }
 
   connectFeature(feature: DocMember): void {
@@ -198,6 +239,12 @@ export class QapiDoc implements SchemaDoc {
 
   /** Checks the sections against the kind of definition documented. */
   checkExpr(expr: JsonObject): void {
+    if (this.diag.rules.legacyDocs) {
+      if (this.returns && !('command' in expr)) {
+        this.diag.report(new QapiSemError(this.info, "'Returns:' is only valid for commands"));
+      }
+      return;
+    }
     if ('command' in expr) {
       if (this.returns && !('returns' in expr)) {
         this.diag.report(
@@ -228,7 +275,7 @@ export class QapiDoc implements SchemaDoc {
     const names = bogus.map((s) => s.name).join("', '");
     this.diag.report(
       new QapiSemError(
-        bogus[0]!.info,
+        this.diag.rules.legacyDocs ? this.info : bogus[0]!.info,
         `documented ${what}${many ? 's' : ''} '${names}' ${many ? 'do' : 'does'} not exist`,
       ),
     );

@@ -5,6 +5,7 @@
  */
 import type {
   CheckedSchema,
+  DocArgSection,
   IfCondition,
   SchemaAlternateType,
   SchemaArrayType,
@@ -146,18 +147,36 @@ class DumpVisitor implements SchemaVisitor {
   }
 }
 
-/** The doc-comment part of the dump, one block per doc comment. */
-function docLines(docs: readonly SchemaDoc[]): string[] {
+/**
+ * The doc-comment part of the dump, one block per doc comment, in the
+ * format of release `format`: up to 11.0 the body, the member and feature
+ * descriptions, then the other sections (7.2 names them as written, with
+ * `None` for untagged ones); from 11.1 every section in text order, by kind.
+ */
+function docLines(docs: readonly SchemaDoc[], format: DumpFormat): string[] {
   const lines: string[] = [];
   for (const doc of docs) {
     lines.push(doc.symbol !== null ? `doc symbol=${doc.symbol}` : 'doc freeform');
+    if (format === '11.1') {
+      for (const section of doc.allSections) {
+        const name = section.kind === 'Member' || section.kind === 'Feature' ? `=${(section as DocArgSection).name}` : '';
+        lines.push(`    ${section.kind}${name}\n${section.text}`);
+      }
+      continue;
+    }
     lines.push(`    body=\n${doc.body?.text ?? ''}`);
     for (const [name, section] of doc.args) lines.push(`    arg=${name}\n${section.text}`);
     for (const [name, section] of doc.features) lines.push(`    feature=${name}\n${section.text}`);
-    for (const section of doc.sections) lines.push(`    section=${section.kind}\n${section.text}`);
+    for (const section of doc.sections) {
+      const name = format === '7.2' ? (section.tag ?? 'None') : section.kind;
+      lines.push(`    section=${name}\n${section.text}`);
+    }
   }
   return lines;
 }
+
+/** Which release's test dump to print (see ReleaseRules.dumpFormat). */
+export type DumpFormat = '7.2' | '10.0' | '11.1';
 
 /** The entity lines of the dump (everything before the doc blocks). */
 export function dumpEntities(schema: CheckedSchema): string {
@@ -166,7 +185,12 @@ export function dumpEntities(schema: CheckedSchema): string {
   return visitor.lines.map((l) => l + '\n').join('');
 }
 
-/** The complete dump, as QEMU's test-qapi.py prints it. */
-export function dumpSchema(schema: CheckedSchema): string {
-  return dumpEntities(schema) + docLines(schema.docs).map((l) => l + '\n').join('');
+/**
+ * The complete dump, as the test-qapi.py of the release whose rules the
+ * schema was read with prints it (`format` overrides; default 10.0's for a
+ * schema that does not say).
+ */
+export function dumpSchema(schema: CheckedSchema, format?: DumpFormat): string {
+  const f = format ?? (schema as { rules?: { dumpFormat: DumpFormat } }).rules?.dumpFormat ?? '10.0';
+  return dumpEntities(schema) + docLines(schema.docs, f).map((l) => l + '\n').join('');
 }

@@ -43,6 +43,8 @@ export type UseDescription = string | ((info: SourceInfo) => string) | null;
 
 /** The part of the schema that `check()` uses. */
 export interface TypeResolver {
+  /** QEMU 7.2's rules: conditional arguments need no 'boxed' (see release.ts). */
+  readonly legacyExprs?: boolean;
   lookupType(name: string): TypeEntity | undefined;
   /** The type called `name`, or an error "WHAT uses unknown type 'NAME'". */
   resolveType(name: string, info: SourceInfo | null, what: UseDescription): TypeEntity;
@@ -836,7 +838,7 @@ abstract class ArgsDefinition extends Definition {
       );
     }
     argType.check(schema);
-    if (argType.hasConditionalMembers() && !this.boxed) {
+    if (argType.hasConditionalMembers() && !this.boxed && !schema.legacyExprs) {
       throw new QapiSemError(this.info, `conditional ${this.meta} arguments require 'boxed': true`);
     }
   }
@@ -846,6 +848,9 @@ abstract class ArgsDefinition extends Definition {
     super.connectDoc(doc);
     const d = doc ?? this.doc;
     if (d && this.argType && this.argType.isImplicit()) this.argType.connectDoc(d);
+    if (d && this instanceof Command && this.retType && this.info && d.diag.rules.ensureReturns) {
+      d.ensureReturns(this.info);
+    }
   }
 }
 

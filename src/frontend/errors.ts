@@ -4,9 +4,12 @@
  * include chain, "In KIND 'NAME':" line, `file:line[:col]: message`.
  */
 import type { SourceInfo } from './source.js';
+import { rulesFor, type ReleaseRules } from './release.js';
 
 export class QapiError extends Error {
   override name = 'QapiError';
+  /** Set when the problem is with a doc comment's layout or content (the definitions may be fine). */
+  docComment = false;
 
   constructor(
     /** Where; null only for problems with no file to point at. */
@@ -61,10 +64,13 @@ export class DocDiagnostics {
   constructor(
     readonly lenient: boolean,
     readonly onWarning?: (msg: string) => void,
+    /** The release whose rules every stage applies (it travels with the diagnostics). */
+    readonly rules: ReleaseRules = rulesFor(),
   ) {}
 
   /** Throws `err` in strict mode; records and forwards it in lenient mode. */
   report(err: QapiError): void {
+    err.docComment = true;
     if (!this.lenient) throw err;
     const text = err.format();
     this.warnings.push(text);

@@ -248,6 +248,33 @@ function checkTypeNameOrArray(value: JsonValue | undefined, info: SourceInfo, so
   }
 }
 
+/** Set while checking with QEMU 7.2's expression rules (see checkExprs). */
+let legacy = false;
+
+/**
+ * QEMU 7.2's one type check (check_type): a type name always; an array
+ * when `allowArray`; an inline struct when `allowDict` (a string names
+ * the definition whose member-name exceptions apply).
+ */
+function checkTypeLegacy(
+  value: JsonValue | undefined,
+  info: SourceInfo,
+  source: string,
+  allowArray: boolean,
+  allowDict: boolean | string,
+): void {
+  if (value === undefined || typeof value === 'string') return;
+  if (Array.isArray(value)) {
+    if (!allowArray) fail(info, `${source} cannot be an array`);
+    if (value.length !== 1 || typeof value[0] !== 'string') {
+      fail(info, `${source}: array type must contain single type name`);
+    }
+    return;
+  }
+  if (allowDict === false) fail(info, `${source} should be a type name`);
+  checkTypeImplicit(value, info, source, typeof allowDict === 'string' ? allowDict : null);
+}
+
 /** An inline (implicit) struct: a normalised member map. */
 function checkTypeImplicit(
   value: JsonValue | undefined,
@@ -268,7 +295,8 @@ function checkTypeImplicit(
     checkKeys(member, info, keySource, ['type'], ['if', 'features']);
     checkIf(member, info, keySource);
     checkFeatures(member['features'], info);
-    checkTypeNameOrArray(member['type'], info, keySource);
+    if (legacy) checkTypeLegacy(member['type'], info, keySource, true, false);
+    else checkTypeNameOrArray(member['type'], info, keySource);
   }
 }
 
@@ -306,6 +334,11 @@ function checkEnum(expr: JsonObject, name: string, info: SourceInfo): void {
 }
 
 function checkStruct(expr: JsonObject, name: string, info: SourceInfo): void {
+  if (legacy) {
+    checkTypeLegacy(expr['data'], info, "'data'", false, name);
+    checkTypeLegacy(expr['base'], info, "'base'", false, false);
+    return;
+  }
   checkTypeImplicit(expr['data'], info, "'data'", name);
   checkTypeName(expr['base'], info, "'base'");
 }
@@ -332,22 +365,40 @@ function checkVariants(
 
 function checkUnion(expr: JsonObject, name: string, info: SourceInfo): void {
   const members = expr['data'];
-  checkTypeNameOrImplicit(expr['base'], info, "'base'", name);
+  if (legacy) checkTypeLegacy(expr['base'], info, "'base'", false, name);
+  else checkTypeNameOrImplicit(expr['base'], info, "'base'", name);
   checkNameIsStr(expr['discriminator'], info, "'discriminator'");
   if (!isObject(members)) fail(info, "'data' must be an object");
-  checkVariants(members, info, false, checkTypeName);
+  const allowArray = !truthy(expr['base']);
+  checkVariants(
+    members,
+    info,
+    false,
+    legacy ? (value, i, source) => checkTypeLegacy(value, i, source, allowArray, false) : checkTypeName,
+  );
 }
 
 function checkAlternate(expr: JsonObject, info: SourceInfo): void {
   const members = expr['data'];
   if (!truthy(members)) fail(info, "'data' must not be empty");
   if (!isObject(members)) fail(info, "'data' must be an object");
-  checkVariants(members, info, true, checkTypeNameOrArray);
+  checkVariants(
+    members,
+    info,
+    true,
+    legacy ? (value, i, source) => checkTypeLegacy(value, i, source, true, false) : checkTypeNameOrArray,
+  );
 }
 
 /** Argument data of a command or event. */
 function checkArguments(expr: JsonObject, info: SourceInfo): void {
   const args = expr['data'];
+  if (legacy) {
+    const boxed = truthy(expr['boxed']);
+    if (boxed && args === undefined) fail(info, "'boxed': true requires 'data'");
+    checkTypeLegacy(args, info, "'data'", false, !boxed);
+    return;
+  }
   if (truthy(expr['boxed'])) {
     if (args === undefined) fail(info, "'boxed': true requires 'data'");
     checkTypeName(args, info, "'data'");
@@ -364,7 +415,8 @@ const CHECK_DEFINITION: Record<DefinitionMeta, (expr: JsonObject, name: string, 
   alternate: (expr, _name, info) => checkAlternate(expr, info),
   command: (expr, _name, info) => {
     checkArguments(expr, info);
-    checkTypeNameOrArray(expr['returns'], info, "'returns'");
+    if (legacy) checkTypeLegacy(expr['returns'], info, "'returns'", true, false);
+    else checkTypeNameOrArray(expr['returns'], info, "'returns'");
   },
   event: (expr, _name, info) => checkArguments(expr, info),
 };
@@ -391,6 +443,16 @@ export function checkExprs(
   options: FrontendOptions | DocDiagnostics = {},
 ): ParsedExpr[] {
   const diag = diagnosticsFor(options);
+  const saved = legacy;
+  legacy = diag.rules.legacyExprs;
+  try {
+    return checkAll(exprs, diag);
+  } finally {
+    legacy = saved;
+  }
+}
+
+function checkAll(exprs: ParsedExpr[], diag: DocDiagnostics): ParsedExpr[] {
   for (const parsed of exprs) {
     const { expr, info, doc } = parsed;
     if ('include' in expr) continue;

@@ -9,8 +9,8 @@ import { QapiSchema, type SchemaOptions } from './schema.js';
  * Throws a QapiError (with QEMU's exact message) when the schema is
  * invalid. With `lenientDocs`, doc-comment problems are passed to
  * `onWarning` instead and the complete model is still built.
- * `qemuVersion` names the QEMU release whose model to build where
- * releases differ (see SchemaOptions; by default QEMU 10.0's).
+ * `qemuVersion` names the QEMU release whose rules to apply (doc
+ * comments, checks, model, dump; see release.ts; by default QEMU 11.1's).
  */
 export function parseSchema(fname: string, options: SchemaOptions = {}): QapiSchema {
   return new QapiSchema(fname, options);
@@ -37,6 +37,8 @@ export {
   qemuVersionProblem,
 } from './schema.js';
 export type { SchemaOptions, QemuVersion } from './schema.js';
+export { rulesFor, KNOWN_RULE_SETS, newerReleaseNote } from './release.js';
+export type { ReleaseRules, RuleSet } from './release.js';
 export { dumpSchema, dumpEntities, formatIfCond } from './dump.js';
 export { visitSchema, visitEntity, entitiesOfKind } from './visitor.js';
 export { cName } from './entities.js';

@@ -90,11 +90,16 @@ export class Lexer {
     return this.lineInfo;
   }
 
-  /** A parse error at the current token, with QEMU's column rule. */
-  error(msg: string): QapiParseError {
+  /** Index of the current line's first character. */
+  get linePosition(): number {
+    return this.linePos;
+  }
+
+  /** A parse error at the current token (or at index `at` of its line), with QEMU's column rule. */
+  error(msg: string, at: number = this.pos): QapiParseError {
     let col = 1;
     const { src } = this;
-    for (let i = this.linePos; i < this.pos; i++) {
+    for (let i = this.linePos; i < at; i++) {
       const c = src.charCodeAt(i);
       if (c === TAB) col = ((col + 7) % 8) + 1;
       else if (c < 0xdc00 || c > 0xdfff) col++; // a surrogate pair is one character

@@ -42,6 +42,11 @@ export interface SchemaIfCond {
 
 export type DocSectionKind =
   | 'Plain'
+  /** QEMU 11.1: a definition doc's overview, indented under `@NAME:` (its body). */
+  | 'Intro'
+  /** QEMU 7.2: `Note:`/`Notes:` and `Example:`/`Examples:` sections. */
+  | 'Note'
+  | 'Example'
   | 'Member'
   | 'Feature'
   | 'Returns'
@@ -51,6 +56,8 @@ export type DocSectionKind =
 
 export interface DocSection {
   readonly kind: DocSectionKind;
+  /** QEMU 7.2 only: the section's tag as written ('Notes', 'TODO'…), null when untagged. */
+  readonly tag?: string | null;
   /** Text with the comment markers and common indentation removed. */
   readonly text: string;
   readonly info: SourceLocation;
@@ -271,4 +278,6 @@ export interface FrontendOptions {
   lenientDocs?: boolean;
   /** Receives warnings (lenient doc problems), already formatted. */
   onWarning?: (message: string) => void;
+  /** The QEMU release whose rules apply ('MAJOR.MINOR'; default: the newest known, see release.ts). */
+  qemuVersion?: string;
 }

@@ -11,6 +11,8 @@ import type { FrontendOptions } from './model.js';
 import { DocDiagnostics, QapiError, QapiSemError } from './errors.js';
 import { Lexer, leadingSpace, rstrip, type Token } from './lexer.js';
 import { QapiDoc, TAGGED_SECTION_KINDS } from './doc.js';
+import { rulesFor } from './release.js';
+import { LegacyDocReader } from './doc-legacy.js';
 import { SourceInfo, type QapiPragma } from './source.js';
 
 /** A schema value: QAPI's JSON dialect has no numbers and no null. */
@@ -99,6 +101,15 @@ const VALUE_START: ReadonlySet<Token> = new Set<Token>(['{', '[', "'", 't', 'f']
 
 const NAME_COLON = /^@([^:]*): */;
 const TAGGED_SECTION = /^(Returns|Errors|Since|Notes?|Examples?|TODO)(?!::): */;
+/** A line that opens a literal block (QEMU 10.2's doc line rules). */
+const LITERAL_BLOCK_START = /^(\.\. +qmp-example)? *::$/;
+/** A doc line that is only a URL (exempt from the 70-column rule). */
+const URL_LINE = /^ *(https?|ftp):\/\/[^ ]*$/;
+/**
+ * One space after a sentence: group 2 is the sentence's end; 'e.g.' and
+ * list numbers ('1.') match without it and are not errors.
+ */
+const SINGLE_SPACE = /(\be\.g\.|^ *\p{Nd}\.|([.!?])) [A-Z0-9(]/gu;
 
 /** Why a file could not be read, worded like the C library's strerror. */
 function strerror(err: unknown): string {
@@ -241,7 +252,7 @@ function readFile(ctx: ParseContext, file: string): string {
 
 export function diagnosticsFor(options: FrontendOptions | DocDiagnostics): DocDiagnostics {
   if (options instanceof DocDiagnostics) return options;
-  return new DocDiagnostics(options.lenientDocs ?? false, options.onWarning);
+  return new DocDiagnostics(options.lenientDocs ?? false, options.onWarning, rulesFor(options.qemuVersion));
 }
 
 /**
@@ -320,8 +331,14 @@ class SchemaParser {
       const info = lex.info;
       if (this.tok() === '#') {
         curDoc = this.rejectExprDoc(curDoc);
-        curDoc = this.getDoc();
-        this.docs.push(curDoc);
+        if (this.diag.rules.legacyDocs) {
+          const docs = this.getLegacyDocs();
+          for (const d of docs) this.docs.push(d);
+          curDoc = docs[docs.length - 1]!;
+        } else {
+          curDoc = this.getDoc();
+          this.docs.push(curDoc);
+        }
         continue;
       }
       const expr = this.getExpr(0);
@@ -401,7 +418,10 @@ class SchemaParser {
       return;
     }
     const field = Object.hasOwn(LIST_PRAGMAS, name) ? LIST_PRAGMAS[name as keyof typeof LIST_PRAGMAS] : undefined;
-    if (!field) throw new QapiSemError(info, `unknown pragma '${name}'`);
+    // QEMU 7.2 knows no 'documentation-exceptions' (undocumented members are fine there).
+    if (!field || (field === 'documentationExceptions' && this.diag.rules.legacyExprs)) {
+      throw new QapiSemError(info, `unknown pragma '${name}'`);
+    }
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
       throw new QapiSemError(info, `pragma ${name} must be a list of strings`);
     }
@@ -501,19 +521,62 @@ class SchemaParser {
     if (this.tok() !== '#') {
       this.docProblem("documentation comment must end with '##'");
       this.docCutShort = true;
+      this.literalMode = false;
       return null;
     }
     const val = lex.val as string;
     if (val.startsWith('##')) {
       if (val !== '##') this.docProblem("junk after '##' at end of documentation comment");
+      this.literalMode = false;
       return null;
     }
     if (val === '#') return '';
+    let line: string;
     if (val[1] !== ' ') {
       this.docProblem('missing space after #');
-      return rstrip(val.slice(1));
+      line = rstrip(val.slice(1));
+    } else {
+      line = rstrip(val.slice(2));
     }
-    return rstrip(val.slice(2));
+    if (this.diag.rules.docLineFormat) this.checkDocLineFormat(line);
+    return line;
+  }
+
+  /** True inside a literal block (`::`, `.. qmp-example::`), exempt from the line rules. */
+  private literalMode = false;
+  private literalIndent = 0;
+
+  /**
+   * QEMU 10.2 on: a doc line is at most 70 columns with its '# ' (unless it
+   * is only a URL), and sentences are separated by two spaces. Literal
+   * blocks are exempt, up to the first line indented less than their first.
+   */
+  private checkDocLineFormat(line: string): void {
+    if (line.endsWith('::') && LITERAL_BLOCK_START.test(line)) {
+      this.literalMode = true;
+      this.literalIndent = 0;
+    } else if (this.literalMode && line !== '') {
+      const indent = leadingSpace(line);
+      if (this.literalIndent === 0) this.literalIndent = indent;
+      else if (indent < this.literalIndent) this.literalMode = false;
+    }
+    if (this.literalMode) return;
+    // Python counts code points, not UTF-16 units.
+    if (line.length + 2 > 70 && [...line].length + 2 > 70 && !URL_LINE.test(line)) {
+      this.docProblem('documentation line longer than 70 characters');
+    }
+    // Most lines end no sentence inside them: skip the regular expression.
+    if (!line.includes('. ') && !line.includes('! ') && !line.includes('? ')) return;
+    SINGLE_SPACE.lastIndex = 0;
+    for (let m = SINGLE_SPACE.exec(line); m !== null; m = SINGLE_SPACE.exec(line)) {
+      if (m[2] === undefined) continue;
+      // QEMU points at the space after the sentence's end.
+      const at = this.lex.linePosition + 2 + m.index + m[1]!.length;
+      this.diag.report(
+        this.lex.error('Use two spaces between sentences\nIf this not the end of a sentence, please report a bug.', at),
+      );
+      break;
+    }
   }
 
   private nextDocLine(): string | null {
@@ -537,6 +600,45 @@ class SchemaParser {
     return doc;
   }
 
+  /**
+   * QEMU 7.2's reading of one doc comment block: a free-form block is cut
+   * into one doc per '= heading' line (see doc-legacy.ts).
+   */
+  private getLegacyDocs(): QapiDoc[] {
+    const lex = this.lex;
+    if (lex.val !== '##') this.docProblem("junk after '##' at start of documentation comment");
+    const info = lex.info;
+    const docs: QapiDoc[] = [];
+    const reader = () =>
+      new LegacyDocReader(info, this.diag, (msg) => this.docProblem(msg), () => this.lex.info);
+    let cur = reader();
+    lex.accept(false);
+    while (this.tok() === '#') {
+      const val = lex.val as string;
+      if (val.startsWith('##')) {
+        if (val !== '##') this.docProblem("junk after '##' at end of documentation comment");
+        cur.endComment();
+        docs.push(cur.doc);
+        lex.accept();
+        return docs;
+      }
+      if (val.startsWith('# =')) {
+        if (cur.symbol) this.docProblem("unexpected '=' markup in definition documentation");
+        if (cur.hasBodyText) {
+          cur.endComment();
+          docs.push(cur.doc);
+          cur = reader();
+        }
+      }
+      cur.append(val);
+      lex.accept(false);
+    }
+    this.docProblem("documentation comment must end with '##'");
+    cur.endComment();
+    docs.push(cur.doc);
+    return docs;
+  }
+
   /** A definition doc starting with `line` ('@NAME:'); null if lenient recovery turns it into free-form. */
   private getDefinitionDoc(info: SourceInfo, first: string): QapiDoc | null {
     if (!first.endsWith(':')) {
@@ -549,7 +651,8 @@ class SchemaParser {
       return null;
     }
     const doc = new QapiDoc(info, symbol, this.diag);
-    let line = this.nextDocLine();
+    // QEMU 11.1: an overview may be indented under `@NAME:` (the intro).
+    let line = this.diag.rules.indentedIntro ? this.getDocIndented(doc) : this.nextDocLine();
     let noMoreArgs = false;
     let m: RegExpExecArray | null;
     while (line !== null) {
@@ -578,7 +681,7 @@ class SchemaParser {
         line = this.describe(doc, line, m);
         noMoreArgs = true;
       } else {
-        if (line.startsWith('=') && m === null) {
+        if (line.startsWith('=') && m === null && !this.diag.rules.rstHeadings) {
           this.docProblem("unexpected '=' markup in definition documentation");
         }
         // plain paragraph (lenient: also unsupported tags and '=' lines)
@@ -659,7 +762,9 @@ class SchemaParser {
     while (line !== null) {
       const m = NAME_COLON.exec(line);
       if (m) this.docProblem(`'@${m[1]}:' not allowed in free-form documentation`);
-      if (line.startsWith('=') && !isFirst) this.docProblem("'=' heading must come first in a comment block");
+      if (line.startsWith('=') && !isFirst && !this.diag.rules.rstHeadings) {
+        this.docProblem("'=' heading must come first in a comment block");
+      }
       doc.appendLine(line);
       line = this.nextDocLine();
       isFirst = false;

@@ -44,6 +44,7 @@ import { parseSchemaFile, parseSchemaText, type ParsedExpr } from './parser.js';
 import type { QapiDoc } from './doc.js';
 import type { SourceInfo } from './source.js';
 import { visitSchema } from './visitor.js';
+import { DEFAULT_QEMU_VERSION, rulesFor, type QemuVersion, type ReleaseRules } from './release.js';
 
 // ---------------------------------------------------------------------------
 // Reading normalised expressions
@@ -122,65 +123,17 @@ const QTYPE_VALUES = ['none', 'qnull', 'qnum', 'qstring', 'qdict', 'qlist', 'qbo
 /**
  * Options of the schema checker. `qemuVersion` names the QEMU release
  * (`'MAJOR.MINOR'`, 7.2 or later; a stable update like '8.2.3' counts as
- * its release) whose model to build where releases build different models
- * from the same schema. Only one thing differs: up to QEMU 9.1 the
- * built-in `QType` enum has the prefix `QTYPE`; from 9.2 on it has none.
- * The default is DEFAULT_QEMU_VERSION. The schema text cannot tell: the
- * same file ships unchanged in releases on both sides of that change.
- * Checking rules are always those of QEMU 10.0.
+ * its release) whose rules to apply: the model built (up to QEMU 9.1 the
+ * built-in `QType` enum has the prefix `QTYPE`, from 9.2 on none), the
+ * doc-comment rules and the dump format (see release.ts). The default is
+ * DEFAULT_QEMU_VERSION, the newest release whose rules we know. The
+ * schema text cannot tell: the same file ships unchanged in releases on
+ * both sides of a change.
  */
-export interface SchemaOptions extends FrontendOptions {
-  qemuVersion?: string;
-}
+export type SchemaOptions = FrontendOptions;
 
-/** A QEMU release as 'MAJOR.MINOR'. */
-export type QemuVersion = string;
-
-/** The model built when no `qemuVersion` is given: the newest release we reproduce. */
-export const DEFAULT_QEMU_VERSION: QemuVersion = '10.0';
-/** The oldest release whose model we reproduce. */
-export const OLDEST_QEMU_VERSION: QemuVersion = '7.2';
-/** The first release whose built-in QType enum has no prefix. */
-const QTYPE_UNPREFIXED_SINCE = [9, 2] as const;
-
-/**
- * MAJOR.MINOR, optionally .MICRO (below 50 a stable update, from 50 a
- * development snapshot). Since 4.0 QEMU makes three releases a year:
- * MAJOR.0, MAJOR.1 and MAJOR.2.
- */
-const RELEASE = /^([1-9][0-9]{0,2})\.([0-2])(?:\.(0|[1-9][0-9]?))?$/;
-
-function compareRelease(a: readonly [number, number], b: readonly [number, number]): number {
-  return a[0] - b[0] || a[1] - b[1];
-}
-
-function releaseParts(version: string): [number, number] | null {
-  const m = RELEASE.exec(version);
-  if (!m || (m[3] !== undefined && Number(m[3]) >= 50)) return null;
-  return [Number(m[1]), Number(m[2])];
-}
-
-/**
- * `version` as 'MAJOR.MINOR' ('8.2.3' → '8.2'), or null when it does not
- * name a QEMU release from OLDEST_QEMU_VERSION on. Development snapshots
- * (x.y.50 and up) are refused: they may be on either side of a change.
- */
-export function normalizeQemuVersion(version: string): QemuVersion | null {
-  const parts = releaseParts(version);
-  const oldest = releaseParts(OLDEST_QEMU_VERSION)!;
-  if (!parts || compareRelease(parts, oldest) < 0) return null;
-  return `${parts[0]}.${parts[1]}`;
-}
-
-/** The problem with a `qemuVersion` value, worded for users. */
-export function qemuVersionProblem(version: string): string {
-  return `'${version}' is not a QEMU release from ${OLDEST_QEMU_VERSION} on (MAJOR.MINOR, e.g. 9.1 or ${DEFAULT_QEMU_VERSION})`;
-}
-
-/** The QType enum's prefix in `version`'s model. */
-function qtypePrefix(version: QemuVersion): string | null {
-  return compareRelease(releaseParts(version)!, QTYPE_UNPREFIXED_SINCE) < 0 ? 'QTYPE' : null;
-}
+export type { QemuVersion } from './release.js';
+export { DEFAULT_QEMU_VERSION, OLDEST_QEMU_VERSION, normalizeQemuVersion, qemuVersionProblem } from './release.js';
 
 /** QEMU's limit: features are numbered into a 64-bit mask. */
 const MAX_FEATURES = 64;
@@ -189,12 +142,14 @@ const MAX_FEATURES = 64;
 class WarningDiagnostics extends DocDiagnostics {
   constructor(
     lenient: boolean,
-    private readonly sink?: (message: string) => void,
+    private readonly sink: ((message: string) => void) | undefined,
+    rules: ReleaseRules,
   ) {
-    super(lenient);
+    super(lenient, undefined, rules);
   }
 
   override report(err: QapiError): void {
+    err.docComment = true;
     if (!this.lenient) throw err;
     const text = formatWarning(err);
     this.warnings.push(text);
@@ -212,8 +167,14 @@ export function formatWarning(err: QapiError): string {
 
 export class QapiSchema implements CheckedSchema, TypeResolver {
   readonly docs: readonly QapiDoc[];
-  /** The QEMU release whose model was built, as 'MAJOR.MINOR' (see SchemaOptions). */
+  /** The QEMU release whose rules were applied, as 'MAJOR.MINOR' (see SchemaOptions). */
   readonly qemuVersion: QemuVersion;
+  /** What that release's rules are (release.ts). */
+  readonly rules: ReleaseRules;
+
+  get legacyExprs(): boolean {
+    return this.rules.legacyExprs;
+  }
   private readonly entityList: AnyEntity[] = [];
   private readonly entityDict = new Map<string, DefinitionEntity>();
   private readonly moduleDict = new Map<string, Module>();
@@ -235,10 +196,9 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     options: SchemaOptions = {},
     text?: string,
   ) {
-    const version = normalizeQemuVersion(options.qemuVersion ?? DEFAULT_QEMU_VERSION);
-    if (version === null) throw new RangeError(`qapi-ts: qemuVersion ${qemuVersionProblem(String(options.qemuVersion))}`);
-    this.qemuVersion = version;
-    this.diagnostics = new WarningDiagnostics(options.lenientDocs ?? false, options.onWarning);
+    this.rules = rulesFor(options.qemuVersion ?? DEFAULT_QEMU_VERSION);
+    this.qemuVersion = this.rules.version;
+    this.diagnostics = new WarningDiagnostics(options.lenientDocs ?? false, options.onWarning, this.rules);
     const parsed =
       text === undefined
         ? parseSchemaFile(fname, this.diagnostics)
@@ -250,7 +210,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     this.schemaDir = dirnameOf(fname);
     this.makeModule(Module.BUILTIN);
     this.makeModule(fname);
-    this.defPredefineds(qtypePrefix(this.qemuVersion));
+    this.defPredefineds(this.rules.qtypePrefix);
     this.predefining = false;
     this.defExprs(exprs);
     this.check();
@@ -570,7 +530,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     for (const doc of this.docs) doc.check();
 
     const features = [...this.featureDict.values()];
-    if (features.length > MAX_FEATURES) {
+    if (features.length > MAX_FEATURES && !this.rules.legacyExprs) {
       throw new QapiSemError(
         features[MAX_FEATURES]!.info,
         `Maximum of ${MAX_FEATURES} schema features is permitted`,

@@ -2,7 +2,8 @@
  * Robustness: mutate QEMU's conformance schemas at random (fixed seed) and
  * require that every run ends either with a checked model or with a
  * QapiError that carries a source location — never another exception,
- * never a hang.
+ * never a hang. Mutations take turns at every release's rules (QEMU 7.2's
+ * doc parser included), strict and lenient.
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,8 @@ import { sharedDir } from '../helpers/shared.js';
 const MUTATIONS = 10_000;
 const SEED = 0x9e3779b9;
 const BATCHES = 10;
+/** Each mutation is read with one of these rule sets, strictly or leniently. */
+const RULE_SETS = ['7.2', '10.0', '10.2', '11.1'] as const;
 
 /** mulberry32: small, fast, good enough for picking mutations. */
 function prng(seed: number): () => number {
@@ -152,13 +155,17 @@ describe.skipIf(conformance === null)('fuzzing the frontend with mutated schemas
         writeFileSync(join(work, target), mutated);
         const started = performance.now();
         try {
-          const schema = parseSchema(join(work, main));
+          const schema = parseSchema(join(work, main), {
+            qemuVersion: RULE_SETS[n % RULE_SETS.length],
+            lenientDocs: n % (2 * RULE_SETS.length) >= RULE_SETS.length,
+            onWarning: () => {},
+          });
           dumpSchema(schema);
           models++;
         } catch (err) {
           if (!(err instanceof QapiError)) {
             throw new Error(
-              `mutation ${batch}:${n} of ${target} (main ${main}) threw a non-QAPI error: ` +
+              `mutation ${batch}:${n} of ${target} (main ${main}, rules ${RULE_SETS[n % RULE_SETS.length]}) threw a non-QAPI error: ` +
                 `${(err as Error)?.stack ?? String(err)}\n--- mutated text ---\n${mutated.slice(0, 2000)}`,
             );
           }

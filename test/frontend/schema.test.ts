@@ -287,7 +287,7 @@ describe('dump', () => {
     expect(parseSchemaString(text, 'schema.json', { qemuVersion: '8.2.7' }).qemuVersion).toBe('8.2');
   });
 
-  it('builds QEMU 10.0\'s model by default, whatever the doc comments look like', () => {
+  it('applies QEMU 11.1\'s rules by default, whatever the doc comments look like', () => {
     // Old-style Note:/Example: sections do not date a schema: QEMU 10.0
     // still ships files that use them.
     const doc = (section: string) =>
@@ -296,8 +296,10 @@ describe('dump', () => {
     for (const section of ['# Example:\n#\n#     -> { "execute": "x" }\n#\n', '# Note: this is old style.\n#\n', '']) {
       const schema = parseSchemaString(doc(section), 'schema.json', lenient);
       expect(schema.qemuVersion).toBe(DEFAULT_QEMU_VERSION);
-      expect(DEFAULT_QEMU_VERSION).toBe('10.0');
+      expect(DEFAULT_QEMU_VERSION).toBe('11.1');
+      expect(schema.rules.ruleSet).toBe('11.1');
       expect(dumpSchema(schema)).not.toContain('prefix QTYPE');
+      expect(dumpSchema(schema)).toContain('doc symbol=Sx\n    Intro\n');
       expect(dumpSchema(parseSchemaString(doc(section), 'schema.json', { ...lenient, qemuVersion: '9.1' }))).toContain(QTYPE_PREFIXED);
     }
   });
@@ -338,7 +340,7 @@ describe('check and dump commands', () => {
     for (const v of ['9.9', 'auto']) {
       const r = run('check', '--qemu-version', v, 'a.json');
       expect(r.status).toBe(2);
-      expect(r.err).toBe(`qapi-ts check: --qemu-version: '${v}' is not a QEMU release from 7.2 on (MAJOR.MINOR, e.g. 9.1 or 10.0)\n`);
+      expect(r.err).toBe(`qapi-ts check: --qemu-version: '${v}' is not a QEMU release from 7.2 on (MAJOR.MINOR, e.g. 10.0 or 11.1)\n`);
     }
   });
 
@@ -354,8 +356,8 @@ describe('check and dump commands', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     const help = run('dump', '--help').out.replace(/\s+/g, ' ');
-    expect(help).toContain('default 10.0');
-    expect(help).toContain('up to 9.1 the built-in QType enum has the prefix QTYPE, from 9.2 on it has none');
+    expect(help).toContain('default 11.1, the newest known');
+    expect(help).toContain('up to 9.1 the built-in QType enum has the prefix QTYPE');
   });
 
   it('reports an unreadable schema file as QEMU does, with nothing on stdout', () => {
