@@ -18,7 +18,7 @@ requireFile(join(repoRoot, 'dist/src/cli/main.js'), 'build output (run npm run b
 
 const commands = [
   { label: 'node (empty script)', argv: [process.execPath, '-e', ''] },
-  { label: 'qapi-ts check', argv: [process.execPath, join(repoRoot, 'bin/qapi-ts'), 'check', schema] },
+  { label: 'qapi-ts check', argv: [process.execPath, join(repoRoot, 'bin/qapi-ts'), 'check', '--qemu-version', '10.0', schema] },
 ];
 const qemu = process.env.QEMU_SRC;
 const withQemu = qemu !== undefined && existsSync(join(qemu, 'scripts/qapi/schema.py'));

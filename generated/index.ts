@@ -266,8 +266,8 @@ export interface CommandMap {
    * Describe everything this QEMU's QMP understands: every command and
    * event, and every type their arguments, replies and data use.
    * Conditional parts QEMU was built without are left out.  Type names
-   * other than the built-in ones are replaced by numbers, so only command
-   * and event names can be relied on.
+   * other than the built-in ones are replaced by numbers, so only
+   * command and event names can be relied on.
    */
   'query-qmp-schema': { args: undefined; returns: SchemaInfo[] };
 }
@@ -583,8 +583,8 @@ export class QapiClient extends QapiClientBase<CommandMap, EventMap> {
    * Describe everything this QEMU's QMP understands: every command and
    * event, and every type their arguments, replies and data use.
    * Conditional parts QEMU was built without are left out.  Type names
-   * other than the built-in ones are replaced by numbers, so only command
-   * and event names can be relied on.
+   * other than the built-in ones are replaced by numbers, so only
+   * command and event names can be relied on.
    *
    * @returns one entry per command, event and type, each naming the
    * others by name

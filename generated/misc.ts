@@ -79,8 +79,8 @@ export interface IOThreadInfo {
   /** the host thread id of the IOThread's thread */
   'thread-id': number | bigint;
   /**
-   * longest time, in nanoseconds, the event loop busy-polls
-   * before it blocks; 0 when polling is off
+   * longest time, in nanoseconds, the event loop
+   * busy-polls before it blocks; 0 when polling is off
    */
   'poll-max-ns': number | bigint;
   /**
