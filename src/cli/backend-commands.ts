@@ -37,8 +37,9 @@ options:
   --no-unstable            leave out definitions marked 'unstable'
   --no-deprecated          leave out definitions marked 'deprecated'
   --client-name NAME       name of the client class (default: QapiClient)
-  --language ts|js         TypeScript with types and docs (default), or plain
-                           JavaScript modules (validators and client only)
+  --language ts|js         TypeScript with types and docs (default), or
+                           JavaScript modules with docs, each with a .d.ts
+                           beside it holding the same types
   --warnings               list every doc-comment warning (default: the first
                            ${SHOWN_WARNINGS} and a count)
   -q, --quiet              do not list the files written
