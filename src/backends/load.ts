@@ -112,7 +112,14 @@ export async function loadValidators(schemaPath: string, options: LoadOptions = 
 /** Like loadValidators, for a schema already parsed and checked. */
 export async function loadSchemaValidators(schema: CheckedSchema, options: LoadOptions = {}): Promise<LoadedSchema> {
   const oldestSchema = options.oldestSchema === undefined ? undefined : await readOldestSchema(options.oldestSchema);
-  const files = generateFiles(schema, { ...options, oldestSchema, supportImport: supportModuleUrl(), language: 'js', declarations: false, docs: false });
+  const files = generateFiles(schema, {
+    ...options,
+    oldestSchema,
+    supportImport: supportModuleUrl(),
+    language: 'js',
+    declarations: false,
+    docs: false,
+  });
   const index = (await importGenerated(files)) as GeneratedIndex;
   const clientName = options.clientName ?? 'QapiClient';
   const Client = index[clientName] as new (e: QmpExecutor, o?: QapiClientOptions) => UntypedClient;

@@ -93,13 +93,17 @@ export function strictDiagnostics(rootFiles: readonly string[], { declarations =
     types: ['node'],
     typeRoots: [join(repoRoot, 'node_modules/@types')],
   });
-  const ours = (f: ts.SourceFile): boolean => !f.fileName.includes('/node_modules/') && !program.isSourceFileDefaultLibrary(f);
+  const ours = (f: ts.SourceFile): boolean =>
+    !f.fileName.includes('/node_modules/') && !program.isSourceFileDefaultLibrary(f);
   const diagnostics = !declarations
     ? ts.getPreEmitDiagnostics(program)
     : [
         ...program.getOptionsDiagnostics(),
         ...program.getGlobalDiagnostics(),
-        ...program.getSourceFiles().filter(ours).flatMap((f) => [...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f)]),
+        ...program
+          .getSourceFiles()
+          .filter(ours)
+          .flatMap((f) => [...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f)]),
       ];
   return diagnostics.map((d) => {
     const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
