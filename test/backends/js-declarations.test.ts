@@ -1,8 +1,9 @@
 /**
  * `generate --language js`: every `.js` file has a `.d.ts` beside it with
  * exactly the types of the TypeScript output, and carries the TypeScript
- * output's doc comments. For our qapi/ and QEMU's schemas (10.0, 7.2, and
- * 10.0 with 7.2 as the oldest release):
+ * output's doc comments. For our qapi/, QEMU's schemas (10.0, 7.2, and
+ * 10.0 with 7.2 as the oldest release) and the valid cases of QEMU's test
+ * suite (no consumer for those):
  *  - a consumer importing the JavaScript through its .d.ts type-checks under
  *    strict, and misuses of types, client and validators are type errors;
  *  - the .d.ts and the TypeScript output declare identical types and values
@@ -10,6 +11,7 @@
  *  - the .d.ts declares what the .js exports at run time, no more, no less;
  *  - the doc comments match the TypeScript output's, declaration by declaration.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import { repoRoot, sharedDir } from '../helpers/shared.js';
 import { generateSnippet, strictDiagnostics } from './helpers.js';
 
 const corpus = sharedDir('corpus');
+const conformance = sharedDir('conformance/qemu-10.0');
 const support = join(repoRoot, 'src/support/index.js');
 const executorModule = join(repoRoot, 'src/runtime/executor.js');
 
@@ -29,6 +32,7 @@ interface Case {
   label: string;
   schema: CheckedSchema;
   options: GenerateOptions;
+  /** A consumer of the JavaScript output ('' for none). */
   usage: string;
 }
 
@@ -146,6 +150,14 @@ same<J.QapiClient, T.QapiClient>(true);
 function cases(): Case[] {
   const qapi = parse(join(repoRoot, 'qapi/qapi-schema.json'));
   const out: Case[] = [{ label: 'qapi', schema: qapi, options: {}, usage: QAPI_USAGE }];
+  if (conformance !== null) {
+    // The valid cases of QEMU's test suite: odd names, every construct.
+    for (const name of readFileSync(join(conformance, 'TESTS'), 'utf8').split(/\s+/)) {
+      const base = name.replace(/\.json$/, '');
+      if (base === '' || readFileSync(join(conformance, `${base}.err`), 'utf8') !== '') continue;
+      out.push({ label: `conformance/${base}`, schema: parse(join(conformance, `${base}.json`)), options: {}, usage: '' });
+    }
+  }
   if (corpus === null) return out;
   const q10 = parse(join(corpus, 'qemu-10.0/qapi/qapi-schema.json'));
   const q72 = parse(join(corpus, 'qemu-7.2/qapi/qapi-schema.json'));
@@ -199,7 +211,8 @@ describe('generate --language js: .d.ts and docs', () => {
   });
 
   test('every .js has a .d.ts beside it, and nothing else is written', () => {
-    expect(all.length).toBe(corpus === null ? 1 : 4);
+    expect(all.filter((c) => c.usage !== '').length).toBe(corpus === null ? 1 : 4);
+    expect(all.length).toBeGreaterThan(conformance === null ? 0 : 10);
     for (const { label, ts, js } of all) {
       const expected = [...ts.keys()].flatMap((f) => [f.replace(/\.ts$/, '.js'), f.replace(/\.ts$/, '.d.ts')]);
       expect([...js.keys()], label).toEqual(expected);
@@ -243,9 +256,12 @@ describe('generate --language js: .d.ts and docs', () => {
       const base = join(dir, `s${i}`);
       await writeGenerated(join(base, 'ts'), ts);
       await writeGenerated(join(base, 'js'), js);
-      await writeFile(join(base, 'js', 'usage.ts'), usage);
       await writeFile(join(base, 'js', 'parity.ts'), PARITY);
-      rootFiles.push(join(base, 'js', 'usage.ts'), join(base, 'js', 'parity.ts'));
+      rootFiles.push(join(base, 'js', 'parity.ts'));
+      if (usage !== '') {
+        await writeFile(join(base, 'js', 'usage.ts'), usage);
+        rootFiles.push(join(base, 'js', 'usage.ts'));
+      }
     }
     const diagnostics = strictDiagnostics(rootFiles, { declarations: true });
     expect(diagnostics.slice(0, 20)).toEqual([]);
