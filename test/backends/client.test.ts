@@ -203,7 +203,9 @@ describe('modules', () => {
 describe('plain JavaScript output (language: js)', () => {
   test('no types (they are in the .d.ts beside); validators and client behave as the TypeScript output', async () => {
     const files = generateSnippet(schema, { language: 'js' });
-    expect([...files.keys()].sort()).toEqual(['builtin.d.ts', 'builtin.js', 'index.d.ts', 'index.js', 'test.d.ts', 'test.js']);
+    expect([...files.keys()].sort()).toEqual([
+      'builtin.d.ts', 'builtin.js', 'index.d.ts', 'index.js', 'test.d.ts', 'test.js',
+    ]);
     const test = files.get('test.js')!;
     expect(test).toContain("export const HolderTypeValues = ['qom', 'block-node'];");
     expect(test).toContain('export function defineTestValidators(r, v) {');
