@@ -183,6 +183,48 @@ export const options: ConnectOptions = { timeout: 'soon' };
        console.log(validators.Point.safeParse({ x: 1, y: 2 }).success, validators.Point.safeParse({ x: 'a' }).success)`,
     );
     expect(generated).toEqual({ status: 0, stdout: 'true false\n', stderr: '' });
+    // A TypeScript consumer of that JavaScript finds its types in the .d.ts files (and, through
+    // them, those of qapi-ts/support), and so does an editor checking a JavaScript consumer:
+    // exactly the three errors planted on purpose.
+    writeFileSync(
+      join(app, 'use-generated.ts'),
+      `import { QapiClient, validators, type Point } from './out/index.js';
+import type { QmpExecutor } from 'qapi-ts/support';
+export async function use(executor: QmpExecutor): Promise<Point> {
+  const point: Point = await new QapiClient(executor).getPoint();
+  const x: string = point.x;
+  await new QapiClient(executor).execute('no-such-command');
+  void x;
+  return validators.Point.parse(point);
+}
+`,
+    );
+    writeFileSync(
+      join(app, 'editor.js'),
+      `import { QapiClient } from './out/index.js';
+/** @param {import('qapi-ts/support').QmpExecutor} executor */
+export async function use(executor) {
+  /** @type {boolean} */
+  const y = (await new QapiClient(executor).getPoint()).y;
+  return y;
+}
+`,
+    );
+    const compilerOptions = {
+      module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true,
+      skipLibCheck: true, types: [], allowJs: true, checkJs: true,
+    };
+    const roots = ['use-generated.ts', 'editor.js'];
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: roots }));
+    const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', app], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const errors = tsc.stdout.split('\n').filter((l) => /error TS\d+/.test(l));
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatch(/editor\.js\(5,.*TS2322: Type 'number \| bigint' is not assignable to type 'boolean'/);
+    expect(errors[1]).toMatch(/use-generated\.ts\(5,.*TS2322: Type 'number \| bigint' is not assignable to .*string/);
+    expect(errors[2]).toMatch(/use-generated\.ts\(6,.*error TS2345: Argument of type '"no-such-command"'/);
     const verify = run('verify', '--schema', 'schema.json', 'session.jsonl');
     expect(verify.status).toBe(0);
     expect(verify.stdout).toContain('2 messages, 2 valid, 0 invalid');

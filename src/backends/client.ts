@@ -45,18 +45,22 @@ function typeTables(ctx: GenContext, out: GeneratedFile): void {
 
 export function indexFile(ctx: GenContext): GeneratedFile {
   const out = ctx.file('index');
+  // Where types go: `out` (TypeScript) or its .d.ts (JavaScript; null without).
+  const decl = ctx.declarations(out);
+  const types = decl ?? out;
   const files = [...new Set(ctx.moduleFiles.values())];
-  for (const file of files) out.print(`export * from './${file}.js';\n`);
-  out.print('\n');
+  const reexports = `${files.map((file) => `export * from './${file}.js';\n`).join('')}\n`;
+  out.print(reexports);
+  if (ctx.js) out.declarations?.print(reexports);
 
-  if (!ctx.js) typeTables(ctx, out);
+  if (decl !== null) typeTables(ctx, decl);
 
   // Command and event tables
   let commandMap = '';
   let commandSpec = '';
   for (const c of ctx.commands) {
     commandMap += commandDoc(ctx, c, '  ', false);
-    commandMap += `  ${quote(c.name)}: { args: ${argsType(ctx, c, out)}; returns: ${returnsType(ctx, c, out)} };\n`;
+    commandMap += `  ${quote(c.name)}: { args: ${argsType(ctx, c, types)}; returns: ${returnsType(ctx, c, types)} };\n`;
     const args = c.argType && ctx.selection.entity(c.argType) ? quote(ctx.openArgumentsName(c) ?? c.argType.name) : 'null';
     const returns = !c.successResponse ? 'null' : c.retType ? quote(c.retType.name) : "'q_empty'";
     commandSpec += `    ${quote(c.name)}: [${args}, ${returns}],\n`;
@@ -65,7 +69,7 @@ export function indexFile(ctx: GenContext): GeneratedFile {
   let eventSpec = '';
   for (const e of ctx.events) {
     eventMap += commandDoc(ctx, e, '  ');
-    eventMap += `  ${quote(e.name)}: ${argsType(ctx, e, out)};\n`;
+    eventMap += `  ${quote(e.name)}: ${argsType(ctx, e, types)};\n`;
     eventSpec += `    ${quote(e.name)}: ${e.argType && ctx.selection.entity(e.argType) ? quote(e.argType.name) : 'null'},\n`;
   }
   // Commands and events only the oldest supported release has: there, unchecked.
@@ -81,12 +85,12 @@ export function indexFile(ctx: GenContext): GeneratedFile {
     eventMap += `${removed}  ${quote(name)}: ${data ? 'Record<string, unknown>' : 'undefined'};\n`;
     eventSpec += `    ${quote(name)}: ${data ? "'any'" : 'null'},\n`;
   }
-  if (!ctx.js) {
-    out.print(`/** Command name → argument and reply types. */\nexport interface CommandMap {\n${commandMap}}\n\n`);
-    out.print(`/** Event name → data type (undefined: no data). */\nexport interface EventMap {\n${eventMap}}\n\n`);
-    out.supportType('TypedEvent');
-    out.print('/** Any event of this schema, discriminated by `event`. */\n');
-    out.print('export type QapiEvent = TypedEvent<EventMap>;\n\n');
+  if (decl !== null) {
+    decl.print(`/** Command name → argument and reply types. */\nexport interface CommandMap {\n${commandMap}}\n\n`);
+    decl.print(`/** Event name → data type (undefined: no data). */\nexport interface EventMap {\n${eventMap}}\n\n`);
+    decl.supportType('TypedEvent');
+    decl.print('/** Any event of this schema, discriminated by `event`. */\n');
+    decl.print('export type QapiEvent = TypedEvent<EventMap>;\n\n');
   }
 
   const defines = files.map((f) => ctx.defineNames.get(f) ?? '');
@@ -107,19 +111,31 @@ export function indexFile(ctx: GenContext): GeneratedFile {
   out.print('export const commands = schemaValidators.validatorSet(false).commands;\n');
   out.print('/** Event name → data validator (compatible), null for events without data. */\n');
   out.print('export const events = schemaValidators.validatorSet(false).events;\n\n');
+  if (ctx.js && decl !== null) declareValidators(decl);
 
-  out.print(clientClass(ctx, out));
+  clientClass(ctx, out);
   return out;
 }
 
-function clientClass(ctx: GenContext, out: GeneratedFile): string {
-  out.supportValue('QapiClientBase');
-  out.supportType('QapiClientOptions');
-  out.supportType('QmpExecutor');
-  const ts = (annotation: string): string => (ctx.js ? '' : annotation);
-  let text = ctx.js
-    ? ''
-    : `/**
+/** What the JavaScript index's validator constants are, for its .d.ts (the types TypeScript infers). */
+function declareValidators(decl: GeneratedFile): void {
+  decl.supportType('SchemaValidators');
+  decl.supportType('ValidatorSet');
+  decl.print(`/** Validators of this schema, built lazily, strict and compatible. */
+export declare const schemaValidators: SchemaValidators;
+/** Type validators that pass through what a newer QEMU may add. */
+export declare const validators: Validators;
+/** Type validators that reject anything the schema does not describe. */
+export declare const strictValidators: Validators;
+/** Command name → \`{ args, returns }\` validators (replies compatible). */
+export declare const commands: ValidatorSet['commands'];
+/** Event name → data validator (compatible), null for events without data. */
+export declare const events: ValidatorSet['events'];
+
+`);
+}
+
+const CLIENT_DOC = `/**
  * Typed client: one method per command (camelCase of the command name;
  * clashes get \`_2\`, \`_3\`… in schema order, and so do names every object
  * has, \`then\` and the base class's: \`then_2\`, \`toString_2\`),
@@ -128,20 +144,42 @@ function clientClass(ctx: GenContext, out: GeneratedFile): string {
  * \`strict\` is set; \`validate: false\` turns checking off.
  */
 `;
-  text += `export class ${ctx.options.clientName} extends QapiClientBase${ts('<CommandMap, EventMap>')} {
-  constructor(executor${ts(': QmpExecutor')}, options${ts(': QapiClientOptions')} = {}) {
-    super(executor, options, (strict) => schemaValidators.validatorSet(strict));
+
+/** The client class: in `out`, and declared in its `.d.ts` for JavaScript output. */
+function clientClass(ctx: GenContext, out: GeneratedFile): void {
+  const decl = ctx.js ? out.declarations : null;
+  for (const file of decl ? [out, decl] : [out]) {
+    file.supportValue('QapiClientBase');
+    file.supportType('QapiClientOptions');
+    file.supportType('QmpExecutor');
+    if (ctx.commands.length > 0) file.supportType('ExecuteOptions');
   }
-`;
-  if (ctx.commands.length > 0) out.supportType('ExecuteOptions');
+  const name = ctx.options.clientName;
+  const doc = ctx.js && !ctx.options.docs ? '' : CLIENT_DOC;
+  const construct = '    super(executor, options, (strict) => schemaValidators.validatorSet(strict));\n  }\n';
+  let ts = `${doc}export class ${name} extends QapiClientBase<CommandMap, EventMap> {
+  constructor(executor: QmpExecutor, options: QapiClientOptions = {}) {\n${construct}`;
+  let js = `${doc}export class ${name} extends QapiClientBase {\n  constructor(executor, options = {}) {\n${construct}`;
+  let dts = `${doc}export declare class ${name} extends QapiClientBase<CommandMap, EventMap> {
+  constructor(executor: QmpExecutor, options?: QapiClientOptions);\n`;
+  const types = decl ?? out;
   for (const c of ctx.commands) {
-    const args = argsType(ctx, c, out);
+    const args = argsType(ctx, c, types);
     const takesArgs = args !== 'undefined';
     const optional = args.endsWith(' | undefined');
-    const params = !takesArgs ? '' : `args${ts(`${optional ? '?' : ''}: ${optional ? args.slice(0, -12) : args}`)}, `;
-    text += '\n' + commandDoc(ctx, c, '  ');
-    text += `  ${ctx.methodNames.get(c.name)}(${params}options${ts('?: ExecuteOptions')})${ts(`: Promise<${returnsType(ctx, c, out)}>`)} {\n`;
-    text += `    return this.execute(${quote(c.name)}, ${takesArgs ? 'args' : 'undefined'}, options);\n  }\n`;
+    const typedArgs = !takesArgs ? '' : `args${optional ? '?' : ''}: ${optional ? args.slice(0, -12) : args}, `;
+    const head = `\n${commandDoc(ctx, c, '  ')}  ${ctx.methodNames.get(c.name)}(`;
+    const returns = `Promise<${returnsType(ctx, c, types)}>`;
+    const body = ` {\n    return this.execute(${quote(c.name)}, ${takesArgs ? 'args' : 'undefined'}, options);\n  }\n`;
+    if (!ctx.js) ts += `${head}${typedArgs}options?: ExecuteOptions): ${returns}${body}`;
+    else {
+      js += `${head}${takesArgs ? 'args, ' : ''}options)${body}`;
+      dts += `${head}${typedArgs}options?: ExecuteOptions): ${returns};\n`;
+    }
   }
-  return `${text}}\n`;
+  if (!ctx.js) out.print(`${ts}}\n`);
+  else {
+    out.print(`${js}}\n`);
+    decl?.print(`${dts}}\n`);
+  }
 }

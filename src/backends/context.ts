@@ -32,10 +32,16 @@ export interface GenerateOptions extends SelectionOptions {
   docs?: boolean;
   /**
    * 'ts' (default): TypeScript with types and docs. 'js': plain ES modules
-   * with the validators and client only (no types, no docs), which can be
-   * imported without a TypeScript compiler.
+   * (validators, client and docs), which run without a TypeScript compiler,
+   * each with a `.d.ts` beside it declaring the types the TypeScript output
+   * has.
    */
   language?: 'ts' | 'js';
+  /**
+   * JavaScript output: write the `.d.ts` files (default true; off for code
+   * that is only run, as loadValidators does).
+   */
+  declarations?: boolean;
   /**
    * The schema of the oldest QEMU release the code must work with. What
    * it lacks is typed and validated as possibly absent (see presence.ts).
@@ -51,6 +57,8 @@ export interface ResolvedOptions {
   readonly clientName: string;
   readonly docs: boolean;
   readonly language: 'ts' | 'js';
+  /** JavaScript output only: `.d.ts` files are written. */
+  readonly declarations: boolean;
 }
 
 /** Names the generated files declare or import themselves; types yield. */
@@ -60,6 +68,7 @@ const GENERATED_NAMES = [
   // imported from the support library
   'z', 'UnknownValue', 'UnknownBranch', 'ValidatorKit', 'ValidatorRegistry', 'QapiClientBase',
   'SchemaValidators', 'ExecuteOptions', 'QapiClientOptions', 'QmpExecutor', 'TypedEvent',
+  'ValidatorSet', // in .d.ts files only
 ];
 
 /** Members of the client base class that commands must not shadow (plus RESERVED_METHODS). */
@@ -112,8 +121,9 @@ export class GenContext {
       supportImport: options.supportImport ?? 'qapi-ts/support',
       int64: options.int64 ?? 'mixed',
       clientName: options.clientName ?? 'QapiClient',
-      docs: (options.docs ?? true) && options.language !== 'js',
+      docs: options.docs ?? true,
       language: options.language ?? 'ts',
+      declarations: options.language === 'js' && (options.declarations ?? true),
     };
     this.selection = new Selection(options);
     const oldest = options.oldestSchema;
@@ -212,8 +222,8 @@ export class GenContext {
         if (t.name === 'q_empty') return 'Record<string, never>';
         if (!this.declaresType(t)) return 'unknown';
         const name = this.typeName(t);
-        const target = `${this.fileOf(t)}.${this.options.language}`;
-        if (target !== file.path) file.importType(`./${this.fileOf(t)}.js`, name);
+        const target = this.fileOf(t);
+        if (target !== file.base) file.importType(`./${target}.js`, name);
         return name;
       }
     }
@@ -240,9 +250,21 @@ export class GenContext {
     return this.options.language === 'js';
   }
 
-  /** A new output file; in JavaScript mode it ignores type imports. */
+  /**
+   * A new output file. In JavaScript mode it ignores type imports, and
+   * has its `.d.ts` (`declarations`) when those are written.
+   */
   file(base: string): GeneratedFile {
-    return new GeneratedFile(`${base}.${this.options.language}`, !this.js);
+    if (!this.js) return new GeneratedFile(`${base}.ts`);
+    return new GeneratedFile(`${base}.js`, false, this.options.declarations ? new GeneratedFile(`${base}.d.ts`) : null);
+  }
+
+  /**
+   * Where the types of `out` are declared: `out` itself (TypeScript), its
+   * `.d.ts` (JavaScript), or nowhere (JavaScript without declarations).
+   */
+  declarations(out: GeneratedFile): GeneratedFile | null {
+    return this.js ? out.declarations : out;
   }
 
   /** A doc comment builder (renders nothing when docs are off). */

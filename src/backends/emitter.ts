@@ -14,13 +14,22 @@ export class GeneratedFile {
   private readonly supportTypes = new Set<string>();
   private readonly supportValues = new Set<string>();
   private readonly chunks: string[] = [];
+  /** The name without its extension (`misc` for `misc.ts`, `misc.js`, `misc.d.ts`). */
+  readonly base: string;
 
   constructor(
     /** File name relative to the output directory, e.g. `misc.ts`. */
     readonly path: string,
     /** False for plain JavaScript output: type imports are dropped. */
     private readonly withTypes = true,
-  ) {}
+    /**
+     * Of a `.js` file: the `.d.ts` declaring its types, which generators
+     * fill beside it (null: TypeScript output, or JavaScript without).
+     */
+    readonly declarations: GeneratedFile | null = null,
+  ) {
+    this.base = path.replace(/(\.d)?\.[jt]s$/, '');
+  }
 
   /** Appends text (callers supply the newlines). */
   print(text: string): void {

@@ -7,25 +7,29 @@ import { join } from 'node:path';
 import { isQapiError, type QapiError } from '../frontend/errors.js';
 import type { CheckedSchema, SchemaEntity } from '../frontend/model.js';
 import { GenContext, type GenerateOptions } from './context.js';
-import { GENERATED_HEADER } from './emitter.js';
+import { GENERATED_HEADER, type GeneratedFile } from './emitter.js';
 import { isInputFileError, readInputFile, readInputPrefix } from '../read-file.js';
 import { indexFile } from './client.js';
 import { moduleFile } from './modules.js';
 
 export type { GenerateOptions } from './context.js';
 
-/** Generates every output file: file name (relative) → content. */
+/**
+ * Generates every output file: file name (relative) → content. JavaScript
+ * output has each `.js` file followed by its `.d.ts`.
+ */
 export function generateFiles(schema: CheckedSchema, options: GenerateOptions = {}): Map<string, string> {
   const ctx = new GenContext(schema, options);
   const files = new Map<string, string>();
+  const put = (out: GeneratedFile): void => {
+    files.set(out.path, out.render(ctx.options.supportImport));
+    if (out.declarations) files.set(out.declarations.path, out.declarations.render(ctx.options.supportImport));
+  };
   let module: string | null = null;
   let entities: SchemaEntity[] = [];
   const flush = (): void => {
     const file = module === null ? undefined : ctx.moduleFiles.get(module);
-    if (file !== undefined) {
-      const out = moduleFile(ctx, file, entities);
-      files.set(out.path, out.render(ctx.options.supportImport));
-    }
+    if (file !== undefined) put(moduleFile(ctx, file, entities));
   };
   const add = (e: SchemaEntity): void => void entities.push(e);
   // One visit: each module's entities in order, then one file per module.
@@ -44,8 +48,7 @@ export function generateFiles(schema: CheckedSchema, options: GenerateOptions = 
     visitEvent: add,
     visitEnd: flush,
   });
-  const index = indexFile(ctx);
-  files.set(index.path, index.render(ctx.options.supportImport));
+  put(indexFile(ctx));
   return files;
 }
 
@@ -142,8 +145,8 @@ function holds(path: string, content: string): boolean {
 
 /**
  * Writes `files` into `dir`, leaving files whose content is unchanged
- * alone and removing `.ts` / `.js` files that carry our header but are no
- * longer generated.
+ * alone and removing `.ts` / `.js` / `.d.ts` files that carry our header
+ * but are no longer generated.
  */
 export async function writeGenerated(dir: string, files: ReadonlyMap<string, string>): Promise<GenerateResult> {
   await mkdir(dir, { recursive: true });

@@ -75,7 +75,8 @@ function transpile(fileName: string, source: string): string {
 }
 
 /**
- * Transpiles generated files (`.ts` ones; `.js` ones are taken as they are) (made with `supportImport: supportModuleUrl()`)
+ * Transpiles generated files (`.ts` ones; `.js` ones are taken as they are,
+ * `.d.ts` ones left out) (made with `supportImport: supportModuleUrl()`)
  * and imports their index. The files go to a temporary directory that is
  * removed once they are loaded.
  */
@@ -84,6 +85,7 @@ export async function importGenerated(files: ReadonlyMap<string, string>): Promi
   try {
     await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
     for (const [name, source] of files) {
+      if (name.endsWith('.d.ts')) continue; // types only: nothing to run
       const js = name.endsWith('.ts') ? transpile(name, source) : source;
       await writeFile(join(dir, name.replace(/\.ts$/, '.js')), js);
     }
@@ -111,7 +113,14 @@ export async function loadValidators(schemaPath: string, options: LoadOptions = 
 /** Like loadValidators, for a schema already parsed and checked. */
 export async function loadSchemaValidators(schema: CheckedSchema, options: LoadOptions = {}): Promise<LoadedSchema> {
   const oldestSchema = options.oldestSchema === undefined ? undefined : await readOldestSchema(options.oldestSchema);
-  const files = generateFiles(schema, { ...options, oldestSchema, supportImport: supportModuleUrl(), language: 'js' });
+  const files = generateFiles(schema, {
+    ...options,
+    oldestSchema,
+    supportImport: supportModuleUrl(),
+    language: 'js',
+    declarations: false,
+    docs: false,
+  });
   const index = (await importGenerated(files)) as GeneratedIndex;
   const clientName = options.clientName ?? 'QapiClient';
   const Client = index[clientName] as new (e: QmpExecutor, o?: QapiClientOptions) => UntypedClient;

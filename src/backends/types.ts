@@ -23,7 +23,17 @@ function entityDoc(ctx: GenContext, t: SchemaType): string {
     .render();
 }
 
-export function emitEnum(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): void {
+/**
+ * An enum: its type (in `out`, or in the `.d.ts` of JavaScript output) and
+ * the `const` array of its values.
+ */
+export function emitEnum(ctx: GenContext, t: SchemaEnumType, out: GeneratedFile): void {
+  const file = ctx.declarations(out);
+  if (file !== null) emitEnumType(ctx, t, file);
+  emitEnumValues(ctx, t, out);
+}
+
+function emitEnumType(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): void {
   const values = t.members.filter((m) => ctx.selection.member(m));
   const name = ctx.typeName(t);
   file.supportType('UnknownValue');
@@ -37,14 +47,19 @@ export function emitEnum(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile
     return `${doc}  | ${quote(m.name)}\n`;
   });
   file.print(`export type ${name} =\n${union.join('')}  | UnknownValue;\n`);
-  emitEnumValues(ctx, t, file);
 }
 
-/** The `const` array of an enum's values (also in JavaScript output). */
-export function emitEnumValues(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): void {
-  const values = t.members.filter((m) => ctx.selection.member(m)).map((m) => quote(m.name));
-  file.print(ctx.doc().text(`The values of {@link ${ctx.typeName(t)}} this schema knows.`).render());
-  file.print(`export const ${ctx.valueArrayNames.get(t.name)} = [${values.join(', ')}]${ctx.js ? '' : ' as const'};\n\n`);
+/** The `const` array of an enum's values (declared as a readonly tuple in a `.d.ts`). */
+function emitEnumValues(ctx: GenContext, t: SchemaEnumType, out: GeneratedFile): void {
+  const values = t.members.filter((m) => ctx.selection.member(m)).map((m) => quote(m.name)).join(', ');
+  const doc = ctx.doc().text(`The values of {@link ${ctx.typeName(t)}} this schema knows.`).render();
+  const name = ctx.valueArrayNames.get(t.name) ?? '';
+  if (!ctx.js) {
+    out.print(`${doc}export const ${name} = [${values}] as const;\n\n`);
+    return;
+  }
+  out.print(`${doc}export const ${name} = [${values}];\n\n`);
+  out.declarations?.print(`${doc}export declare const ${name}: readonly [${values}];\n\n`);
 }
 
 function memberLines(ctx: GenContext, owner: SchemaObjectType, members: readonly SchemaObjectMember[], file: GeneratedFile): string {

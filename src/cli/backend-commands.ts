@@ -63,8 +63,9 @@ ${SOURCE_HELP}  --strict-docs            doc-comment problems are errors (defaul
   --no-unstable            leave out definitions marked 'unstable'
   --no-deprecated          leave out definitions marked 'deprecated'
   --client-name NAME       name of the client class (default: QapiClient)
-  --language ts|js         TypeScript with types and docs (default), or plain
-                           JavaScript modules (validators and client only)
+  --language ts|js         TypeScript with types and docs (default), or
+                           JavaScript modules with docs, each with a .d.ts
+                           beside it holding the same types
   --warnings               list every doc-comment warning (default: the first
                            ${SHOWN_WARNINGS} and a count)
   -q, --quiet              do not list the files written
@@ -413,7 +414,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (isQapiError(err)) {
-      const hint = docLayoutHint(values.schema, err, qemuVersion);
+      const hint = values.schema === undefined ? null : docLayoutHint(values.schema, err, qemuVersion);
       return fail(`cannot use the schema:\n${err.format()}` + (hint === null ? '' : `\nqapi-ts verify: ${hint}`));
     }
     if (isOldestSchemaError(err)) return fail(`cannot use the schema ${err.message}`);

@@ -137,13 +137,13 @@ describe('generate()', () => {
 });
 
 describe('qapi-ts generate --language js', () => {
-  test('writes .js modules, and replaces the .ts ones it generated before', async () => {
+  test('writes .js modules with their .d.ts, and replaces the .ts ones it generated before', async () => {
     const out = join(dir, 'out');
     const schema = join(repoRoot, 'qapi/qapi-schema.json');
     expect(await runGenerate([schema, '-o', out, '-q'])).toBe(0);
     expect(await runGenerate([schema, '-o', out, '--language', 'js'])).toBe(0);
-    expect((await readdir(out)).sort()).toEqual(QAPI_FILES.map((f) => `${f}.js`));
-    expect(stderr).toContain(`${QAPI_FILES.length} written, ${QAPI_FILES.length} removed`);
+    expect((await readdir(out)).sort()).toEqual(QAPI_FILES.flatMap((f) => [`${f}.d.ts`, `${f}.js`]));
+    expect(stderr).toContain(`${2 * QAPI_FILES.length} written, ${QAPI_FILES.length} removed`);
     expect(await runGenerate([schema, '-o', out, '--language', 'py'])).toBe(2);
   });
 });

@@ -201,13 +201,16 @@ describe('modules', () => {
 });
 
 describe('plain JavaScript output (language: js)', () => {
-  test('no types or docs; validators and client behave as the TypeScript output', async () => {
+  test('no types (they are in the .d.ts beside); validators and client behave as the TypeScript output', async () => {
     const files = generateSnippet(schema, { language: 'js' });
-    expect([...files.keys()].sort()).toEqual(['builtin.js', 'index.js', 'test.js']);
+    expect([...files.keys()].sort()).toEqual([
+      'builtin.d.ts', 'builtin.js', 'index.d.ts', 'index.js', 'test.d.ts', 'test.js',
+    ]);
     const test = files.get('test.js')!;
     expect(test).toContain("export const HolderTypeValues = ['qom', 'block-node'];");
     expect(test).toContain('export function defineTestValidators(r, v) {');
-    expect(test).not.toMatch(/\binterface\b|^export type|import type|\/\*\*/m);
+    expect(test).not.toMatch(/\binterface\b|^export type|import type/m);
+    expect(files.get('test.d.ts')).toContain("export declare const HolderTypeValues: readonly ['qom', 'block-node'];");
     const index = files.get('index.js')!;
     expect(index).toContain('  setThing(args, options) {');
     expect(index).toContain('  queryInfos(options) {');

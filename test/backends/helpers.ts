@@ -68,8 +68,11 @@ export function fakeExecutor(
   };
 }
 
-/** Diagnostics of one `tsc --strict` (and more) program over `rootFiles`, as `file:line: message`. */
-export function strictDiagnostics(rootFiles: readonly string[]): string[] {
+/**
+ * Diagnostics of one `tsc --strict` (and more) program over `rootFiles`, as `file:line: message`.
+ * `declarations`: `.d.ts` files outside node_modules (generated ones) are checked too.
+ */
+export function strictDiagnostics(rootFiles: readonly string[], { declarations = false } = {}): string[] {
   const program = ts.createProgram(rootFiles, {
     // the strictest settings a consumer may use
     noUnusedLocals: true,
@@ -86,11 +89,23 @@ export function strictDiagnostics(rootFiles: readonly string[]): string[] {
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     strict: true,
     noEmit: true,
-    skipLibCheck: true,
+    skipLibCheck: !declarations,
     types: ['node'],
     typeRoots: [join(repoRoot, 'node_modules/@types')],
   });
-  return ts.getPreEmitDiagnostics(program).map((d) => {
+  const ours = (f: ts.SourceFile): boolean =>
+    !f.fileName.includes('/node_modules/') && !program.isSourceFileDefaultLibrary(f);
+  const diagnostics = !declarations
+    ? ts.getPreEmitDiagnostics(program)
+    : [
+        ...program.getOptionsDiagnostics(),
+        ...program.getGlobalDiagnostics(),
+        ...program
+          .getSourceFiles()
+          .filter(ours)
+          .flatMap((f) => [...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f)]),
+      ];
+  return diagnostics.map((d) => {
     const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
     return `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
   });
