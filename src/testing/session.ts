@@ -36,6 +36,7 @@ import type { ServerSchema } from './schema.js';
 import type { Call, CallContext, EventArgs, EmitOptions, Plan, Script, UntypedCommands, UntypedEvents } from './script.js';
 import { Wire } from './transport.js';
 import { MAX_TIMER_MS } from '../runtime/timers.js';
+import { Fifo } from '../runtime/fifo.js';
 
 export type SessionState = 'negotiation' | 'command' | 'closed';
 
@@ -112,8 +113,10 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   readonly closed: Promise<void>;
   private readonly wire: Wire;
   private readonly reader: RequestReader;
-  private readonly queue: (() => void | Promise<void>)[] = [];
+  private readonly queue = new Fifo<() => void | Promise<void>>();
   private running = false;
+  /** Input read while reading was stopped, not yet taken apart. */
+  private held: Buffer | null = null;
   private readonly timers = new Set<Timer>();
   private readonly abort = new AbortController();
   private resolveClosed!: () => void;
@@ -126,10 +129,12 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     readonly id: number,
   ) {
     this.wire = new Wire(stream);
+    this.wire.onDrained = () => this.pump();
+    this.wire.onResumed = () => this.release();
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.reader = new RequestReader((request) => this.onRequest(request), host.maxRequestBytes);
     if (host.guestAgent) this.state = 'command';
-    stream.on('data', (chunk: Buffer) => (host.guestAgent ? this.readAgentInput(chunk) : this.reader.push(chunk)));
+    stream.on('data', (chunk: Buffer) => this.input(chunk));
     stream.on('error', () => {});
     stream.on('close', () => this.shutdown());
     stream.on('end', () => this.wire.end());
@@ -148,9 +153,18 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     for (const fault of faults) actOut(fault, this.wire, line, '', this.timers);
   }
 
-  /** Requests read but waiting behind a slow in-band one. */
+  /** Requests read but waiting behind a slow in-band one (or for the client to read its replies). */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /**
+   * Bytes written to the client that it has not taken yet. Past
+   * OUTPUT_HIGH_WATER (1 MiB) the session stops reading and answering
+   * until the client catches up.
+   */
+  get unsentBytes(): number {
+    return this.wire.unsentBytes;
   }
 
   // --- scripting a live session ----------------------------------------------
@@ -198,15 +212,52 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
 
   // --- requests ---------------------------------------------------------------
 
-  /** Input to a guest agent: each 0xFF drops the partial request, with an error for the byte. */
-  private readAgentInput(chunk: Buffer): void {
-    for (let at = chunk.indexOf(SENTINEL); at !== -1; at = chunk.indexOf(SENTINEL)) {
-      this.reader.push(chunk.subarray(0, at));
-      this.reader.reset();
-      this.onRequest({ ok: false, desc: STRAY_SENTINEL_DESC });
-      chunk = chunk.subarray(at + 1);
+  private input(chunk: Buffer): void {
+    if (this.held === null) this.feed(chunk);
+    else this.held = Buffer.concat([this.held, chunk]);
+  }
+
+  /** Reading is on again: take apart the input held when it stopped. */
+  private release(): void {
+    const held = this.held;
+    if (held === null || this.state === 'closed') return;
+    this.held = null;
+    this.feed(held);
+  }
+
+  /**
+   * Takes input apart one request at a time, and stops as soon as reading
+   * stops (a slow command, a client not reading its replies): the rest of
+   * the chunk is held, as bytes, until reading resumes. So one chunk full of
+   * requests cannot make the server answer past the output mark. As a
+   * guest agent, each 0xFF drops the partial request, with an error for
+   * the byte.
+   */
+  private feed(chunk: Buffer): void {
+    const agent = this.host.guestAgent;
+    let sentinel = -1;
+    let start = 0;
+    while (start < chunk.length) {
+      if (!this.wire.reading) {
+        this.held = chunk.subarray(start);
+        return;
+      }
+      if (agent && sentinel < start) {
+        sentinel = chunk.indexOf(SENTINEL, start);
+        if (sentinel === -1) sentinel = chunk.length;
+      }
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl + 1;
+      if (agent && sentinel < end) {
+        this.reader.push(chunk.subarray(start, sentinel));
+        this.reader.reset();
+        this.onRequest({ ok: false, desc: STRAY_SENTINEL_DESC });
+        start = sentinel + 1;
+        continue;
+      }
+      this.reader.push(chunk.subarray(start, end));
+      start = end;
     }
-    this.reader.push(chunk);
   }
 
   private onRequest(request: Request): void {
@@ -224,9 +275,13 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     this.enqueue(() => this.dispatch(msg));
   }
 
-  /** Runs in-band work in order; reading pauses while it piles up. */
+  /**
+   * Runs in-band work in order; reading pauses while it piles up. Nothing
+   * runs while the client leaves too much output unread (the wire is
+   * congested): what was read waits here, and the wire reads no more.
+   */
   private enqueue(job: () => void | Promise<void>): void {
-    if (!this.host.serial) {
+    if (!this.host.serial && !this.wire.congested && this.queue.length === 0) {
       void job();
       return;
     }
@@ -235,10 +290,11 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   }
 
   private pump(): void {
-    while (!this.running && this.queue.length > 0) {
+    const serial = this.host.serial;
+    while (this.queue.length > 0 && !this.wire.congested && !(serial && this.running)) {
       const job = this.queue.shift()!;
       const pending = job();
-      if (pending !== undefined) {
+      if (pending !== undefined && serial) {
         this.running = true;
         void pending.finally(() => {
           this.running = false;
@@ -426,7 +482,8 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
       clearImmediate(timer as NodeJS.Immediate);
     }
     this.timers.clear();
-    this.queue.length = 0;
+    this.queue.clear();
+    this.held = null;
     this.abort.abort();
     if (!this.wire.closed) this.wire.stream.destroy();
     this.host.closed(this as unknown as Session<never, never>);

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { QmpTestServer } from '../../src/testing/index.js';
 import { checkArguments } from '../../src/testing/arguments.js';
+import { OUTPUT_HIGH_WATER } from '../../src/testing/transport.js';
 import type { SchemaCommand } from '../../src/frontend/model.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
 import { sharedDir } from '../helpers/shared.js';
@@ -77,5 +78,72 @@ describe('the argument checker', () => {
     const check = checkArguments(command.argType, { n: bad });
     expect(check.ok).toBe(false);
     expect((check as { desc: string }).desc).toMatch(/^Parameter 'n(\.next){20000}\.oops' is unexpected$/);
+  });
+});
+
+describe('a client that never reads its replies', () => {
+  /**
+   * Sends `count` copies of `request` (after negotiating) without reading
+   * anything, waits until the server stops taking them, and returns what
+   * the server holds for the client then; then reads everything.
+   */
+  async function flood(server: QmpTestServer, request: string, count: number) {
+    const stream = server.connect();
+    open.push({ close: () => stream.destroy() });
+    // Nothing reads `stream`: the replies pile up on the server's side.
+    const batch = `${request}\n`.repeat(1000);
+    stream.write('{"execute": "qmp_capabilities"}\n');
+    for (let i = 0; i < count / 1000; i++) stream.write(batch);
+    // Wait until the server has stopped taking requests (our writes stop draining).
+    let last = -1;
+    for (let still = 0; still < 5; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = stream.writableLength;
+      still = now === last ? still + 1 : 0;
+      last = now;
+    }
+    const session = [...server.sessions][0]!;
+    const held = { unsent: session.unsentBytes, queued: session.queued };
+    // Now read: every reply comes, nothing is lost.
+    let replies = 0;
+    let carry = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${replies} of ${count + 1} replies`)), 20_000);
+      stream.on('data', (chunk: Buffer) => {
+        const text = carry + chunk.toString('latin1');
+        let at = text.indexOf('\n');
+        let start = 0;
+        for (; at !== -1; at = text.indexOf('\n', start)) {
+          if (text.startsWith('{"return"', start)) replies++;
+          start = at + 1;
+        }
+        carry = text.slice(start);
+        if (replies === count + 1) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    return held;
+  }
+
+  it('stops reading once 1 MiB of replies waits, and answers the rest when the client reads', async () => {
+    const server = await QmpTestServer.create();
+    open.push(server);
+    // 100,000 requests (2.8 MB) would take 9.6 MB of replies.
+    const held = await flood(server, '{"execute": "query-version"}', 100_000);
+    expect(held.unsent).toBeLessThan(OUTPUT_HIGH_WATER + 1000);
+    expect(held.queued).toBeLessThanOrEqual(1);
+  });
+
+  it('is not made to amplify: query-qmp-schema replies stop at the mark too', async () => {
+    const server = await QmpTestServer.create();
+    open.push(server);
+    const size = JSON.stringify(server.schema.introspection()).length;
+    expect(size).toBeGreaterThan(10_000);
+    // 2,000 requests (64 KB) would take 2,000 replies of `size` bytes (27 MB).
+    const held = await flood(server, '{"execute": "query-qmp-schema"}', 2000);
+    expect(held.unsent).toBeLessThan(OUTPUT_HIGH_WATER + size + 100);
+    expect(held.queued).toBeLessThanOrEqual(1);
   });
 });
