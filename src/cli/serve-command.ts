@@ -13,16 +13,19 @@
  * Exit status: 0 stopped by SIGINT/SIGTERM (the socket file is removed),
  * 1 invalid schema or transcript, 2 usage error, 3 cannot listen.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { isQapiError } from '../frontend/errors.js';
 import { parseTcpTarget } from '../runtime/transport.js';
 import { QmpTestServer } from '../testing/server.js';
 import { ServerSchema, defaultSchemaPath } from '../testing/schema.js';
-import { isQmpTestError } from '../testing/errors.js';
+import { isQmpTestError, QmpTranscriptError } from '../testing/errors.js';
 import { DEMO_MACHINE, holderTrackingQemu } from '../testing/simulate/index.js';
 import type { ListenTarget } from '../testing/transport.js';
 import { parseCommand } from './backend-commands.js';
 import { interruption } from './interrupt.js';
+
+const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 
 const SERVE_HELP = `usage: qapi-ts serve [--schema SCHEMA] (--socket PATH | --tcp HOST:PORT) [--replay TRANSCRIPT.jsonl | --simulate]
 
@@ -67,6 +70,17 @@ function listenTarget(spec: string): ListenTarget {
   return { host, port: 0 };
 }
 
+/** A transcript's text; one too large for a string is an invalid transcript, not an internal error. */
+function readTranscript(path: string): string {
+  const bytes = readFileSync(path);
+  try {
+    return bytes.toString('utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_STRING_TOO_LONG') throw e;
+    throw new QmpTranscriptError(`too large to replay (${bytes.length} bytes; a transcript is read as one string, at most ${MAX_STRING_LENGTH} characters)`);
+  }
+}
+
 function usage(message: string): number {
   process.stderr.write(`qapi-ts serve: ${message}\n${SERVE_HELP}`);
   return 2;
@@ -103,7 +117,7 @@ export async function runServe(argv: string[]): Promise<number> {
       onFailure: (f) => process.stderr.write(`qapi-ts serve: ${f.message}\n`),
     });
     if (values.replay !== undefined) {
-      const replay = server.replay(readFileSync(values.replay, 'utf8'));
+      const replay = server.replay(readTranscript(values.replay));
       process.stderr.write(`qapi-ts serve: replaying ${replay.commands.length} recorded commands from ${values.replay}\n`);
     }
     if (values.simulate) {

@@ -17,7 +17,8 @@
  * refuse (a malformed envelope, unknown commands, bad arguments) are
  * skipped: the server refuses them itself, with QEMU's words. Negotiation is the server's own business.
  */
-import { jsonKey, parseTranscript, PendingCommands, readCommand, type Command } from '../backends/verify.js';
+import { jsonKey, MAX_MESSAGE_NESTING, parseTranscript, PendingCommands, readCommand, type Command } from '../backends/verify.js';
+import { nestingExceeds } from '../support/nesting.js';
 import { Fifo } from '../runtime/fifo.js';
 import { parseGreeting } from '../runtime/protocol.js';
 import { QmpTranscriptError, type TestFailure } from './errors.js';
@@ -75,13 +76,22 @@ export class Replay {
     const pending = new PendingCommands<RecordedCommand | null>();
     let answered: RecordedCommand | undefined;
     for (const { line, dir, msg } of entries) {
+      // QEMU's JSON parser refuses input nested deeper than it allows,
+      // and our clients refuse such output: neither can be replayed.
+      const tooDeep = nestingExceeds(msg, MAX_MESSAGE_NESTING);
       if (dir === 'client') {
         answered = undefined;
+        if (tooDeep) {
+          // Refused before its id was read: answered by an id-less error.
+          pending.add(null, false, undefined);
+          continue;
+        }
         const command = readCommand(msg);
         const rec = this.record(line, command);
         pending.add(rec, command.hasId, command.id, rec !== null);
         continue;
       }
+      if (tooDeep) throw new QmpTranscriptError(`a server message nested deeper than ${MAX_MESSAGE_NESTING} levels (QEMU's JSON parser, and so every client, refuses it)`, line);
       if (!isDict(msg)) throw new QmpTranscriptError('a server message that is not an object', line);
       if (Object.hasOwn(msg, 'QMP')) {
         try {

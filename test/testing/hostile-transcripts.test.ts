@@ -7,7 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { loadValidators } from '../../src/backends/load.js';
 import { jsonEqual, jsonKey, PendingCommands, verifyTranscript } from '../../src/backends/verify.js';
-import { QmpTestServer, defaultSchemaPath } from '../../src/testing/index.js';
+import { join } from 'node:path';
+import { QmpTestServer, QmpTranscriptError, defaultSchemaPath } from '../../src/testing/index.js';
+import { RawQmp } from '../helpers/raw-qmp.js';
+import { rejection } from '../helpers/rejection.js';
+import { sharedDir } from '../helpers/shared.js';
+
+const corpus72 = sharedDir('corpus/qemu-7.2/qapi');
 
 /** `count` qom-list commands with ids 0…count-1, then their replies, last first. */
 function reversed(count: number): string {
@@ -96,3 +102,58 @@ describe('PendingCommands', () => {
   });
 });
 
+
+describe('recordings nested deeply', () => {
+  const nested = (depth: number): string => `${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}`;
+  const qomGet = (id: number, value: string): string =>
+    `{"dir": "client", "msg": {"execute": "qom-get", "arguments": {"path": "/", "property": "p${id}"}, "id": ${id}}}\n` +
+    `{"dir": "server", "msg": {"return": ${value}, "id": ${id}}}\n`;
+
+  it('a server message deeper than QEMU allows makes the transcript invalid, naming its line', async () => {
+    await using server = await QmpTestServer.create();
+    const e = await rejection(
+      (async () => server.replay(qomGet(1, nested(1000)) + qomGet(2, nested(1025))))(),
+      QmpTranscriptError,
+    );
+    expect(e.line).toBe(4);
+    expect(e.message).toBe("line 4: a server message nested deeper than 1024 levels (QEMU's JSON parser, and so every client, refuses it)");
+  });
+
+  it('a client command deeper than QEMU allows is skipped (QEMU refused it), its id-less refusal too', async () => {
+    await using server = await QmpTestServer.create();
+    const tooDeep = `{"dir": "client", "msg": {"execute": "qom-set", "arguments": {"path": "/", "property": "p", "value": ${nested(3000)}}, "id": 7}}\n{"dir": "server", "msg": {"error": {"class": "GenericError", "desc": "JSON nesting depth limit exceeded"}}}\n`;
+    const replay = server.replay(tooDeep + qomGet(1, nested(1000)), { requireAll: true });
+    expect(replay.commands.map((c) => c.command)).toEqual(['qom-get']);
+    const raw = new RawQmp(server.connect());
+    await raw.negotiate();
+    raw.send('{"execute": "qom-get", "arguments": {"path": "/", "property": "p1"}, "id": 1}');
+    const reply = await raw.reply();
+    expect(reply.id).toBe(1);
+    expect(JSON.stringify(reply.return)).toBe(nested(1000));
+    raw.close();
+    server.assertDone();
+  });
+
+  it.skipIf(corpus72 === null)('a legal recorded argument 1000 levels deep is replayed; a reply problem deep down is named by a shortened path', async () => {
+    await using server = await QmpTestServer.create({ schema: join(corpus72!, 'qapi-schema.json') });
+    let node = '{"driver": "file", "filename": "x"}';
+    for (let i = 1; i < 1000; i++) node = `{"driver": "qcow2", "file": ${node}}`;
+    const add = `{"execute": "blockdev-add", "arguments": ${node}, "id": 1}`;
+    const replay = server.replay(`{"dir": "client", "msg": ${add}}\n{"dir": "server", "msg": {"return": {}, "id": 1}}\n`, { requireAll: true });
+    expect(replay.commands).toHaveLength(1);
+    const raw = new RawQmp(server.connect());
+    await raw.negotiate();
+    raw.send(add);
+    expect(await raw.reply()).toEqual({ return: {}, id: 1 });
+    raw.close();
+    server.assertDone();
+
+    let image = '{"filename": "x", "format": "raw", "virtual-size": "big"}';
+    for (let i = 0; i < 1000; i++) image = `{"filename": "x", "format": "qcow2", "virtual-size": 1, "backing-image": ${image}}`;
+    const bad = `{"dir": "client", "msg": {"execute": "query-named-block-nodes", "id": 2}}\n{"dir": "server", "msg": {"return": [{"file": "x", "ro": false, "drv": "qcow2", "encrypted": false, "bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0, "bps_max": 0, "bps_rd_max": 0, "bps_wr_max": 0, "iops_max": 0, "iops_rd_max": 0, "iops_wr_max": 0, "detect_zeroes": "off", "write_threshold": 0, "backing_file_depth": 0, "cache": {"writeback": true, "direct": false, "no-flush": false}, "image": ${image}}], "id": 2}}\n`;
+    const e = await rejection((async () => server.replay(bad))(), QmpTranscriptError);
+    expect(e.line).toBe(2);
+    expect(e.message.length).toBeLessThan(400);
+    expect(e.message).toMatch(/^line 2: reply to 'query-named-block-nodes': \[0\]\.image\.backing-image\.backing-image.*…\(\d+ characters\)….*\.backing-image\.virtual-size: expected int64/);
+  });
+});
