@@ -106,6 +106,71 @@ function errorLine(idMember: string, errorClass: string, desc: string): string {
   return idMember === '' ? `{${error}}\r\n` : `{${idMember.slice(2)}, ${error}}\r\n`;
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A double as QEMU writes it (`%.17g`; `inf`, `-inf` for what overflowed when it was read). */
+function qemuDouble(x: number): string {
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  const [mantissa, expText] = x.toExponential(16).split('e') as [string, string];
+  const exp = Number(expText);
+  if (exp < -4 || exp >= 17) {
+    const digits = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+    return `${digits}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  const fixed = x.toFixed(Math.max(0, 16 - exp));
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
+
+/** Whether QEMU would read this number as a double and so write it back differently from JSON.stringify. */
+function echoedAsDouble(v: unknown): boolean {
+  if (typeof v === 'bigint') return v < INT64_MIN || v > INT64_MAX;
+  return typeof v === 'number' && (!Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v)));
+}
+
+/**
+ * The request's id as QEMU echoes it: QEMU keeps an integer that fits in
+ * int64 and reads any other number as a double, which it writes back with
+ * `%.17g`, so an id of 2^64 comes back as `1.8446744073709552e+19` and
+ * one of `1e400` as `inf` (not JSON; measured from QEMU 7.2). Iterative.
+ */
+function echoId(id: unknown): string {
+  if (typeof id === 'string') return JSON.stringify(id);
+  let plain = true;
+  const todo: unknown[] = [id];
+  while (plain && todo.length > 0) {
+    const v = todo.pop();
+    if (echoedAsDouble(v)) plain = false;
+    else if (typeof v === 'object' && v !== null) todo.push(...Object.values(v));
+  }
+  if (plain) return stringifyJson(id);
+  let out = '';
+  const parts: unknown[] = [id];
+  while (parts.length > 0) {
+    const v = parts.pop();
+    if (v instanceof Literal) out += v.text;
+    else if (echoedAsDouble(v)) out += qemuDouble(Number(v));
+    else if (Array.isArray(v)) {
+      parts.push(new Literal(']'));
+      for (let i = v.length - 1; i >= 0; i--) parts.push(v[i], new Literal(i === 0 ? '' : ', '));
+      out += '[';
+    } else if (typeof v === 'object' && v !== null) {
+      const keys = Object.keys(v);
+      parts.push(new Literal('}'));
+      for (let i = keys.length - 1; i >= 0; i--) {
+        parts.push((v as Record<string, unknown>)[keys[i]!], new Literal(`${i === 0 ? '' : ', '}${JSON.stringify(keys[i])}: `));
+      }
+      out += '{';
+    } else out += stringifyJson(v);
+  }
+  return out;
+}
+
+class Literal {
+  constructor(readonly text: string) {}
+}
+
 export class Session<C extends CommandTable<C> = UntypedCommands, E extends EventTable = UntypedEvents> {
   state: SessionState = 'negotiation';
   oobEnabled = false;
@@ -309,7 +374,7 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   /** QEMU's qmp_dispatch(): the envelope, the command, then the arguments. */
   private dispatch(msg: unknown): void | Promise<void> {
     if (!isDict(msg)) return this.send(errorLine('', 'GenericError', 'QMP input must be a JSON object'));
-    const idMember = Object.hasOwn(msg, 'id') ? `, "id": ${stringifyJson(msg.id)}` : '';
+    const idMember = Object.hasOwn(msg, 'id') ? `, "id": ${echoId(msg.id)}` : '';
     const refuse = (desc: string, errorClass = 'GenericError'): void => this.send(errorLine(idMember, errorClass, desc));
     let key: 'execute' | 'exec-oob' | undefined;
     for (const member of Object.keys(msg)) {

@@ -11,6 +11,7 @@ import { checkArguments } from '../../src/testing/arguments.js';
 import { OUTPUT_HIGH_WATER } from '../../src/testing/transport.js';
 import type { SchemaCommand } from '../../src/frontend/model.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
+import { DOUBLE_IDS, echoedIds } from './qemu-replies.js';
 import { sharedDir } from '../helpers/shared.js';
 
 const corpus72 = sharedDir('corpus/qemu-7.2/qapi');
@@ -145,5 +146,15 @@ describe('a client that never reads its replies', () => {
     const held = await flood(server, '{"execute": "query-qmp-schema"}', 2000);
     expect(held.unsent).toBeLessThan(OUTPUT_HIGH_WATER + size + 100);
     expect(held.queued).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('ids QEMU reads as doubles', () => {
+  it('are echoed as QEMU writes them (1e400 as inf, 2^64 as 1.8446744073709552e+19)', async () => {
+    const server = await QmpTestServer.create();
+    open.push(server);
+    const stream = server.connect();
+    open.push({ close: () => stream.destroy() });
+    expect(await echoedIds(stream, DOUBLE_IDS.map(([id]) => id))).toEqual(DOUBLE_IDS.map(([, echoed]) => echoed));
   });
 });

@@ -10,7 +10,8 @@ import { QmpTestServer } from '../../src/testing/index.js';
 import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
 import { sharedDir } from '../helpers/shared.js';
-import { ARGUMENT_ERROR, REPLY_CASES, runCase } from './qemu-replies.js';
+import { ARGUMENT_ERROR, DOUBLE_IDS, REPLY_CASES, echoedIds, runCase } from './qemu-replies.js';
+import { createConnection } from 'node:net';
 
 const corpus = sharedDir('corpus/qemu-7.2/qapi');
 
@@ -32,6 +33,16 @@ describe.skipIf(!qemuAvailable() || corpus === null)('QEMU and the test server a
     const greeting = (await raw.next()) as { QMP: { version: { qemu: { major: number; minor: number } } } };
     raw.close();
     expect(greeting.QMP.version.qemu).toMatchObject({ major: 7, minor: 2 });
+  });
+
+  it('echoes ids it reads as doubles as the server does (1e400 as inf)', async () => {
+    const socket = createConnection({ path: qemu.socket });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    try {
+      expect(await echoedIds(socket, DOUBLE_IDS.map(([id]) => id))).toEqual(DOUBLE_IDS.map(([, echoed]) => echoed));
+    } finally {
+      socket.destroy();
+    }
   });
 
   it.each(REPLY_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {

@@ -198,3 +198,25 @@ export async function runCase(open: () => Promise<RawQmp>, c: ReplyCase): Promis
 /** QEMU's argument-check errors (to tell them from a command's own). */
 export const ARGUMENT_ERROR =
   /^(Invalid parameter type for '[^']*', expected: |Parameter '[^']*' (is missing|is unexpected|expects (u?int(8|16|32)_t|uint64)$|does not accept value))/;
+
+/** The ids QEMU reads as doubles and how QEMU 7.2 writes them back (measured; `inf` is not JSON). */
+export const DOUBLE_IDS: readonly (readonly [string, string])[] = [
+  ['1e400', 'inf'],
+  ['-1e400', '-inf'],
+  ['18446744073709551616', '1.8446744073709552e+19'],
+  ['1.5e300', '1.5000000000000001e+300'],
+  ['[1e400, "a"]', '[inf, "a"]'],
+];
+
+/** Sends `{"execute": "query-version", "id": ID}` for each id over `stream` and returns the id text of each reply line. */
+export async function echoedIds(stream: NodeJS.ReadWriteStream, ids: readonly string[]): Promise<string[]> {
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  stream.write('{"execute": "qmp_capabilities"}\n');
+  for (const id of ids) stream.write(`{"execute": "query-version", "id": ${id}}\n`);
+  for (let i = 0; i < 250 && text.split('\r\n').length < ids.length + 3; i++) await new Promise((r) => setTimeout(r, 20));
+  return text
+    .split('\r\n')
+    .slice(2, 2 + ids.length)
+    .map((line) => /"id": (.*)\}$/.exec(line)?.[1] ?? line);
+}
