@@ -19,6 +19,9 @@
  *   reply holds back the ones behind it); `exec-oob` ones at once. As in
  *   QEMU, reading stops while requests queue up behind a slow one (after
  *   one without `oob`, after eight with it), so memory stays bounded.
+ *   Reading (and answering) also stops while more than OUTPUT_HIGH_WATER
+ *   bytes of output wait for a client that does not read them, and input
+ *   is taken apart one request at a time, so no read is answered past it.
  * - Replies are `{"return": …, "id": …}` / `{"id": …, "error": {…}}` and
  *   events `{"timestamp": …, "event": …, "data": …}`, each line ended with
  *   "\r\n", as QEMU writes them.
