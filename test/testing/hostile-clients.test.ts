@@ -131,8 +131,16 @@ describe('a client that never reads its replies', () => {
   it('stops reading once 1 MiB of replies waits, and answers the rest when the client reads', async () => {
     const server = await QmpTestServer.create();
     open.push(server);
-    // 100,000 requests (2.8 MB) would take 9.6 MB of replies.
-    const held = await flood(server, '{"execute": "query-version"}', 100_000);
+    // 50,000 requests (1.4 MB) would take 4.3 MB of replies.
+    const held = await flood(server, '{"execute": "query-version"}', 50_000);
+    expect(held.unsent).toBeLessThan(OUTPUT_HIGH_WATER + 1000);
+    expect(held.queued).toBeLessThanOrEqual(1);
+  });
+
+  it('stops reading too when replies may overtake each other (serial: false)', async () => {
+    const server = await QmpTestServer.create({ serial: false });
+    open.push(server);
+    const held = await flood(server, '{"execute": "query-version"}', 50_000);
     expect(held.unsent).toBeLessThan(OUTPUT_HIGH_WATER + 1000);
     expect(held.queued).toBeLessThanOrEqual(1);
   });
