@@ -183,8 +183,9 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   private readonly reader: RequestReader;
   private readonly queue = new Fifo<() => void | Promise<void>>();
   private running = false;
-  /** Input read while reading was stopped, not yet taken apart. */
-  private held: Buffer | null = null;
+  /** Input read but not taken apart yet, as reading stopped: oldest first. */
+  private readonly held: Buffer[] = [];
+  private releasing = false;
   private readonly timers = new Set<Timer>();
   private readonly abort = new AbortController();
   private resolveClosed!: () => void;
@@ -281,16 +282,21 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   // --- requests ---------------------------------------------------------------
 
   private input(chunk: Buffer): void {
-    if (this.held === null) this.feed(chunk);
-    else this.held = Buffer.concat([this.held, chunk]);
+    if (this.held.length === 0) this.feed(chunk);
+    else this.held.push(chunk);
   }
 
-  /** Reading is on again: take apart the input held when it stopped. */
+  /** Reading is on again: take apart the input held when it stopped (until it stops again). */
   private release(): void {
-    const held = this.held;
-    if (held === null || this.state === 'closed') return;
-    this.held = null;
-    this.feed(held);
+    // Answering a request resumes reading synchronously: the chunks after
+    // the one being taken apart must wait for it.
+    if (this.releasing) return;
+    this.releasing = true;
+    try {
+      while (this.held.length > 0 && this.wire.reading && this.state !== 'closed') this.feed(this.held.shift()!);
+    } finally {
+      this.releasing = false;
+    }
   }
 
   /**
@@ -307,7 +313,7 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     let start = 0;
     while (start < chunk.length) {
       if (!this.wire.reading) {
-        this.held = chunk.subarray(start);
+        this.held.unshift(chunk.subarray(start));
         return;
       }
       if (agent && sentinel < start) {
@@ -551,7 +557,7 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     }
     this.timers.clear();
     this.queue.clear();
-    this.held = null;
+    this.held.length = 0;
     this.abort.abort();
     if (!this.wire.closed) this.wire.stream.destroy();
     this.host.closed(this as unknown as Session<never, never>);

@@ -166,3 +166,25 @@ describe('ids QEMU reads as doubles', () => {
     expect(await echoedIds(stream, DOUBLE_IDS.map(([id]) => id))).toEqual(DOUBLE_IDS.map(([, echoed]) => echoed));
   });
 });
+
+describe('input held while reading is stopped', () => {
+  it('is answered in order, whatever the chunks, once reading resumes', async () => {
+    const { parseSchemaString } = await import('../../src/frontend/index.js');
+    const { ServerSchema } = await import('../../src/testing/index.js');
+    const model = parseSchemaString(`{ 'command': 'slow' }\n{ 'struct': 'Num', 'data': { 'n': 'int' } }\n{ 'command': 'quick', 'data': 'Num', 'returns': 'Num' }`, 'held.json');
+    const server = await QmpTestServer.create({ schema: await ServerSchema.of(model) });
+    open.push(server);
+    server.on('slow').reply({}).delay(30);
+    server.on('quick', ({ n }: { n: number }) => ({ n }));
+    const raw = await negotiated(server);
+    // A slow command, then requests in pieces across many chunks, some splitting a line.
+    let text = '{"execute": "slow", "id": "s"}\n';
+    for (let n = 0; n < 200; n++) text += `{"execute": "quick", "arguments": {"n": ${n}}, "id": ${n}}\n`;
+    for (let at = 0; at < text.length; at += 37) {
+      raw.stream.write(text.slice(at, at + 37));
+      if (at % 5 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect((await raw.reply()).id).toBe('s');
+    for (let n = 0; n < 200; n++) expect(await raw.reply()).toEqual({ return: { n }, id: n });
+  });
+});
