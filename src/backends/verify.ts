@@ -404,6 +404,8 @@ export class PendingCommands<T> {
   private readonly all: Slot<T>[] = [];
   private readonly exact = new Map<string, SlotList<T>>();
   private readonly loose = new Map<string, SlotList<T>>();
+  /** Ids that are plain numbers, by their double: the candidates for an id that is a bigint. */
+  private readonly numbers = new Map<string, SlotList<T>>();
   private readonly idless = new SlotList<T>();
   private readonly flagged = new SlotList<T>();
   private waiting = 0;
@@ -423,10 +425,12 @@ export class PendingCommands<T> {
       this.idless.push(slot);
       return;
     }
-    for (const [map, key] of [
+    const lists: [Map<string, SlotList<T>>, string][] = [
       [this.exact, jsonKey(id)],
       [this.loose, jsonKey(id, true)],
-    ] as const) {
+    ];
+    if (typeof id === 'number') lists.push([this.numbers, jsonKey(id, true)]);
+    for (const [map, key] of lists) {
       let list = map.get(key);
       if (list === undefined) map.set(key, (list = new SlotList()));
       list.push(slot);
@@ -435,7 +439,17 @@ export class PendingCommands<T> {
 
   /** Takes the first command whose id equals `id` exactly, else loosely. */
   takeById(id: unknown): T | undefined {
-    const slot = this.exact.get(jsonKey(id))?.first() ?? this.loose.get(jsonKey(id, true))?.first((s) => jsonEqual(s.id, id, true));
+    let slot = this.exact.get(jsonKey(id))?.first();
+    if (slot === undefined) {
+      const key = jsonKey(id, true);
+      // A bigint that is not there exactly can only equal a double. Any
+      // other scalar loosely equals everything under its key: the first
+      // waiting one. Only an object or array with a bigint inside needs a
+      // look along its list (distinct bigints can share a double).
+      if (typeof id === 'bigint') slot = this.numbers.get(key)?.first();
+      else if (typeof id !== 'object' || id === null) slot = this.loose.get(key)?.first();
+      else slot = this.loose.get(key)?.first((s) => jsonEqual(s.id, id, true));
+    }
     return this.take(slot);
   }
 

@@ -81,6 +81,11 @@ describe('PendingCommands', () => {
     expect(pending.takeById(2n ** 70n)).toBe('big');
     expect(pending.takeById(2n ** 70n)).toBe('big-as-double'); // QEMU echoes it as a double
     expect(pending.takeById(2n ** 70n)).toBeUndefined();
+    // Distinct bigints that share a double are not equal.
+    pending.add('big+1', true, 2n ** 70n + 1n);
+    expect(pending.takeById(2n ** 70n + 2n)).toBeUndefined();
+    expect(pending.takeById([2n ** 70n + 2n])).toBeUndefined();
+    expect(pending.takeById(2 ** 70)).toBe('big+1');
     expect(pending.takeById({ a: null, b: [1, 'x'] })).toBe('obj');
     expect(pending.firstFlagged()).toBe('none1');
     expect(pending.takeIdless()).toBe('none1');
