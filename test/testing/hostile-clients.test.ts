@@ -1,14 +1,14 @@
 /**
  * The test server facing a hostile client (issue 15): requests nested as
  * deep as QEMU allows, a client that never reads its replies, bytes that
- * are not UTF-8, ids QEMU cannot echo exactly. Each case is bounded in
+ * are not UTF-8 (in qemu-replies.ts, checked against QEMU), ids QEMU reads
+ * as doubles. Each case is bounded in
  * time and size; the server must answer as QEMU does and live on.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { QmpTestServer } from '../../src/testing/index.js';
+import { OUTPUT_HIGH_WATER, QmpTestServer } from '../../src/testing/index.js';
 import { checkArguments } from '../../src/testing/arguments.js';
-import { OUTPUT_HIGH_WATER } from '../../src/testing/transport.js';
 import type { SchemaCommand } from '../../src/frontend/model.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
 import { DOUBLE_IDS, echoedIds } from './qemu-replies.js';
