@@ -324,6 +324,163 @@ export function jsonEqual(a: unknown, b: unknown, loose = false): boolean {
   return true;
 }
 
+/** A literal piece of a key being written (see jsonKey). */
+class KeyText {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * A canonical text for a decoded JSON value, such that two values have the
+ * same key exactly when `jsonEqual` says they are equal (members sorted;
+ * bigints marked with `n`, so 2^60 as a bigint and as a double differ).
+ * With `loose`, every number (bigint or not) is written as the double
+ * nearest to it: values equal under `jsonEqual(…, true)` then share a key
+ * (the converse does not quite hold: distinct bigints may share a double).
+ * Iterative, so any depth is fine; linear in the value's size.
+ */
+export function jsonKey(value: unknown, loose = false): string {
+  let out = '';
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (v instanceof KeyText) out += v.text;
+    else if (typeof v === 'bigint') out += loose ? String(Number(v)) : `${v}n`;
+    else if (typeof v === 'number') out += String(v);
+    else if (typeof v === 'string') out += JSON.stringify(v);
+    else if (Array.isArray(v)) {
+      out += '[';
+      todo.push(new KeyText(']'));
+      for (let i = v.length - 1; i >= 0; i--) todo.push(v[i], new KeyText(i === 0 ? '' : ','));
+    } else if (isObject(v)) {
+      out += '{';
+      todo.push(new KeyText('}'));
+      const keys = Object.keys(v).sort();
+      for (let i = keys.length - 1; i >= 0; i--) todo.push(v[keys[i]!], new KeyText(`${i === 0 ? '' : ','}${JSON.stringify(keys[i])}:`));
+    } else out += String(v);
+  }
+  return out;
+}
+
+interface Slot<T> {
+  readonly item: T;
+  readonly id: unknown;
+  done: boolean;
+}
+
+/** Slots in order; taken ones are skipped (and dropped from the front) lazily. */
+class SlotList<T> {
+  private items: Slot<T>[] = [];
+  private head = 0;
+
+  push(slot: Slot<T>): void {
+    this.items.push(slot);
+  }
+
+  /** The first slot not taken that `accept` accepts (all, without it). */
+  first(accept?: (slot: Slot<T>) => boolean): Slot<T> | undefined {
+    const items = this.items;
+    while (this.head < items.length && items[this.head]!.done) this.head++;
+    if (this.head > 1024 && this.head * 2 > items.length) {
+      this.items = items.slice(this.head);
+      this.head = 0;
+    }
+    for (let i = this.head; i < this.items.length; i++) {
+      const slot = this.items[i]!;
+      if (!slot.done && (accept === undefined || accept(slot))) return slot;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Commands waiting for their reply, in the order they were sent, found in
+ * (amortised) constant time: by id (an exactly equal id first, else one
+ * equal once big integers are taken as doubles, as QEMU echoes ids beyond
+ * 64 bits), the first without an id, or the first flagged one. Matching
+ * 60,000 commands answered in reverse order used to take half a minute
+ * with a linear search per reply; this keeps it linear in the transcript.
+ */
+export class PendingCommands<T> {
+  private readonly all: Slot<T>[] = [];
+  private readonly exact = new Map<string, SlotList<T>>();
+  private readonly loose = new Map<string, SlotList<T>>();
+  /** Ids that are plain numbers, by their double: the candidates for an id that is a bigint. */
+  private readonly numbers = new Map<string, SlotList<T>>();
+  private readonly idless = new SlotList<T>();
+  private readonly flagged = new SlotList<T>();
+  private waiting = 0;
+
+  /** Commands not taken yet. */
+  get size(): number {
+    return this.waiting;
+  }
+
+  /** Adds a command; `flagged` puts it in the list `firstFlagged` searches too. */
+  add(item: T, hasId: boolean, id: unknown, flagged = false): void {
+    const slot: Slot<T> = { item, id, done: false };
+    this.all.push(slot);
+    this.waiting++;
+    if (flagged) this.flagged.push(slot);
+    if (!hasId) {
+      this.idless.push(slot);
+      return;
+    }
+    const lists: [Map<string, SlotList<T>>, string][] = [
+      [this.exact, jsonKey(id)],
+      [this.loose, jsonKey(id, true)],
+    ];
+    if (typeof id === 'number') lists.push([this.numbers, jsonKey(id, true)]);
+    for (const [map, key] of lists) {
+      let list = map.get(key);
+      if (list === undefined) map.set(key, (list = new SlotList()));
+      list.push(slot);
+    }
+  }
+
+  /** Takes the first command whose id equals `id` exactly, else loosely. */
+  takeById(id: unknown): T | undefined {
+    let slot = this.exact.get(jsonKey(id))?.first();
+    if (slot === undefined) {
+      const key = jsonKey(id, true);
+      // A bigint that is not there exactly can only equal a double. Any
+      // other scalar loosely equals everything under its key: the first
+      // waiting one. Only an object or array with a bigint inside needs a
+      // look along its list (distinct bigints can share a double).
+      if (typeof id === 'bigint') slot = this.numbers.get(key)?.first();
+      else if (typeof id !== 'object' || id === null) slot = this.loose.get(key)?.first();
+      else slot = this.loose.get(key)?.first((s) => jsonEqual(s.id, id, true));
+    }
+    return this.take(slot);
+  }
+
+  /** Takes the first command sent without an id. */
+  takeIdless(): T | undefined {
+    return this.take(this.idless.first());
+  }
+
+  /** Takes the first flagged command. */
+  takeFlagged(): T | undefined {
+    return this.take(this.flagged.first());
+  }
+
+  /** The first flagged command, left waiting. */
+  firstFlagged(): T | undefined {
+    return this.flagged.first()?.item;
+  }
+
+  /** The commands not taken, in order. */
+  remaining(): T[] {
+    return this.all.filter((s) => !s.done).map((s) => s.item);
+  }
+
+  private take(slot: Slot<T> | undefined): T | undefined {
+    if (slot === undefined) return undefined;
+    slot.done = true;
+    this.waiting--;
+    return slot.item;
+  }
+}
+
 function unknownMembers(msg: Record<string, unknown>, known: readonly string[], prefix: string): Finding[] {
   return Object.keys(msg)
     .filter((k) => !known.includes(k))
@@ -345,7 +502,7 @@ interface Pending {
 
 class Verifier {
   private readonly verdicts: (MessageVerdict | null)[] = [];
-  private pending: Pending[] = [];
+  private pending = new PendingCommands<Pending>();
   private readonly strict: boolean;
 
   constructor(
@@ -361,10 +518,10 @@ class Verifier {
       else this.server(entry);
     }
     // Never answered: judged on their own.
-    for (const p of this.pending) {
+    for (const p of this.pending.remaining()) {
       this.record(p.index, p.entry, 'command', commandLabel(p.command, 'command'), this.judgeCommand(p.command));
     }
-    this.pending = [];
+    this.pending = new PendingCommands();
     return this.verdicts.filter((v): v is MessageVerdict => v !== null);
   }
 
@@ -383,7 +540,7 @@ class Verifier {
     const command = nestedTooDeeply(entry.msg)
       ? { name: null, oob: false, hasId: false, id: undefined, args: undefined, envelope: [tooDeep] }
       : readCommand(entry.msg);
-    this.pending.push({ entry, command, index: this.slot() });
+    this.pending.add({ entry, command, index: this.slot() }, command.hasId, command.id, command.envelope.length > 0);
   }
 
   private server(entry: TranscriptEntry): void {
@@ -473,18 +630,9 @@ class Verifier {
 
   /** Finds (and removes) the command a reply answers. */
   private match(msg: Record<string, unknown>, isError: boolean): Pending | null {
-    let at: number;
-    if (Object.hasOwn(msg, 'id')) {
-      at = this.pending.findIndex((p) => p.command.hasId && jsonEqual(p.command.id, msg.id));
-      if (at < 0) at = this.pending.findIndex((p) => p.command.hasId && jsonEqual(p.command.id, msg.id, true));
-    } else {
-      at = this.pending.findIndex((p) => !p.command.hasId);
-      // The server cannot always read the id of input it refuses.
-      if (at < 0 && isError) at = this.pending.findIndex((p) => p.command.envelope.length > 0);
-    }
-    if (at < 0) return null;
-    const [found] = this.pending.splice(at, 1);
-    return found!;
+    if (Object.hasOwn(msg, 'id')) return this.pending.takeById(msg.id) ?? null;
+    // The server cannot always read the id of input it refuses.
+    return this.pending.takeIdless() ?? (isError ? this.pending.takeFlagged() : undefined) ?? null;
   }
 
   private reply(index: number, entry: TranscriptEntry, msg: Record<string, unknown>): void {

@@ -79,6 +79,25 @@ function integerOf(value: unknown): bigint | null {
   return null;
 }
 
+/** A value to visit: what a container asks its visitor for, one member or element at a time. */
+interface Visit {
+  readonly type: SchemaType;
+  readonly name: string | null;
+  readonly value: unknown;
+}
+
+/** The visit of one container: yields its members' visits, returns the visited container. */
+type Step = Generator<Visit, unknown, unknown>;
+
+/**
+ * The visitor. QEMU's visitor recurses once per level of the value, and so
+ * did ours, until a legal request (a `blockdev-add` 1023 levels deep, which
+ * QEMU accepts) ran the stack out. Now each container (struct, union,
+ * list) is a generator that yields the members it wants visited, and
+ * `drive` keeps the containers being visited on an explicit stack: any
+ * depth costs heap, never the call stack, and the order of the checks
+ * (first problem first) is exactly the recursive one.
+ */
 class InputVisitor {
   private readonly stack: Frame[] = [];
 
@@ -108,21 +127,39 @@ class InputVisitor {
 
   /** Visits the members of a command's arguments (the root dict). */
   root(type: SchemaObjectType | null, args: Record<string, unknown>): Record<string, unknown> {
-    return this.struct(type, null, args);
+    return this.drive(this.struct(type, null, args)) as Record<string, unknown>;
   }
 
-  value(type: SchemaType, name: string | null, value: unknown): unknown {
-    switch (type.meta) {
-      case 'built-in':
-        return this.builtin(type.name, name, value);
-      case 'enum':
-        return this.enumValue(type, name, value);
-      case 'array':
-        return this.list(type, name, value);
-      case 'alternate':
-        return this.alternate(type, name, value);
-      default:
-        return this.struct(type, name, value);
+  /** Runs a container's visit and every visit nested in it, without recursion. */
+  private drive(first: Step): unknown {
+    const steps: Step[] = [first];
+    let input: unknown;
+    for (;;) {
+      const step = steps[steps.length - 1]!;
+      const next = step.next(input);
+      if (next.done === true) {
+        steps.pop();
+        if (steps.length === 0) return next.value;
+        input = next.value;
+        continue;
+      }
+      const { name, value } = next.value;
+      let type = next.value.type;
+      while (type.meta === 'alternate') type = this.alternate(type, name, value);
+      input = undefined;
+      switch (type.meta) {
+        case 'built-in':
+          input = this.builtin(type.name, name, value);
+          break;
+        case 'enum':
+          input = this.enumValue(type, name, value);
+          break;
+        case 'array':
+          steps.push(this.list(type, name, value));
+          break;
+        default:
+          steps.push(this.struct(type, name, value));
+      }
     }
   }
 
@@ -195,32 +232,34 @@ class InputVisitor {
     return value;
   }
 
-  private list(type: SchemaArrayType, name: string | null, value: unknown): unknown[] {
+  /** The branch of an alternate that takes `value` (by its JSON type). */
+  private alternate(type: SchemaAlternateType, name: string | null, value: unknown): SchemaType {
+    const kind = jsonKind(value);
+    const branch = type.alternatives.variants.find((v) => alternateKind(v.type) === kind);
+    if (branch === undefined) this.fail(`Invalid parameter type for '${name ?? 'null'}', expected: ${type.name}`);
+    return branch.type;
+  }
+
+  private *list(type: SchemaArrayType, name: string | null, value: unknown): Step {
     if (!Array.isArray(value)) this.badType(name, 'array');
     const frame: Frame = { dict: false, name, index: 0 };
     this.stack.push(frame);
-    const out = value.map((element, i) => {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
       frame.index = i;
-      return this.value(type.elementType, null, element);
-    });
+      out[i] = yield { type: type.elementType, name: null, value: value[i] };
+    }
     this.stack.pop();
     return out;
   }
 
-  private alternate(type: SchemaAlternateType, name: string | null, value: unknown): unknown {
-    const kind = jsonKind(value);
-    const branch = type.alternatives.variants.find((v) => alternateKind(v.type) === kind);
-    if (branch === undefined) this.fail(`Invalid parameter type for '${name ?? 'null'}', expected: ${type.name}`);
-    return this.value(branch.type, name, value);
-  }
-
   /** A struct or union: members in order, the branch's, then leftovers. */
-  private struct(type: SchemaObjectType | null, name: string | null, value: unknown): Record<string, unknown> {
+  private *struct(type: SchemaObjectType | null, name: string | null, value: unknown): Step {
     if (!isDict(value)) this.badType(name, 'object');
     this.stack.push({ dict: true, name, index: 0 });
     const out = Object.create(null) as Record<string, unknown>;
     const seen = new Set<string>();
-    if (type !== null) this.members(type, value, out, seen);
+    if (type !== null) yield* this.members(type, value, out, seen);
     if (!this.options.allowUnknown || this.stack.length > 1) {
       for (const key of Object.keys(value)) {
         if (!seen.has(key)) this.fail(`Parameter '${this.fullName(key)}' is unexpected`);
@@ -232,7 +271,7 @@ class InputVisitor {
     return { ...out };
   }
 
-  private members(type: SchemaObjectType, dict: Record<string, unknown>, out: Record<string, unknown>, seen: Set<string>): void {
+  private *members(type: SchemaObjectType, dict: Record<string, unknown>, out: Record<string, unknown>, seen: Set<string>): Generator<Visit, void, unknown> {
     for (const member of type.members) {
       const present = Object.hasOwn(dict, member.name);
       if (!present) {
@@ -240,14 +279,14 @@ class InputVisitor {
         continue;
       }
       seen.add(member.name);
-      out[member.name] = this.value(member.type, member.name, dict[member.name]);
+      out[member.name] = yield { type: member.type, name: member.name, value: dict[member.name] };
     }
     const branches = type.branches;
     if (branches === null) return;
     const tag = out[branches.tagMember.name];
     const variant = branches.variants.find((v) => v.name === tag);
     if (variant !== undefined && (variant.type.meta === 'struct' || variant.type.meta === 'union')) {
-      this.members(variant.type, dict, out, seen);
+      yield* this.members(variant.type, dict, out, seen);
     }
   }
 }

@@ -20,7 +20,7 @@ export {
 export { faults, type Fault, type FaultName } from './faults.js';
 export { Replay, type RecordedCommand, type ReplayOptions } from './replay.js';
 export { checkArguments, type ArgumentCheck, type ArgumentOptions } from './arguments.js';
-export { memoryPair, type ListenTarget } from './transport.js';
+export { memoryPair, OUTPUT_HIGH_WATER, type ListenTarget } from './transport.js';
 export * from './errors.js';
 export {
   holderTrackingQemu,

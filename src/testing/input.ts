@@ -13,19 +13,34 @@
  *  - nesting deeper than QEMU's 1024 levels (the decoder's own limit,
  *    MAX_JSON_DEPTH): "JSON nesting depth limit exceeded";
  *  - a key twice in one object: "JSON parse error, duplicate key";
+ *  - bytes that are not UTF-8, and characters QEMU does not take, as QEMU
+ *    7.2 answers them (measured; see `unicodeProblem`): a 0xFE or 0xFF
+ *    byte in a string, or any byte over 0x7F outside one, is "JSON parse
+ *    error, stray '…'"; a string that is not UTF-8 (or encodes a surrogate
+ *    or a noncharacter) "JSON parse error, invalid UTF-8 sequence in
+ *    string"; an escape of a lone surrogate or a noncharacter "JSON parse
+ *    error, \ud800 is not a valid Unicode character";
  *  - anything else that is not JSON: one "JSON parse error, …" per line
  *    (QEMU reports each bad token of it separately).
  */
+import { isAscii } from 'node:buffer';
 import { LineDecoder } from '../runtime/framing.js';
 import { parseJson, stringEnd } from '../runtime/json.js';
 
 export type Request = { readonly ok: true; readonly message: unknown } | { readonly ok: false; readonly desc: string };
+
+const BACKSLASH_U = Buffer.from('\\u');
 
 export class RequestReader {
   private decoder: LineDecoder;
   /** The current line overflowed: drop bytes until its newline. */
   private skipping = false;
   private overflowed = false;
+  /** The bytes of the current line so far (views of the chunks, not copies). */
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  /** QEMU's error for the line being handed out, when its bytes are not what QEMU takes. */
+  private problem: string | null = null;
 
   constructor(
     private readonly onRequest: (request: Request) => void,
@@ -36,7 +51,10 @@ export class RequestReader {
 
   private newDecoder(): LineDecoder {
     return new LineDecoder(
-      { line: (text) => this.onRequest(decodeRequest(text)), fail: () => (this.overflowed = true) },
+      {
+        line: (text) => this.onRequest(this.problem === null ? decodeRequest(text) : { ok: false, desc: this.problem }),
+        fail: () => (this.overflowed = true),
+      },
       this.maxRequestBytes,
     );
   }
@@ -50,9 +68,41 @@ export class RequestReader {
   reset(): void {
     this.skipping = false;
     this.decoder.reset();
+    this.forgetLine();
   }
 
   push(chunk: Buffer): void {
+    // One line at a time, so that each line's bytes can be checked before
+    // the decoder turns them into text (which hides bytes that are not UTF-8).
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl + 1;
+      const piece = chunk.subarray(start, end);
+      this.problem = null;
+      if (!this.skipping && this.partBytes <= this.maxRequestBytes) {
+        this.parts.push(piece);
+        this.partBytes += piece.length;
+      }
+      if (nl !== -1) {
+        if (this.parts.length > 0 && this.partBytes <= this.maxRequestBytes + 1) {
+          const line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+          if (!isAscii(line) || line.includes(BACKSLASH_U)) this.problem = unicodeProblem(line);
+        }
+        this.forgetLine();
+      }
+      this.pushPiece(piece);
+      this.problem = null;
+      start = end;
+    }
+  }
+
+  private forgetLine(): void {
+    this.parts = [];
+    this.partBytes = 0;
+  }
+
+  private pushPiece(chunk: Buffer): void {
     if (this.skipping) {
       const nl = chunk.indexOf(0x0a);
       if (nl === -1) return;
@@ -77,7 +127,7 @@ export class RequestReader {
       }
       if (carried + (nl - start) > this.maxRequestBytes) {
         this.decoder = this.newDecoder();
-        this.push(chunk.subarray(nl + 1));
+        this.pushPiece(chunk.subarray(nl + 1));
         return;
       }
       carried = 0;
@@ -128,4 +178,111 @@ function countMembers(value: object): number {
     for (const item of items) if (typeof item === 'object' && item !== null) stack.push(item);
   }
   return members;
+}
+
+// ---------------------------------------------------------------------------
+// Bytes QEMU's JSON lexer and parser refuse (qobject/json-lexer.c,
+// json-parser.c, util/unicode.c; the texts measured from QEMU 7.2)
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function hexDigit(b: number | undefined): number {
+  if (b === undefined) return -1;
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  const lower = b | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/** The code point of four hex digits at `at`, or -1. */
+function hex4(bytes: Buffer, at: number): number {
+  let cp = 0;
+  for (let i = 0; i < 4; i++) {
+    const d = hexDigit(bytes[at + i]);
+    if (d < 0) return -1;
+    cp = cp * 16 + d;
+  }
+  return cp;
+}
+
+/** QEMU's is_valid_codepoint(): not a surrogate, not a noncharacter, at most U+10FFFF. */
+function validCodePoint(cp: number): boolean {
+  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+  return !((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe);
+}
+
+const MIN_CODE_POINT = [0x80, 0x800, 0x10000, 0x200000, 0x4000000];
+
+/**
+ * Bytes of the UTF-8 sequence at `at` (QEMU's mod_utf8_codepoint()), or 0
+ * when it is not one QEMU takes. QEMU also takes the overlong 0xC0 0x80
+ * for U+0000 (modified UTF-8); we refuse it (our decoder cannot keep it).
+ */
+function sequenceLength(bytes: Buffer, at: number): number {
+  const first = bytes[at]!;
+  if (first < 0xc0) return 0;
+  let more = 1;
+  while (more < 5 && first & (0x40 >> more)) more++;
+  if (more >= 6 || first >= 0xfe) return 0;
+  let cp = first & (0x3f >> more);
+  for (let i = 1; i <= more; i++) {
+    const b = bytes[at + i];
+    if (b === undefined || (b & 0xc0) !== 0x80) return 0;
+    cp = cp * 64 + (b & 0x3f);
+  }
+  if (cp < MIN_CODE_POINT[more - 1]! || !validCodePoint(cp)) return 0;
+  return more + 1;
+}
+
+/**
+ * QEMU's error for a request line whose bytes it refuses, or null. QEMU's
+ * lexer sees the whole value before its parser reads a string, so a stray
+ * byte (0xFE/0xFF in a string, anything over 0x7F outside one) is reported
+ * first, wherever it is; otherwise the first string, in order, that is not
+ * UTF-8 or has an escape of a surrogate or noncharacter (a surrogate pair
+ * is fine). QEMU goes on with one error per leftover token; we answer one.
+ */
+export function unicodeProblem(bytes: Buffer): string | null {
+  let inString = false;
+  let stringStart = 0;
+  let first: string | null = null;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (!inString) {
+      if (b === QUOTE) {
+        inString = true;
+        stringStart = i;
+      } else if (b > 0x7f) {
+        return "JSON parse error, stray '\uFFFD'";
+      }
+      continue;
+    }
+    if (b === QUOTE) {
+      inString = false;
+    } else if (b === BACKSLASH) {
+      const cp = bytes[i + 1] === 0x75 ? hex4(bytes, i + 2) : -1;
+      if (cp < 0) {
+        i++; // the escaped character
+        continue;
+      }
+      let end = i + 6;
+      let valid: boolean;
+      if (cp >= 0xd800 && cp <= 0xdbff) {
+        const low = bytes[end] === BACKSLASH && bytes[end + 1] === 0x75 ? hex4(bytes, end + 2) : -1;
+        valid = low >= 0xdc00 && low <= 0xdfff && validCodePoint(0x10000 + (cp - 0xd800) * 0x400 + (low - 0xdc00));
+        if (valid) end += 6;
+      } else {
+        valid = validCodePoint(cp);
+      }
+      if (!valid && first === null) first = `JSON parse error, ${bytes.toString('latin1', i, i + 6)} is not a valid Unicode character`;
+      i = end - 1;
+    } else if (b === 0xfe || b === 0xff) {
+      return `JSON parse error, stray '${bytes.toString('utf8', stringStart, i + 1)}'`;
+    } else if (b > 0x7f) {
+      const length = sequenceLength(bytes, i);
+      if (length === 0) first ??= 'JSON parse error, invalid UTF-8 sequence in string';
+      else i += length - 1;
+    }
+  }
+  return first;
 }

@@ -17,7 +17,9 @@
  * refuse (a malformed envelope, unknown commands, bad arguments) are
  * skipped: the server refuses them itself, with QEMU's words. Negotiation is the server's own business.
  */
-import { jsonEqual, parseTranscript, readCommand, type Command } from '../backends/verify.js';
+import { jsonKey, MAX_MESSAGE_NESTING, parseTranscript, PendingCommands, readCommand, type Command } from '../backends/verify.js';
+import { nestingExceeds } from '../support/nesting.js';
+import { Fifo } from '../runtime/fifo.js';
 import { parseGreeting } from '../runtime/protocol.js';
 import { QmpTranscriptError, type TestFailure } from './errors.js';
 import type { ServerSchema } from './schema.js';
@@ -47,11 +49,18 @@ function isDict(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Where a recording waits: its command, and its arguments exactly (`jsonEqual`'s equality). */
+function callKey(command: string, args: Record<string, unknown>): string {
+  return `${command}\0${jsonKey(args)}`;
+}
+
 export class Replay {
   readonly commands: RecordedCommand[] = [];
   /** The recorded greeting, if the transcript has one. */
   greeting: Greeting | undefined;
   private readonly names = new Set<string>();
+  /** Recordings not used yet, by command and arguments (`jsonKey`), in order. */
+  private readonly unanswered = new Map<string, Fifo<RecordedCommand>>();
 
   constructor(
     private readonly schema: ServerSchema,
@@ -64,15 +73,25 @@ export class Replay {
     const { entries, badLines } = parseTranscript(text);
     const bad = badLines[0];
     if (bad !== undefined) throw new QmpTranscriptError(bad.reason, bad.line);
-    const pending: { rec: RecordedCommand | null; id: unknown; hasId: boolean }[] = [];
+    const pending = new PendingCommands<RecordedCommand | null>();
     let answered: RecordedCommand | undefined;
     for (const { line, dir, msg } of entries) {
+      // QEMU's JSON parser refuses input nested deeper than it allows,
+      // and our clients refuse such output: neither can be replayed.
+      const tooDeep = nestingExceeds(msg, MAX_MESSAGE_NESTING);
       if (dir === 'client') {
         answered = undefined;
+        if (tooDeep) {
+          // Refused before its id was read: answered by an id-less error.
+          pending.add(null, false, undefined);
+          continue;
+        }
         const command = readCommand(msg);
-        pending.push({ rec: this.record(line, command), id: command.id, hasId: command.hasId });
+        const rec = this.record(line, command);
+        pending.add(rec, command.hasId, command.id, rec !== null);
         continue;
       }
+      if (tooDeep) throw new QmpTranscriptError(`a server message nested deeper than ${MAX_MESSAGE_NESTING} levels (QEMU's JSON parser, and so every client, refuses it)`, line);
       if (!isDict(msg)) throw new QmpTranscriptError('a server message that is not an object', line);
       if (Object.hasOwn(msg, 'QMP')) {
         try {
@@ -82,15 +101,13 @@ export class Replay {
         }
       } else if (Object.hasOwn(msg, 'event')) {
         const event = this.readEvent(line, msg);
-        const target = pending.find((p) => p.rec !== null)?.rec;
-        if (pending.length > 0) target?.before.push(event);
+        const target = pending.firstFlagged();
+        if (pending.size > 0) target?.before.push(event);
         else answered?.after.push(event);
       } else if (Object.hasOwn(msg, 'return') || Object.hasOwn(msg, 'error')) {
-        const hasId = Object.hasOwn(msg, 'id');
-        const at = pending.findIndex((p) => (hasId ? p.hasId && jsonEqual(p.id, msg.id, true) : !p.hasId));
-        if (at < 0) continue; // a refusal of input too broken to carry an id
-        const rec = pending.splice(at, 1)[0]!.rec;
-        if (rec === null) continue;
+        const rec = Object.hasOwn(msg, 'id') ? pending.takeById(msg.id) : pending.takeIdless();
+        // undefined: a refusal of input too broken to carry an id; null: a command the server refuses itself.
+        if (rec === undefined || rec === null) continue;
         rec.reply = this.readReply(line, rec.command, msg);
         answered = rec;
       }
@@ -109,6 +126,10 @@ export class Replay {
     if (!checked.ok) return null;
     const rec: RecordedCommand = { line, command: name, args: checked.value, id: sent.id, reply: undefined, before: [], after: [], used: false };
     this.commands.push(rec);
+    const key = callKey(name, rec.args);
+    let recs = this.unanswered.get(key);
+    if (recs === undefined) this.unanswered.set(key, (recs = new Fifo()));
+    recs.push(rec);
     return rec;
   }
 
@@ -136,7 +157,7 @@ export class Replay {
   /** The server's fallback: answers recorded commands (see the file comment). */
   answer(call: Call): Plan | undefined {
     if (!this.names.has(call.command)) return undefined;
-    const rec = this.commands.find((r) => !r.used && r.command === call.command && jsonEqual(r.args, call.args));
+    const rec = this.unanswered.get(callKey(call.command, call.args))?.shift();
     if (rec === undefined) {
       const message = `no recorded reply left for '${call.command}' with these arguments`;
       this.fail({ kind: 'replay', command: call.command, message });

@@ -13,6 +13,7 @@ import { generateIntrospection } from '../backends/introspect.js';
 import { loadSchemaValidators } from '../backends/load.js';
 import { describeValue, validate } from '../backends/verify.js';
 import type { ValidatorSet } from '../support/client.js';
+import { shortPath } from '../support/errors.js';
 import type { Int64Mode } from '../support/ints.js';
 import { checkArguments, type ArgumentCheck } from './arguments.js';
 import { QmpScriptError } from './errors.js';
@@ -148,6 +149,7 @@ export class ServerSchema {
   }
 }
 
+/** Findings for a message; member paths over 160 characters are shortened as `verify` shortens them. */
 function describeFindings(findings: readonly { path: string; message: string }[]): string {
-  return findings.map((f) => (f.path === '' ? f.message : `${f.path}: ${f.message}`)).join('; ');
+  return findings.map((f) => (f.path === '' ? f.message : `${shortPath(f.path)}: ${f.message}`)).join('; ');
 }

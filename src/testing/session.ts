@@ -19,6 +19,9 @@
  *   reply holds back the ones behind it); `exec-oob` ones at once. As in
  *   QEMU, reading stops while requests queue up behind a slow one (after
  *   one without `oob`, after eight with it), so memory stays bounded.
+ *   Reading (and answering) also stops while more than OUTPUT_HIGH_WATER
+ *   bytes of output wait for a client that does not read them, and input
+ *   is taken apart one request at a time, so no read is answered past it.
  * - Replies are `{"return": …, "id": …}` / `{"id": …, "error": {…}}` and
  *   events `{"timestamp": …, "event": …, "data": …}`, each line ended with
  *   "\r\n", as QEMU writes them.
@@ -36,6 +39,7 @@ import type { ServerSchema } from './schema.js';
 import type { Call, CallContext, EventArgs, EmitOptions, Plan, Script, UntypedCommands, UntypedEvents } from './script.js';
 import { Wire } from './transport.js';
 import { MAX_TIMER_MS } from '../runtime/timers.js';
+import { Fifo } from '../runtime/fifo.js';
 
 export type SessionState = 'negotiation' | 'command' | 'closed';
 
@@ -105,6 +109,71 @@ function errorLine(idMember: string, errorClass: string, desc: string): string {
   return idMember === '' ? `{${error}}\r\n` : `{${idMember.slice(2)}, ${error}}\r\n`;
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A double as QEMU writes it (`%.17g`; `inf`, `-inf` for what overflowed when it was read). */
+function qemuDouble(x: number): string {
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  const [mantissa, expText] = x.toExponential(16).split('e') as [string, string];
+  const exp = Number(expText);
+  if (exp < -4 || exp >= 17) {
+    const digits = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+    return `${digits}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  const fixed = x.toFixed(Math.max(0, 16 - exp));
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
+
+/** Whether QEMU would read this number as a double and so write it back differently from JSON.stringify. */
+function echoedAsDouble(v: unknown): boolean {
+  if (typeof v === 'bigint') return v < INT64_MIN || v > INT64_MAX;
+  return typeof v === 'number' && (!Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v)));
+}
+
+/**
+ * The request's id as QEMU echoes it: QEMU keeps an integer that fits in
+ * int64 and reads any other number as a double, which it writes back with
+ * `%.17g`, so an id of 2^64 comes back as `1.8446744073709552e+19` and
+ * one of `1e400` as `inf` (not JSON; measured from QEMU 7.2). Iterative.
+ */
+function echoId(id: unknown): string {
+  if (typeof id === 'string') return JSON.stringify(id);
+  let plain = true;
+  const todo: unknown[] = [id];
+  while (plain && todo.length > 0) {
+    const v = todo.pop();
+    if (echoedAsDouble(v)) plain = false;
+    else if (typeof v === 'object' && v !== null) todo.push(...Object.values(v));
+  }
+  if (plain) return stringifyJson(id);
+  let out = '';
+  const parts: unknown[] = [id];
+  while (parts.length > 0) {
+    const v = parts.pop();
+    if (v instanceof Literal) out += v.text;
+    else if (echoedAsDouble(v)) out += qemuDouble(Number(v));
+    else if (Array.isArray(v)) {
+      parts.push(new Literal(']'));
+      for (let i = v.length - 1; i >= 0; i--) parts.push(v[i], new Literal(i === 0 ? '' : ', '));
+      out += '[';
+    } else if (typeof v === 'object' && v !== null) {
+      const keys = Object.keys(v);
+      parts.push(new Literal('}'));
+      for (let i = keys.length - 1; i >= 0; i--) {
+        parts.push((v as Record<string, unknown>)[keys[i]!], new Literal(`${i === 0 ? '' : ', '}${JSON.stringify(keys[i])}: `));
+      }
+      out += '{';
+    } else out += stringifyJson(v);
+  }
+  return out;
+}
+
+class Literal {
+  constructor(readonly text: string) {}
+}
+
 export class Session<C extends CommandTable<C> = UntypedCommands, E extends EventTable = UntypedEvents> {
   state: SessionState = 'negotiation';
   oobEnabled = false;
@@ -112,8 +181,11 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   readonly closed: Promise<void>;
   private readonly wire: Wire;
   private readonly reader: RequestReader;
-  private readonly queue: (() => void | Promise<void>)[] = [];
+  private readonly queue = new Fifo<() => void | Promise<void>>();
   private running = false;
+  /** Input read but not taken apart yet, as reading stopped: oldest first. */
+  private readonly held: Buffer[] = [];
+  private releasing = false;
   private readonly timers = new Set<Timer>();
   private readonly abort = new AbortController();
   private resolveClosed!: () => void;
@@ -126,10 +198,12 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     readonly id: number,
   ) {
     this.wire = new Wire(stream);
+    this.wire.onDrained = () => this.pump();
+    this.wire.onResumed = () => this.release();
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.reader = new RequestReader((request) => this.onRequest(request), host.maxRequestBytes);
     if (host.guestAgent) this.state = 'command';
-    stream.on('data', (chunk: Buffer) => (host.guestAgent ? this.readAgentInput(chunk) : this.reader.push(chunk)));
+    stream.on('data', (chunk: Buffer) => this.input(chunk));
     stream.on('error', () => {});
     stream.on('close', () => this.shutdown());
     stream.on('end', () => this.wire.end());
@@ -148,9 +222,18 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     for (const fault of faults) actOut(fault, this.wire, line, '', this.timers);
   }
 
-  /** Requests read but waiting behind a slow in-band one. */
+  /** Requests read but waiting behind a slow in-band one (or for the client to read its replies). */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /**
+   * Bytes written to the client that it has not taken yet. Past
+   * OUTPUT_HIGH_WATER (1 MiB) the session stops reading and answering
+   * until the client catches up.
+   */
+  get unsentBytes(): number {
+    return this.wire.unsentBytes;
   }
 
   // --- scripting a live session ----------------------------------------------
@@ -198,15 +281,57 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
 
   // --- requests ---------------------------------------------------------------
 
-  /** Input to a guest agent: each 0xFF drops the partial request, with an error for the byte. */
-  private readAgentInput(chunk: Buffer): void {
-    for (let at = chunk.indexOf(SENTINEL); at !== -1; at = chunk.indexOf(SENTINEL)) {
-      this.reader.push(chunk.subarray(0, at));
-      this.reader.reset();
-      this.onRequest({ ok: false, desc: STRAY_SENTINEL_DESC });
-      chunk = chunk.subarray(at + 1);
+  private input(chunk: Buffer): void {
+    if (this.held.length === 0) this.feed(chunk);
+    else this.held.push(chunk);
+  }
+
+  /** Reading is on again: take apart the input held when it stopped (until it stops again). */
+  private release(): void {
+    // Answering a request resumes reading synchronously: the chunks after
+    // the one being taken apart must wait for it.
+    if (this.releasing) return;
+    this.releasing = true;
+    try {
+      while (this.held.length > 0 && this.wire.reading && this.state !== 'closed') this.feed(this.held.shift()!);
+    } finally {
+      this.releasing = false;
     }
-    this.reader.push(chunk);
+  }
+
+  /**
+   * Takes input apart one request at a time, and stops as soon as reading
+   * stops (a slow command, a client not reading its replies): the rest of
+   * the chunk is held, as bytes, until reading resumes. So one chunk full of
+   * requests cannot make the server answer past the output mark. As a
+   * guest agent, each 0xFF drops the partial request, with an error for
+   * the byte.
+   */
+  private feed(chunk: Buffer): void {
+    const agent = this.host.guestAgent;
+    let sentinel = -1;
+    let start = 0;
+    while (start < chunk.length) {
+      if (!this.wire.reading) {
+        this.held.unshift(chunk.subarray(start));
+        return;
+      }
+      if (agent && sentinel < start) {
+        sentinel = chunk.indexOf(SENTINEL, start);
+        if (sentinel === -1) sentinel = chunk.length;
+      }
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl + 1;
+      if (agent && sentinel < end) {
+        this.reader.push(chunk.subarray(start, sentinel));
+        this.reader.reset();
+        this.onRequest({ ok: false, desc: STRAY_SENTINEL_DESC });
+        start = sentinel + 1;
+        continue;
+      }
+      this.reader.push(chunk.subarray(start, end));
+      start = end;
+    }
   }
 
   private onRequest(request: Request): void {
@@ -224,9 +349,13 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     this.enqueue(() => this.dispatch(msg));
   }
 
-  /** Runs in-band work in order; reading pauses while it piles up. */
+  /**
+   * Runs in-band work in order; reading pauses while it piles up. Nothing
+   * runs while the client leaves too much output unread (the wire is
+   * congested): what was read waits here, and the wire reads no more.
+   */
   private enqueue(job: () => void | Promise<void>): void {
-    if (!this.host.serial) {
+    if (!this.host.serial && !this.wire.congested && this.queue.length === 0) {
       void job();
       return;
     }
@@ -235,10 +364,11 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   }
 
   private pump(): void {
-    while (!this.running && this.queue.length > 0) {
+    const serial = this.host.serial;
+    while (this.queue.length > 0 && !this.wire.congested && !(serial && this.running)) {
       const job = this.queue.shift()!;
       const pending = job();
-      if (pending !== undefined) {
+      if (pending !== undefined && serial) {
         this.running = true;
         void pending.finally(() => {
           this.running = false;
@@ -253,7 +383,7 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   /** QEMU's qmp_dispatch(): the envelope, the command, then the arguments. */
   private dispatch(msg: unknown): void | Promise<void> {
     if (!isDict(msg)) return this.send(errorLine('', 'GenericError', 'QMP input must be a JSON object'));
-    const idMember = Object.hasOwn(msg, 'id') ? `, "id": ${stringifyJson(msg.id)}` : '';
+    const idMember = Object.hasOwn(msg, 'id') ? `, "id": ${echoId(msg.id)}` : '';
     const refuse = (desc: string, errorClass = 'GenericError'): void => this.send(errorLine(idMember, errorClass, desc));
     let key: 'execute' | 'exec-oob' | undefined;
     for (const member of Object.keys(msg)) {
@@ -426,7 +556,8 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
       clearImmediate(timer as NodeJS.Immediate);
     }
     this.timers.clear();
-    this.queue.length = 0;
+    this.queue.clear();
+    this.held.length = 0;
     this.abort.abort();
     if (!this.wire.closed) this.wire.stream.destroy();
     this.host.closed(this as unknown as Session<never, never>);

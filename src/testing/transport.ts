@@ -94,11 +94,36 @@ export function memoryPair(): [Duplex, Duplex] {
 // ---------------------------------------------------------------------------
 // The wire a session runs over
 
+/**
+ * Bytes of replies and events a client may leave unread before the server
+ * stops taking requests from it (1 MiB): past this mark the session stops
+ * reading and answering until the connection drains, so a client that
+ * pipelines requests and never reads its replies cannot make the server's
+ * memory grow (the runtime client's outbox does the same the other way).
+ */
+export const OUTPUT_HIGH_WATER = 1024 * 1024;
+
 export class Wire {
   private stoppedBy = new Set<string>();
   private corked = false;
+  /** More than OUTPUT_HIGH_WATER bytes wait to be taken by the client: reading is paused until 'drain'. */
+  congested = false;
+  /** Called when a congested wire has drained (the session answers what waits). */
+  onDrained: () => void = () => {};
+  /** Called when reading resumes (the session takes apart the input it held). */
+  onResumed: () => void = () => {};
+  private readonly drained = (): void => {
+    this.congested = false;
+    this.onDrained();
+    if (!this.congested) this.resume('output');
+  };
 
   constructor(readonly stream: Duplex) {}
+
+  /** Bytes written but not yet taken by the peer. */
+  get unsentBytes(): number {
+    return this.stream.writableLength;
+  }
 
   get closed(): boolean {
     return this.stream.destroyed;
@@ -114,6 +139,13 @@ export class Wire {
       process.nextTick(uncork, this);
     }
     stream.write(data);
+    if (!this.congested && stream.writableLength > OUTPUT_HIGH_WATER) {
+      // write() has returned false by now (the length is far past the
+      // stream's own mark), so 'drain' comes once the peer took it all.
+      this.congested = true;
+      this.pause('output');
+      stream.once('drain', this.drained);
+    }
   }
 
   /** @internal */
@@ -147,7 +179,15 @@ export class Wire {
 
   resume(reason: string): void {
     this.stoppedBy.delete(reason);
-    if (this.stoppedBy.size === 0 && !this.stream.destroyed) this.stream.resume();
+    if (this.stoppedBy.size === 0 && !this.stream.destroyed) {
+      this.stream.resume();
+      this.onResumed();
+    }
+  }
+
+  /** Whether reading is on (no reason to stop it). */
+  get reading(): boolean {
+    return this.stoppedBy.size === 0;
   }
 }
 

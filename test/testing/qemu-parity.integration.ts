@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpTestServer } from '../../src/testing/index.js';
 import { QEMU_BINARY, RELEASES, qemuAvailable, releaseNumbers, releaseSchemas, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
-import { ARGUMENT_ERROR, REPLY_CASES, runCase } from './qemu-replies.js';
+import { ARGUMENT_ERROR, DOUBLE_IDS, REPLY_CASES, echoedIds, runCase } from './qemu-replies.js';
+import { createConnection } from 'node:net';
 
 /** Cases whose text QEMU 11.1 prefixes with LINE:COLUMN of the input (the test server does not). */
 const LOCATED_IN_11_1 = new Map([['a key twice', /^\d+:\d+: JSON parse error, duplicate key$/]]);
@@ -34,6 +35,16 @@ describe.each(RELEASES)('QEMU %s and the test server answer alike', (release) =>
     const greeting = (await raw.next()) as { QMP: { version: { qemu: { major: number; minor: number } } } };
     raw.close();
     expect(greeting.QMP.version.qemu).toMatchObject(releaseNumbers(release));
+  });
+
+  it.runIf(available)('echoes ids it reads as doubles as the server does (1e400 as inf)', async () => {
+    const socket = createConnection({ path: qemu.socket });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    try {
+      expect(await echoedIds(socket, DOUBLE_IDS.map(([id]) => id))).toEqual(DOUBLE_IDS.map(([, echoed]) => echoed));
+    } finally {
+      socket.destroy();
+    }
   });
 
   // migrate-set-parameters lost compress-level after 7.2: those cases are 7.2's.

@@ -18,7 +18,8 @@ export interface ReplyCase {
   readonly name: string;
   /** Sent before negotiation, after it, or after negotiating `oob`. */
   readonly mode: 'negotiation' | 'command' | 'oob';
-  readonly request: string;
+  /** The request line (without its newline); a Buffer for bytes that are not UTF-8. */
+  readonly request: string | Buffer;
   readonly reply: { readonly class: string; readonly desc: string; readonly id?: unknown } | 'accepted';
   /** For accepted requests: the arguments as the command sees them. */
   readonly args?: Record<string, unknown>;
@@ -30,6 +31,13 @@ const INVALID = (path: string, expected: string) => ERR(`Invalid parameter type 
 
 const cmd = (execute: string, args?: unknown): string =>
   stringifyJson(args === undefined ? { execute } : { execute, arguments: args });
+
+/** A request line with `bytes` (hex) between `before` and `after`: bytes that are not UTF-8. */
+const bytes = (before: string, hex: string, after: string): Buffer => Buffer.concat([Buffer.from(before), Buffer.from(hex, 'hex'), Buffer.from(after)]);
+const PATH = '{"execute": "qom-list", "arguments": {"path": "';
+const END = '"}, "id": 1}';
+const INVALID_UTF8 = ERR('JSON parse error, invalid UTF-8 sequence in string');
+const NOT_UNICODE = (escape: string) => ERR(`JSON parse error, ${escape} is not a valid Unicode character`);
 
 const iothread = (extra: Record<string, unknown>) => cmd('object-add', { 'qom-type': 'iothread', id: 'x', ...extra });
 const nullCo = (extra: Record<string, unknown>) => cmd('blockdev-add', { driver: 'null-co', 'node-name': 'x', ...extra });
@@ -127,6 +135,28 @@ export const REPLY_CASES: readonly ReplyCase[] = [
   { name: "an alternate's object branch, member wrong", mode: 'command', request: cmd('block-dirty-bitmap-merge', { node: 'x', target: 'y', bitmaps: [{ node: 5 }] }), reply: INVALID('bitmaps[0].node', 'string') },
   { name: "an alternate's object branch, enum wrong", mode: 'command', request: cmd('blockdev-add', { driver: 'qcow2', 'node-name': 'a', file: { driver: 'bogus' } }), reply: ERR("Parameter 'driver' does not accept value 'bogus'") },
 
+  // --- bytes that are not UTF-8, characters QEMU does not take ---------------------------------------
+  { name: 'a 0xFF byte in a string', mode: 'command', request: bytes(PATH, 'ff', END), reply: ERR("JSON parse error, stray '\"\uFFFD'") },
+  { name: 'a 0xFE byte after other text in a string', mode: 'command', request: bytes(PATH, '6162fe6364', END), reply: ERR("JSON parse error, stray '\"ab\uFFFD'") },
+  { name: 'a 0xFF byte after an escape and a character', mode: 'command', request: bytes(`${PATH}a\\u00e9`, 'c3a9ff', END), reply: ERR("JSON parse error, stray '\"a\\u00e9\u00e9\uFFFD'") },
+  { name: 'a 0xFF byte outside strings', mode: 'command', request: bytes('{"execute": "qom-list", "id": ', 'ff', '}'), reply: ERR("JSON parse error, stray '\uFFFD'") },
+  { name: 'UTF-8 outside strings', mode: 'command', request: bytes('{"execute": "qom-list", "id": ', 'c3a9', '}'), reply: ERR("JSON parse error, stray '\uFFFD'") },
+  { name: 'a truncated UTF-8 sequence', mode: 'command', request: bytes(PATH, 'c3', END), reply: INVALID_UTF8 },
+  { name: 'a truncated sequence after a good one', mode: 'command', request: bytes(PATH, 'c3a9c3', END), reply: INVALID_UTF8 },
+  { name: 'a surrogate in UTF-8', mode: 'command', request: bytes(PATH, 'eda080', END), reply: INVALID_UTF8 },
+  { name: 'a noncharacter in UTF-8', mode: 'command', request: bytes(PATH, 'efbfbf', END), reply: INVALID_UTF8 },
+  { name: 'a code point over U+10FFFF', mode: 'command', request: bytes(PATH, 'f4908080', END), reply: INVALID_UTF8 },
+  { name: 'an overlong sequence', mode: 'command', request: bytes(PATH, 'e080af', END), reply: INVALID_UTF8 },
+  { name: 'a member name that is not UTF-8', mode: 'command', request: bytes('{"execute": "qom-list", "arguments": {"', 'c3', '": "x"}, "id": 1}'), reply: INVALID_UTF8 },
+  { name: 'a lone high surrogate escape', mode: 'command', request: `${PATH}\\ud800${END}`, reply: NOT_UNICODE('\\ud800') },
+  { name: 'a lone high surrogate escape, upper case', mode: 'command', request: `${PATH}\\uD800${END}`, reply: NOT_UNICODE('\\uD800') },
+  { name: 'a lone low surrogate escape', mode: 'command', request: `${PATH}\\udc00x${END}`, reply: NOT_UNICODE('\\udc00') },
+  { name: 'a high surrogate escape before another escape', mode: 'command', request: `${PATH}\\ud800\\u0041${END}`, reply: NOT_UNICODE('\\ud800') },
+  { name: 'a noncharacter escape', mode: 'command', request: `${PATH}\\uffff${END}`, reply: NOT_UNICODE('\\uffff') },
+  { name: 'a noncharacter escape from the FDD0 block', mode: 'command', request: `${PATH}\\ufdd0${END}`, reply: NOT_UNICODE('\\ufdd0') },
+  { name: 'a bad escape before bad UTF-8: the first string wins', mode: 'command', request: bytes(`{"execute": "qom-list", "arguments": {"path": "\\ud800"}, "id": 1, "x": "`, 'c3', '"}'), reply: NOT_UNICODE('\\ud800') },
+  { name: 'bad UTF-8 before a bad escape: the first string wins', mode: 'command', request: bytes(PATH, 'c3', '"}, "id": 1, "x": "\\ud800"}'), reply: INVALID_UTF8 },
+
   // --- accepted by the argument checks -------------------------------------------------------------
   { name: 'a negative uint64 (wrapped)', mode: 'command', request: params({ 'downtime-limit': -1 }), reply: 'accepted', args: { 'downtime-limit': 18446744073709551615n } },
   { name: 'the largest uint64', mode: 'command', request: params({ 'downtime-limit': 18446744073709551615n }), reply: 'accepted', args: { 'downtime-limit': 18446744073709551615n } },
@@ -134,6 +164,9 @@ export const REPLY_CASES: readonly ReplyCase[] = [
   { name: 'an alternate null branch', mode: 'command', request: params({ 'tls-creds': null }), reply: 'accepted', args: { 'tls-creds': null } },
   { name: 'an empty list', mode: 'command', request: cmd('send-key', { keys: [] }), reply: 'accepted', args: { keys: [] } },
   { name: 'any value for an any member', mode: 'command', request: cmd('qom-set', { path: '/machine', property: 'x', value: { a: [1] } }), reply: 'accepted', args: { path: '/machine', property: 'x', value: { a: [1] } } },
+  { name: 'a surrogate pair escape', mode: 'command', request: '{"execute": "qom-set", "arguments": {"path": "\\ud83d\\ude00", "property": "x", "value": 1}}', reply: 'accepted', args: { path: '\u{1F600}', property: 'x', value: 1 } },
+  { name: 'U+FFFD in UTF-8', mode: 'command', request: bytes('{"execute": "qom-set", "arguments": {"path": "', 'efbfbd', '", "property": "x", "value": 1}}'), reply: 'accepted', args: { path: '\uFFFD', property: 'x', value: 1 } },
+  { name: 'a NUL escape', mode: 'command', request: '{"execute": "qom-set", "arguments": {"path": "\\u0000", "property": "x", "value": 1}}', reply: 'accepted', args: { path: '\u0000', property: 'x', value: 1 } },
 ];
 
 /** Where our server answers differently from QEMU, on purpose or by limitation. */
@@ -143,6 +176,8 @@ export const KNOWN_DIFFERENCES = [
   'framing: QEMU also takes several requests on one line, or one over several lines; we take one per line',
   '1e3 or 1.0 for an integer member: QEMU refuses (a double); we accept (the decoder gives an integer)',
   "single-quoted strings: QEMU accepts them (its JSON extension); we answer a parse error",
+  'bytes QEMU refuses (not UTF-8, lone surrogates): QEMU answers the first error as we do, then one per leftover token; we answer once',
+  'the overlong 0xC0 0x80 in a string: QEMU takes it for U+0000 (modified UTF-8); we answer "invalid UTF-8 sequence in string"',
 ];
 
 /**
@@ -154,7 +189,8 @@ export async function runCase(open: () => Promise<RawQmp>, c: ReplyCase): Promis
   try {
     if (c.mode === 'negotiation') await qmp.next();
     else await qmp.negotiate(c.mode === 'oob');
-    qmp.send(c.request);
+    if (typeof c.request === 'string') qmp.send(c.request);
+    else qmp.stream.write(Buffer.concat([c.request, Buffer.from('\n')]));
     return await qmp.reply();
   } finally {
     qmp.close();
@@ -164,3 +200,25 @@ export async function runCase(open: () => Promise<RawQmp>, c: ReplyCase): Promis
 /** QEMU's argument-check errors (to tell them from a command's own). */
 export const ARGUMENT_ERROR =
   /^(Invalid parameter type for '[^']*', expected: |Parameter '[^']*' (is missing|is unexpected|expects (u?int(8|16|32)_t|uint64)$|does not accept value))/;
+
+/** The ids QEMU reads as doubles and how QEMU 7.2 writes them back (measured; `inf` is not JSON). */
+export const DOUBLE_IDS: readonly (readonly [string, string])[] = [
+  ['1e400', 'inf'],
+  ['-1e400', '-inf'],
+  ['18446744073709551616', '1.8446744073709552e+19'],
+  ['1.5e300', '1.5000000000000001e+300'],
+  ['[1e400, "a"]', '[inf, "a"]'],
+];
+
+/** Sends `{"execute": "query-version", "id": ID}` for each id over `stream` and returns the id text of each reply line. */
+export async function echoedIds(stream: NodeJS.ReadWriteStream, ids: readonly string[]): Promise<string[]> {
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  stream.write('{"execute": "qmp_capabilities"}\n');
+  for (const id of ids) stream.write(`{"execute": "query-version", "id": ${id}}\n`);
+  for (let i = 0; i < 250 && text.split('\r\n').length < ids.length + 3; i++) await new Promise((r) => setTimeout(r, 20));
+  return text
+    .split('\r\n')
+    .slice(2, 2 + ids.length)
+    .map((line) => /"id": (.*)\}$/.exec(line)?.[1] ?? line);
+}

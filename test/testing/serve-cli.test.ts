@@ -119,6 +119,11 @@ describe.skipIf(!built)('qapi-ts serve', () => {
     expect(badReplay.code).toBe(1);
     expect(badReplay.stderr).toContain('line 1: bad JSON');
     expect((await runCli(['serve', '--socket', sock, '--replay', join(dir, 'missing.jsonl')])).code).toBe(1);
+    // Deep recordings: an invalid transcript with its line, not an internal error.
+    const deep = `${'['.repeat(2000)}1${']'.repeat(2000)}`;
+    writeFileSync(join(dir, 'deep.jsonl'), `{"dir": "client", "msg": {"execute": "qom-get", "arguments": {"path": "/", "property": "p"}, "id": 1}}\n{"dir": "server", "msg": {"return": ${deep}, "id": 1}}\n`);
+    const deepReplay = await runCli(['serve', '--socket', sock, '--replay', join(dir, 'deep.jsonl')]);
+    expect([deepReplay.code, deepReplay.stderr]).toEqual([1, expect.stringMatching(/deep\.jsonl: line 2: a server message nested deeper than 1024 levels/)]);
     const cannot = await runCli(['serve', '--socket', join(dir, 'no-such-dir', 'qmp.sock')]);
     expect(cannot.code).toBe(3);
     expect(cannot.stderr).toContain('cannot listen');
