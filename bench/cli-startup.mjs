@@ -37,10 +37,12 @@ try {
 const commands = [
   ['--version'],
   ['check', '--qemu-version', '10.0', schema10],
-  ...(socket === undefined ? [] : [
-    ['exec', '--socket', socket, 'query-status'],
-    ['probe', '--socket', socket, 'query-status', 'query-iothreads/ret-type/poll-max-ns'],
-  ]),
+  ...(socket === undefined
+    ? []
+    : [
+        ['exec', '--socket', socket, 'query-status'],
+        ['probe', '--socket', socket, 'query-status', 'query-iothreads/ret-type/poll-max-ns'],
+      ]),
   ['verify', '--schema', schema72, session],
   ['generate', join(repoRoot, 'qapi/qapi-schema.json'), '-o', join(tmp, 'generated'), '-q'],
 ];
@@ -51,7 +53,9 @@ const fmt = (ms) => `${ms.toFixed(1)} ms`.padStart(9);
 const ratio = (a, b) => median(sorted(a.map((t, i) => t / b[i]))).toFixed(2);
 
 console.log(`median of ${runs} interleaved rounds; ratios are medians of per-round ratios to the unbundled CLI\n`);
-console.log(`${'command'.padEnd(10)} ${'node'.padStart(9)} ${'unbundled'.padStart(9)} ${'bundle'.padStart(9)}  bundle/unb.`);
+console.log(
+  `${'command'.padEnd(10)} ${'node'.padStart(9)} ${'unbundled'.padStart(9)} ${'bundle'.padStart(9)}  bundle/unb.`,
+);
 for (const args of commands) {
   const [node, modules, bundled] = timeRounds(
     [

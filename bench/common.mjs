@@ -134,14 +134,25 @@ export async function waitForPaths(paths, what = paths.join(', ')) {
 export async function startQemu({ machine = 'none', monitors = 1, args = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-qemu-'));
   const sockets = Array.from({ length: monitors }, (_, i) => join(dir, `qmp${i}.sock`));
-  const child = spawn('qemu-system-x86_64', [
-    '-machine', machine, '-display', 'none', '-S', '-nodefaults',
-    ...sockets.flatMap((path, i) => [
-      '-chardev', `socket,id=qmp${i},path=${path},server=on,wait=off`,
-      '-mon', `chardev=qmp${i},mode=control`,
-    ]),
-    ...args,
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    'qemu-system-x86_64',
+    [
+      '-machine',
+      machine,
+      '-display',
+      'none',
+      '-S',
+      '-nodefaults',
+      ...sockets.flatMap((path, i) => [
+        '-chardev',
+        `socket,id=qmp${i},path=${path},server=on,wait=off`,
+        '-mon',
+        `chardev=qmp${i},mode=control`,
+      ]),
+      ...args,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   // The bench's own work decides when it ends, not this child.
   child.unref();
   let failed;
@@ -151,7 +162,11 @@ export async function startQemu({ machine = 'none', monitors = 1, args = [] } = 
     rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', stop);
-  for (let i = 0; i < 400 && failed === undefined && child.exitCode === null && !sockets.every((p) => existsSync(p)); i++) {
+  for (
+    let i = 0;
+    i < 400 && failed === undefined && child.exitCode === null && !sockets.every((p) => existsSync(p));
+    i++
+  ) {
     await new Promise((r) => setTimeout(r, 25));
   }
   if (failed !== undefined || !sockets.every((p) => existsSync(p))) {

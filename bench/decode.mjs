@@ -45,17 +45,36 @@ async function liveReply() {
   const dir = mkdtempSync(join(root, 'tmp/qapi-ts-bench-'));
   const inner = `/${dir.slice(root.length).replace(/^\/+/, '')}`;
   const pidfile = join(dir, 'qemu.pid');
-  const r = spawnSync('chroot', [
-    root, 'qemu-system-x86_64', '-machine', 'none', '-nodefaults', '-display', 'none', '-S',
-    '-qmp', `unix:${inner}/qmp.sock,server=on,wait=off`, '-daemonize', '-pidfile', `${inner}/qemu.pid`,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(
+    'chroot',
+    [
+      root,
+      'qemu-system-x86_64',
+      '-machine',
+      'none',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-S',
+      '-qmp',
+      `unix:${inner}/qmp.sock,server=on,wait=off`,
+      '-daemonize',
+      '-pidfile',
+      `${inner}/qemu.pid`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   try {
     if (r.status !== 0) {
       console.error(`QEMU 11.1 did not start: ${r.stderr}`);
       return undefined;
     }
     await waitForPaths([join(dir, 'qmp.sock')], 'QEMU 11.1 QMP socket');
-    const lines = await qmpLines(join(dir, 'qmp.sock'), ['{"execute":"qmp_capabilities"}', '{"execute":"query-version"}', '{"execute":"query-qmp-schema"}']);
+    const lines = await qmpLines(join(dir, 'qmp.sock'), [
+      '{"execute":"qmp_capabilities"}',
+      '{"execute":"query-version"}',
+      '{"execute":"query-qmp-schema"}',
+    ]);
     const version = JSON.parse(lines[2]).return.qemu;
     console.log(`reply: live QEMU ${version.major}.${version.minor}.${version.micro}`);
     return lines[3];
@@ -109,7 +128,9 @@ async function offlineReply() {
   const { parseSchema, generateIntrospection } = await import(join(dist, 'src/index.js'));
   const schema = requireFile(join(sharedRoot, 'corpus/qemu-11.1/qapi/qapi-schema.json'), 'QEMU 11.1 schema');
   console.log('reply: generateIntrospection of ../shared/corpus/qemu-11.1 (no QEMU 11.1 chroot)');
-  return JSON.stringify({ return: generateIntrospection(parseSchema(schema, { lenientDocs: true, onWarning: () => {} })) });
+  return JSON.stringify({
+    return: generateIntrospection(parseSchema(schema, { lenientDocs: true, onWarning: () => {} })),
+  });
 }
 
 let text;

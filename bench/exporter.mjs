@@ -20,7 +20,13 @@ if (!existsSync(join(dist, 'src/exporter/index.js'))) {
   console.error('bench/exporter: build first (npm run build)');
   process.exit(1);
 }
-const { values } = parseArgs({ options: { vms: { type: 'string', default: '100' }, rounds: { type: 'string', default: '9' }, serve: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    vms: { type: 'string', default: '100' },
+    rounds: { type: 'string', default: '9' },
+    serve: { type: 'string' },
+  },
+});
 
 if (values.serve !== undefined) {
   // The child: the simulated fleet.
@@ -40,7 +46,10 @@ if (values.serve !== undefined) {
       child.once('message', resolve);
       child.once('exit', (code) => reject(new Error(`fleet exited with ${code}`)));
     });
-    const modes = { 'per refresh': new Fleet({ socketDirs: [dir] }), '--hold': new Fleet({ socketDirs: [dir], hold: true }) };
+    const modes = {
+      'per refresh': new Fleet({ socketDirs: [dir] }),
+      '--hold': new Fleet({ socketDirs: [dir], hold: true }),
+    };
     const wall = {};
     const cpu = {};
     for (const [name, fleet] of Object.entries(modes)) {
@@ -61,9 +70,13 @@ if (values.serve !== undefined) {
     }
     console.log(`refresh of ${values.vms} simulated VMs, median of ${values.rounds} rounds:`);
     for (const name of Object.keys(modes)) {
-      console.log(`  ${name.padEnd(12)} ${median(sorted(wall[name])).toFixed(0).padStart(5)} ms wall  ${median(sorted(cpu[name])).toFixed(0).padStart(5)} ms CPU (exporter side)`);
+      console.log(
+        `  ${name.padEnd(12)} ${median(sorted(wall[name])).toFixed(0).padStart(5)} ms wall  ${median(sorted(cpu[name])).toFixed(0).padStart(5)} ms CPU (exporter side)`,
+      );
     }
-    console.log(`  --hold / per refresh: wall ${(median(sorted(wall['--hold'])) / median(sorted(wall['per refresh']))).toFixed(2)}, CPU ${(median(sorted(cpu['--hold'])) / median(sorted(cpu['per refresh']))).toFixed(2)}`);
+    console.log(
+      `  --hold / per refresh: wall ${(median(sorted(wall['--hold'])) / median(sorted(wall['per refresh']))).toFixed(2)}, CPU ${(median(sorted(cpu['--hold'])) / median(sorted(cpu['per refresh']))).toFixed(2)}`,
+    );
     await Promise.all(Object.values(modes).map((f) => f.close()));
   } finally {
     child.kill('SIGKILL');

@@ -14,9 +14,15 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { report, reportDifference, repoRoot, requireFile, sorted, timeRounds } from './common.mjs';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '11' }, release: { type: 'string', default: '11.1' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '11' }, release: { type: 'string', default: '11.1' } },
+});
 const runs = Number(values.runs);
-const roots = { '7.2': null, '10.0': process.env.QAPI_TS_TRIXIE_ROOT || '/var/lib/qapi-ts/trixie', '11.1': process.env.QAPI_TS_SID_ROOT || '/var/lib/qapi-ts/sid' };
+const roots = {
+  7.2: null,
+  '10.0': process.env.QAPI_TS_TRIXIE_ROOT || '/var/lib/qapi-ts/trixie',
+  11.1: process.env.QAPI_TS_SID_ROOT || '/var/lib/qapi-ts/sid',
+};
 if (!(values.release in roots)) {
   console.error(`--release must be one of ${Object.keys(roots).join(', ')}`);
   process.exit(2);
@@ -30,8 +36,18 @@ requireFile(join(repoRoot, 'dist/src/cli/main.js'), 'build output (run npm run b
 const dir = mkdtempSync(join(root === null ? tmpdir() : join(root, 'tmp'), 'qapi-ts-bench-'));
 const inner = root === null ? dir : `/tmp/${basename(dir)}`;
 const qemuArgs = [
-  'qemu-system-x86_64', '-machine', 'none', '-nodefaults', '-display', 'none', '-S',
-  '-qmp', `unix:${inner}/qmp.sock,server=on,wait=off`, '-daemonize', '-pidfile', `${inner}/qemu.pid`,
+  'qemu-system-x86_64',
+  '-machine',
+  'none',
+  '-nodefaults',
+  '-display',
+  'none',
+  '-S',
+  '-qmp',
+  `unix:${inner}/qmp.sock,server=on,wait=off`,
+  '-daemonize',
+  '-pidfile',
+  `${inner}/qemu.pid`,
 ];
 execFileSync(root === null ? qemuArgs[0] : 'chroot', root === null ? qemuArgs.slice(1) : [root, ...qemuArgs]);
 const pid = Number(readFileSync(join(dir, 'qemu.pid'), 'utf8'));
@@ -41,16 +57,29 @@ const out = join(work, 'out');
 
 try {
   const saved = join(work, 'reply.json');
-  const r = spawnSync(process.execPath, [bin, 'exec', '--socket', socket, 'query-qmp-schema'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [bin, 'exec', '--socket', socket, 'query-qmp-schema'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) throw new Error(`query-qmp-schema failed: ${r.stderr}`);
   writeFileSync(saved, r.stdout);
-  const version = spawnSync(process.execPath, [bin, 'exec', '--socket', socket, 'query-version'], { encoding: 'utf8' }).stdout.trim();
-  console.log(`QEMU ${values.release} (${version}), reply ${(r.stdout.length / 1024).toFixed(0)} KiB\nruns: ${runs} rounds, interleaved (medians reported)\n`);
+  const version = spawnSync(process.execPath, [bin, 'exec', '--socket', socket, 'query-version'], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  console.log(
+    `QEMU ${values.release} (${version}), reply ${(r.stdout.length / 1024).toFixed(0)} KiB\nruns: ${runs} rounds, interleaved (medians reported)\n`,
+  );
   const [floor, fromFile, live] = timeRounds(
     [
       { argv: [process.execPath, '-e', ''] },
-      { argv: [process.execPath, bin, 'generate', '--introspection', saved, '-o', out, '-q'], before: () => rmSync(out, { recursive: true, force: true }) },
-      { argv: [process.execPath, bin, 'generate', '--from-socket', socket, '-o', out, '-q'], before: () => rmSync(out, { recursive: true, force: true }) },
+      {
+        argv: [process.execPath, bin, 'generate', '--introspection', saved, '-o', out, '-q'],
+        before: () => rmSync(out, { recursive: true, force: true }),
+      },
+      {
+        argv: [process.execPath, bin, 'generate', '--from-socket', socket, '-o', out, '-q'],
+        before: () => rmSync(out, { recursive: true, force: true }),
+      },
     ],
     { runs },
   );

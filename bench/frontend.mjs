@@ -9,7 +9,16 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { report, reportDifference, reportRatio, requireFile, sharedRoot, repoRoot, sorted, timeRounds } from './common.mjs';
+import {
+  report,
+  reportDifference,
+  reportRatio,
+  requireFile,
+  sharedRoot,
+  repoRoot,
+  sorted,
+  timeRounds,
+} from './common.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, schema: { type: 'string' } } });
 const runs = Number(values.runs);
@@ -18,7 +27,10 @@ requireFile(join(repoRoot, 'dist/src/cli/main.js'), 'build output (run npm run b
 
 const commands = [
   { label: 'node (empty script)', argv: [process.execPath, '-e', ''] },
-  { label: 'qapi-ts check', argv: [process.execPath, join(repoRoot, 'bin/qapi-ts'), 'check', '--qemu-version', '10.0', schema] },
+  {
+    label: 'qapi-ts check',
+    argv: [process.execPath, join(repoRoot, 'bin/qapi-ts'), 'check', '--qemu-version', '10.0', schema],
+  },
 ];
 const qemu = process.env.QEMU_SRC;
 const withQemu = qemu !== undefined && existsSync(join(qemu, 'scripts/qapi/schema.py'));

@@ -13,7 +13,16 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { report, reportDifference, reportRatio, repoRoot, requireFile, sharedRoot, sorted, timeRounds } from './common.mjs';
+import {
+  report,
+  reportDifference,
+  reportRatio,
+  repoRoot,
+  requireFile,
+  sharedRoot,
+  sorted,
+  timeRounds,
+} from './common.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '11' }, schema: { type: 'string' } } });
 const runs = Number(values.runs);
@@ -29,15 +38,25 @@ const qapiGen = qemu === undefined ? undefined : join(qemu, 'scripts/qapi-gen.py
 const withQemu = qapiGen !== undefined && existsSync(qapiGen);
 
 try {
-  console.log(`schema: ${schema}\nruns: ${runs} rounds of node, check, generate${withQemu ? ' and qapi-gen.py' : ''}, interleaved (medians reported)\n`);
+  console.log(
+    `schema: ${schema}\nruns: ${runs} rounds of node, check, generate${withQemu ? ' and qapi-gen.py' : ''}, interleaved (medians reported)\n`,
+  );
   const [floor, check, gen, theirs] = timeRounds(
     [
       { argv: [process.execPath, '-e', ''] },
       { argv: [process.execPath, bin, 'check', '--lenient-docs', schema] },
       // into an empty output directory every time
-      { argv: [process.execPath, bin, 'generate', '--qemu-version', '10.0', schema, '-o', out, '-q'], before: () => rmSync(out, { recursive: true, force: true }) },
+      {
+        argv: [process.execPath, bin, 'generate', '--qemu-version', '10.0', schema, '-o', out, '-q'],
+        before: () => rmSync(out, { recursive: true, force: true }),
+      },
       ...(withQemu
-        ? [{ argv: ['python3', qapiGen, '-o', qemuOut, schema], before: () => rmSync(qemuOut, { recursive: true, force: true }) }]
+        ? [
+            {
+              argv: ['python3', qapiGen, '-o', qemuOut, schema],
+              before: () => rmSync(qemuOut, { recursive: true, force: true }),
+            },
+          ]
         : []),
     ],
     { runs },

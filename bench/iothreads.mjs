@@ -30,12 +30,20 @@ let socket = values.socket;
 if (socket === undefined) {
   const devices = [];
   for (let i = 0; i < 6; i++) {
-    devices.push('-blockdev', `driver=null-co,node-name=d${i}`, '-device', `virtio-blk-pci,id=vblk${i},drive=d${i},iothread=io${i % 2}`);
+    devices.push(
+      '-blockdev',
+      `driver=null-co,node-name=d${i}`,
+      '-device',
+      `virtio-blk-pci,id=vblk${i},drive=d${i},iothread=io${i % 2}`,
+    );
   }
   for (let i = 0; i < 2; i++) devices.push('-device', `virtio-scsi-pci,id=vscsi${i},iothread=io${i}`);
   for (let i = 0; i < 3; i++) devices.push('-device', `pcie-root-port,id=rp${i},chassis=${i + 1}`);
   devices.push('-device', 'virtio-balloon-pci,iothread=io1,free-page-hint=on');
-  ({ socket } = await startQemu({ machine: 'q35,accel=tcg', args: ['-object', 'iothread,id=io0', '-object', 'iothread,id=io1', ...devices] }));
+  ({ socket } = await startQemu({
+    machine: 'q35,accel=tcg',
+    args: ['-object', 'iothread,id=io0', '-object', 'iothread,id=io1', ...devices],
+  }));
 }
 
 const qmp = await QmpClient.connect({ path: socket });
@@ -83,6 +91,8 @@ console.log(`q35, ${held} holders (${report.holders}); median of ${rounds} inter
 const base = median(times.derived.sort((a, b) => a - b));
 for (const [mode, list] of Object.entries(times)) {
   const m = median(list.sort((a, b) => a - b));
-  console.log(`${mode.padEnd(18)} ${String(commands[mode]).padStart(5)} commands  median ${m.toFixed(1).padStart(7)} ms  ratio to derived ${(m / base).toFixed(2)}`);
+  console.log(
+    `${mode.padEnd(18)} ${String(commands[mode]).padStart(5)} commands  median ${m.toFixed(1).padStart(7)} ms  ratio to derived ${(m / base).toFixed(2)}`,
+  );
 }
 process.exit(0);

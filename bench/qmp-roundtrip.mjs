@@ -126,7 +126,10 @@ async function openRaw(path, withId) {
 async function openClient(path, typed, options = {}) {
   const qmp = await QmpClient.connect({ path }, options);
   const call = typed
-    ? (() => { const c = new QapiClient(qmp); return () => c.queryStatus(); })()
+    ? (() => {
+        const c = new QapiClient(qmp);
+        return () => c.queryStatus();
+      })()
     : () => qmp.execute('query-status');
   // Check the shape once so a broken path cannot look fast.
   const first = await call();
@@ -186,7 +189,8 @@ try {
 // CPU cost of each path (QEMU and the kernel are out of the picture).
 function memoryServer() {
   let pending = '';
-  const greeting = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n';
+  const greeting =
+    '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n';
   const stream = new Duplex({
     read() {},
     write(chunk, _enc, cb) {
@@ -222,7 +226,14 @@ async function inMemoryOverhead(n) {
   const qmp = await QmpClient.overStream(memoryServer());
   const typed = QapiClient ? new QapiClient(qmp) : undefined;
   const paths = [
-    ['raw+id', () => new Promise((r) => { onReply = r; raw.write('{"execute":"query-status","id":1}\n'); })],
+    [
+      'raw+id',
+      () =>
+        new Promise((r) => {
+          onReply = r;
+          raw.write('{"execute":"query-status","id":1}\n');
+        }),
+    ],
     ['execute', () => qmp.execute('query-status')],
     ...(typed ? [['typed', () => typed.queryStatus()]] : []),
   ];
@@ -242,12 +253,18 @@ async function inMemoryOverhead(n) {
 
 const overhead = await inMemoryOverhead(20_000);
 console.log('in-memory server (no QEMU), CPU µs per call incl. the fake server, median of 3 x 20000:');
-console.log(`  ${Object.entries(overhead).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+console.log(
+  `  ${Object.entries(overhead)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ')}`,
+);
 
 const rate = (name, conc) => median(results[name][conc].map((x) => x.rate));
 const cpu = (name, conc) => median(results[name][conc].map((x) => x.cpuPerCall));
 console.log(`query-status round trips/s, median of ${rounds} interleaved ${seconds}s slices; node ${process.version}`);
-console.log(`${'mode'.padEnd(8)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}   node CPU µs/round trip (conc=1, conc=16)`);
+console.log(
+  `${'mode'.padEnd(8)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}   node CPU µs/round trip (conc=1, conc=16)`,
+);
 for (const [name] of modes) {
   console.log(
     `${name.padEnd(8)} ${rate(name, 1).toFixed(0).padStart(8)} ${rate(name, 16).toFixed(0).padStart(8)}   ${cpu(name, 1).toFixed(1)}, ${cpu(name, 16).toFixed(1)}`,

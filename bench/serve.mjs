@@ -54,10 +54,16 @@ process.on('exit', cleanup);
 const qemuSocket = (await startQemu({ args: ['-object', 'iothread,id=io0', '-object', 'iothread,id=io1'] })).socket;
 // `qapi-ts serve` in a process of its own.
 const serveSocket = join(tmp, 'serve.sock');
-children.push(spawn(process.execPath, [join(repoRoot, 'bin/qapi-ts'), 'serve', '--socket', serveSocket], { stdio: ['ignore', 'ignore', 'inherit'] }));
+children.push(
+  spawn(process.execPath, [join(repoRoot, 'bin/qapi-ts'), 'serve', '--socket', serveSocket], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  }),
+);
 const simulateSocket = join(tmp, 'simulate.sock');
 children.push(
-  spawn(process.execPath, [join(repoRoot, 'bin/qapi-ts'), 'serve', '--simulate', '--socket', simulateSocket], { stdio: ['ignore', 'ignore', 'inherit'] }),
+  spawn(process.execPath, [join(repoRoot, 'bin/qapi-ts'), 'serve', '--simulate', '--socket', simulateSocket], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  }),
 );
 // The server in this process, on a socket and in memory.
 const server = await QmpTestServer.create({ recordReceived: false });
@@ -69,7 +75,10 @@ const simulated = await QmpTestServer.create({ recordReceived: false });
 simulated.use(
   holderTrackingQemu({
     rootPorts: 4 + LOOPS,
-    boot: [...DEMO_MACHINE, ...Array.from({ length: LOOPS }, (_, i) => ['blockdev-add', { driver: 'null-co', 'node-name': `hot${i}` }])],
+    boot: [
+      ...DEMO_MACHINE,
+      ...Array.from({ length: LOOPS }, (_, i) => ['blockdev-add', { driver: 'null-co', 'node-name': `hot${i}` }]),
+    ],
   }),
 );
 await waitForPaths([serveSocket, simulateSocket]);
@@ -117,7 +126,9 @@ try {
 
 const rate = (name, conc) => median(results[name][conc].sort((a, b) => a - b));
 console.log(`query-version commands/s, median of ${rounds} interleaved ${seconds}s slices; node ${process.version}`);
-console.log(`${'server'.padEnd(11)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}   ratio to qemu (conc=1, conc=16)`);
+console.log(
+  `${'server'.padEnd(11)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}   ratio to qemu (conc=1, conc=16)`,
+);
 for (const [name] of modes) {
   const r1 = rate(name, 1);
   const r16 = rate(name, 16);
@@ -133,7 +144,13 @@ console.log(simulationReport);
 function hotplug(qmp, loop) {
   const id = `hot${loop}`;
   return async () => {
-    await qmp.execute('device_add', { driver: 'virtio-blk-pci', id, bus: `rp${4 + loop}`, drive: id, iothread: loop % 2 ? 'io1' : 'io0' });
+    await qmp.execute('device_add', {
+      driver: 'virtio-blk-pci',
+      id,
+      bus: `rp${4 + loop}`,
+      drive: id,
+      iothread: loop % 2 ? 'io1' : 'io0',
+    });
     await qmp.execute('device_del', { id });
   };
 }
@@ -141,14 +158,18 @@ function hotplug(qmp, loop) {
 /** Commands per second of `calls` run in as many loops, `perCall` commands each; no call runs twice at once. */
 async function loopRate(calls, perCall, ms) {
   const free = calls.map((_, i) => i);
-  const { count, elapsed } = await callLoop(async () => {
-    const i = free.pop();
-    try {
-      await calls[i]();
-    } finally {
-      free.push(i);
-    }
-  }, calls.length, ms);
+  const { count, elapsed } = await callLoop(
+    async () => {
+      const i = free.pop();
+      try {
+        await calls[i]();
+      } finally {
+        free.push(i);
+      }
+    },
+    calls.length,
+    ms,
+  );
   return ((count * perCall) / elapsed) * 1000;
 }
 
@@ -161,9 +182,14 @@ async function simulation() {
   const qmps = {};
   for (const [name, connect] of Object.entries(open)) qmps[name] = await connect();
   const first = await qmps['serve --simulate'].execute('query-iothreads');
-  if (!Array.isArray(first) || !first[0]?.holders) throw new Error(`serve --simulate: unexpected reply ${JSON.stringify(first)}`);
+  if (!Array.isArray(first) || !first[0]?.holders)
+    throw new Error(`serve --simulate: unexpected reply ${JSON.stringify(first)}`);
   const rows = [
-    ...Object.keys(open).map((name) => [`query-iothreads, ${name}`, (conc) => Array.from({ length: conc }, () => () => qmps[name].execute('query-iothreads')), 1]),
+    ...Object.keys(open).map((name) => [
+      `query-iothreads, ${name}`,
+      (conc) => Array.from({ length: conc }, () => () => qmps[name].execute('query-iothreads')),
+      1,
+    ]),
     ['hotplug cycle, in-process', (conc) => Array.from({ length: conc }, (_, i) => hotplug(qmps['in-process'], i)), 2],
   ];
   const rates = {};
@@ -186,7 +212,9 @@ async function simulation() {
   for (const [label] of rows) {
     const r1 = at(label, 1);
     const r16 = at(label, LOOPS);
-    lines.push(`${label.padEnd(34)} ${r1.toFixed(0).padStart(8)} ${r16.toFixed(0).padStart(8)}   ${(r1 / at(base, 1)).toFixed(2)}, ${(r16 / at(base, LOOPS)).toFixed(2)}`);
+    lines.push(
+      `${label.padEnd(34)} ${r1.toFixed(0).padStart(8)} ${r16.toFixed(0).padStart(8)}   ${(r1 / at(base, 1)).toFixed(2)}, ${(r16 / at(base, LOOPS)).toFixed(2)}`,
+    );
   }
   return lines.join('\n');
 }

@@ -37,7 +37,9 @@ if (!existsSync(testQapi)) {
   process.exit(2);
 }
 const corpus = join(repo, '..', 'shared', 'corpus', `qemu-${corpusRelease}`);
-const rootList = roots.length ? roots : ['qapi/qapi-schema.json', 'qga/qapi-schema.json', 'storage-daemon/qapi/qapi-schema.json'];
+const rootList = roots.length
+  ? roots
+  : ['qapi/qapi-schema.json', 'qga/qapi-schema.json', 'storage-daemon/qapi/qapi-schema.json'];
 
 // Loads test-qapi.py as a module and calls its test_frontend(SCHEMA).
 const PY = [
@@ -56,29 +58,43 @@ try {
   for (const root of rootList) {
     const file = join(corpus, root);
     const cwd = dirname(file);
-    const qemu = spawnSync('python3', ['-c', PY, resolve(src), basename(file)], { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
+    const qemu = spawnSync('python3', ['-c', PY, resolve(src), basename(file)], {
+      cwd,
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    });
     if (qemu.status !== 0) {
       process.stdout.write(`${root}: QEMU ${rules}'s test-qapi.py failed (status ${qemu.status}):\n${qemu.stderr}`);
       differing++;
       continue;
     }
-    const ours = spawnSync(process.execPath, [join(repo, 'bin/qapi-ts'), 'dump', '--qemu-version', rules, basename(file)], {
-      cwd,
-      encoding: 'utf8',
-      maxBuffer: 1 << 28,
-    });
+    const ours = spawnSync(
+      process.execPath,
+      [join(repo, 'bin/qapi-ts'), 'dump', '--qemu-version', rules, basename(file)],
+      {
+        cwd,
+        encoding: 'utf8',
+        maxBuffer: 1 << 28,
+      },
+    );
     const lines = qemu.stdout.split('\n').length - 1;
     const sha256 = createHash('sha256').update(qemu.stdout).digest('hex');
-    process.stdout.write(`  { rules: '${rules}', corpus: '${corpusRelease}', root: '${root}', lines: ${lines},\n    sha256: '${sha256}' },\n`);
+    process.stdout.write(
+      `  { rules: '${rules}', corpus: '${corpusRelease}', root: '${root}', lines: ${lines},\n    sha256: '${sha256}' },\n`,
+    );
     if (ours.stdout === qemu.stdout) continue;
     differing++;
     const a = join(tmp, 'qemu.out');
     const b = join(tmp, 'qapi-ts.out');
     writeFileSync(a, qemu.stdout);
     writeFileSync(b, ours.stdout);
-    const diff = spawnSync('diff', ['-u', '--label', `QEMU ${rules}`, '--label', 'qapi-ts', a, b], { encoding: 'utf8' });
+    const diff = spawnSync('diff', ['-u', '--label', `QEMU ${rules}`, '--label', 'qapi-ts', a, b], {
+      encoding: 'utf8',
+    });
     const shown = diff.stdout.split('\n').slice(0, 60).join('\n');
-    process.stdout.write(`    # differs from qapi-ts dump --qemu-version ${rules} (status ${ours.status}${ours.stderr ? `: ${ours.stderr.trim()}` : ''}):\n${shown}\n`);
+    process.stdout.write(
+      `    # differs from qapi-ts dump --qemu-version ${rules} (status ${ours.status}${ours.stderr ? `: ${ours.stderr.trim()}` : ''}):\n${shown}\n`,
+    );
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -226,7 +226,11 @@ export function readInputText(file: string, kind: InputFileKind): string {
  * is destroyed past the cap. `name` is what errors call it ('-' or
  * 'standard input').
  */
-export async function readInputStream(stream: NodeJS.ReadableStream & { destroy?: () => void }, name: string, kind: InputFileKind): Promise<Buffer> {
+export async function readInputStream(
+  stream: NodeJS.ReadableStream & { destroy?: () => void },
+  name: string,
+  kind: InputFileKind,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   try {

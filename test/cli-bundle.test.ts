@@ -17,7 +17,11 @@ describe.runIf(builtCli('bundle/cli/main.js', 'CLI bundle tests'))('bin/qapi-ts 
 
   /** Runs the copied launcher. */
   function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, [join(tmp, 'pkg/bin/qapi-ts'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [join(tmp, 'pkg/bin/qapi-ts'), ...args], {
+      cwd: tmp,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -27,7 +31,10 @@ describe.runIf(builtCli('bundle/cli/main.js', 'CLI bundle tests'))('bin/qapi-ts 
     cpSync(join(repoRoot, 'bin/qapi-ts'), join(pkg, 'bin/qapi-ts'));
     cpSync(join(repoRoot, 'package.json'), join(pkg, 'package.json'));
     cpSync(join(repoRoot, 'dist/bundle'), join(pkg, 'dist/bundle'), { recursive: true });
-    writeFileSync(join(tmp, 'schema.json'), "{ 'struct': 'Point', 'data': { 'x': 'int', 'y': 'int' } }\n{ 'command': 'get-point', 'returns': 'Point' }\n");
+    writeFileSync(
+      join(tmp, 'schema.json'),
+      "{ 'struct': 'Point', 'data': { 'x': 'int', 'y': 'int' } }\n{ 'command': 'get-point', 'returns': 'Point' }\n",
+    );
     const session = [
       { dir: 'client', msg: { execute: 'get-point', id: 1 } },
       { dir: 'server', msg: { return: { x: 1, y: 'two' }, id: 1 } },
@@ -37,7 +44,11 @@ describe.runIf(builtCli('bundle/cli/main.js', 'CLI bundle tests'))('bin/qapi-ts 
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('works from the bundle alone', () => {
-    expect(run('--version')).toEqual({ status: 0, stdout: `${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version}\n`, stderr: '' });
+    expect(run('--version')).toEqual({
+      status: 0,
+      stdout: `${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version}\n`,
+      stderr: '',
+    });
     expect(run('check', 'schema.json')).toEqual({ status: 0, stdout: '', stderr: '' });
     // Validators generated at run time import the bundle's own support module (and zod from it).
     const verify = run('verify', '--schema', 'schema.json', 'session.jsonl');
@@ -47,7 +58,15 @@ describe.runIf(builtCli('bundle/cli/main.js', 'CLI bundle tests'))('bin/qapi-ts 
     const exec = run('exec', '--socket', join(tmp, 'no.sock'), 'query-status');
     expect(exec.status).toBe(3);
     expect(exec.stderr).toMatch(/^QMP_ERR_CONNECT: .*no\.sock/);
-    const refused = run('exec', '--socket', join(tmp, 'no.sock'), '--schema', 'schema.json', 'get-point', '{"bogus": 1}');
+    const refused = run(
+      'exec',
+      '--socket',
+      join(tmp, 'no.sock'),
+      '--schema',
+      'schema.json',
+      'get-point',
+      '{"bogus": 1}',
+    );
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/bogus.*--no-validate/s);
   });
@@ -59,10 +78,16 @@ describe('bin/qapi-ts in a checkout that was never built', () => {
     try {
       cpSync(join(repoRoot, 'bin/qapi-ts'), join(tmp, 'bin/qapi-ts'));
       cpSync(join(repoRoot, 'package.json'), join(tmp, 'package.json'));
-      const r = spawnSync(process.execPath, [join(tmp, 'bin/qapi-ts'), '--version'], { cwd: tmp, encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, [join(tmp, 'bin/qapi-ts'), '--version'], {
+        cwd: tmp,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toBe('qapi-ts: not built yet (no dist/bundle): run `npm ci && npm run build` in the checkout first\n');
+      expect(r.stderr).toBe(
+        'qapi-ts: not built yet (no dist/bundle): run `npm ci && npm run build` in the checkout first\n',
+      );
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

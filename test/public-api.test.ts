@@ -16,7 +16,23 @@ if (!built && process.env.CI) throw new Error('CI: dist/ is missing (npm test bu
 describe.skipIf(!built)('package exports', () => {
   it("'qapi-ts' exposes the frontend, the generator, the runtime and the generated client", async () => {
     const api = await import('qapi-ts');
-    for (const name of ['parseSchema', 'dumpSchema', 'generate', 'loadValidators', 'QmpClient', 'QapiClient', 'parseJson', 'generateIntrospection', 'inferDefines', 'probe', 'probeAll', 'schemaFromIntrospection', 'fetchIntrospection', 'compareSchemaWithIntrospection', 'checkCommandArguments']) {
+    for (const name of [
+      'parseSchema',
+      'dumpSchema',
+      'generate',
+      'loadValidators',
+      'QmpClient',
+      'QapiClient',
+      'parseJson',
+      'generateIntrospection',
+      'inferDefines',
+      'probe',
+      'probeAll',
+      'schemaFromIntrospection',
+      'fetchIntrospection',
+      'compareSchemaWithIntrospection',
+      'checkCommandArguments',
+    ]) {
       expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
     }
     // Doc layout is not what this test is about (qapi/ is checked elsewhere).
@@ -24,8 +40,16 @@ describe.skipIf(!built)('package exports', () => {
     expect(schema.lookupType('IOThreadInfo')?.meta).toBe('struct');
     // The generated validator of query-iothreads replies, holders optional.
     const ok = api.IOThreadInfoSchema.safeParse({
-      id: 'io0', 'thread-id': 4242, 'poll-max-ns': 32768, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0,
-      holders: [{ type: 'qom', path: '/machine/peripheral/disk0/virtio-backend' }, { type: 'block-node', 'node-name': 'exp-node' }],
+      id: 'io0',
+      'thread-id': 4242,
+      'poll-max-ns': 32768,
+      'poll-grow': 0,
+      'poll-shrink': 0,
+      'aio-max-batch': 0,
+      holders: [
+        { type: 'qom', path: '/machine/peripheral/disk0/virtio-backend' },
+        { type: 'block-node', 'node-name': 'exp-node' },
+      ],
     });
     expect(ok.success).toBe(true);
     expect(api.IOThreadInfoSchema.safeParse({ id: 'io0' }).success).toBe(false);
@@ -39,7 +63,9 @@ describe.skipIf(!built)('package exports', () => {
     expect(typeof runtime.waitForEvent).toBe('function');
     expect(runtime.isQmpQueueFullError(new runtime.QmpQueueFullError('x', 'full'))).toBe(true);
     expect(runtime.parseJson('18446744073709551552')).toBe(18446744073709551552n);
-    const schema = new runtime.IntrospectedSchema([{ name: 'query-status', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' }]);
+    const schema = new runtime.IntrospectedSchema([
+      { name: 'query-status', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' },
+    ]);
     expect(await runtime.probe(schema, 'query-status')).toBe(true);
     expect(() => runtime.parseProbeQuery('query-status//x')).toThrow(runtime.ProbeQueryError);
     const support = await import('qapi-ts/support');
@@ -74,7 +100,13 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
     const modules = join(app, 'node_modules');
     mkdirSync(join(modules, 'qapi-ts'), { recursive: true });
     mkdirSync(join(modules, '.bin'));
-    execFileSync('tar', ['-xzf', join(tmp, packed[0]!.filename), '-C', join(modules, 'qapi-ts'), '--strip-components=1']);
+    execFileSync('tar', [
+      '-xzf',
+      join(tmp, packed[0]!.filename),
+      '-C',
+      join(modules, 'qapi-ts'),
+      '--strip-components=1',
+    ]);
     symlinkSync(join(repoRoot, 'node_modules/zod'), join(modules, 'zod'));
     symlinkSync('../qapi-ts/bin/qapi-ts', join(modules, '.bin/qapi-ts'));
     writeFileSync(join(app, 'package.json'), '{ "name": "app", "private": true, "type": "module" }\n');
@@ -99,20 +131,27 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
     expect(files).toContain('qapi/qapi-schema.json');
     const stray = files.filter(
       (f) =>
-        !/^(LICENSE|README\.md|package\.json|bin\/qapi-ts|qapi\/[a-z-]+\.json|dist\/(src|generated)\/.*\.(js|d\.ts))$/.test(f) &&
+        !/^(LICENSE|README\.md|package\.json|bin\/qapi-ts|qapi\/[a-z-]+\.json|dist\/(src|generated)\/.*\.(js|d\.ts))$/.test(
+          f,
+        ) &&
         // The CLI's bundle (scripts/bundle-cli.mjs).
         !/^dist\/bundle\/(cli\/[\w-]+\.js|support\/index\.js)$/.test(f),
     );
     expect(stray).toEqual([]);
     expect(files).toContain('dist/bundle/cli/main.js');
-    expect(readFileSync(join(app, 'node_modules/qapi-ts/LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} qapi-ts contributors\n/);
+    expect(readFileSync(join(app, 'node_modules/qapi-ts/LICENSE'), 'utf8')).toMatch(
+      /^MIT License\n\nCopyright \(c\) \d{4} qapi-ts contributors\n/,
+    );
   });
 
   it('has no TypeScript to find', () => {
     const r = node('-e', "require.resolve('typescript')");
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("Cannot find module 'typescript'");
-    const manifest = JSON.parse(readFileSync(join(app, 'node_modules/qapi-ts/package.json'), 'utf8')) as Record<string, Record<string, string>>;
+    const manifest = JSON.parse(readFileSync(join(app, 'node_modules/qapi-ts/package.json'), 'utf8')) as Record<
+      string,
+      Record<string, string>
+    >;
     expect(Object.keys(manifest.dependencies!)).toEqual(['zod']);
     expect(manifest.scripts!.prepare).toBeUndefined();
   });
@@ -131,21 +170,27 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
       `import * as q from 'qapi-ts'; import { parseJson } from 'qapi-ts/runtime';
        console.log(${names}.map((n) => typeof q[n]).join(' '), parseJson('18446744073709551552'))`,
     );
-    expect(esm).toEqual({ status: 0, stdout: 'function function function function function 18446744073709551552n\n', stderr: '' });
+    expect(esm).toEqual({
+      status: 0,
+      stdout: 'function function function function function 18446744073709551552n\n',
+      stderr: '',
+    });
   });
 
   it.each([
     ['commonjs', 'node10'],
     ['nodenext', 'nodenext'],
     ['esnext', 'bundler'],
-  ])('a TypeScript consumer (module %s, moduleResolution %s) finds the types of every entry point', (module, resolution) => {
-    const dir = join(tmp, `consumer-${resolution}`);
-    mkdirSync(dir);
-    symlinkSync(join(app, 'node_modules'), join(dir, 'node_modules'));
-    // Wrong on purpose: a string where a number is wanted proves the types were found (not `any`).
-    writeFileSync(
-      join(dir, 'use.ts'),
-      `import { QmpClient, type ConnectOptions } from 'qapi-ts/runtime';
+  ])(
+    'a TypeScript consumer (module %s, moduleResolution %s) finds the types of every entry point',
+    (module, resolution) => {
+      const dir = join(tmp, `consumer-${resolution}`);
+      mkdirSync(dir);
+      symlinkSync(join(app, 'node_modules'), join(dir, 'node_modules'));
+      // Wrong on purpose: a string where a number is wanted proves the types were found (not `any`).
+      writeFileSync(
+        join(dir, 'use.ts'),
+        `import { QmpClient, type ConnectOptions } from 'qapi-ts/runtime';
 import { inspectIothreads } from 'qapi-ts/iothreads';
 import { QmpTestServer } from 'qapi-ts/testing';
 import { validators } from 'qapi-ts/generated';
@@ -153,20 +198,32 @@ import { parseSchema } from 'qapi-ts';
 export const used = [QmpClient, inspectIothreads, QmpTestServer, validators, parseSchema];
 export const options: ConnectOptions = { timeout: 'soon' };
 `,
-    );
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: { module, moduleResolution: resolution, target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: [] },
-        files: ['use.ts'],
-      }),
-    );
-    const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8', timeout: 60_000 });
-    const errors = tsc.stdout.split('\n').filter((l) => /error TS\d+/.test(l));
-    // Exactly the one planted error: every import resolved to real types.
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/use\.ts\(7,.*error TS2322: Type 'string' is not assignable to type 'number'/);
-  });
+      );
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module,
+            moduleResolution: resolution,
+            target: 'es2022',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: true,
+            types: [],
+          },
+          files: ['use.ts'],
+        }),
+      );
+      const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', dir], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const errors = tsc.stdout.split('\n').filter((l) => /error TS\d+/.test(l));
+      // Exactly the one planted error: every import resolved to real types.
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/use\.ts\(7,.*error TS2322: Type 'string' is not assignable to type 'number'/);
+    },
+  );
 
   it('the command line checks, generates JavaScript and verifies a session', () => {
     const bin = join('node_modules', '.bin', 'qapi-ts');
@@ -211,8 +268,15 @@ export async function use(executor) {
 `,
     );
     const compilerOptions = {
-      module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true,
-      skipLibCheck: true, types: [], allowJs: true, checkJs: true,
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      target: 'es2022',
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: [],
+      allowJs: true,
+      checkJs: true,
     };
     const roots = ['use-generated.ts', 'editor.js'];
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: roots }));

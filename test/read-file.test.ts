@@ -9,7 +9,18 @@
  * test instead of hanging it or eating the machine.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,7 +79,10 @@ describe('readInputFile', () => {
       code: 'ENOTREG',
       message: '/dev/zero: Not a regular file (a character device)',
     });
-    expect(refusal(() => readInputFile(dir, TRANSCRIPT_FILE))).toEqual({ code: 'EISDIR', message: `${dir}: Is a directory` });
+    expect(refusal(() => readInputFile(dir, TRANSCRIPT_FILE))).toEqual({
+      code: 'EISDIR',
+      message: `${dir}: Is a directory`,
+    });
     const missing = join(dir, 'missing.json');
     expect(refusal(() => readInputFile(missing, TRANSCRIPT_FILE))).toEqual({
       code: 'ENOENT',
@@ -76,7 +90,7 @@ describe('readInputFile', () => {
     });
   });
 
-  it('refuses a file over its kind\'s cap before reading it', () => {
+  it("refuses a file over its kind's cap before reading it", () => {
     const big = sparse('big.json', MAX_INTROSPECTION_BYTES + 1);
     expect(refusal(() => readInputFile(big, INTROSPECTION_FILE))).toEqual({
       code: 'EFBIG',
@@ -98,10 +112,14 @@ describe('readInputFile', () => {
 
   it('bounds a stream (standard input) too', async () => {
     const { Readable } = await import('node:stream');
-    const endless = new Readable({ read() { this.push(Buffer.alloc(4096)); } });
-    await expect(readInputStream(endless, 'standard input', { what: 'a transcript', maxBytes: 100_000 })).rejects.toThrow(
-      'standard input: File too large (a transcript may be at most 100000 bytes)',
-    );
+    const endless = new Readable({
+      read() {
+        this.push(Buffer.alloc(4096));
+      },
+    });
+    await expect(
+      readInputStream(endless, 'standard input', { what: 'a transcript', maxBytes: 100_000 }),
+    ).rejects.toThrow('standard input: File too large (a transcript may be at most 100000 bytes)');
     expect(endless.destroyed).toBe(true);
     const short = Readable.from([Buffer.from('a'), Buffer.from('b')]);
     expect((await readInputStream(short, '-', TRANSCRIPT_FILE)).toString()).toBe('ab');
@@ -113,10 +131,15 @@ function boundedCli(args: readonly string[], stdin?: string): Promise<CliRun> {
   const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
   const redirect = stdin === undefined ? '' : ` < '${stdin}'`;
   return new Promise((resolve) => {
-    execFile('/bin/sh', ['-c', `ulimit -v 3000000; exec ${quoted}${redirect}`], { timeout: 20_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      '/bin/sh',
+      ['-c', `ulimit -v 3000000; exec ${quoted}${redirect}`],
+      { timeout: 20_000, maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -126,8 +149,20 @@ describe.runIf(builtCli('bundle/cli/main.js', 'file reader CLI tests'))('every c
   const bigIntrospection = sparse('big-introspection.json', MAX_INTROSPECTION_BYTES + 1);
 
   // Each command, how it names the file in its message, and its exit status.
-  const readers: { name: string; run: (file: string) => string[]; code: number; prefix: (file: string) => string; kind: string }[] = [
-    { name: 'verify', run: (f) => ['verify', '--schema', schema, f], code: 2, prefix: (f) => `qapi-ts verify: cannot read ${f}: `, kind: 'a transcript may be at most 256 MiB' },
+  const readers: {
+    name: string;
+    run: (file: string) => string[];
+    code: number;
+    prefix: (file: string) => string;
+    kind: string;
+  }[] = [
+    {
+      name: 'verify',
+      run: (f) => ['verify', '--schema', schema, f],
+      code: 2,
+      prefix: (f) => `qapi-ts verify: cannot read ${f}: `,
+      kind: 'a transcript may be at most 256 MiB',
+    },
     {
       name: 'serve --replay',
       run: (f) => ['serve', '--socket', join(dir, 'serve.sock'), '--replay', f],
@@ -155,7 +190,12 @@ describe.runIf(builtCli('bundle/cli/main.js', 'file reader CLI tests'))('every c
       const runs = await Promise.all(cases.map(([file]) => boundedCli(reader.run(file))));
       runs.forEach((run, i) => {
         const [file, reason] = cases[i]!;
-        expect({ file, ...run }).toEqual({ file, code: reader.code, stdout: '', stderr: `${reader.prefix(file)}${reason}\n` });
+        expect({ file, ...run }).toEqual({
+          file,
+          code: reader.code,
+          stdout: '',
+          stderr: `${reader.prefix(file)}${reason}\n`,
+        });
       });
     });
   }
@@ -173,7 +213,11 @@ describe.runIf(builtCli('bundle/cli/main.js', 'file reader CLI tests'))('every c
     mkdirSync(out);
     execFileSync('mkfifo', [join(out, 'index.ts')]);
     const blocked = await boundedCli(['generate', schema, '-o', out, '-q']);
-    expect(blocked).toEqual({ code: 1, stdout: '', stderr: `qapi-ts generate: ${join(out, 'index.ts')}: Not a regular file (a FIFO)\n` });
+    expect(blocked).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `qapi-ts generate: ${join(out, 'index.ts')}: Not a regular file (a FIFO)\n`,
+    });
     const device = join(dir, 'gen-device');
     mkdirSync(device);
     symlinkSync('/dev/zero', join(device, 'index.ts'));
@@ -193,6 +237,10 @@ describe.runIf(builtCli('bundle/cli/main.js', 'file reader CLI tests'))('every c
 
   it('verify - reads standard input, bounded: < /dev/zero ends with "File too large"', async () => {
     const run = await boundedCli(['verify', '--schema', schema, '-'], '/dev/zero');
-    expect(run).toEqual({ code: 2, stdout: '', stderr: 'qapi-ts verify: cannot read standard input: File too large (a transcript may be at most 256 MiB)\n' });
+    expect(run).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'qapi-ts verify: cannot read standard input: File too large (a transcript may be at most 256 MiB)\n',
+    });
   });
 });

@@ -61,7 +61,8 @@ export function indexFile(ctx: GenContext): GeneratedFile {
   for (const c of ctx.commands) {
     commandMap += commandDoc(ctx, c, '  ', false);
     commandMap += `  ${quote(c.name)}: { args: ${argsType(ctx, c, types)}; returns: ${returnsType(ctx, c, types)} };\n`;
-    const args = c.argType && ctx.selection.entity(c.argType) ? quote(ctx.openArgumentsName(c) ?? c.argType.name) : 'null';
+    const args =
+      c.argType && ctx.selection.entity(c.argType) ? quote(ctx.openArgumentsName(c) ?? c.argType.name) : 'null';
     const returns = !c.successResponse ? 'null' : c.retType ? quote(c.retType.name) : "'q_empty'";
     commandSpec += `    ${quote(c.name)}: [${args}, ${returns}],\n`;
   }
@@ -73,11 +74,18 @@ export function indexFile(ctx: GenContext): GeneratedFile {
     eventSpec += `    ${quote(e.name)}: ${e.argType && ctx.selection.entity(e.argType) ? quote(e.argType.name) : 'null'},\n`;
   }
   // Commands and events only the oldest supported release has: there, unchecked.
-  const removed = ctx.doc()
-    .text(`Only in older QEMU releases such as ${ctx.presence.oldestLabel}, the oldest supported release; gone from this schema. Not checked: its shape is that release's.`)
+  const removed = ctx
+    .doc()
+    .text(
+      `Only in older QEMU releases such as ${ctx.presence.oldestLabel}, the oldest supported release; gone from this schema. Not checked: its shape is that release's.`,
+    )
     .render('  ');
   for (const [name, r] of ctx.presence.removedCommands()) {
-    const returns = { value: ['unknown', "'any'"], empty: ['Record<string, never>', "'q_empty'"], none: ['undefined', 'null'] }[r.returns];
+    const returns = {
+      value: ['unknown', "'any'"],
+      empty: ['Record<string, never>', "'q_empty'"],
+      none: ['undefined', 'null'],
+    }[r.returns];
     commandMap += `${removed}  ${quote(name)}: { args: ${r.takesArguments ? 'Record<string, unknown> | undefined' : 'undefined'}; returns: ${returns[0]} };\n`;
     commandSpec += `    ${quote(name)}: [${r.takesArguments ? "'any'" : 'null'}, ${returns[1]}],\n`;
   }

@@ -144,7 +144,11 @@ class Walker {
       if ((o.meta !== 'command' && o.meta !== 'event') || this.had(o.ifcond) === 'no') continue;
       if (newest.lookupEntity(o.name)?.meta === o.meta) continue;
       if (o.meta === 'event') this.removedEvents.set(o.name, o.argType !== null);
-      else this.removedCommands.set(o.name, { takesArguments: o.argType !== null, returns: !o.successResponse ? 'none' : o.retType ? 'value' : 'empty' });
+      else
+        this.removedCommands.set(o.name, {
+          takesArguments: o.argType !== null,
+          returns: !o.successResponse ? 'none' : o.retType ? 'value' : 'empty',
+        });
     }
   }
 
@@ -167,13 +171,17 @@ class Walker {
   private enum(n: SchemaType & { meta: 'enum' }, o: SchemaType & { meta: 'enum' }): void {
     for (const v of n.members) if (!this.find(o.members, v.name)) addTo(this.newerValues, n.name, v.name);
     for (const v of o.members) {
-      if (this.had(v.ifcond) !== 'no' && !n.members.some((x) => x.name === v.name)) addTo(this.removedValues, n.name, v.name);
+      if (this.had(v.ifcond) !== 'no' && !n.members.some((x) => x.name === v.name))
+        addTo(this.removedValues, n.name, v.name);
     }
   }
 
   /** Alternates (on either side): branches are matched by JSON kind. */
   private alternate(n: SchemaType, o: SchemaType): void {
-    const olds = o.meta === 'alternate' ? o.alternatives.variants.filter((v) => this.had(v.ifcond) !== 'no').map((v) => v.type) : [o];
+    const olds =
+      o.meta === 'alternate'
+        ? o.alternatives.variants.filter((v) => this.had(v.ifcond) !== 'no').map((v) => v.type)
+        : [o];
     if (n.meta !== 'alternate') {
       const counterpart = olds.find((t) => alternateKind(t) === alternateKind(n));
       if (counterpart) this.type(n, counterpart);
@@ -189,14 +197,20 @@ class Walker {
   /** The members of every branch of `o` (none for a struct). */
   private branchMembers(o: SchemaObjectType): SchemaObjectMember[] {
     if (!o.branches) return [];
-    return o.branches.variants.filter((v) => this.had(v.ifcond) !== 'no').flatMap((v) => (isObject(v.type) ? v.type.members : []));
+    return o.branches.variants
+      .filter((v) => this.had(v.ifcond) !== 'no')
+      .flatMap((v) => (isObject(v.type) ? v.type.members : []));
   }
 
   /**
    * Pairs `members` of the newest side with `base` of the oldest (members
    * every value has) or else `extra` (members only some values have).
    */
-  private members(members: readonly SchemaObjectMember[], base: readonly SchemaObjectMember[], extra: readonly SchemaObjectMember[]): void {
+  private members(
+    members: readonly SchemaObjectMember[],
+    base: readonly SchemaObjectMember[],
+    extra: readonly SchemaObjectMember[],
+  ): void {
     for (const m of members) {
       const inBase = this.find(base, m.name);
       const counterpart = inBase ?? this.find(extra, m.name);
@@ -217,7 +231,8 @@ class Walker {
 
   /** Members of `old` (present there) missing from `names`: removed, tolerated on `owner`. */
   private removed(owner: string, old: readonly SchemaObjectMember[], names: ReadonlySet<string>): void {
-    for (const m of old) if (this.had(m.ifcond) !== 'no' && !names.has(m.name)) addTo(this.removedMembers, owner, m.name);
+    for (const m of old)
+      if (this.had(m.ifcond) !== 'no' && !names.has(m.name)) addTo(this.removedMembers, owner, m.name);
   }
 
   private struct(n: SchemaObjectType, o: SchemaObjectType): void {
@@ -267,7 +282,12 @@ class Walker {
    * the layout is described with the newest union's branch members of the
    * same names.
    */
-  private untaggedLayout(name: string, o: SchemaObjectType, baseNames: ReadonlySet<string>, branchMembers: readonly SchemaObjectMember[]): void {
+  private untaggedLayout(
+    name: string,
+    o: SchemaObjectType,
+    baseNames: ReadonlySet<string>,
+    branchMembers: readonly SchemaObjectMember[],
+  ): void {
     const layout: UntaggedMember[] = [];
     for (const om of o.members) {
       if (baseNames.has(om.name) || this.had(om.ifcond) === 'no') continue;

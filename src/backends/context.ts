@@ -63,16 +63,45 @@ export interface ResolvedOptions {
 
 /** Names the generated files declare or import themselves; types yield. */
 const GENERATED_NAMES = [
-  'TypeMap', 'Validators', 'CommandMap', 'EventMap', 'validators', 'strictValidators', 'commands',
-  'events', 'schemaValidators', 'validatorSet', 'QapiEvent',
+  'TypeMap',
+  'Validators',
+  'CommandMap',
+  'EventMap',
+  'validators',
+  'strictValidators',
+  'commands',
+  'events',
+  'schemaValidators',
+  'validatorSet',
+  'QapiEvent',
   // imported from the support library
-  'z', 'UnknownValue', 'UnknownBranch', 'ValidatorKit', 'ValidatorRegistry', 'QapiClientBase',
-  'SchemaValidators', 'ExecuteOptions', 'QapiClientOptions', 'QmpExecutor', 'TypedEvent',
+  'z',
+  'UnknownValue',
+  'UnknownBranch',
+  'ValidatorKit',
+  'ValidatorRegistry',
+  'QapiClientBase',
+  'SchemaValidators',
+  'ExecuteOptions',
+  'QapiClientOptions',
+  'QmpExecutor',
+  'TypedEvent',
   'ValidatorSet', // in .d.ts files only
 ];
 
 /** Members of the client base class that commands must not shadow (plus RESERVED_METHODS). */
-export const CLIENT_MEMBERS = ['execute', 'events', 'supports', 'waitForEvent', 'call', 'executor', 'validate', 'strict', 'validators', 'checkedEvents'];
+export const CLIENT_MEMBERS = [
+  'execute',
+  'events',
+  'supports',
+  'waitForEvent',
+  'call',
+  'executor',
+  'validate',
+  'strict',
+  'validators',
+  'checkedEvents',
+];
 
 /** TypeScript text of the built-in scalar types. */
 function builtinTsType(name: string, int64: Int64Mode): string {
@@ -82,10 +111,17 @@ function builtinTsType(name: string, int64: Int64Mode): string {
     case 'bool':
       return 'boolean';
     case 'number':
-    case 'int8': case 'int16': case 'int32':
-    case 'uint8': case 'uint16': case 'uint32':
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'uint8':
+    case 'uint16':
+    case 'uint32':
       return 'number';
-    case 'int': case 'int64': case 'uint64': case 'size':
+    case 'int':
+    case 'int64':
+    case 'uint64':
+    case 'size':
       return int64 === 'mixed' ? 'number | bigint' : int64;
     case 'null':
       return 'null';
@@ -116,7 +152,10 @@ export class GenContext {
   /** Implicit argument types of `'gen': false` commands. */
   private readonly openCommands = new Set<string>();
 
-  constructor(readonly schema: CheckedSchema, options: GenerateOptions = {}) {
+  constructor(
+    readonly schema: CheckedSchema,
+    options: GenerateOptions = {},
+  ) {
     this.options = {
       supportImport: options.supportImport ?? 'qapi-ts/support',
       int64: options.int64 ?? 'mixed',
@@ -140,8 +179,7 @@ export class GenContext {
       if (e.meta === 'command') {
         this.commands.push(e);
         if (!e.gen && e.argType?.isImplicit()) this.openCommands.add(e.argType.name);
-      }
-      else if (e.meta === 'event') this.events.push(e);
+      } else if (e.meta === 'event') this.events.push(e);
     }
     this.assignNames();
   }
@@ -304,7 +342,11 @@ export class GenContext {
 
 function builtinValidator(t: SchemaBuiltinType): string {
   switch (t.name) {
-    case 'str': case 'bool': case 'number': case 'null': case 'any':
+    case 'str':
+    case 'bool':
+    case 'number':
+    case 'null':
+    case 'any':
       return `v.${t.name}`;
     case 'int':
       return "v.int('int64')";

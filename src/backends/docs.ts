@@ -102,7 +102,9 @@ export class DocBuilder {
     if (absence.newer) {
       switch (subject) {
         case 'member':
-          this.text(`Optional here: not in ${oldest}, the oldest supported release, which neither sends nor accepts it.`);
+          this.text(
+            `Optional here: not in ${oldest}, the oldest supported release, which neither sends nor accepts it.`,
+          );
           break;
         case 'value':
           this.text(`Not in ${oldest}, the oldest supported release, which neither sends nor accepts it.`);

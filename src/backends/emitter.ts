@@ -61,7 +61,10 @@ export class GeneratedFile {
     const lines = [GENERATED_HEADER, ''];
     const support = [
       ...[...this.supportValues].sort(),
-      ...[...this.supportTypes].filter((n) => !this.supportValues.has(n)).sort().map((n) => `type ${n}`),
+      ...[...this.supportTypes]
+        .filter((n) => !this.supportValues.has(n))
+        .sort()
+        .map((n) => `type ${n}`),
     ];
     if (support.length > 0) lines.push(importLine(support, supportSpecifier, this.supportValues.size === 0));
     const specifiers = [...new Set([...this.valueImports.keys(), ...this.typeImports.keys()])].sort();

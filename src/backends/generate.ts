@@ -136,7 +136,10 @@ export async function readOldestSchema(path: string): Promise<CheckedSchema> {
  */
 function holds(path: string, content: string): boolean {
   try {
-    return readInputFile(path, { what: 'a generated file', maxBytes: Buffer.byteLength(content) }).toString('utf8') === content;
+    return (
+      readInputFile(path, { what: 'a generated file', maxBytes: Buffer.byteLength(content) }).toString('utf8') ===
+      content
+    );
   } catch (e) {
     if (isInputFileError(e) && (e.code === 'ENOENT' || e.code === 'EFBIG')) return false;
     throw e;

@@ -263,11 +263,15 @@ export function inferDefines(schema: CheckedSchema, reply: unknown): InferredDef
     return false;
   };
   // Propagate until nothing changes: each pass may settle more symbols.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const [cond, holds] of observed) changed = deduce(cond, holds, known, (s, v) => set(s, v, cond)) || changed;
   }
-  const pick = (value: boolean): string[] => [...known].filter(([, v]) => v === value).map(([s]) => s).sort();
+  const pick = (value: boolean): string[] =>
+    [...known]
+      .filter(([, v]) => v === value)
+      .map(([s]) => s)
+      .sort();
   const defines = pick(true);
   const defined = new Set(defines);
   for (const [cond, holds] of observed) {
@@ -292,7 +296,9 @@ function deduce(
   if (holds === strong) return parts.map((p) => deduce(p, holds, known, set)).some(Boolean);
   const open = parts.filter((p) => value(p, known) !== strong);
   const only = open[0];
-  return open.length === 1 && only !== undefined && value(only, known) === undefined ? deduce(only, holds, known, set) : false;
+  return open.length === 1 && only !== undefined && value(only, known) === undefined
+    ? deduce(only, holds, known, set)
+    : false;
 }
 
 /** The value of `cond` from the settled symbols, or undefined while unknown. */

@@ -15,7 +15,8 @@ import type { QmpExecutor } from '../runtime/executor.js';
 import type { Schema } from '../support/kit.js';
 import { generateFiles, readOldestSchema, type GenerateOptions } from './generate.js';
 
-export interface LoadOptions extends Omit<GenerateOptions, 'supportImport' | 'language' | 'docs' | 'oldestSchema'>, FrontendOptions {
+export interface LoadOptions
+  extends Omit<GenerateOptions, 'supportImport' | 'language' | 'docs' | 'oldestSchema'>, FrontendOptions {
   /** Path of the oldest supported release's schema (see GenerateRequest.oldestSchema). */
   oldestSchema?: string;
 }
@@ -34,7 +35,10 @@ export interface LoadedSchema {
 }
 
 /** A generated client seen without its schema's types. */
-export type UntypedClient = QapiClientBase<Record<string, { args: unknown; returns: unknown }>, Record<string, unknown>>;
+export type UntypedClient = QapiClientBase<
+  Record<string, { args: unknown; returns: unknown }>,
+  Record<string, unknown>
+>;
 
 interface GeneratedIndex {
   schemaValidators: SchemaValidators;

@@ -12,15 +12,82 @@
 /** Words that cannot name a type, a binding or (for `class`) a member. */
 const RESERVED = new Set([
   // JavaScript reserved words and strict-mode restrictions
-  'break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default', 'delete', 'do',
-  'else', 'enum', 'export', 'extends', 'false', 'finally', 'for', 'function', 'if', 'import', 'in',
-  'instanceof', 'new', 'null', 'return', 'super', 'switch', 'this', 'throw', 'true', 'try',
-  'typeof', 'var', 'void', 'while', 'with', 'implements', 'interface', 'let', 'package', 'private',
-  'protected', 'public', 'static', 'yield', 'await', 'arguments', 'eval',
+  'break',
+  'case',
+  'catch',
+  'class',
+  'const',
+  'continue',
+  'debugger',
+  'default',
+  'delete',
+  'do',
+  'else',
+  'enum',
+  'export',
+  'extends',
+  'false',
+  'finally',
+  'for',
+  'function',
+  'if',
+  'import',
+  'in',
+  'instanceof',
+  'new',
+  'null',
+  'return',
+  'super',
+  'switch',
+  'this',
+  'throw',
+  'true',
+  'try',
+  'typeof',
+  'var',
+  'void',
+  'while',
+  'with',
+  'implements',
+  'interface',
+  'let',
+  'package',
+  'private',
+  'protected',
+  'public',
+  'static',
+  'yield',
+  'await',
+  'arguments',
+  'eval',
   // TypeScript built-in type names
-  'any', 'unknown', 'never', 'object', 'string', 'number', 'boolean', 'bigint', 'symbol',
-  'undefined', 'type', 'Array', 'Record', 'Omit', 'Partial', 'Readonly', 'Promise', 'Object',
-  'String', 'Number', 'Boolean', 'Function', 'Error', 'Map', 'Set', 'Date', 'JSON',
+  'any',
+  'unknown',
+  'never',
+  'object',
+  'string',
+  'number',
+  'boolean',
+  'bigint',
+  'symbol',
+  'undefined',
+  'type',
+  'Array',
+  'Record',
+  'Omit',
+  'Partial',
+  'Readonly',
+  'Promise',
+  'Object',
+  'String',
+  'Number',
+  'Boolean',
+  'Function',
+  'Error',
+  'Map',
+  'Set',
+  'Date',
+  'JSON',
 ]);
 
 /**
@@ -33,9 +100,20 @@ const RESERVED = new Set([
  * suffix like any other clash: `then_2`, `toString_2`…
  */
 export const RESERVED_METHODS: readonly string[] = [
-  'constructor', '__proto__', '__defineGetter__', '__defineSetter__', '__lookupGetter__',
-  '__lookupSetter__', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString',
-  'toString', 'valueOf', 'then', 'toJSON',
+  'constructor',
+  '__proto__',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  'toString',
+  'valueOf',
+  'then',
+  'toJSON',
 ];
 
 /** Turns any QAPI name into a valid identifier (not yet unique). */
@@ -48,7 +126,10 @@ export function safeIdentifier(name: string): string {
 
 function words(name: string): { lead: string; parts: string[] } {
   const lead = /^_*/.exec(name)?.[0] ?? '';
-  const parts = name.slice(lead.length).split(/[-_.]+/).filter((p) => p !== '');
+  const parts = name
+    .slice(lead.length)
+    .split(/[-_.]+/)
+    .filter((p) => p !== '');
   return { lead, parts };
 }
 

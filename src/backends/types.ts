@@ -16,7 +16,8 @@ import type { GeneratedFile } from './emitter.js';
 import { propertyKey, quote } from './names.js';
 
 function entityDoc(ctx: GenContext, t: SchemaType): string {
-  return ctx.doc()
+  return ctx
+    .doc()
     .text(t.doc ? null : ctx.implicitOwners.get(t.name)?.what)
     .entityDoc(t.doc)
     .meta(ctx.selection.activeFeatures(t.features), t.ifcond.ifcond, t.doc)
@@ -39,7 +40,8 @@ function emitEnumType(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): 
   file.supportType('UnknownValue');
   file.print(entityDoc(ctx, t));
   const union = values.map((m) => {
-    const doc = ctx.doc()
+    const doc = ctx
+      .doc()
       .text(t.doc?.args.get(m.name)?.text)
       .presence(ctx.presence.enumValue(t, m), 'value', ctx.presence.oldestLabel)
       .meta(ctx.selection.activeFeatures(m.features), m.ifcond.ifcond, t.doc)
@@ -51,8 +53,14 @@ function emitEnumType(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): 
 
 /** The `const` array of an enum's values (declared as a readonly tuple in a `.d.ts`). */
 function emitEnumValues(ctx: GenContext, t: SchemaEnumType, out: GeneratedFile): void {
-  const values = t.members.filter((m) => ctx.selection.member(m)).map((m) => quote(m.name)).join(', ');
-  const doc = ctx.doc().text(`The values of {@link ${ctx.typeName(t)}} this schema knows.`).render();
+  const values = t.members
+    .filter((m) => ctx.selection.member(m))
+    .map((m) => quote(m.name))
+    .join(', ');
+  const doc = ctx
+    .doc()
+    .text(`The values of {@link ${ctx.typeName(t)}} this schema knows.`)
+    .render();
   const name = ctx.valueArrayNames.get(t.name) ?? '';
   if (!ctx.js) {
     out.print(`${doc}export const ${name} = [${values}] as const;\n\n`);
@@ -62,12 +70,18 @@ function emitEnumValues(ctx: GenContext, t: SchemaEnumType, out: GeneratedFile):
   out.declarations?.print(`${doc}export declare const ${name}: readonly [${values}];\n\n`);
 }
 
-function memberLines(ctx: GenContext, owner: SchemaObjectType, members: readonly SchemaObjectMember[], file: GeneratedFile): string {
+function memberLines(
+  ctx: GenContext,
+  owner: SchemaObjectType,
+  members: readonly SchemaObjectMember[],
+  file: GeneratedFile,
+): string {
   let out = '';
   for (const m of members) {
     if (!ctx.selection.member(m)) continue;
     const docs = ctx.memberDocs(owner);
-    out += ctx.doc()
+    out += ctx
+      .doc()
       .text(docs?.args.get(m.name)?.text)
       .presence(ctx.presence.member(m), 'member', ctx.presence.oldestLabel)
       .meta(ctx.selection.activeFeatures(m.features), ctx.presence.memberCondition(m), docs)
@@ -75,7 +89,12 @@ function memberLines(ctx: GenContext, owner: SchemaObjectType, members: readonly
     out += `  ${propertyKey(m.name)}${ctx.presence.optional(m) ? '?' : ''}: ${ctx.typeRef(m.type, file)};\n`;
   }
   if (ctx.openArguments(owner)) {
-    out += ctx.doc().text("Further arguments: the command is `'gen': false` and takes more than it declares (device_add, say, takes the device's properties).").render('  ');
+    out += ctx
+      .doc()
+      .text(
+        "Further arguments: the command is `'gen': false` and takes more than it declares (device_add, say, takes the device's properties).",
+      )
+      .render('  ');
     out += '  [argument: string]: unknown;\n';
   }
   return out;
@@ -99,12 +118,17 @@ export function emitObject(ctx: GenContext, t: SchemaObjectType, file: Generated
   for (const v of t.branches.variants) {
     if (!ctx.selection.variant(v) || !tagKept(ctx, t, v.name)) continue;
     const branchType = v.type.name === 'q_empty' ? '' : ` & ${ctx.typeRef(v.type, file)}`;
-    branches.push(`${branchDoc(ctx, t, v)}  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`);
+    branches.push(
+      `${branchDoc(ctx, t, v)}  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`,
+    );
   }
   const untagged = ctx.presence.untagged(t);
   if (untagged) {
-    const members = untagged.map((u) => `${propertyKey(u.member.name)}${u.optional ? '?' : ''}: ${ctx.typeRef(u.member.type, file)}`);
-    const doc = ctx.doc()
+    const members = untagged.map(
+      (u) => `${propertyKey(u.member.name)}${u.optional ? '?' : ''}: ${ctx.typeRef(u.member.type, file)}`,
+    );
+    const doc = ctx
+      .doc()
       .text(`What ${ctx.presence.oldestLabel}, the oldest supported release, sends: no \`${tag}\`, and these members.`)
       .render('  ');
     const rest = members.length > 0 ? ` & { ${members.join('; ')} }` : '';
@@ -117,7 +141,8 @@ export function emitObject(ctx: GenContext, t: SchemaObjectType, file: Generated
 
 /** Doc of a union branch or alternative: its condition, where it may be missing. */
 function branchDoc(ctx: GenContext, t: SchemaObjectType | SchemaAlternateType, v: SchemaVariant): string {
-  return ctx.doc()
+  return ctx
+    .doc()
     .presence(ctx.presence.branch(t, v), 'value', ctx.presence.oldestLabel)
     .meta([], ctx.presence.branchCondition(t, v), null)
     .render('  ');

@@ -204,7 +204,9 @@ function issueFindings(issue: Issue, root: unknown, prefix: string): Finding[] {
     case 'invalid_type':
       return [{ path: where, message: `expected ${issue.expected}, got ${describeValue(at.value)}` }];
     case 'invalid_value':
-      return [{ path: where, message: `unexpected ${describeValue(at.value)}; expected one of ${listValues(issue.values)}` }];
+      return [
+        { path: where, message: `unexpected ${describeValue(at.value)}; expected one of ${listValues(issue.values)}` },
+      ];
     default:
       return [{ path: where, message: issue.message }];
   }
@@ -249,7 +251,14 @@ const COMMAND_MEMBERS = new Set(['execute', 'exec-oob', 'arguments', 'id']);
 
 export function readCommand(msg: unknown): Command {
   if (!isObject(msg)) {
-    return { name: null, oob: false, hasId: false, id: undefined, args: undefined, envelope: [{ path: '', message: `expected a command object, got ${describeValue(msg)}` }] };
+    return {
+      name: null,
+      oob: false,
+      hasId: false,
+      id: undefined,
+      args: undefined,
+      envelope: [{ path: '', message: `expected a command object, got ${describeValue(msg)}` }],
+    };
   }
   const envelope: Finding[] = [];
   const hasExecute = Object.hasOwn(msg, 'execute');
@@ -355,7 +364,8 @@ export function jsonKey(value: unknown, loose = false): string {
       out += '{';
       todo.push(new KeyText('}'));
       const keys = Object.keys(v).sort();
-      for (let i = keys.length - 1; i >= 0; i--) todo.push(v[keys[i]!], new KeyText(`${i === 0 ? '' : ','}${JSON.stringify(keys[i])}:`));
+      for (let i = keys.length - 1; i >= 0; i--)
+        todo.push(v[keys[i]!], new KeyText(`${i === 0 ? '' : ','}${JSON.stringify(keys[i])}:`));
     } else out += String(v);
   }
   return out;
@@ -576,17 +586,21 @@ class Verifier {
     const versionSchema = this.commandTable('query-version')?.returns ?? null;
     if (!Object.hasOwn(qmp, 'version')) findings.push({ path: 'QMP.version', message: 'missing mandatory member' });
     else if (versionSchema) findings.push(...validate(versionSchema, qmp.version, 'QMP.version'));
-    else if (!isObject(qmp.version)) findings.push({ path: 'QMP.version', message: `expected an object, got ${describeValue(qmp.version)}` });
+    else if (!isObject(qmp.version))
+      findings.push({ path: 'QMP.version', message: `expected an object, got ${describeValue(qmp.version)}` });
     const caps = qmp.capabilities;
     if (!Array.isArray(caps)) {
       findings.push({
         path: 'QMP.capabilities',
-        message: Object.hasOwn(qmp, 'capabilities') ? `expected an array, got ${describeValue(caps)}` : 'missing mandatory member',
+        message: Object.hasOwn(qmp, 'capabilities')
+          ? `expected an array, got ${describeValue(caps)}`
+          : 'missing mandatory member',
       });
     } else {
       const strings = caps.every((cap) => typeof cap === 'string');
       caps.forEach((cap, i) => {
-        if (typeof cap !== 'string') findings.push({ path: `QMP.capabilities[${i}]`, message: `expected string, got ${describeValue(cap)}` });
+        if (typeof cap !== 'string')
+          findings.push({ path: `QMP.capabilities[${i}]`, message: `expected string, got ${describeValue(cap)}` });
       });
       // Capability names are those qmp_capabilities accepts.
       const negotiate = this.commandTable('qmp_capabilities')?.args ?? null;
@@ -619,7 +633,11 @@ class Verifier {
       if (schema) {
         if (!Object.hasOwn(msg, 'data')) findings.push({ path: 'data', message: 'missing mandatory member' });
         else findings.push(...validate(schema, msg.data, 'data'));
-      } else if (this.strict && Object.hasOwn(msg, 'data') && !(isObject(msg.data) && Object.keys(msg.data).length === 0)) {
+      } else if (
+        this.strict &&
+        Object.hasOwn(msg, 'data') &&
+        !(isObject(msg.data) && Object.keys(msg.data).length === 0)
+      ) {
         findings.push({ path: 'data', message: 'the event carries no data' });
       }
     }
@@ -684,7 +702,8 @@ class Verifier {
     if (!isObject(error)) return [{ path: 'error', message: `expected an object, got ${describeValue(error)}` }];
     const findings: Finding[] = [];
     for (const member of ['class', 'desc']) {
-      if (!Object.hasOwn(error, member)) findings.push({ path: `error.${member}`, message: 'missing mandatory member' });
+      if (!Object.hasOwn(error, member))
+        findings.push({ path: `error.${member}`, message: 'missing mandatory member' });
       else if (typeof error[member] !== 'string') {
         findings.push({ path: `error.${member}`, message: `expected string, got ${describeValue(error[member])}` });
       }
@@ -699,7 +718,10 @@ class Verifier {
     if (command.name === null) return findings;
     const table = this.commandTable(command.name);
     if (!table) {
-      findings.push({ path: command.oob ? 'exec-oob' : 'execute', message: `command '${command.name}' is not in the schema` });
+      findings.push({
+        path: command.oob ? 'exec-oob' : 'execute',
+        message: `command '${command.name}' is not in the schema`,
+      });
       return findings;
     }
     const args = command.args === undefined ? {} : command.args;

@@ -99,7 +99,9 @@ function objectBuilder(ctx: GenContext, t: SchemaObjectType): string {
  */
 export function openArgumentsDefinition(ctx: GenContext, c: SchemaCommand): string {
   const name = ctx.openArgumentsName(c);
-  return name === null || c.argType === null ? '' : `  r.def(${quote(name)}, () => v.open(${shape(ctx, c.argType)}));\n`;
+  return name === null || c.argType === null
+    ? ''
+    : `  r.def(${quote(name)}, () => v.open(${shape(ctx, c.argType)}));\n`;
 }
 
 function alternateBuilder(ctx: GenContext, t: SchemaAlternateType): string {

@@ -143,7 +143,9 @@ export async function runGenerate(argv: string[]): Promise<number> {
   const from = introspectionSource(values);
   if (from.problem !== undefined) return usage(from.problem);
   if (from.source === undefined && positionals.length !== 1) {
-    return usage('expected exactly one SCHEMA file (or a QEMU to ask: --introspection, --from-socket, --from-tcp, --from-qemu)');
+    return usage(
+      'expected exactly one SCHEMA file (or a QEMU to ask: --introspection, --from-socket, --from-tcp, --from-qemu)',
+    );
   }
   if (positionals.length > 1) return usage('expected at most one SCHEMA file');
   if (from.source !== undefined && values.define !== undefined) {
@@ -186,7 +188,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
       from.source === undefined
         ? await generate(request)
         : await generateFromIntrospection(request, from.source, from.timeout);
-        if (typeof result === 'number') return result;
+    if (typeof result === 'number') return result;
     if (warnings > SHOWN_WARNINGS && !values.warnings) {
       process.stderr.write(
         `qapi-ts generate: ${warnings - SHOWN_WARNINGS} more doc-comment warnings ` +
@@ -197,7 +199,9 @@ export async function runGenerate(argv: string[]): Promise<number> {
       const changed = result.written.length + result.removed.length;
       process.stderr.write(
         `qapi-ts generate: ${result.files.length} files in ${values.out}` +
-          (changed === 0 ? ', all up to date\n' : `, ${result.written.length} written, ${result.removed.length} removed\n`),
+          (changed === 0
+            ? ', all up to date\n'
+            : `, ${result.written.length} written, ${result.removed.length} removed\n`),
       );
     }
     return 0;
@@ -231,10 +235,16 @@ async function generateFromIntrospection(
   source: IntrospectionSource,
   timeout: number,
 ): Promise<GenerateResult | number> {
-  const loaded = await introspectionSchema(source, timeout, 'generate', request.schema === '' ? undefined : request.schema, {
-    lenientDocs: !request.strictDocs,
-    onWarning: request.onWarning ?? (() => {}),
-  });
+  const loaded = await introspectionSchema(
+    source,
+    timeout,
+    'generate',
+    request.schema === '' ? undefined : request.schema,
+    {
+      lenientDocs: !request.strictDocs,
+      onWarning: request.onWarning ?? (() => {}),
+    },
+  );
   if (typeof loaded === 'number') return loaded;
   const oldestSchema = request.oldestSchema === undefined ? undefined : await readOldestSchema(request.oldestSchema);
   const files = generateFiles(loaded.schema, { ...request, oldestSchema, defines: loaded.defines });
@@ -296,7 +306,9 @@ export async function introspectionSchema(
     return { schema, defines: agreement.defines };
   } catch (e) {
     if (isQapiError(e)) {
-      say(`${schemaFile === undefined ? `the schema of ${describeSource(source)} is invalid` : `invalid schema ${schemaFile}`}:\n${e.format()}`);
+      say(
+        `${schemaFile === undefined ? `the schema of ${describeSource(source)} is invalid` : `invalid schema ${schemaFile}`}:\n${e.format()}`,
+      );
       return invalidStatus;
     }
     if (e instanceof QmpError) {
@@ -368,7 +380,10 @@ export async function runVerify(argv: string[]): Promise<number> {
   const from = introspectionSource(values);
   if (from.problem !== undefined) return fail(from.problem, VERIFY_HELP);
   if (values.schema === undefined && from.source === undefined) {
-    return fail('missing --schema SCHEMA (or a QEMU to ask: --introspection, --from-socket, --from-tcp, --from-qemu)', VERIFY_HELP);
+    return fail(
+      'missing --schema SCHEMA (or a QEMU to ask: --introspection, --from-socket, --from-tcp, --from-qemu)',
+      VERIFY_HELP,
+    );
   }
   if (from.source !== undefined && values.define !== undefined) {
     return fail('--define does not go with a QEMU to ask: its reply says which conditions hold', VERIFY_HELP);

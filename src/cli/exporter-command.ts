@@ -90,7 +90,8 @@ function parseListen(spec: string | undefined): { host: string; port: number } {
   if (spec === undefined) throw new UsageError('--listen HOST:PORT is required');
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(spec);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`--listen: expected HOST:PORT with a port from 0 to 65535, got '${spec}'`);
+  if (!m || port > 65535)
+    throw new UsageError(`--listen: expected HOST:PORT with a port from 0 to 65535, got '${spec}'`);
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
@@ -98,7 +99,9 @@ function positiveNumber(text: string | undefined, flag: string, fallback: number
   if (text === undefined) return fallback;
   const value = (integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(text) ? Number(text) : NaN;
   if (!(value > 0 && value <= max)) {
-    throw new UsageError(`${flag}: expected a ${integer ? 'whole ' : ''}number more than 0 and at most ${max}, got '${text}'`);
+    throw new UsageError(
+      `${flag}: expected a ${integer ? 'whole ' : ''}number more than 0 and at most ${max}, got '${text}'`,
+    );
   }
   return value;
 }
@@ -123,7 +126,8 @@ export async function runExporter(argv: string[]): Promise<number> {
     listen = parseListen(values.listen);
     const targets = [...(values.socket ?? []).map(parseSocketSpec), ...(values.tcp ?? []).map(parseTcpSpec)];
     const socketDirs = (values['socket-dir'] ?? []).map((d) => resolve(d));
-    if (targets.length === 0 && socketDirs.length === 0) throw new UsageError('give at least one --socket, --tcp or --socket-dir');
+    if (targets.length === 0 && socketDirs.length === 0)
+      throw new UsageError('give at least one --socket, --tcp or --socket-dir');
     const names = new Set<string>();
     for (const t of targets) {
       if (names.has(t.name)) throw new UsageError(`two VMs are named '${t.name}' (give NAME=PATH)`);
@@ -158,11 +162,15 @@ export async function runExporter(argv: string[]): Promise<number> {
     try {
       address = await server.listen(listen.host, listen.port);
     } catch (e) {
-      process.stderr.write(`qapi-ts exporter: cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}\n`);
+      process.stderr.write(
+        `qapi-ts exporter: cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}\n`,
+      );
       return 3;
     }
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    process.stderr.write(`qapi-ts exporter: serving http://${host}:${address.port}/ (metrics at /metrics); Ctrl-C stops\n`);
+    process.stderr.write(
+      `qapi-ts exporter: serving http://${host}:${address.port}/ (metrics at /metrics); Ctrl-C stops\n`,
+    );
     // The first look, so the page has something before the first scrape.
     void fleet.refreshAll();
     await new Promise<void>((done) => stop.signal.addEventListener('abort', () => done(), { once: true }));

@@ -67,7 +67,7 @@ function help(command: FrontendCommand): string {
     '                      its doc-comment rules, its model (up to 9.1 the built-in\n' +
     '                      QType enum has the prefix QTYPE) and its dump format\n' +
     '  -h, --help          show this help\n\n' +
-    'Errors go to stderr in QEMU\'s format (exit status 1).\n'
+    "Errors go to stderr in QEMU's format (exit status 1).\n"
   );
 }
 

@@ -31,8 +31,14 @@ interface SourceValues {
 }
 
 /** The source given, undefined when none, or a usage problem (a string in `problem`). */
-export function introspectionSource(values: SourceValues): { source?: IntrospectionSource; timeout: number; problem?: string } {
-  const given = (['introspection', 'from-socket', 'from-tcp', 'from-qemu'] as const).filter((k) => values[k] !== undefined);
+export function introspectionSource(values: SourceValues): {
+  source?: IntrospectionSource;
+  timeout: number;
+  problem?: string;
+} {
+  const given = (['introspection', 'from-socket', 'from-tcp', 'from-qemu'] as const).filter(
+    (k) => values[k] !== undefined,
+  );
   let timeout = 10_000;
   if (values.timeout !== undefined) {
     timeout = /^\d+$/.test(values.timeout) ? Number(values.timeout) : NaN;

@@ -44,7 +44,15 @@ whole inspection), 4 QEMU refused a command (CLASS: desc).
 /** Events after which the picture may have changed (nothing announces a plug-in). */
 const CHANGE_EVENTS = ['DEVICE_DELETED', 'BLOCK_EXPORT_DELETED'];
 
-type Values = { socket?: string; tcp?: string; timeout?: string; json?: boolean; derived?: boolean; help?: boolean; watch?: boolean };
+type Values = {
+  socket?: string;
+  tcp?: string;
+  timeout?: string;
+  json?: boolean;
+  derived?: boolean;
+  help?: boolean;
+  watch?: boolean;
+};
 
 /** `--watch` takes an optional number: pull it out before parseArgs sees it. */
 function splitWatch(argv: readonly string[]): { argv: string[]; interval: number | null } {
@@ -123,7 +131,9 @@ function memberColumns(threads: readonly ServerIOThreadInfo[]): Columns {
   return {
     shown: [
       ...COLUMNS.filter((c) => c.always || sent.has(c.member)),
-      ...extra.slice(0, MAX_EXTRA_COLUMNS).map((member) => ({ member, title: clip(plainText(member).toUpperCase(), MAX_CELL) })),
+      ...extra
+        .slice(0, MAX_EXTRA_COLUMNS)
+        .map((member) => ({ member, title: clip(plainText(member).toUpperCase(), MAX_CELL) })),
     ],
     hidden: Math.max(0, extra.length - MAX_EXTRA_COLUMNS),
   };
@@ -144,10 +154,15 @@ export function renderTable(report: IothreadReport): string {
     for (const more of holders.slice(1)) rows.push([...header.slice(1).map(() => ''), more]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ').trimEnd();
-  const source = report.holders === 'reported'
-    ? 'holders reported by QEMU'
-    : 'holders derived from QOM (block exports and the monitor cannot be seen)';
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  const source =
+    report.holders === 'reported'
+      ? 'holders reported by QEMU'
+      : 'holders derived from QOM (block exports and the monitor cannot be seen)';
   const body = report.iothreads.length === 0 ? ['(no IOThreads)'] : rows.map(line);
   const more = hidden === 0 ? [] : [`${hidden} more member${hidden === 1 ? '' : 's'} not shown (see --json)`];
   return [line(header), ...body, ...more, source].join('\n') + '\n';

@@ -80,9 +80,7 @@ const COMMANDS: Record<string, Command> = {
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
-  const lines = Object.entries(COMMANDS).map(
-    ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
-  );
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `usage: qapi-ts COMMAND [ARGS...]\n\ncommands:\n${lines.join('\n')}\n\nRun 'qapi-ts COMMAND --help' for a command's options, 'qapi-ts --version' for the version.\n`;
 }
 

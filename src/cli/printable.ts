@@ -45,6 +45,7 @@ const MAX_MESSAGE = 4096;
 /** An error's message (or the value as text), made printable, cut after 4096 characters. */
 export function printableError(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const cut = text.length <= MAX_MESSAGE ? text : `${text.slice(0, MAX_MESSAGE)}… (${text.length - MAX_MESSAGE} more characters)`;
+  const cut =
+    text.length <= MAX_MESSAGE ? text : `${text.slice(0, MAX_MESSAGE)}… (${text.length - MAX_MESSAGE} more characters)`;
   return printable(cut);
 }

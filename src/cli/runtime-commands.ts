@@ -203,7 +203,13 @@ function recordPath(value: string | undefined): string | undefined {
 }
 
 /** Opens the session; a --record file that cannot be written is a usage error. */
-type CliSessionOptions = HookedSessionOptions<{ timeout: number; oob?: boolean; signal?: AbortSignal; record?: string; guestAgent?: boolean }>;
+type CliSessionOptions = HookedSessionOptions<{
+  timeout: number;
+  oob?: boolean;
+  signal?: AbortSignal;
+  record?: string;
+  guestAgent?: boolean;
+}>;
 
 async function connectSession(target: QmpTarget, options: CliSessionOptions): Promise<QmpConnection> {
   const { guestAgent, ...rest } = options;
@@ -259,7 +265,14 @@ export async function runExec(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parse(
       argv,
-      { ...TARGET_OPTIONS, ...RECORD_OPTION, oob: { type: 'boolean' }, 'no-validate': { type: 'boolean' }, 'guest-agent': { type: 'boolean' }, schema: { type: 'string' } },
+      {
+        ...TARGET_OPTIONS,
+        ...RECORD_OPTION,
+        oob: { type: 'boolean' },
+        'no-validate': { type: 'boolean' },
+        'guest-agent': { type: 'boolean' },
+        schema: { type: 'string' },
+      },
       EXEC_USAGE,
     ) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
     if (values.help) {
@@ -276,12 +289,15 @@ export async function runExec(argv: string[]): Promise<number> {
     const args = parseArguments(json);
     const schemaFile = values.schema as string | undefined;
     if (schemaFile === '') throw new UsageError('--schema: expected a schema file, got an empty string');
-    if (schemaFile !== undefined && values['no-validate']) throw new UsageError('--schema and --no-validate exclude each other');
+    if (schemaFile !== undefined && values['no-validate'])
+      throw new UsageError('--schema and --no-validate exclude each other');
     // Refuse what QEMU could not parse before connecting at all.
     encodeCommand(command, args, 0, oob);
     const refuse = (problem: string | undefined): void => {
       if (problem) {
-        throw new InvalidArguments(`invalid arguments for '${command}': ${problem} (--no-validate sends them unchecked)`);
+        throw new InvalidArguments(
+          `invalid arguments for '${command}': ${problem} (--no-validate sends them unchecked)`,
+        );
       }
     };
     if (schemaFile !== undefined) refuse((await loadArgumentChecker(schemaFile))(command, args));
@@ -318,7 +334,9 @@ async function checkAgainstServer(
   } catch (e) {
     if (e instanceof QmpCommandError || (e instanceof QmpError && e.code === 'QMP_ERR_INTROSPECTION')) {
       const why = e instanceof QmpCommandError ? `${e.errorClass}: ${e.desc}` : e.message;
-      process.stderr.write(`qapi-ts exec: warning: arguments not checked, the server did not give its schema (${why})\n`);
+      process.stderr.write(
+        `qapi-ts exec: warning: arguments not checked, the server did not give its schema (${why})\n`,
+      );
       return undefined;
     }
     throw e;
@@ -362,30 +380,35 @@ export async function runEvents(argv: string[]): Promise<number> {
     const subscribe = (session: QmpConnection): void => {
       events = session.events(names, { signal: stop.signal, bufferSize: 65_536 });
     };
-    await withSession('events', target, { timeout, signal: stop.signal, record, [ON_SESSION_CREATED]: subscribe }, async (qmp) => {
-      if (record !== undefined) {
-        const stopOnRecordingError = (): void => {
-          if (qmp.recordingError !== undefined && !recordingFailed) {
-            recordingFailed = true;
-            stop.abort();
-          }
-        };
-        qmp.onError(stopOnRecordingError);
-        // It may have failed already, before the listener (the greeting is written first).
-        stopOnRecordingError();
-      }
-      events ??= qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
-      if (names !== undefined) void warnUnknownEvents(qmp, names, timeout);
-      try {
-        for await (const event of events) {
-          process.stdout.write(`${printableJson(stringifyJson(event))}\n`);
+    await withSession(
+      'events',
+      target,
+      { timeout, signal: stop.signal, record, [ON_SESSION_CREATED]: subscribe },
+      async (qmp) => {
+        if (record !== undefined) {
+          const stopOnRecordingError = (): void => {
+            if (qmp.recordingError !== undefined && !recordingFailed) {
+              recordingFailed = true;
+              stop.abort();
+            }
+          };
+          qmp.onError(stopOnRecordingError);
+          // It may have failed already, before the listener (the greeting is written first).
+          stopOnRecordingError();
         }
-      } catch (e) {
-        // Interrupted (or stopped by the recording's failure, which
-        // withSession reports once the session is closed).
-        if (!stop.signal.aborted) throw e;
-      }
-    });
+        events ??= qmp.events(names, { signal: stop.signal, bufferSize: 65_536 });
+        if (names !== undefined) void warnUnknownEvents(qmp, names, timeout);
+        try {
+          for await (const event of events) {
+            process.stdout.write(`${printableJson(stringifyJson(event))}\n`);
+          }
+        } catch (e) {
+          // Interrupted (or stopped by the recording's failure, which
+          // withSession reports once the session is closed).
+          if (!stop.signal.aborted) throw e;
+        }
+      },
+    );
     return 0;
   } catch (e) {
     if (stop.signal.aborted && !(e instanceof UsageError)) return 0;
@@ -407,7 +430,9 @@ async function warnUnknownEvents(qmp: QmpConnection, names: readonly string[], t
   }
   for (const name of new Set(names)) {
     if (schema.lookup(name)?.['meta-type'] !== 'event') {
-      process.stderr.write(`qapi-ts events: warning: the server has no event '${printable(name)}' (waiting for it anyway)\n`);
+      process.stderr.write(
+        `qapi-ts events: warning: the server has no event '${printable(name)}' (waiting for it anyway)\n`,
+      );
     }
   }
 }

@@ -20,7 +20,8 @@ export async function loadArgumentChecker(schemaFile: string): Promise<ArgumentC
   } catch (e) {
     if (isQapiError(e)) throw new SchemaFileError(`--schema: cannot use ${schemaFile}:\n${e.format()}`);
     const err = e as NodeJS.ErrnoException;
-    if (typeof err?.code === 'string' && !err.code.startsWith('QMP_')) throw new SchemaFileError(`--schema: cannot read ${schemaFile}: ${err.message}`);
+    if (typeof err?.code === 'string' && !err.code.startsWith('QMP_'))
+      throw new SchemaFileError(`--schema: cannot read ${schemaFile}: ${err.message}`);
     throw e;
   }
   return (command, args) => {

@@ -85,7 +85,8 @@ export async function runServe(argv: string[]): Promise<number> {
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (positionals.length > 0) return usage(`unexpected argument '${positionals[0]}'`);
-  if ((values.socket === undefined) === (values.tcp === undefined)) return usage('give exactly one of --socket PATH or --tcp HOST:PORT');
+  if ((values.socket === undefined) === (values.tcp === undefined))
+    return usage('give exactly one of --socket PATH or --tcp HOST:PORT');
   if (values.simulate && values.replay !== undefined) return usage('--simulate and --replay cannot be combined');
   let target: ListenTarget;
   try {
@@ -114,7 +115,9 @@ export async function runServe(argv: string[]): Promise<number> {
     if (values.replay !== undefined) {
       // A regular file of at most 256 MiB, or exit 1 naming it.
       const replay = server.replay(readInputText(values.replay, TRANSCRIPT_FILE));
-      process.stderr.write(`qapi-ts serve: replaying ${replay.commands.length} recorded commands from ${values.replay}\n`);
+      process.stderr.write(
+        `qapi-ts serve: replaying ${replay.commands.length} recorded commands from ${values.replay}\n`,
+      );
     }
     if (values.simulate) {
       server.use(holderTrackingQemu({ boot: DEMO_MACHINE }));

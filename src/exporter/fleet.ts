@@ -161,7 +161,8 @@ export class Fleet {
       this.vms.set(name, new Vm(name, { path }, this.vmOptions));
       changed = true;
     }
-    if (ignored > 0 && this.ignored === 0) this.warn(`more than ${this.maxVms} VMs: ${ignored} sockets ignored (--max-vms)`);
+    if (ignored > 0 && this.ignored === 0)
+      this.warn(`more than ${this.maxVms} VMs: ${ignored} sockets ignored (--max-vms)`);
     this.ignored = ignored;
     if (changed) this.changed(null);
   }

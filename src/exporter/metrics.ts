@@ -42,20 +42,53 @@ function sample(value: string): string {
 }
 
 /** The metrics page for these snapshots (and the count of ignored sockets). */
-export function renderMetrics(snapshots: readonly VmSnapshot[], extra: { ignored?: number; now?: number } = {}): string {
-  const up = new Family('qemu_up', 'Whether the last refresh of the VM over QMP succeeded (1) or failed to connect or talk QMP (0).');
-  const info = new Family('qemu_iothread_info', 'An IOThread of the VM; thread_id is the host thread (what taskset pins).');
-  const holder = new Family('qemu_iothread_holder', 'A holder of the IOThread (type qom: QOM path, block-node: node name, others as QEMU names them); the value counts its registrations.');
+export function renderMetrics(
+  snapshots: readonly VmSnapshot[],
+  extra: { ignored?: number; now?: number } = {},
+): string {
+  const up = new Family(
+    'qemu_up',
+    'Whether the last refresh of the VM over QMP succeeded (1) or failed to connect or talk QMP (0).',
+  );
+  const info = new Family(
+    'qemu_iothread_info',
+    'An IOThread of the VM; thread_id is the host thread (what taskset pins).',
+  );
+  const holder = new Family(
+    'qemu_iothread_holder',
+    'A holder of the IOThread (type qom: QOM path, block-node: node name, others as QEMU names them); the value counts its registrations.',
+  );
   const holders = new Family('qemu_iothread_holders', 'Holders registered with the IOThread.');
-  const pollMax = new Family('qemu_iothread_poll_max_ns', 'Longest busy polling of the IOThread, in nanoseconds (0: no polling).');
+  const pollMax = new Family(
+    'qemu_iothread_poll_max_ns',
+    'Longest busy polling of the IOThread, in nanoseconds (0: no polling).',
+  );
   const pollGrow = new Family('qemu_iothread_poll_grow', 'Factor by which the IOThread grows its polling time.');
   const pollShrink = new Family('qemu_iothread_poll_shrink', 'Divisor by which the IOThread shrinks its polling time.');
-  const pollWeight = new Family('qemu_iothread_poll_weight', 'Weight of the IOThread\'s adaptive polling (QEMU 11.0 and later).');
-  const maxBatch = new Family('qemu_iothread_aio_max_batch', 'Most requests the IOThread batches before submitting (0: the backend\'s default).');
-  const source = new Family('qemu_iothread_holders_source', 'Where the holders come from: reported by QEMU, or derived from the QOM tree.');
-  const seconds = new Family('qemu_exporter_scrape_duration_seconds', 'How long the exporter\'s last refresh of the VM took.');
-  const commands = new Family('qemu_exporter_scrape_commands', 'QMP commands the exporter\'s last refresh of the VM sent.');
-  const age = new Family('qemu_exporter_snapshot_age_seconds', 'How old the data of the VM is: since its last refresh ended.');
+  const pollWeight = new Family(
+    'qemu_iothread_poll_weight',
+    "Weight of the IOThread's adaptive polling (QEMU 11.0 and later).",
+  );
+  const maxBatch = new Family(
+    'qemu_iothread_aio_max_batch',
+    "Most requests the IOThread batches before submitting (0: the backend's default).",
+  );
+  const source = new Family(
+    'qemu_iothread_holders_source',
+    'Where the holders come from: reported by QEMU, or derived from the QOM tree.',
+  );
+  const seconds = new Family(
+    'qemu_exporter_scrape_duration_seconds',
+    "How long the exporter's last refresh of the VM took.",
+  );
+  const commands = new Family(
+    'qemu_exporter_scrape_commands',
+    "QMP commands the exporter's last refresh of the VM sent.",
+  );
+  const age = new Family(
+    'qemu_exporter_snapshot_age_seconds',
+    'How old the data of the VM is: since its last refresh ended.',
+  );
   const now = extra.now ?? Date.now();
 
   for (const s of snapshots) {
@@ -82,7 +115,22 @@ export function renderMetrics(snapshots: readonly VmSnapshot[], extra: { ignored
   ignored.add([], extra.ignored ?? 0);
 
   const out: string[] = [];
-  for (const f of [up, info, holder, holders, pollMax, pollGrow, pollShrink, pollWeight, maxBatch, source, seconds, commands, age, ignored]) {
+  for (const f of [
+    up,
+    info,
+    holder,
+    holders,
+    pollMax,
+    pollGrow,
+    pollShrink,
+    pollWeight,
+    maxBatch,
+    source,
+    seconds,
+    commands,
+    age,
+    ignored,
+  ]) {
     if (f.lines.length === 0) continue;
     out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} gauge`, ...f.lines);
   }

@@ -65,12 +65,15 @@ export class ExporterServer {
     this.interval = options.interval ?? 2000;
     this.maxViewers = options.maxViewers ?? 32;
     this.deadline = options.deadline ?? 500;
-    this.http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
-      this.handle(req, res).catch((e: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end(`internal error: ${e instanceof Error ? e.message : String(e)}\n`);
-      });
-    });
+    this.http = createServer(
+      { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 },
+      (req, res) => {
+        this.handle(req, res).catch((e: unknown) => {
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(`internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+        });
+      },
+    );
     // Bounded: scrapers and pages are few; Node closes connections beyond this at once.
     this.http.maxConnections = 256;
     this.offChange = fleet.onChange((vm) => {
@@ -113,7 +116,10 @@ export class ExporterServer {
     switch (path) {
       case '/metrics': {
         await this.refreshWithin();
-        const body = renderMetrics(this.fleet.latest().filter((s) => s.at > 0), { ignored: this.fleet.ignored, now: Date.now() });
+        const body = renderMetrics(
+          this.fleet.latest().filter((s) => s.at > 0),
+          { ignored: this.fleet.ignored, now: Date.now() },
+        );
         this.publish();
         return send(res, 200, CONTENT_TYPE, body);
       }
@@ -159,7 +165,11 @@ export class ExporterServer {
       send(res, 503, 'text/plain; charset=utf-8', `too many pages listening (at most ${this.maxViewers})\n`);
       return;
     }
-    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': 'text/event-stream; charset=utf-8',
+      connection: 'keep-alive',
+    });
     if (req.method === 'HEAD') {
       res.end();
       return;
@@ -221,7 +231,18 @@ export class ExporterServer {
   }
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body) });
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    ...headers,
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -85,14 +85,18 @@ function num(value: unknown): string {
 }
 
 /** The IOThreads of a report as views, within `limits` (SnapshotLimitError beyond). */
-export function viewIothreads(report: IothreadReport, limits: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS): IothreadView[] {
+export function viewIothreads(
+  report: IothreadReport,
+  limits: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS,
+): IothreadView[] {
   if (report.iothreads.length > limits.maxIothreads) {
     throw new SnapshotLimitError(`${report.iothreads.length} IOThreads, more than the limit of ${limits.maxIothreads}`);
   }
   let bytes = 0;
   const charge = (text: string): string => {
     bytes += text.length;
-    if (bytes > limits.maxBytes) throw new SnapshotLimitError(`IOThread ids and holder names longer than ${limits.maxBytes} characters in all`);
+    if (bytes > limits.maxBytes)
+      throw new SnapshotLimitError(`IOThread ids and holder names longer than ${limits.maxBytes} characters in all`);
     return text;
   };
   const seen = new Set<string>();

@@ -74,7 +74,16 @@ export class Vm {
     readonly options: VmOptions = DEFAULT_VM_OPTIONS,
   ) {
     this.target = describeTarget(where);
-    this.latestSnapshot = { vm: name, target: this.target, up: false, error: 'not refreshed yet', iothreads: [], seconds: 0, commands: 0, at: 0 };
+    this.latestSnapshot = {
+      vm: name,
+      target: this.target,
+      up: false,
+      error: 'not refreshed yet',
+      iothreads: [],
+      seconds: 0,
+      commands: 0,
+      at: 0,
+    };
     if (options.hold) this.scheduleReconnect(0);
   }
 
@@ -112,7 +121,16 @@ export class Vm {
       snapshot = { vm: this.name, target: this.target, up: true, source, iothreads, seconds: 0, commands, at: 0 };
     } catch (e) {
       const error = abort.signal.aborted ? `QMP_ERR_TIMEOUT: ${(abort.signal.reason as Error).message}` : errorText(e);
-      snapshot = { vm: this.name, target: this.target, up: false, error, iothreads: [], seconds: 0, commands: 0, at: 0 };
+      snapshot = {
+        vm: this.name,
+        target: this.target,
+        up: false,
+        error,
+        iothreads: [],
+        seconds: 0,
+        commands: 0,
+        at: 0,
+      };
     } finally {
       clearTimeout(timer);
     }
@@ -136,7 +154,11 @@ export class Vm {
         commands++;
       }
       const report = await inspectIothreads(qmp, { ...call, features: this.features.value });
-      return { source: report.holders, iothreads: viewIothreads(report, this.options.limits), commands: commands + report.commands };
+      return {
+        source: report.holders,
+        iothreads: viewIothreads(report, this.options.limits),
+        commands: commands + report.commands,
+      };
     } finally {
       signal.removeEventListener('abort', onAbort);
       if (!held) await qmp.close();
@@ -144,7 +166,11 @@ export class Vm {
   }
 
   private connect(signal: AbortSignal): Promise<QmpClient> {
-    return QmpClient.connect(this.where, { timeout: this.options.timeout, signal, maxMessageBytes: this.options.maxMessageBytes });
+    return QmpClient.connect(this.where, {
+      timeout: this.options.timeout,
+      signal,
+      maxMessageBytes: this.options.maxMessageBytes,
+    });
   }
 
   /** The held session, connecting now if there is none (the refresh's signal bounds the wait). */

@@ -218,7 +218,11 @@ export class LegacyDocReader {
     return rest ? { indent, text: ' '.repeat(indent) + rest } : { indent: 0, text: rest };
   }
 
-  private startSymbolSection(which: 'args' | 'features', name: string, described: { indent: number; text: string }): void {
+  private startSymbolSection(
+    which: 'args' | 'features',
+    name: string,
+    described: { indent: number; text: string },
+  ): void {
     const dict = which === 'args' ? this.doc.args : this.doc.features;
     if (!name) this.problem('invalid parameter name');
     else if (dict.has(name)) this.problem(`'${name}' parameter name duplicated`);

@@ -247,9 +247,7 @@ export class QapiDoc implements SchemaDoc {
     }
     if ('command' in expr) {
       if (this.returns && !('returns' in expr)) {
-        this.diag.report(
-          new QapiSemError(this.returns.info, "'Returns' section, but command doesn't return anything"),
-        );
+        this.diag.report(new QapiSemError(this.returns.info, "'Returns' section, but command doesn't return anything"));
       }
       return;
     }

@@ -159,7 +159,8 @@ function docLines(docs: readonly SchemaDoc[], format: DumpFormat): string[] {
     lines.push(doc.symbol !== null ? `doc symbol=${doc.symbol}` : 'doc freeform');
     if (format === '11.1') {
       for (const section of doc.allSections) {
-        const name = section.kind === 'Member' || section.kind === 'Feature' ? `=${(section as DocArgSection).name}` : '';
+        const name =
+          section.kind === 'Member' || section.kind === 'Feature' ? `=${(section as DocArgSection).name}` : '';
         lines.push(`    ${section.kind}${name}\n${section.text}`);
       }
       continue;
@@ -192,5 +193,10 @@ export function dumpEntities(schema: CheckedSchema): string {
  */
 export function dumpSchema(schema: CheckedSchema, format?: DumpFormat): string {
   const f = format ?? (schema as { rules?: { dumpFormat: DumpFormat } }).rules?.dumpFormat ?? '10.0';
-  return dumpEntities(schema) + docLines(schema.docs, f).map((l) => l + '\n').join('');
+  return (
+    dumpEntities(schema) +
+    docLines(schema.docs, f)
+      .map((l) => l + '\n')
+      .join('')
+  );
 }

@@ -55,23 +55,101 @@ export interface TypeResolver {
 
 const RESERVED_C_WORDS = new Set([
   // C89
-  'auto', 'break', 'case', 'char', 'const', 'continue', 'default', 'do', 'double', 'else',
-  'enum', 'extern', 'float', 'for', 'goto', 'if', 'int', 'long', 'register', 'return',
-  'short', 'signed', 'sizeof', 'static', 'struct', 'switch', 'typedef', 'union', 'unsigned',
-  'void', 'volatile', 'while',
+  'auto',
+  'break',
+  'case',
+  'char',
+  'const',
+  'continue',
+  'default',
+  'do',
+  'double',
+  'else',
+  'enum',
+  'extern',
+  'float',
+  'for',
+  'goto',
+  'if',
+  'int',
+  'long',
+  'register',
+  'return',
+  'short',
+  'signed',
+  'sizeof',
+  'static',
+  'struct',
+  'switch',
+  'typedef',
+  'union',
+  'unsigned',
+  'void',
+  'volatile',
+  'while',
   // C99, C11
-  'inline', 'restrict', '_Bool', '_Complex', '_Imaginary', '_Alignas', '_Alignof', '_Atomic',
-  '_Generic', '_Noreturn', '_Static_assert', '_Thread_local',
+  'inline',
+  'restrict',
+  '_Bool',
+  '_Complex',
+  '_Imaginary',
+  '_Alignas',
+  '_Alignof',
+  '_Atomic',
+  '_Generic',
+  '_Noreturn',
+  '_Static_assert',
+  '_Thread_local',
   // GCC extensions
-  'asm', 'typeof',
+  'asm',
+  'typeof',
   // C++
-  'bool', 'catch', 'class', 'const_cast', 'delete', 'dynamic_cast', 'explicit', 'false',
-  'friend', 'mutable', 'namespace', 'new', 'operator', 'private', 'protected', 'public',
-  'reinterpret_cast', 'static_cast', 'template', 'this', 'throw', 'true', 'try', 'typeid',
-  'typename', 'using', 'virtual', 'wchar_t', 'and', 'and_eq', 'bitand', 'bitor', 'compl',
-  'not', 'not_eq', 'or', 'or_eq', 'xor', 'xor_eq',
+  'bool',
+  'catch',
+  'class',
+  'const_cast',
+  'delete',
+  'dynamic_cast',
+  'explicit',
+  'false',
+  'friend',
+  'mutable',
+  'namespace',
+  'new',
+  'operator',
+  'private',
+  'protected',
+  'public',
+  'reinterpret_cast',
+  'static_cast',
+  'template',
+  'this',
+  'throw',
+  'true',
+  'try',
+  'typeid',
+  'typename',
+  'using',
+  'virtual',
+  'wchar_t',
+  'and',
+  'and_eq',
+  'bitand',
+  'bitor',
+  'compl',
+  'not',
+  'not_eq',
+  'or',
+  'or_eq',
+  'xor',
+  'xor_eq',
   // macros predefined by common compilers
-  'unix', 'errno', 'mips', 'sparc', 'i386', 'linux',
+  'unix',
+  'errno',
+  'mips',
+  'sparc',
+  'i386',
+  'linux',
 ]);
 
 /**
@@ -84,8 +162,7 @@ export function cName(name: string, protect = true): string {
   let from = 0;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    const ok =
-      (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
     if (!ok) {
       mapped += name.slice(from, i) + '_';
       // one '_' per code point, as Python counts characters
@@ -156,10 +233,7 @@ export abstract class Member {
     const cname = clashKey(this.name);
     const other = seen.get(cname);
     if (other) {
-      throw new QapiSemError(
-        info,
-        `${this.describe(info)} collides with ${other.describe(info)}`,
-      );
+      throw new QapiSemError(info, `${this.describe(info)} collides with ${other.describe(info)}`);
     }
     seen.set(cname, this);
   }
@@ -477,17 +551,10 @@ export class ArrayType extends TypeBase implements SchemaArrayType {
 
   override check(schema: TypeResolver): void {
     super.check(schema);
-    this.elementType = schema.resolveType(
-      this.elementTypeName,
-      this.info,
-      this.info ? this.info.defnMeta : null,
-    );
+    this.elementType = schema.resolveType(this.elementTypeName, this.info, this.info ? this.info.defnMeta : null);
     // QEMU's generator stops on an assertion here; we say why instead.
     if (this.elementType instanceof ArrayType) {
-      throw new QapiSemError(
-        this.info,
-        `arrays of arrays are not supported: ['${this.elementTypeName}']`,
-      );
+      throw new QapiSemError(this.info, `arrays of arrays are not supported: ['${this.elementTypeName}']`);
     }
   }
 
@@ -555,10 +622,7 @@ export class ObjectType extends TypeBase implements SchemaObjectType {
     if (this.baseName) {
       const base = schema.resolveType(this.baseName, this.info, "'base'");
       if (!(base instanceof ObjectType) || base.branches) {
-        throw new QapiSemError(
-          this.info,
-          `'base' requires a struct type, ${base.describe()} isn't`,
-        );
+        throw new QapiSemError(this.info, `'base' requires a struct type, ${base.describe()} isn't`);
       }
       this.base = base;
       base.check(schema);
@@ -639,10 +703,7 @@ export class AlternateType extends TypeBase implements SchemaAlternateType {
       v.checkClash(this.info, seen);
       const qtype = v.type.alternateQtype();
       if (!qtype) {
-        throw new QapiSemError(
-          this.info,
-          `${v.describe(this.info)} cannot use ${v.type.describe()}`,
-        );
+        throw new QapiSemError(this.info, `${v.describe(this.info)} cannot use ${v.type.describe()}`);
       }
       const conflicting = new Set([qtype]);
       if (qtype === 'QTYPE_QSTRING') {
@@ -659,10 +720,7 @@ export class AlternateType extends TypeBase implements SchemaAlternateType {
       for (const qt of conflicting) {
         const other = typesSeen.get(qt);
         if (other !== undefined) {
-          throw new QapiSemError(
-            this.info,
-            `${v.describe(this.info)} can't be distinguished from '${other}'`,
-          );
+          throw new QapiSemError(this.info, `${v.describe(this.info)} can't be distinguished from '${other}'`);
         }
         typesSeen.set(qt, v.name);
       }
@@ -715,33 +773,20 @@ export class Branches extends VariantList implements SchemaBranches {
   check(schema: TypeResolver, seen: ReadonlyMap<string, Member>): void {
     const tag = seen.get(clashKey(this.tagName));
     if (!(tag instanceof ObjectMember) || tag.name !== this.tagName) {
-      throw new QapiSemError(
-        this.info,
-        `discriminator '${this.tagName}' is not a member of 'base'`,
-      );
+      throw new QapiSemError(this.info, `discriminator '${this.tagName}' is not a member of 'base'`);
     }
     this.tagMember = tag;
     const baseType = schema.lookupType(tag.definedIn);
-    const base =
-      baseType && !baseType.isImplicit() ? `base type '${tag.definedIn}'` : "'base'";
+    const base = baseType && !baseType.isImplicit() ? `base type '${tag.definedIn}'` : "'base'";
     const tagType = tag.type;
     if (!(tagType instanceof EnumType)) {
-      throw new QapiSemError(
-        this.info,
-        `discriminator member '${this.tagName}' of ${base} must be of enum type`,
-      );
+      throw new QapiSemError(this.info, `discriminator member '${this.tagName}' of ${base} must be of enum type`);
     }
     if (tag.optional) {
-      throw new QapiSemError(
-        this.info,
-        `discriminator member '${this.tagName}' of ${base} must not be optional`,
-      );
+      throw new QapiSemError(this.info, `discriminator member '${this.tagName}' of ${base} must not be optional`);
     }
     if (tag.ifcond.isPresent()) {
-      throw new QapiSemError(
-        this.info,
-        `discriminator member '${this.tagName}' of ${base} must not be conditional`,
-      );
+      throw new QapiSemError(this.info, `discriminator member '${this.tagName}' of ${base} must not be conditional`);
     }
     const cases = new Set(this.variants.map((v) => v.name));
     for (const m of tagType.members) {
@@ -758,16 +803,10 @@ export class Branches extends VariantList implements SchemaBranches {
     for (const v of this.variants) {
       v.check(schema);
       if (!values.has(v.name)) {
-        throw new QapiSemError(
-          this.info,
-          `branch '${v.name}' is not a value of ${tagType.describe()}`,
-        );
+        throw new QapiSemError(this.info, `branch '${v.name}' is not a value of ${tagType.describe()}`);
       }
       if (!(v.type instanceof ObjectType)) {
-        throw new QapiSemError(
-          this.info,
-          `${v.describe(this.info)} cannot use ${v.type.describe()}`,
-        );
+        throw new QapiSemError(this.info, `${v.describe(this.info)} cannot use ${v.type.describe()}`);
       }
       v.type.check(schema);
     }
@@ -832,10 +871,7 @@ abstract class ArgsDefinition extends Definition {
     }
     this.argType = argType;
     if (argType.branches && !this.boxed) {
-      throw new QapiSemError(
-        this.info,
-        `${what} can take ${argType.describe()} only with 'boxed': true`,
-      );
+      throw new QapiSemError(this.info, `${what} can take ${argType.describe()} only with 'boxed': true`);
     }
     argType.check(schema);
     if (argType.hasConditionalMembers() && !this.boxed && !schema.legacyExprs) {

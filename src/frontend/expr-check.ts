@@ -29,8 +29,16 @@ const KEYS: Record<DefinitionMeta, { required: string[]; optional: string[] }> =
   command: {
     required: ['command'],
     optional: [
-      'data', 'returns', 'boxed', 'if', 'features', 'gen', 'success-response',
-      'allow-oob', 'allow-preconfig', 'coroutine',
+      'data',
+      'returns',
+      'boxed',
+      'if',
+      'features',
+      'gen',
+      'success-response',
+      'allow-oob',
+      'allow-preconfig',
+      'coroutine',
     ],
   },
   event: { required: ['event'], optional: ['data', 'boxed', 'if', 'features'] },
@@ -438,10 +446,7 @@ function checkDefinition(expr: JsonObject, meta: DefinitionMeta, name: string, i
  * list. Sets each expression's definition on its SourceInfo, so later
  * errors read "In KIND 'NAME':". Doc problems go to `options`' channel.
  */
-export function checkExprs(
-  exprs: ParsedExpr[],
-  options: FrontendOptions | DocDiagnostics = {},
-): ParsedExpr[] {
+export function checkExprs(exprs: ParsedExpr[], options: FrontendOptions | DocDiagnostics = {}): ParsedExpr[] {
   const diag = diagnosticsFor(options);
   const saved = legacy;
   legacy = diag.rules.legacyExprs;

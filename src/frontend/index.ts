@@ -20,11 +20,7 @@ export function parseSchema(fname: string, options: SchemaOptions = {}): QapiSch
  * Like parseSchema, for schema text not in a file: `text` is read as the
  * content of `fname` (which names it in messages and anchors includes).
  */
-export function parseSchemaString(
-  text: string,
-  fname = 'schema.json',
-  options: SchemaOptions = {},
-): QapiSchema {
+export function parseSchemaString(text: string, fname = 'schema.json', options: SchemaOptions = {}): QapiSchema {
   return new QapiSchema(fname, options, text);
 }
 

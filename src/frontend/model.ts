@@ -142,15 +142,7 @@ export interface SchemaAlternatives {
 // Entities
 
 export type EntityMeta =
-  | 'built-in'
-  | 'enum'
-  | 'array'
-  | 'struct'
-  | 'union'
-  | 'alternate'
-  | 'command'
-  | 'event'
-  | 'include';
+  'built-in' | 'enum' | 'array' | 'struct' | 'union' | 'alternate' | 'command' | 'event' | 'include';
 
 export interface SchemaEntityBase {
   readonly meta: EntityMeta;
@@ -200,12 +192,7 @@ export interface SchemaAlternateType extends SchemaEntityBase {
   readonly alternatives: SchemaAlternatives;
 }
 
-export type SchemaType =
-  | SchemaBuiltinType
-  | SchemaEnumType
-  | SchemaArrayType
-  | SchemaObjectType
-  | SchemaAlternateType;
+export type SchemaType = SchemaBuiltinType | SchemaEnumType | SchemaArrayType | SchemaObjectType | SchemaAlternateType;
 
 export interface SchemaCommand extends SchemaEntityBase {
   readonly meta: 'command';
@@ -229,11 +216,7 @@ export interface SchemaInclude extends SchemaEntityBase {
   readonly meta: 'include';
 }
 
-export type SchemaEntity =
-  | SchemaType
-  | SchemaCommand
-  | SchemaEvent
-  | SchemaInclude;
+export type SchemaEntity = SchemaType | SchemaCommand | SchemaEvent | SchemaInclude;
 
 // ---------------------------------------------------------------------------
 // Visiting

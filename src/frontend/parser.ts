@@ -264,10 +264,7 @@ export function diagnosticsFor(options: FrontendOptions | DocDiagnostics): DocDi
  * A main file that cannot be read is a QapiError without location.
  * Pass a DocDiagnostics to share one warning channel with later stages.
  */
-export function parseSchemaFile(
-  fname: string,
-  options: FrontendOptions | DocDiagnostics = {},
-): ParseResult {
+export function parseSchemaFile(fname: string, options: FrontendOptions | DocDiagnostics = {}): ParseResult {
   const ctx = newContext(options);
   let src: string;
   try {
@@ -610,7 +607,12 @@ class SchemaParser {
     const info = lex.info;
     const docs: QapiDoc[] = [];
     const reader = () =>
-      new LegacyDocReader(info, this.diag, (msg) => this.docProblem(msg), () => this.lex.info);
+      new LegacyDocReader(
+        info,
+        this.diag,
+        (msg) => this.docProblem(msg),
+        () => this.lex.info,
+      );
     let cur = reader();
     lex.accept(false);
     while (this.tok() === '#') {

@@ -112,8 +112,7 @@ export function rulesFor(version: string = DEFAULT_QEMU_VERSION): ReleaseRules {
   let rules = cache.get(normal);
   if (rules) return rules;
   const parts = at(normal);
-  const since = (v: string | Parts): boolean =>
-    compareRelease(parts, typeof v === 'string' ? at(v) : v) >= 0;
+  const since = (v: string | Parts): boolean => compareRelease(parts, typeof v === 'string' ? at(v) : v) >= 0;
   const ruleSet: RuleSet = since('11.1')
     ? '11.1'
     : since('10.2')

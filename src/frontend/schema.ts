@@ -32,14 +32,7 @@ import {
 } from './entities.js';
 import { DocDiagnostics, QapiError, QapiSemError } from './errors.js';
 import { checkExprs } from './expr-check.js';
-import type {
-  CheckedSchema,
-  FrontendOptions,
-  IfCondition,
-  JsonType,
-  SchemaEntity,
-  SchemaVisitor,
-} from './model.js';
+import type { CheckedSchema, FrontendOptions, IfCondition, JsonType, SchemaEntity, SchemaVisitor } from './model.js';
 import { parseSchemaFile, parseSchemaText, type ParsedExpr } from './parser.js';
 import type { QapiDoc } from './doc.js';
 import type { SourceInfo } from './source.js';
@@ -200,9 +193,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     this.qemuVersion = this.rules.version;
     this.diagnostics = new WarningDiagnostics(options.lenientDocs ?? false, options.onWarning, this.rules);
     const parsed =
-      text === undefined
-        ? parseSchemaFile(fname, this.diagnostics)
-        : parseSchemaText(text, fname, this.diagnostics);
+      text === undefined ? parseSchemaFile(fname, this.diagnostics) : parseSchemaText(text, fname, this.diagnostics);
     const exprs = checkExprs(parsed.exprs, this.diagnostics);
     this.docs = parsed.docs;
 
@@ -296,10 +287,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
     if (other) {
       if (other.info) {
         const where = new QapiSemError(other.info, 'previous definition');
-        throw new QapiSemError(
-          defn.info,
-          `'${defn.name}' is already defined\n${where.format()}`,
-        );
+        throw new QapiSemError(defn.info, `'${defn.name}' is already defined\n${where.format()}`);
       }
       throw new QapiSemError(defn.info, `${other.describe()} is already defined`);
     }
@@ -331,10 +319,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
   private makeEnumMembers(values: ExprValue | undefined, info: SourceInfo): EnumMember[] {
     return list(values)
       .filter(isObject)
-      .map(
-        (v) =>
-          new EnumMember(str(v, 'name'), info, ifcondOf(v), this.makeFeatures(v['features'], info)),
-      );
+      .map((v) => new EnumMember(str(v, 'name'), info, ifcondOf(v), this.makeFeatures(v['features'], info)));
   }
 
   /** Name of the array type of `elementType`, defined on first use. */
@@ -452,30 +437,14 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
         : optStr(expr, 'base');
       const variants = this.makeVariants(expr['data'], info);
       this.defDefinition(
-        new ObjectType(
-          name,
-          info,
-          doc,
-          ifcond,
-          f,
-          base,
-          [],
-          new Branches(info, variants, str(expr, 'discriminator')),
-        ),
+        new ObjectType(name, info, doc, ifcond, f, base, [], new Branches(info, variants, str(expr, 'discriminator'))),
       );
     } else if (own(expr, 'alternate')) {
       const f = features();
       const variants = this.makeVariants(expr['data'], info);
       const tag = new ObjectMember('type', info, 'QType', false);
       this.defDefinition(
-        new AlternateType(
-          str(expr, 'alternate'),
-          info,
-          doc,
-          ifcond,
-          f,
-          new Alternatives(info, variants, tag),
-        ),
+        new AlternateType(str(expr, 'alternate'), info, doc, ifcond, f, new Alternatives(info, variants, tag)),
       );
     } else if (own(expr, 'command')) {
       const name = str(expr, 'command');
@@ -497,9 +466,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
       const name = str(expr, 'event');
       const f = features();
       const argType = this.argTypeName(name, expr, info, ifcond);
-      this.defDefinition(
-        new Event(name, info, doc, ifcond, f, argType, flag(expr, 'boxed', false)),
-      );
+      this.defDefinition(new Event(name, info, doc, ifcond, f, argType, flag(expr, 'boxed', false)));
     } else {
       throw new Error('internal error: unexpected expression');
     }
@@ -531,10 +498,7 @@ export class QapiSchema implements CheckedSchema, TypeResolver {
 
     const features = [...this.featureDict.values()];
     if (features.length > MAX_FEATURES && !this.rules.legacyExprs) {
-      throw new QapiSemError(
-        features[MAX_FEATURES]!.info,
-        `Maximum of ${MAX_FEATURES} schema features is permitted`,
-      );
+      throw new QapiSemError(features[MAX_FEATURES]!.info, `Maximum of ${MAX_FEATURES} schema features is permitted`);
     }
   }
 }
@@ -546,4 +510,3 @@ function dirnameOf(fname: string): string {
   const head = fname.slice(0, i + 1);
   return /^\/+$/.test(head) ? head : head.replace(/\/+$/, '');
 }
-

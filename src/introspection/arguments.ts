@@ -69,7 +69,8 @@ class Checker {
 
   check(value: unknown, typeName: string, at: (string | number)[], depth: number, open = false): string | undefined {
     if (depth > MAX_DEPTH) return `${path(at)}: nested too deeply`;
-    if (++this.steps > MAX_STEPS) throw new IntrospectionError(`checking the arguments takes more than ${MAX_STEPS} steps`);
+    if (++this.steps > MAX_STEPS)
+      throw new IntrospectionError(`checking the arguments takes more than ${MAX_STEPS} steps`);
     const t = this.type(typeName);
     switch (t['meta-type']) {
       case 'builtin':
@@ -78,7 +79,10 @@ class Checker {
         const values = Array.isArray(t['values']) ? t['values'] : [];
         if (typeof value !== 'string') return `${path(at)}: expected a string, got ${describe(value)}`;
         if (!values.includes(value)) {
-          const shown = values.slice(0, 12).map((v) => `'${String(v)}'`).join(', ');
+          const shown = values
+            .slice(0, 12)
+            .map((v) => `'${String(v)}'`)
+            .join(', ');
           return `${path(at)}: '${value}' is not one of ${shown}${values.length > 12 ? ` (and ${values.length - 12} more)` : ''}`;
         }
         return undefined;
@@ -98,7 +102,9 @@ class Checker {
           if (problem === undefined) return undefined;
           problems.push(problem);
         }
-        return problems.length === 1 ? problems[0] : `${path(at)}: matches none of its alternatives (${problems.join('; ')})`;
+        return problems.length === 1
+          ? problems[0]
+          : `${path(at)}: matches none of its alternatives (${problems.join('; ')})`;
       }
       case 'object':
         return this.object(value, t, at, depth, open);
@@ -116,7 +122,9 @@ class Checker {
       (jsonType === 'number' && (typeof value === 'number' || typeof value === 'bigint')) ||
       (jsonType === 'int' && (typeof value === 'bigint' || Number.isInteger(value)));
     if (ok) return undefined;
-    const wanted = { string: 'a string', boolean: 'a boolean', null: 'null', number: 'a number', int: 'an integer' }[jsonType] ?? jsonType;
+    const wanted =
+      { string: 'a string', boolean: 'a boolean', null: 'null', number: 'a number', int: 'an integer' }[jsonType] ??
+      jsonType;
     return `${path(at)}: expected ${wanted}, got ${typeof value === 'number' ? String(value) : describe(value)}`;
   }
 
@@ -132,8 +140,11 @@ class Checker {
         if (Array.isArray(branch['members'])) members.push(...(branch['members'] as Json[]));
         if (typeof branch['tag'] === 'string') {
           // A union as a branch: check the branch as a whole, without the outer members.
-          const own = Object.fromEntries(Object.entries(value).filter(([k]) => !(t['members'] as Json[]).some((m) => m['name'] === k)));
-          if (depth > MAX_DEPTH || ++this.steps > MAX_STEPS) throw new IntrospectionError('unions nest too deeply to check the arguments');
+          const own = Object.fromEntries(
+            Object.entries(value).filter(([k]) => !(t['members'] as Json[]).some((m) => m['name'] === k)),
+          );
+          if (depth > MAX_DEPTH || ++this.steps > MAX_STEPS)
+            throw new IntrospectionError('unions nest too deeply to check the arguments');
           const problem = this.object(own, branch, at, depth + 1, open);
           if (problem !== undefined) return problem;
           return this.members(value, t['members'] as Json[], at, depth, true);
@@ -143,7 +154,13 @@ class Checker {
     return this.members(value, members, at, depth, open);
   }
 
-  private members(value: Json, members: readonly Json[], at: (string | number)[], depth: number, open: boolean): string | undefined {
+  private members(
+    value: Json,
+    members: readonly Json[],
+    at: (string | number)[],
+    depth: number,
+    open: boolean,
+  ): string | undefined {
     const known = new Set<string>();
     for (const m of members) {
       const name = String(m['name']);

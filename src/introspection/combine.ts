@@ -28,7 +28,9 @@ function listed(names: readonly string[]): string {
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 }
@@ -50,7 +52,8 @@ export function compareSchemaWithIntrospection(schema: CheckedSchema, reply: unk
     const inBuild = names(live.entries, meta);
     const onlyBuild = [...inBuild].filter((n) => !inFiles.has(n));
     const onlyFiles = [...inFiles].filter((n) => !inBuild.has(n));
-    if (onlyBuild.length) disagreements.push(`the QEMU has ${meta}s the schema lacks (not generated): ${listed(onlyBuild)}`);
+    if (onlyBuild.length)
+      disagreements.push(`the QEMU has ${meta}s the schema lacks (not generated): ${listed(onlyBuild)}`);
     if (onlyFiles.length) disagreements.push(`the schema has ${meta}s the QEMU lacks: ${listed(onlyFiles)}`);
   }
   if (inferred.contradictions.length) {

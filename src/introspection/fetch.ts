@@ -23,7 +23,16 @@ export interface FetchOptions {
 }
 
 /** The arguments a QEMU binary is started with to ask it (QMP on stdio). */
-export const QEMU_PROBE_ARGS: readonly string[] = ['-machine', 'none', '-nodefaults', '-display', 'none', '-S', '-qmp', 'stdio'];
+export const QEMU_PROBE_ARGS: readonly string[] = [
+  '-machine',
+  'none',
+  '-nodefaults',
+  '-display',
+  'none',
+  '-S',
+  '-qmp',
+  'stdio',
+];
 
 /** At most this much of a saved reply is read (QEMU 11.1's is 0.25 MiB). */
 export const MAX_INTROSPECTION_FILE = 64 * 1024 * 1024;
@@ -63,7 +72,8 @@ export async function readIntrospectionFile(path: string): Promise<unknown> {
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) break;
       size += bytesRead;
-      if (size > MAX_INTROSPECTION_FILE) throw new IntrospectionError(`${path} is larger than ${MAX_INTROSPECTION_FILE / 1024 / 1024} MiB`);
+      if (size > MAX_INTROSPECTION_FILE)
+        throw new IntrospectionError(`${path} is larger than ${MAX_INTROSPECTION_FILE / 1024 / 1024} MiB`);
       chunks.push(chunk.subarray(0, bytesRead));
     }
     text = Buffer.concat(chunks).toString('utf8');
@@ -116,7 +126,8 @@ async function askQemuBinary(binary: string, args: readonly string[], timeout: n
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       process.kill(child.pid, 'SIGTERM');
       const killer = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+          process.kill(child.pid, 'SIGKILL');
       }, 5000);
       await exited;
       clearTimeout(killer);

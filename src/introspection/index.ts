@@ -12,6 +12,12 @@ export {
   type IntrospectionSchemaOptions,
   type IntrospectionSchemaText,
 } from './schema.js';
-export { fetchIntrospection, readIntrospectionFile, QEMU_PROBE_ARGS, type IntrospectionSource, type FetchOptions } from './fetch.js';
+export {
+  fetchIntrospection,
+  readIntrospectionFile,
+  QEMU_PROBE_ARGS,
+  type IntrospectionSource,
+  type FetchOptions,
+} from './fetch.js';
 export { compareSchemaWithIntrospection, type SchemaAgreement } from './combine.js';
 export { checkCommandArguments } from './arguments.js';

@@ -122,7 +122,8 @@ class Reader {
   }
 
   private qapiName(value: string, index: number, name: string, what: string): string {
-    if (!NAME.test(value) || value.length > 1024) this.fail(index, name, `${what} '${value.slice(0, 80)}' is not a QAPI name`);
+    if (!NAME.test(value) || value.length > 1024)
+      this.fail(index, name, `${what} '${value.slice(0, 80)}' is not a QAPI name`);
     return value;
   }
 
@@ -134,7 +135,8 @@ class Reader {
 
   private objects(e: Json, key: string, index: number, name: string): Json[] {
     return this.list(e, key, index, name).map((m, k) => {
-      if (typeof m !== 'object' || m === null || Array.isArray(m)) this.fail(index, name, `${key}[${k}] is not an object`);
+      if (typeof m !== 'object' || m === null || Array.isArray(m))
+        this.fail(index, name, `${key}[${k}] is not an object`);
       return m as Json;
     });
   }
@@ -155,7 +157,14 @@ class Reader {
       case 'command':
       case 'event': {
         this.qapiName(name, index, name, `${meta} name`);
-        const def: Definition = { index, name, meta, features, argType: this.str(e, 'arg-type', index, name), allowOob: false };
+        const def: Definition = {
+          index,
+          name,
+          meta,
+          features,
+          argType: this.str(e, 'arg-type', index, name),
+          allowOob: false,
+        };
         if (meta === 'command') {
           def.retType = this.str(e, 'ret-type', index, name);
           def.allowOob = e['allow-oob'] === true;
@@ -211,7 +220,9 @@ class Reader {
           name,
           meta,
           features,
-          alternatives: this.objects(e, 'members', index, name).map((m, k) => this.str(m, 'type', index, name, `members[${k}] `)),
+          alternatives: this.objects(e, 'members', index, name).map((m, k) =>
+            this.str(m, 'type', index, name, `members[${k}] `),
+          ),
         });
         return;
       default:
@@ -241,7 +252,10 @@ function typeName(suggested: string): string {
  * QAPI schema text for a `query-qmp-schema` reply (see the file comment).
  * Throws IntrospectionError for data that is not a reply.
  */
-export function introspectionSchemaText(data: unknown, options: IntrospectionSchemaOptions = {}): IntrospectionSchemaText {
+export function introspectionSchemaText(
+  data: unknown,
+  options: IntrospectionSchemaOptions = {},
+): IntrospectionSchemaText {
   const reader = new Reader(data);
   const { types, definitions } = reader;
   const open = new Set(options.openCommands ?? DEFAULT_OPEN_COMMANDS);
@@ -259,7 +273,8 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
   let qEmpty: string | undefined;
   for (const d of definitions) {
     for (const ref of [d.argType, d.retType]) {
-      if (qEmpty === undefined && ref !== undefined && isEmptyObject(lookup(ref, `${d.meta} '${d.name}'`))) qEmpty = ref;
+      if (qEmpty === undefined && ref !== undefined && isEmptyObject(lookup(ref, `${d.meta} '${d.name}'`)))
+        qEmpty = ref;
     }
   }
 
@@ -268,7 +283,8 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
   // Arguments used by one command or event only are written inline, as in
   // schema files (the backends name them COMMANDArguments, EVENTData).
   const refCount = new Map<string, number>();
-  const count = (ref: string | undefined): void => void (ref !== undefined && refCount.set(ref, (refCount.get(ref) ?? 0) + 1));
+  const count = (ref: string | undefined): void =>
+    void (ref !== undefined && refCount.set(ref, (refCount.get(ref) ?? 0) + 1));
   for (const d of definitions) [d.argType, d.retType].forEach(count);
   for (const t of types.values()) {
     count(t.element);
@@ -279,7 +295,8 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
   const inlined = new Map<string, Definition>();
   for (const d of definitions) {
     const arg = types.get(d.argType);
-    if (d.argType === qEmpty || arg?.meta !== 'object' || arg.variants !== undefined || arg.features.length > 0) continue;
+    if (d.argType === qEmpty || arg?.meta !== 'object' || arg.variants !== undefined || arg.features.length > 0)
+      continue;
     if (refCount.get(d.argType) === 1 && !arg.members!.some((m) => needsException(m.name))) inlined.set(d.argType, d);
   }
 
@@ -309,7 +326,8 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
     if (t.meta === 'builtin') continue;
     if (t.meta === 'array') {
       const element = lookup(t.element!, label);
-      if (element.meta === 'array') throw new IntrospectionError(`${label} is an array of arrays, which QAPI cannot express`);
+      if (element.meta === 'array')
+        throw new IntrospectionError(`${label} is an array of arrays, which QAPI cannot express`);
       use(t.element!, suggested, 'Element', label);
       continue;
     }
@@ -349,7 +367,8 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
     return q(names.get(r)!);
   };
   const features = (f: readonly string[]): string => `[${f.map(q).join(', ')}]`;
-  const withFeatures = (fields: string, f: readonly string[]): string => (f.length ? `${fields}, 'features': ${features(f)}` : fields);
+  const withFeatures = (fields: string, f: readonly string[]): string =>
+    f.length ? `${fields}, 'features': ${features(f)}` : fields;
   const members = (ms: readonly Member[], user: string): string =>
     `{${ms
       .map((m) => {
@@ -367,7 +386,9 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
     const label = `type '${t.name}'`;
     if (t.meta === 'enum') {
       if (t.values!.some((v) => needsException(v.name))) memberExceptions.push(name);
-      const values = t.values!.map((v) => (v.features.length ? `{'name': ${q(v.name)}, 'features': ${features(v.features)}}` : q(v.name)));
+      const values = t.values!.map((v) =>
+        v.features.length ? `{'name': ${q(v.name)}, 'features': ${features(v.features)}}` : q(v.name),
+      );
       lines.push(`{ ${withFeatures(`'enum': ${q(name)}, 'data': [${values.join(', ')}]`, t.features)} }`);
     } else if (t.meta === 'alternate') {
       const keys = new Set<string>();
@@ -385,7 +406,9 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
     } else {
       if (t.members!.some((m) => needsException(m.name))) memberExceptions.push(name);
       // Branches of the empty object are left out: the frontend adds them back.
-      const branches = t.variants.filter((v) => v.type !== qEmpty).map((v) => `${q(v.case)}: ${ref(v.type, `${label} branch '${v.case}'`)}`);
+      const branches = t.variants
+        .filter((v) => v.type !== qEmpty)
+        .map((v) => `${q(v.case)}: ${ref(v.type, `${label} branch '${v.case}'`)}`);
       lines.push(
         `{ ${withFeatures(
           `'union': ${q(name)}, 'base': ${members(t.members!, label)}, 'discriminator': ${q(t.tag!)}, 'data': {${branches.join(', ')}}`,
@@ -399,7 +422,10 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
     let fields = `${q(d.meta)}: ${q(d.name)}`;
     if (d.argType !== qEmpty) {
       const arg = lookup(d.argType, label);
-      if (arg.meta !== 'object') throw new IntrospectionError(`${label}: its arguments are ${arg.meta === 'array' ? 'an array' : `of meta-type ${arg.meta}`}, not an object`);
+      if (arg.meta !== 'object')
+        throw new IntrospectionError(
+          `${label}: its arguments are ${arg.meta === 'array' ? 'an array' : `of meta-type ${arg.meta}`}, not an object`,
+        );
       if (arg.variants !== undefined) fields += `, 'data': ${ref(d.argType, label)}, 'boxed': true`;
       else if (inlined.has(d.argType)) {
         fields += `, 'data': ${members(arg.members!, label)}`;
@@ -430,7 +456,10 @@ export function introspectionSchemaText(data: unknown, options: IntrospectionSch
  * message names the command, event or type; its line is one of the made-up
  * text, see introspectionSchemaText).
  */
-export async function schemaFromIntrospection(data: unknown, options: IntrospectionSchemaOptions = {}): Promise<import('../frontend/schema.js').QapiSchema> {
+export async function schemaFromIntrospection(
+  data: unknown,
+  options: IntrospectionSchemaOptions = {},
+): Promise<import('../frontend/schema.js').QapiSchema> {
   const { parseSchemaString } = await import('../frontend/index.js');
   const { text } = introspectionSchemaText(data, options);
   return parseSchemaString(text, INTROSPECTION_FNAME, { lenientDocs: true, onWarning: () => {} });

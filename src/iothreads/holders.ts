@@ -112,7 +112,11 @@ export async function inspectIothreads(session: QmpExecutor, options: InspectOpt
   }
 }
 
-async function inspectWithin(session: QmpExecutor, options: InspectOptions, limits: WalkLimits): Promise<IothreadReport> {
+async function inspectWithin(
+  session: QmpExecutor,
+  options: InspectOptions,
+  limits: WalkLimits,
+): Promise<IothreadReport> {
   const call = limits.call;
   const client = new QapiClient(session);
   const features = options.features ?? (await serverFeatures(session, call));
@@ -123,15 +127,24 @@ async function inspectWithin(session: QmpExecutor, options: InspectOptions, limi
     const missing = iothreads.findIndex((t) => t.holders === undefined);
     if (missing >= 0) {
       throw new QapiValidationError('reply', 'query-iothreads', [
-        { path: `[${missing}].holders`, message: "missing, though the server's schema has 'holders' (use --derived / source: 'derived' to work them out from QOM)" },
+        {
+          path: `[${missing}].holders`,
+          message:
+            "missing, though the server's schema has 'holders' (use --derived / source: 'derived' to work them out from QOM)",
+        },
       ]);
     }
     return { holders: 'reported', iothreads, commands: 1 };
   }
-  const walk = await walkWithin(client, ROOTS, {
-    batch: features.qomListGet,
-    ...(options.fullWalk ? { skipTypes: new Set<string>() } : {}),
-  }, limits);
+  const walk = await walkWithin(
+    client,
+    ROOTS,
+    {
+      batch: features.qomListGet,
+      ...(options.fullWalk ? { skipTypes: new Set<string>() } : {}),
+    },
+    limits,
+  );
   const readings = await readIothreadProperties(client, walk.objects, limits);
   let bindings = bindingsBySession.get(session);
   if (bindings === undefined) bindingsBySession.set(session, (bindings = new Map()));
@@ -273,7 +286,10 @@ function attribute(
 
   const out = new Map<string, IoThreadHolder[]>();
   for (const [id, paths] of held) {
-    out.set(id, [...paths].sort().map((path): IoThreadHolder => ({ type: 'qom', path })));
+    out.set(
+      id,
+      [...paths].sort().map((path): IoThreadHolder => ({ type: 'qom', path })),
+    );
   }
   return out;
 }
@@ -341,7 +357,12 @@ function forgetUnmapped(bindings: Bindings, device: string, mapped: ReadonlySet<
 }
 
 /** See the file comment: a mapping holds the IOThread only while it is the one first seen. */
-function boundToCurrent(bindings: Bindings, device: string, id: string, threadId: number | bigint | undefined): boolean {
+function boundToCurrent(
+  bindings: Bindings,
+  device: string,
+  id: string,
+  threadId: number | bigint | undefined,
+): boolean {
   let byId = bindings.get(device);
   if (byId === undefined) bindings.set(device, (byId = new Map()));
   if (!byId.has(id)) byId.set(id, threadId ?? null);
@@ -355,7 +376,10 @@ function boundToCurrent(bindings: Bindings, device: string, id: string, threadId
 export const HOLDER_PROBES = ['query-iothreads/ret-type/holders', 'qom-list-get'] as const;
 
 /** Whether the server reports holders and has qom-list-get (its schema is fetched once per session). */
-export async function serverFeatures(session: QmpExecutor, call: Pick<ExecuteOptions, 'signal' | 'timeout'> = {}): Promise<ServerFeatures> {
+export async function serverFeatures(
+  session: QmpExecutor,
+  call: Pick<ExecuteOptions, 'signal' | 'timeout'> = {},
+): Promise<ServerFeatures> {
   const [holders, qomListGet] = await probeAll(session, HOLDER_PROBES, call);
   return { holders: holders === true, qomListGet: qomListGet === true };
 }

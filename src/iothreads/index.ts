@@ -9,4 +9,11 @@ export {
   type ServerFeatures,
   type ServerIOThreadInfo,
 } from './holders.js';
-export { walkComposition, QomWalkError, DEFAULT_SKIPPED_TYPES, type QomObject, type QomWalk, type QomWalkOptions } from './qom.js';
+export {
+  walkComposition,
+  QomWalkError,
+  DEFAULT_SKIPPED_TYPES,
+  type QomObject,
+  type QomWalk,
+  type QomWalkOptions,
+} from './qom.js';

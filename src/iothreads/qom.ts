@@ -99,9 +99,7 @@ export class WalkLimits implements Disposable {
   bytes = 0;
   readonly call: ExecuteOptions;
 
-  constructor(
-    readonly options: { timeout?: number; signal?: AbortSignal; maxBytes?: number; what: string },
-  ) {
+  constructor(readonly options: { timeout?: number; signal?: AbortSignal; maxBytes?: number; what: string }) {
     this.call = { signal: this.controller.signal };
     const outer = options.signal;
     if (outer !== undefined) {
@@ -256,7 +254,9 @@ export async function walkWithin(
   for (let depth = 0; level.length > 0; depth++) {
     limits.check();
     if (depth > maxDepth) {
-      throw new QomWalkError(`QOM tree deeper than ${maxDepth} levels below ${roots.join(', ')} (at ${shortened(level[0] as string)})`);
+      throw new QomWalkError(
+        `QOM tree deeper than ${maxDepth} levels below ${roots.join(', ')} (at ${shortened(level[0] as string)})`,
+      );
     }
     const listed = options.batch ? await listBatched(level) : await listEach(level);
     const next: string[] = [];

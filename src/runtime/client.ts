@@ -99,7 +99,11 @@ export class QmpClient extends QmpConnection {
         await client.send('qmp_capabilities', enable.length ? { enable } : undefined, undefined);
       } catch (e) {
         if (e instanceof QmpCommandError) {
-          throw new QmpProtocolError('QMP_ERR_GREETING', `capabilities negotiation refused: ${e.errorClass}: ${e.desc}`, { cause: e });
+          throw new QmpProtocolError(
+            'QMP_ERR_GREETING',
+            `capabilities negotiation refused: ${e.errorClass}: ${e.desc}`,
+            { cause: e },
+          );
         }
         throw e;
       }
@@ -123,7 +127,10 @@ export class QmpClient extends QmpConnection {
 
   protected override refuse(command: string, oob: boolean): QmpError | undefined {
     if (oob && !this.oobEnabled) {
-      return new QmpCapabilityError(command, "out-of-band execution needs the 'oob' capability, which was not negotiated");
+      return new QmpCapabilityError(
+        command,
+        "out-of-band execution needs the 'oob' capability, which was not negotiated",
+      );
     }
     return undefined;
   }

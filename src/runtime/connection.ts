@@ -78,7 +78,9 @@ export type QmpClientState = 'greeting' | 'negotiating' | 'syncing' | 'ready' | 
 export const ON_SESSION_CREATED: unique symbol = Symbol('qapi-ts.onSessionCreated');
 
 /** @internal Session options with the ON_SESSION_CREATED hook. */
-export type HookedSessionOptions<T extends SessionOptions> = T & { [ON_SESSION_CREATED]?: (session: QmpConnection) => void };
+export type HookedSessionOptions<T extends SessionOptions> = T & {
+  [ON_SESSION_CREATED]?: (session: QmpConnection) => void;
+};
 
 export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 export const DEFAULT_MAX_QUEUED_REQUESTS = 100_000;
@@ -94,7 +96,11 @@ export function checkSessionOptions(options: SessionOptions): number {
 }
 
 /** Opens the socket (waiting for it with `waitForSocket`); returns it and the time left of `timeout`. */
-export async function openTarget(target: QmpTarget, options: SessionOptions, timeout: number): Promise<[Duplex, number]> {
+export async function openTarget(
+  target: QmpTarget,
+  options: SessionOptions,
+  timeout: number,
+): Promise<[Duplex, number]> {
   const started = Date.now();
   const socket = await openSocket(target, { timeout, signal: options.signal, wait: options.waitForSocket });
   return [socket, Math.max(1, timeout - (Date.now() - started))];
@@ -138,7 +144,10 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
     this.state = initialState;
     this.defaultTimeout = options.defaultTimeout;
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.decoder = new LineDecoder({ line: (text) => this.onLine(text), fail: (e) => this.fatal(e) }, options.maxMessageBytes);
+    this.decoder = new LineDecoder(
+      { line: (text) => this.onLine(text), fail: (e) => this.fatal(e) },
+      options.maxMessageBytes,
+    );
     this.outbox = new Outbox(
       stream,
       this,
@@ -149,7 +158,9 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
     this.recorder = options.record === undefined ? undefined : Recorder.open(options.record, (e) => this.report(e));
     (options as HookedSessionOptions<SessionOptions>)[ON_SESSION_CREATED]?.(this);
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
-    stream.on('error', (err: Error) => this.shutdown(new QmpDisconnectedError(`connection error: ${err.message}`, undefined, { cause: err })));
+    stream.on('error', (err: Error) =>
+      this.shutdown(new QmpDisconnectedError(`connection error: ${err.message}`, undefined, { cause: err })),
+    );
     stream.on('close', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));
     stream.on('end', () => this.shutdown(new QmpDisconnectedError('connection closed by the server')));
   }
@@ -241,7 +252,11 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
     return this.send(command, args, options);
   }
 
-  protected send(command: string, args: Record<string, unknown> | undefined, options: ExecuteOptions | undefined): Promise<unknown> {
+  protected send(
+    command: string,
+    args: Record<string, unknown> | undefined,
+    options: ExecuteOptions | undefined,
+  ): Promise<unknown> {
     let timeout: number | undefined;
     try {
       timeout = checkTimeout(options?.timeout, 'timeout') ?? this.defaultTimeout;
@@ -413,7 +428,11 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
     } catch (e) {
       // Nothing below should throw; if something does, it must not escape
       // the socket's 'data' handler (that would kill the process).
-      this.fatal(new QmpProtocolError('QMP_ERR_PROTOCOL', `failed to handle a message from the server: ${String(e)}`, { cause: e }));
+      this.fatal(
+        new QmpProtocolError('QMP_ERR_PROTOCOL', `failed to handle a message from the server: ${String(e)}`, {
+          cause: e,
+        }),
+      );
     }
   }
 
@@ -494,7 +513,9 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
     const waiter = this.setupWaiter;
     this.setupWaiter = undefined;
     waiter?.reject(error);
-    const pending = [...this.table.clear(), ...this.outbox.close()].filter((c) => c.state === 'sent' || c.state === 'queued');
+    const pending = [...this.table.clear(), ...this.outbox.close()].filter(
+      (c) => c.state === 'sent' || c.state === 'queued',
+    );
     const perCall = error instanceof QmpDisconnectedError;
     const hungUp = perCall && !byClient;
     const orderly = byClient || (hungUp && this.orderlyHangUp(pending));

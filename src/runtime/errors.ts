@@ -83,10 +83,7 @@ export class QmpConnectError extends QmpError {
 }
 
 export type QmpProtocolCode =
-  | 'QMP_ERR_GREETING'
-  | 'QMP_ERR_PROTOCOL'
-  | 'QMP_ERR_MESSAGE_TOO_LARGE'
-  | 'QMP_ERR_UNKNOWN_REPLY';
+  'QMP_ERR_GREETING' | 'QMP_ERR_PROTOCOL' | 'QMP_ERR_MESSAGE_TOO_LARGE' | 'QMP_ERR_UNKNOWN_REPLY';
 
 export class QmpProtocolError extends QmpError {
   declare readonly code: QmpProtocolCode;
@@ -137,12 +134,7 @@ export class QmpCapabilityError extends QmpError {
  * server sends is kept as is, so the type stays open.
  */
 export type QmpErrorClass =
-  | 'GenericError'
-  | 'CommandNotFound'
-  | 'DeviceNotActive'
-  | 'DeviceNotFound'
-  | 'KVMMissingCap'
-  | (string & {});
+  'GenericError' | 'CommandNotFound' | 'DeviceNotActive' | 'DeviceNotFound' | 'KVMMissingCap' | (string & {});
 
 /** The server's error reply: `{"error": {"class": ..., "desc": ...}}`. */
 export class QmpCommandError extends QmpError {
@@ -166,7 +158,10 @@ export class ProbeQueryError extends QmpError {
   readonly step: number | null;
   readonly reason: string;
   constructor(query: string, step: number | null, reason: string) {
-    super('QMP_ERR_PROBE_QUERY', `malformed probe query '${query}': ${step === null ? '' : `step ${step + 1}: `}${reason}`);
+    super(
+      'QMP_ERR_PROBE_QUERY',
+      `malformed probe query '${query}': ${step === null ? '' : `step ${step + 1}: `}${reason}`,
+    );
     this.query = query;
     this.step = step;
     this.reason = reason;
@@ -182,7 +177,10 @@ export class IntrospectionError extends QmpError {
   readonly query: string | null;
   readonly reason: string;
   constructor(reason: string, query: string | null = null) {
-    super('QMP_ERR_INTROSPECTION', query === null ? `bad introspection data: ${reason}` : `bad introspection data (probing '${query}'): ${reason}`);
+    super(
+      'QMP_ERR_INTROSPECTION',
+      query === null ? `bad introspection data: ${reason}` : `bad introspection data (probing '${query}'): ${reason}`,
+    );
     this.query = query;
     this.reason = reason;
   }

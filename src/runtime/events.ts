@@ -136,7 +136,10 @@ export class EventHub {
   private ended: { error: unknown } | undefined;
 
   /** A new stream (see QmpEventStream); one made after `end()` is ended at once, with the same error. */
-  subscribe(names: readonly string[] | undefined, options: { signal?: AbortSignal; bufferSize?: number }): QmpEventStream {
+  subscribe(
+    names: readonly string[] | undefined,
+    options: { signal?: AbortSignal; bufferSize?: number },
+  ): QmpEventStream {
     const { signal } = options;
     const onAbort = (): void => stream.end();
     const stream = new QmpEventStream(names, options.bufferSize, (s) => {

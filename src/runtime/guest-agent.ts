@@ -97,7 +97,11 @@ export class GuestAgentClient extends QmpConnection {
     const timeout = checkSessionOptions(options);
     checkTimeout(options.syncTimeout, 'syncTimeout');
     const [socket, left] = await openTarget(target, options, timeout);
-    return GuestAgentClient.overStream(socket, { ...options, syncTimeout: options.syncTimeout ?? timeout, timeout: left }, describeTarget(target));
+    return GuestAgentClient.overStream(
+      socket,
+      { ...options, syncTimeout: options.syncTimeout ?? timeout, timeout: left },
+      describeTarget(target),
+    );
   }
 
   /**
@@ -105,7 +109,11 @@ export class GuestAgentClient extends QmpConnection {
    * (no answer within the connect `timeout`, a hang-up) rejects with
    * QMP_ERR_GREETING, the original error as its `cause`.
    */
-  static async overStream(stream: Duplex, options: GuestAgentOptions = {}, where = 'stream'): Promise<GuestAgentClient> {
+  static async overStream(
+    stream: Duplex,
+    options: GuestAgentOptions = {},
+    where = 'stream',
+  ): Promise<GuestAgentClient> {
     const timeout = checkSessionOptions(options);
     let client: GuestAgentClient;
     try {
@@ -140,7 +148,11 @@ export class GuestAgentClient extends QmpConnection {
 
   /** A line that is not JSON: the call in flight fails with it, and the session resynchronises. */
   protected override malformed(text: string, cause: unknown): void {
-    const error = new QmpProtocolError('QMP_ERR_PROTOCOL', `malformed message from the guest agent: ${describe(text)} (resynchronising)`, { cause });
+    const error = new QmpProtocolError(
+      'QMP_ERR_PROTOCOL',
+      `malformed message from the guest agent: ${describe(text)} (resynchronising)`,
+      { cause },
+    );
     this.report(error);
     this.startSync(error);
   }
@@ -153,7 +165,10 @@ export class GuestAgentClient extends QmpConnection {
   private startSync(error?: QmpProtocolError): void {
     if (this.state === 'closed') return;
     this.sync?.timer?.cancel();
-    this.dropWritten(error ?? new QmpProtocolError('QMP_ERR_PROTOCOL', 'the guest agent was resynchronised before this call was answered'));
+    this.dropWritten(
+      error ??
+        new QmpProtocolError('QMP_ERR_PROTOCOL', 'the guest agent was resynchronised before this call was answered'),
+    );
     const id = syncId();
     const timeout = this.syncTimeout;
     this.sync = { id, sentinel: false, timer: deadline(timeout, () => this.syncTimedOut(id, timeout)) };

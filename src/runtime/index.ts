@@ -41,6 +41,12 @@ export {
   type SchemaInfoObjectMember,
   type SchemaInfoObjectVariant,
 } from './introspection.js';
-export { parseProbeQuery, MAX_PROBE_STEPS, type ProbeQuery, type ProbeStep, type ProbeStepKind } from './probe-query.js';
+export {
+  parseProbeQuery,
+  MAX_PROBE_STEPS,
+  type ProbeQuery,
+  type ProbeStep,
+  type ProbeStepKind,
+} from './probe-query.js';
 export { probe, probeAll, introspect, useIntrospection, forgetIntrospection, type IntrospectOptions } from './probe.js';
 export * from './errors.js';

@@ -134,7 +134,8 @@ export class IntrospectedSchema {
    * IntrospectionError. Everything else is checked where a probe needs it.
    */
   constructor(data: unknown) {
-    if (!Array.isArray(data)) throw new IntrospectionError(`expected an array of SchemaInfo objects, got ${kindOf(data)}`);
+    if (!Array.isArray(data))
+      throw new IntrospectionError(`expected an array of SchemaInfo objects, got ${kindOf(data)}`);
     data.forEach((entry: unknown, i) => {
       if (!isObject(entry)) throw new IntrospectionError(`element ${i} is ${kindOf(entry)}, not an object`);
       const name = entry['name'];
@@ -240,7 +241,9 @@ class Walk {
       case 'branch': {
         if (!Object.hasOwn(entry, 'variants')) return false;
         const variant = this.find(where, entry, 'variants', 'case', step.name);
-        return variant !== undefined && this.follow(`${where} branch '${step.name}'`, variant, 'type', i + 1, depth, true);
+        return (
+          variant !== undefined && this.follow(`${where} branch '${step.name}'`, variant, 'type', i + 1, depth, true)
+        );
       }
       case 'member':
       case 'optional': {
@@ -256,7 +259,14 @@ class Walk {
    * Follows `holder[field]`, a type name, to steps `i…`. An absent field
    * is a plain no, unless `required` (the data is then malformed).
    */
-  private follow(where: string, holder: JsonObject, field: string, i: number, depth: number, required = false): boolean {
+  private follow(
+    where: string,
+    holder: JsonObject,
+    field: string,
+    i: number,
+    depth: number,
+    required = false,
+  ): boolean {
     const target = holder[field];
     if (target === undefined && !required) return false;
     if (typeof target !== 'string') this.fail(`${where} has no string '${field}'`);
@@ -272,7 +282,8 @@ class Walk {
   /** The element of `entry[field]` whose `key` is `wanted`. */
   private find(where: string, entry: JsonObject, field: string, key: string, wanted: string): JsonObject | undefined {
     for (const [k, element] of this.list(where, entry, field).entries()) {
-      if (!isObject(element) || typeof element[key] !== 'string') this.fail(`${where} ${field}[${k}] has no string '${key}'`);
+      if (!isObject(element) || typeof element[key] !== 'string')
+        this.fail(`${where} ${field}[${k}] has no string '${key}'`);
       if (element[key] === wanted) return element;
     }
     return undefined;

@@ -34,14 +34,7 @@
  */
 import { JsonParseError } from './errors.js';
 
-export type JsonValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
 
 // 16 digits can exceed 2^53−1 (9007199254740991); 15 never do.
 const LONG_DIGIT_RUN = /\d{16}/;
@@ -74,7 +67,11 @@ export function parseJson(text: string, options: ParseJsonOptions = {}): unknown
       const value = longDigits ? parseWithBigInts(text) : parseOrFail(text);
       if (value !== FAILED) {
         const checkDepth = canNest && !scanFirst;
-        if (longDigits ? reviveBigInts(value, checkDepth ? maxDepth : Infinity) : !checkDepth || !valueNestsDeeperThan(value, maxDepth)) {
+        if (
+          longDigits
+            ? reviveBigInts(value, checkDepth ? maxDepth : Infinity)
+            : !checkDepth || !valueNestsDeeperThan(value, maxDepth)
+        ) {
           return longDigits ? (value as { root: unknown }).root : value;
         }
       }
@@ -134,8 +131,13 @@ function parseWithBigInts(text: string): unknown {
     const after = text.charCodeAt(runEnd);
     // A fraction or an exponent: the literal is a double either way.
     if (
-      before === 0x2e /* . */ || before === 0x2b /* + */ || before === 0x65 /* e */ || before === 0x45 /* E */ ||
-      after === 0x2e || after === 0x65 || after === 0x45
+      before === 0x2e /* . */ ||
+      before === 0x2b /* + */ ||
+      before === 0x65 /* e */ ||
+      before === 0x45 /* E */ ||
+      after === 0x2e ||
+      after === 0x65 ||
+      after === 0x45
     ) {
       continue;
     }

@@ -23,6 +23,7 @@ export function checkTimeout(value: unknown, what: string): number | undefined {
 export function checkPositiveInteger(value: unknown, what: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number') throw new TypeError(`${what} must be a positive integer, got ${typeof value}`);
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${what} must be a positive integer, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${what} must be a positive integer, got ${value}`);
   return value;
 }

@@ -58,10 +58,16 @@ export class Outbox {
   /** Queues `call` (state 'queued'); throws QmpQueueFullError when too much waits already. */
   add(call: Call): void {
     if (this.queued >= this.maxRequests) {
-      throw new QmpQueueFullError(call.command, `${this.queued} requests are already waiting to be written (maxQueuedRequests); the server is not keeping up`);
+      throw new QmpQueueFullError(
+        call.command,
+        `${this.queued} requests are already waiting to be written (maxQueuedRequests); the server is not keeping up`,
+      );
     }
     if (this.queued > 0 && this.queuedBytes + call.line.length > this.maxBytes) {
-      throw new QmpQueueFullError(call.command, `${this.queuedBytes} bytes of requests are already waiting to be written (maxQueuedBytes); the server is not keeping up`);
+      throw new QmpQueueFullError(
+        call.command,
+        `${this.queuedBytes} bytes of requests are already waiting to be written (maxQueuedBytes); the server is not keeping up`,
+      );
     }
     (call.oob ? this.urgent : this.ordered).push(call);
     this.queued++;

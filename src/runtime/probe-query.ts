@@ -54,7 +54,14 @@ export interface ProbeQuery {
 
 /** The JSON types built-in types can have in introspection (SchemaInfoBuiltin). */
 export const INTROSPECTION_JSON_TYPES: ReadonlySet<string> = new Set([
-  'string', 'number', 'int', 'boolean', 'null', 'object', 'array', 'value',
+  'string',
+  'number',
+  'int',
+  'boolean',
+  'null',
+  'object',
+  'array',
+  'value',
 ]);
 
 /** No real schema nests anywhere near this deep; longer queries are typos or attacks. */
@@ -89,7 +96,8 @@ export function parseProbeQuery(text: string): ProbeQuery {
   const entry = parts[0] as string;
   if (entry === '') fail(0, 'empty command or event name');
   if (!PLAIN_NAME.test(entry)) {
-    if (Object.hasOwn(MODIFIERS, entry.charAt(0))) fail(0, `the first step names a command or event; modifier '${entry[0]}' is not allowed here`);
+    if (Object.hasOwn(MODIFIERS, entry.charAt(0)))
+      fail(0, `the first step names a command or event; modifier '${entry[0]}' is not allowed here`);
     fail(0, `${describeChar(entry)} is not allowed in a command or event name`);
   }
   const steps: ProbeStep[] = [];
@@ -99,7 +107,11 @@ export function parseProbeQuery(text: string): ProbeQuery {
     const modifier = Object.hasOwn(MODIFIERS, part.charAt(0)) ? MODIFIERS[part.charAt(0)] : undefined;
     let step: ProbeStep;
     if (modifier === undefined) {
-      if (!PLAIN_NAME.test(part)) fail(i, `${describeChar(part)} is not allowed here (names are letters, digits, '_', '-' and '.'; modifiers are * + ^ ! $)`);
+      if (!PLAIN_NAME.test(part))
+        fail(
+          i,
+          `${describeChar(part)} is not allowed here (names are letters, digits, '_', '-' and '.'; modifiers are * + ^ ! $)`,
+        );
       step = { kind: 'member', name: part };
     } else {
       const name = part.slice(1);

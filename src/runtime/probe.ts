@@ -61,7 +61,11 @@ export function forgetIntrospection(session: QmpExecutor): void {
  * unreadable data with IntrospectionError; a failed fetch with the
  * runtime's error (QmpCommandError, QmpDisconnectedError…).
  */
-export async function probe(session: QmpExecutor | IntrospectedSchema, query: string, options?: IntrospectOptions): Promise<boolean> {
+export async function probe(
+  session: QmpExecutor | IntrospectedSchema,
+  query: string,
+  options?: IntrospectOptions,
+): Promise<boolean> {
   const [answer] = await probeAll(session, [query], options);
   return answer as boolean;
 }

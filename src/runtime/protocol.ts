@@ -41,9 +41,13 @@ export function parseGreeting(message: unknown): QmpGreeting {
   const caps = qmp.capabilities;
   const qemu = isRecord(version) ? version.qemu : undefined;
   if (
-    !isRecord(version) || !isRecord(qemu) ||
-    typeof qemu.major !== 'number' || typeof qemu.minor !== 'number' || typeof qemu.micro !== 'number' ||
-    !Array.isArray(caps) || !caps.every((c) => typeof c === 'string')
+    !isRecord(version) ||
+    !isRecord(qemu) ||
+    typeof qemu.major !== 'number' ||
+    typeof qemu.minor !== 'number' ||
+    typeof qemu.micro !== 'number' ||
+    !Array.isArray(caps) ||
+    !caps.every((c) => typeof c === 'string')
   ) {
     throw new QmpProtocolError('QMP_ERR_GREETING', `malformed QMP greeting: ${describe(message)}`);
   }
@@ -74,9 +78,10 @@ export function classify(message: unknown): QmpMessage {
     const ts = message.timestamp;
     const event: QmpEventMessage = {
       event: message.event,
-      timestamp: isRecord(ts) && typeof ts.seconds === 'number' && typeof ts.microseconds === 'number'
-        ? { seconds: ts.seconds, microseconds: ts.microseconds }
-        : { seconds: 0, microseconds: 0 },
+      timestamp:
+        isRecord(ts) && typeof ts.seconds === 'number' && typeof ts.microseconds === 'number'
+          ? { seconds: ts.seconds, microseconds: ts.microseconds }
+          : { seconds: 0, microseconds: 0 },
     };
     if ('data' in message) event.data = message.data;
     return { kind: 'event', event };
@@ -124,15 +129,19 @@ export function encodeCommand(
   const tail = id === undefined ? '}\n' : `,"id":${id}}\n`;
   if (args === undefined) return checkRequest(command, `${head}${name}${tail}`);
   if (typeof args !== 'object' || args === null || Array.isArray(args)) {
-    throw new QmpArgumentError(command, `arguments must be an object, got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`);
+    throw new QmpArgumentError(
+      command,
+      `arguments must be an object, got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`,
+    );
   }
   let body: string;
   try {
     body = stringifyJson(args, { maxDepth: MAX_ARGUMENT_DEPTH });
   } catch (e) {
-    const reason = e instanceof RangeError && /^nesting deeper/.test(e.message)
-      ? `arguments nested deeper than ${MAX_ARGUMENT_DEPTH} levels (QEMU's limit)`
-      : `arguments cannot be encoded as JSON: ${e instanceof Error ? e.message : String(e)}`;
+    const reason =
+      e instanceof RangeError && /^nesting deeper/.test(e.message)
+        ? `arguments nested deeper than ${MAX_ARGUMENT_DEPTH} levels (QEMU's limit)`
+        : `arguments cannot be encoded as JSON: ${e instanceof Error ? e.message : String(e)}`;
     throw new QmpArgumentError(command, reason, { cause: e });
   }
   return checkRequest(command, `${head}${name},"arguments":${body}${tail}`);
@@ -150,15 +159,19 @@ const UNSENDABLE_TEXT =
 function checkRequest(command: string, line: string): string {
   const bad = UNSENDABLE_TEXT.exec(line);
   if (bad !== null) {
-    const what = bad[1] !== undefined
-      ? `a lone surrogate (\\u${bad[1]})`
-      : `the Unicode noncharacter U+${(bad[0].codePointAt(0) as number).toString(16).toUpperCase()}`;
+    const what =
+      bad[1] !== undefined
+        ? `a lone surrogate (\\u${bad[1]})`
+        : `the Unicode noncharacter U+${(bad[0].codePointAt(0) as number).toString(16).toUpperCase()}`;
     throw new QmpArgumentError(command, `a string contains ${what}, which QEMU's JSON parser refuses`);
   }
   if (line.length > MAX_REQUEST_TOKENS) {
     const tokens = countTokens(line);
     if (tokens > MAX_REQUEST_TOKENS) {
-      throw new QmpArgumentError(command, `request has ${tokens} JSON tokens; QEMU accepts at most ${MAX_REQUEST_TOKENS}`);
+      throw new QmpArgumentError(
+        command,
+        `request has ${tokens} JSON tokens; QEMU accepts at most ${MAX_REQUEST_TOKENS}`,
+      );
     }
   }
   if (line.length * 3 > MAX_REQUEST_BYTES) {

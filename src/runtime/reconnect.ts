@@ -108,9 +108,12 @@ interface Backoff {
 function checkBackoff(o: ReconnectOptions = {}): Backoff {
   const factor = o.factor ?? 2;
   const jitter = o.jitter ?? 0.5;
-  if (typeof factor !== 'number' || !(factor >= 1) || factor === Infinity) throw new RangeError(`reconnect.factor must be a finite number ≥ 1, got ${String(factor)}`);
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new RangeError(`reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`);
-  const maxAttempts = o.maxAttempts === Infinity ? Infinity : (checkPositiveInteger(o.maxAttempts, 'reconnect.maxAttempts') ?? Infinity);
+  if (typeof factor !== 'number' || !(factor >= 1) || factor === Infinity)
+    throw new RangeError(`reconnect.factor must be a finite number ≥ 1, got ${String(factor)}`);
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))
+    throw new RangeError(`reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`);
+  const maxAttempts =
+    o.maxAttempts === Infinity ? Infinity : (checkPositiveInteger(o.maxAttempts, 'reconnect.maxAttempts') ?? Infinity);
   const initialDelay = checkTimeout(o.initialDelay, 'reconnect.initialDelay') ?? 100;
   const maxDelay = checkTimeout(o.maxDelay, 'reconnect.maxDelay') ?? 5000;
   if (initialDelay === Infinity || maxDelay === Infinity) throw new RangeError('reconnect delays must be finite');
@@ -148,7 +151,9 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
     const backoff = checkBackoff(options.reconnect);
     checkSessionOptions(options);
     if ('record' in options && (options as ConnectOptions).record !== undefined) {
-      throw new TypeError('ReconnectingQmpClient does not record (each session would truncate the file); record a QmpClient');
+      throw new TypeError(
+        'ReconnectingQmpClient does not record (each session would truncate the file); record a QmpClient',
+      );
     }
     const first = await connectHolding(target, options);
     return new ReconnectingQmpClient(target, options, backoff, first);
@@ -220,7 +225,11 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
       if (this.isClosed()) return;
       let next: HeldSession;
       try {
-        next = await connectHolding(this.target, { ...this.options, waitForSocket: false, signal: this.stopping.signal });
+        next = await connectHolding(this.target, {
+          ...this.options,
+          waitForSocket: false,
+          signal: this.stopping.signal,
+        });
       } catch (e) {
         if (this.isClosed()) return;
         this.hub.report(e);

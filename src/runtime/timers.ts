@@ -13,7 +13,10 @@ export class Deadline {
   private handle: NodeJS.Timeout;
 
   /** Calls `fire` once, `ms` milliseconds from now (`ms` finite, not negative). */
-  constructor(ms: number, private readonly fire: () => void) {
+  constructor(
+    ms: number,
+    private readonly fire: () => void,
+  ) {
     this.handle = this.arm(ms);
   }
 

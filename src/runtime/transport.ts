@@ -87,9 +87,10 @@ export function openSocket(target: QmpTarget, options: OpenOptions = {}): Promis
     };
     const onAbort = (): void => finish(new QmpAbortError('connect', signal?.reason));
     const attempt = (): void => {
-      socket = 'path' in target
-        ? createConnection({ path: target.path })
-        : createConnection({ host: target.host, port: target.port, noDelay: true });
+      socket =
+        'path' in target
+          ? createConnection({ path: target.path })
+          : createConnection({ host: target.host, port: target.port, noDelay: true });
       socket.once('connect', onConnect);
       socket.once('error', onError);
     };

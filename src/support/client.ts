@@ -57,9 +57,7 @@ export type Timestamp = QmpEventMessage['timestamp'];
  * A probe query (see the runtime's probe-query.ts) starting at a command or
  * event of the schema: `'query-iothreads'`, `'query-iothreads/ret-type/holders'`.
  */
-export type ProbeQueryFor<C, E> =
-  | ((keyof C | keyof E) & string)
-  | `${(keyof C | keyof E) & string}/${string}`;
+export type ProbeQueryFor<C, E> = ((keyof C | keyof E) & string) | `${(keyof C | keyof E) & string}/${string}`;
 
 /** An event message narrowed by name (`gap`: see the runtime's ReconnectingQmpClient). */
 export type TypedEvent<E extends EventTable, K extends keyof E & string = keyof E & string> = {
@@ -85,7 +83,7 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
   declare readonly executor: QmpExecutor;
   readonly validate: boolean;
   readonly strict: boolean;
-  private declare readonly validators: ValidatorSet;
+  declare private readonly validators: ValidatorSet;
 
   constructor(executor: QmpExecutor, options: QapiClientOptions, validatorSet: (strict: boolean) => ValidatorSet) {
     this.validate = options.validate ?? true;
@@ -127,7 +125,10 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
    * the session's end. The promise never causes an unhandled rejection,
    * even when it is never awaited (see the runtime's wait.ts).
    */
-  waitForEvent<K extends keyof E & string>(name: K, options?: WaitForEventOptions<E[K], TypedEvent<E, K>>): Promise<TypedEvent<E, K>> {
+  waitForEvent<K extends keyof E & string>(
+    name: K,
+    options?: WaitForEventOptions<E[K], TypedEvent<E, K>>,
+  ): Promise<TypedEvent<E, K>> {
     return waitForEvent(name, (signal) => this.events([name], { signal }), options);
   }
 
@@ -144,7 +145,12 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
       check(table.args, sent ?? {}, 'arguments', name);
     } else if (sent !== undefined && Object.keys(sent).length > 0) {
       throw new QapiValidationError('arguments', name, [
-        { path: '', message: `command takes no arguments, got ${Object.keys(sent).map((k) => `'${k}'`).join(', ')}` },
+        {
+          path: '',
+          message: `command takes no arguments, got ${Object.keys(sent)
+            .map((k) => `'${k}'`)
+            .join(', ')}`,
+        },
       ]);
     }
     const reply = await this.executor.execute(name, sent, options);
@@ -152,7 +158,10 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
   }
 
   /** Events as they arrive, checked and narrowed by name. */
-  events<K extends keyof E & string>(names: readonly K[], options?: { signal?: AbortSignal }): AsyncIterable<TypedEvent<E, K>>;
+  events<K extends keyof E & string>(
+    names: readonly K[],
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<TypedEvent<E, K>>;
   events(names?: undefined, options?: { signal?: AbortSignal }): AsyncIterable<TypedEvent<E> | UnknownEvent>;
   events(names?: readonly string[], options?: { signal?: AbortSignal }): AsyncIterable<unknown> {
     const source = this.executor.events(names, options);

@@ -46,7 +46,8 @@ export class QapiValidationError extends Error {
     readonly subject: string,
     readonly problems: readonly ValidationProblem[],
   ) {
-    const what = target === 'event' ? `event '${subject}'` : `${target === 'reply' ? 'reply to' : 'arguments of'} '${subject}'`;
+    const what =
+      target === 'event' ? `event '${subject}'` : `${target === 'reply' ? 'reply to' : 'arguments of'} '${subject}'`;
     const list = problems.map((p) => (p.path ? `${shortPath(p.path)}: ${p.message}` : p.message)).join('; ');
     super(`invalid ${what}: ${list}`);
   }

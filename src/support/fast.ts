@@ -98,7 +98,11 @@ export function fastMembers(shape: Readonly<Record<string, Schema>>): FastMember
  * order, then (keep) the other members in input order, `__proto__`
  * dropped. undefined when some member has no fast twin.
  */
-export function objectFast(schema: Schema, shape: Readonly<Record<string, Schema>>, unknowns: Unknowns): FastFn | undefined {
+export function objectFast(
+  schema: Schema,
+  shape: Readonly<Record<string, Schema>>,
+  unknowns: Unknowns,
+): FastFn | undefined {
   const members = fastMembers(shape);
   if (members === undefined) return undefined;
   layouts.set(schema, { members, unknowns });

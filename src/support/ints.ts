@@ -12,9 +12,7 @@ import { FAIL, withFast } from './fast.js';
 /** How int, int64, uint64 and size are represented. */
 export type Int64Mode = 'mixed' | 'bigint' | 'number';
 
-export type IntKind =
-  | 'int8' | 'int16' | 'int32' | 'int64'
-  | 'uint8' | 'uint16' | 'uint32' | 'uint64';
+export type IntKind = 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64';
 
 /** Inclusive bounds of each kind, as bigints (exact for 64 bits). */
 export const INT_RANGES: Readonly<Record<IntKind, readonly [bigint, bigint]>> = {
@@ -38,7 +36,9 @@ function smallInt(kind: IntKind): z.ZodType<number> {
     .min(Number(lo), { error: `${kind} out of range (minimum ${lo})` })
     .max(Number(hi), { error: `${kind} out of range (maximum ${hi})` });
   // Within these bounds an integer is a safe one, as zod's int() requires.
-  return withFast(schema, (value) => (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : FAIL));
+  return withFast(schema, (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : FAIL,
+  );
 }
 
 /** A number for a message: at most 40 characters of it. */
@@ -86,7 +86,11 @@ function bigInt(kind: IntKind, mode: Int64Mode): z.ZodType<number | bigint> {
   const unsigned = kind === 'uint64';
   return withFast(checked as unknown as z.ZodType<number | bigint>, (value) => {
     // A safe integer is within int64's range, and uint64's when not negative.
-    if (typeof value === 'number' ? !Number.isSafeInteger(value) || (unsigned && value < 0) : check64(kind, value, numberOnly) !== null) {
+    if (
+      typeof value === 'number'
+        ? !Number.isSafeInteger(value) || (unsigned && value < 0)
+        : check64(kind, value, numberOnly) !== null
+    ) {
       return FAIL;
     }
     return mode === 'bigint' ? BigInt(value as number | bigint) : value;

@@ -9,7 +9,16 @@
  */
 import { z } from 'zod';
 import { intValidator, shortNumber, type Int64Mode, type IntKind } from './ints.js';
-import { afterResult, customSchema, isPlainObject, nestingRef, runInPlace, runSchema, STACK_LEVELS, type Payload } from './nesting.js';
+import {
+  afterResult,
+  customSchema,
+  isPlainObject,
+  nestingRef,
+  runInPlace,
+  runSchema,
+  STACK_LEVELS,
+  type Payload,
+} from './nesting.js';
 import {
   FAIL,
   arrayFast,
@@ -126,7 +135,11 @@ export class ValidatorKit {
       if (typeof value !== 'number') {
         payload.issues.push({ code: 'invalid_type', expected: 'number', input } as z.core.$ZodRawIssue);
       } else if (!Number.isFinite(value)) {
-        payload.issues.push({ code: 'custom', input, message: `expected a finite number, got ${shortNumber(input)}` } as z.core.$ZodRawIssue);
+        payload.issues.push({
+          code: 'custom',
+          input,
+          message: `expected a finite number, got ${shortNumber(input)}`,
+        } as z.core.$ZodRawIssue);
       } else {
         payload.value = value;
       }
@@ -167,7 +180,10 @@ export class ValidatorKit {
    * `MAX_NESTING` (see nesting.ts).
    */
   lazy(thunk: Thunk): Schema {
-    return withFast(nestingRef(thunk), lazyFast(() => fastOf(thunk()), STACK_LEVELS));
+    return withFast(
+      nestingRef(thunk),
+      lazyFast(() => fastOf(thunk()), STACK_LEVELS),
+    );
   }
 
   /** An enum: the known values, plus (compatible kit) any other string. */
@@ -214,7 +230,12 @@ export class ValidatorKit {
    * by the compatible one. `older` describes what an older QEMU sends
    * (see OlderUnionLayout).
    */
-  union(tag: string, base: Shape, branches: Readonly<Record<string, Thunk | null>>, older: OlderUnionLayout = {}): Schema {
+  union(
+    tag: string,
+    base: Shape,
+    branches: Readonly<Record<string, Thunk | null>>,
+    older: OlderUnionLayout = {},
+  ): Schema {
     const baseKeys = new Set(Object.keys(base));
     const baseSchema = z.object(base) as unknown as Schema;
     const baseFast = objectFast(baseSchema, base, 'strip');
@@ -224,7 +245,10 @@ export class ValidatorKit {
     const untaggedRest = older.untagged ? this.object(older.untagged) : null;
     const anyTag = older.anyTag ?? false;
     const baseMembers = layoutOf(baseSchema)?.members;
-    const fast = baseFast && baseMembers && this.unionFast(tag, baseKeys, baseFast, baseMembers, branches, emptyRest, untaggedRest, anyTag);
+    const fast =
+      baseFast &&
+      baseMembers &&
+      this.unionFast(tag, baseKeys, baseFast, baseMembers, branches, emptyRest, untaggedRest, anyTag);
     const schema = customSchema((payload, ctx) => {
       const value = payload.value;
       if (!isPlainObject(value)) {
@@ -312,7 +336,8 @@ export class ValidatorKit {
         const layout = layoutOf(thunk ? thunk() : emptyRest);
         // (Not when a key could be inherited: the split below reads own members only.)
         const overlaps = layout?.members.some((m) => baseKeys.has(m.key) || INHERITED.has(m.key)) ?? true;
-        fn = layout === undefined || overlaps ? null : compileObject([...baseMembers, ...layout.members], layout.unknowns);
+        fn =
+          layout === undefined || overlaps ? null : compileObject([...baseMembers, ...layout.members], layout.unknowns);
         combined.set(name, fn);
       }
       return fn;

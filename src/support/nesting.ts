@@ -181,7 +181,12 @@ function settle(item: Deferred, result: Payload, root: object, issues: z.core.$Z
   } else if (!Array.isArray(item.output) && isPlainObject(out)) {
     // defineProperty: a member named `__proto__` stays a member.
     for (const key of Object.keys(out)) {
-      Object.defineProperty(item.output, key, { value: out[key], enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(item.output, key, {
+        value: out[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
   } else {
     issues.push({ ...depthIssue(item.input), path: pathTo(item, root) });

@@ -20,10 +20,21 @@ export class ValidatorRegistry {
   constructor(readonly kit: ValidatorKit) {
     // Built-in scalar types, so that any type name can be looked up.
     const scalars: Record<string, Schema> = {
-      str: kit.str, bool: kit.bool, null: kit.null, any: kit.any, number: kit.number,
-      int: kit.int('int64'), int8: kit.int('int8'), int16: kit.int('int16'), int32: kit.int('int32'),
-      int64: kit.int('int64'), uint8: kit.int('uint8'), uint16: kit.int('uint16'),
-      uint32: kit.int('uint32'), uint64: kit.int('uint64'), size: kit.int('uint64'),
+      str: kit.str,
+      bool: kit.bool,
+      null: kit.null,
+      any: kit.any,
+      number: kit.number,
+      int: kit.int('int64'),
+      int8: kit.int('int8'),
+      int16: kit.int('int16'),
+      int32: kit.int('int32'),
+      int64: kit.int('int64'),
+      uint8: kit.int('uint8'),
+      uint16: kit.int('uint16'),
+      uint32: kit.int('uint32'),
+      uint64: kit.int('uint64'),
+      size: kit.int('uint64'),
     };
     for (const [name, schema] of Object.entries(scalars)) this.def(name, () => schema);
   }
@@ -114,7 +125,11 @@ function lazyEntry<T extends object>(target: Record<string, T>, key: string, mak
   Object.defineProperty(target, key, { enumerable: true, get: () => (value ??= make()) });
 }
 
-function makeValidatorSet(description: SchemaDescription, args: ValidatorRegistry, replies: ValidatorRegistry): ValidatorSet {
+function makeValidatorSet(
+  description: SchemaDescription,
+  args: ValidatorRegistry,
+  replies: ValidatorRegistry,
+): ValidatorSet {
   const commands: Record<string, CommandValidators> = Object.create(null) as Record<string, CommandValidators>;
   const noReply = new Set<string>();
   for (const [name, [argType = null, retType = null]] of Object.entries(description.commands)) {

@@ -271,7 +271,12 @@ class InputVisitor {
     return { ...out };
   }
 
-  private *members(type: SchemaObjectType, dict: Record<string, unknown>, out: Record<string, unknown>, seen: Set<string>): Generator<Visit, void, unknown> {
+  private *members(
+    type: SchemaObjectType,
+    dict: Record<string, unknown>,
+    out: Record<string, unknown>,
+    seen: Set<string>,
+  ): Generator<Visit, void, unknown> {
     for (const member of type.members) {
       const present = Object.hasOwn(dict, member.name);
       if (!present) {
@@ -296,7 +301,11 @@ class InputVisitor {
  * argument type (null: the command takes none); `args` the `arguments`
  * object (an absent one is `{}`, as for QEMU).
  */
-export function checkArguments(type: SchemaObjectType | null, args: Record<string, unknown>, options: ArgumentOptions = {}): ArgumentCheck {
+export function checkArguments(
+  type: SchemaObjectType | null,
+  args: Record<string, unknown>,
+  options: ArgumentOptions = {},
+): ArgumentCheck {
   try {
     return { ok: true, value: new InputVisitor(options).root(type, args) };
   } catch (e) {

@@ -53,7 +53,10 @@ export class QmpTestFailure extends QmpTestError {
   readonly failures: readonly TestFailure[];
   constructor(failures: readonly TestFailure[]) {
     const lines = failures.map((f) => `  - ${f.message}`);
-    super('QMP_TEST_FAILED', `QMP test server: ${failures.length} problem${failures.length === 1 ? '' : 's'}:\n${lines.join('\n')}`);
+    super(
+      'QMP_TEST_FAILED',
+      `QMP test server: ${failures.length} problem${failures.length === 1 ? '' : 's'}:\n${lines.join('\n')}`,
+    );
     this.failures = failures;
   }
 }

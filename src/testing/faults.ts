@@ -30,7 +30,8 @@ export type Fault =
 export type FaultName = Fault['fault'];
 
 function positiveInteger(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${what}: expected a positive integer, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${what}: expected a positive integer, got ${value}`);
   return value;
 }
 
@@ -41,9 +42,15 @@ export const faults = {
     return { fault: 'garbage', line };
   },
   /** A reply line of `bytes` bytes (default one more than the client's default limit). */
-  oversize: (bytes = DEFAULT_MAX_MESSAGE_BYTES + 1): Fault => ({ fault: 'oversize', bytes: positiveInteger(bytes, 'faults.oversize') }),
+  oversize: (bytes = DEFAULT_MAX_MESSAGE_BYTES + 1): Fault => ({
+    fault: 'oversize',
+    bytes: positiveInteger(bytes, 'faults.oversize'),
+  }),
   /** A reply whose value nests `depth` arrays deep (default 100000). */
-  deepNesting: (depth = 100_000): Fault => ({ fault: 'deep-nesting', depth: positiveInteger(depth, 'faults.deepNesting') }),
+  deepNesting: (depth = 100_000): Fault => ({
+    fault: 'deep-nesting',
+    depth: positiveInteger(depth, 'faults.deepNesting'),
+  }),
   /** The first half of the line, then hang up. */
   closeMidLine: (): Fault => ({ fault: 'close-mid-line' }),
   /** Hang up (FIN) without answering. */
@@ -56,7 +63,10 @@ export const faults = {
    * The line in pieces, one write per tick: `split(5, 9)` cuts at byte
    * offsets 5 and 9; `split()` sends one byte per write.
    */
-  split: (...offsets: number[]): Fault => ({ fault: 'split', pieces: offsets.length === 0 ? 1 : offsets.map((o) => positiveInteger(o, 'faults.split')) }),
+  split: (...offsets: number[]): Fault => ({
+    fault: 'split',
+    pieces: offsets.length === 0 ? 1 : offsets.map((o) => positiveInteger(o, 'faults.split')),
+  }),
   /** The line in pieces of `bytes` bytes, one write per tick. */
   trickle: (bytes = 1): Fault => ({ fault: 'split', pieces: positiveInteger(bytes, 'faults.trickle') }),
   /** Answer, then stop reading the connection (the client's writes pile up) until `resumeReading()`. */
@@ -67,7 +77,12 @@ export const faults = {
 const INJECTED_LINE = '{"return": {}}';
 
 /** Writes `line` (newline included) in pieces, one per macrotask; resolves after the last. */
-function writeInPieces(wire: Wire, line: Buffer, pieces: number | readonly number[], timers: Set<NodeJS.Timeout | NodeJS.Immediate>): Promise<void> {
+function writeInPieces(
+  wire: Wire,
+  line: Buffer,
+  pieces: number | readonly number[],
+  timers: Set<NodeJS.Timeout | NodeJS.Immediate>,
+): Promise<void> {
   const cuts: number[] = [];
   if (typeof pieces === 'number') for (let at = pieces; at < line.length; at += pieces) cuts.push(at);
   else cuts.push(...pieces.filter((at) => at < line.length).sort((a, b) => a - b));

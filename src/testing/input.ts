@@ -274,7 +274,8 @@ export function unicodeProblem(bytes: Buffer): string | null {
       } else {
         valid = validCodePoint(cp);
       }
-      if (!valid && first === null) first = `JSON parse error, ${bytes.toString('latin1', i, i + 6)} is not a valid Unicode character`;
+      if (!valid && first === null)
+        first = `JSON parse error, ${bytes.toString('latin1', i, i + 6)} is not a valid Unicode character`;
       i = end - 1;
     } else if (b === 0xfe || b === 0xff) {
       return `JSON parse error, stray '${bytes.toString('utf8', stringStart, i + 1)}'`;

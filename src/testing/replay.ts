@@ -17,7 +17,14 @@
  * refuse (a malformed envelope, unknown commands, bad arguments) are
  * skipped: the server refuses them itself, with QEMU's words. Negotiation is the server's own business.
  */
-import { jsonKey, MAX_MESSAGE_NESTING, parseTranscript, PendingCommands, readCommand, type Command } from '../backends/verify.js';
+import {
+  jsonKey,
+  MAX_MESSAGE_NESTING,
+  parseTranscript,
+  PendingCommands,
+  readCommand,
+  type Command,
+} from '../backends/verify.js';
 import { nestingExceeds } from '../support/nesting.js';
 import { Fifo } from '../runtime/fifo.js';
 import { parseGreeting } from '../runtime/protocol.js';
@@ -91,7 +98,11 @@ export class Replay {
         pending.add(rec, command.hasId, command.id, rec !== null);
         continue;
       }
-      if (tooDeep) throw new QmpTranscriptError(`a server message nested deeper than ${MAX_MESSAGE_NESTING} levels (QEMU's JSON parser, and so every client, refuses it)`, line);
+      if (tooDeep)
+        throw new QmpTranscriptError(
+          `a server message nested deeper than ${MAX_MESSAGE_NESTING} levels (QEMU's JSON parser, and so every client, refuses it)`,
+          line,
+        );
       if (!isDict(msg)) throw new QmpTranscriptError('a server message that is not an object', line);
       if (Object.hasOwn(msg, 'QMP')) {
         try {
@@ -124,7 +135,16 @@ export class Replay {
     if (command === undefined) return null;
     const checked = this.schema.checkArguments(command, args as Record<string, unknown>);
     if (!checked.ok) return null;
-    const rec: RecordedCommand = { line, command: name, args: checked.value, id: sent.id, reply: undefined, before: [], after: [], used: false };
+    const rec: RecordedCommand = {
+      line,
+      command: name,
+      args: checked.value,
+      id: sent.id,
+      reply: undefined,
+      before: [],
+      after: [],
+      used: false,
+    };
     this.commands.push(rec);
     const key = callKey(name, rec.args);
     let recs = this.unanswered.get(key);
@@ -166,7 +186,13 @@ export class Replay {
     rec.used = true;
     if (rec.reply === undefined) {
       // QEMU never answered it in the recording; neither do we.
-      return { response: { kind: 'return', value: {} }, fault: { fault: 'no-reply' }, delay: 0, before: rec.before, after: [] };
+      return {
+        response: { kind: 'return', value: {} },
+        fault: { fault: 'no-reply' },
+        delay: 0,
+        before: rec.before,
+        after: [],
+      };
     }
     return { response: rec.reply, delay: 0, before: rec.before, after: rec.after };
   }
@@ -175,6 +201,10 @@ export class Replay {
   unused(): TestFailure[] {
     return this.commands
       .filter((r) => !r.used)
-      .map((r) => ({ kind: 'unused' as const, command: r.command, message: `recorded '${r.command}' (transcript line ${r.line}) was never replayed` }));
+      .map((r) => ({
+        kind: 'unused' as const,
+        command: r.command,
+        message: `recorded '${r.command}' (transcript line ${r.line}) was never replayed`,
+      }));
   }
 }

@@ -127,7 +127,12 @@ const MAX_FAILURES = 1000;
 /** Where a script line was written, for messages about it. */
 function callerLocation(): string {
   const stack = new Error().stack?.split('\n') ?? [];
-  const line = stack.find((l, i) => i > 0 && !/[/\\]src[/\\]testing[/\\]|[/\\]dist[/\\]src[/\\]testing[/\\]|node:internal/.test(l) && /\(|at /.test(l));
+  const line = stack.find(
+    (l, i) =>
+      i > 0 &&
+      !/[/\\]src[/\\]testing[/\\]|[/\\]dist[/\\]src[/\\]testing[/\\]|node:internal/.test(l) &&
+      /\(|at /.test(l),
+  );
   const m = line === undefined ? null : /\(?((?:file:\/\/)?[^()\s]+:\d+:\d+)\)?\s*$/.exec(line);
   return m ? m[1]!.replace(/^file:\/\//, '') : 'unknown location';
 }
@@ -314,12 +319,20 @@ export class Script {
     if (answer !== undefined) return expectation === undefined ? answer : expectation.onTopOf(answer);
     if (expectation !== undefined) {
       // Expected, but nothing says how to answer.
-      this.fail({ kind: 'unexpected', command: call.command, message: `${expectation.describe()} came, but nothing scripts its reply` });
+      this.fail({
+        kind: 'unexpected',
+        command: call.command,
+        message: `${expectation.describe()} came, but nothing scripts its reply`,
+      });
       return serverError(`no reply scripted for '${call.command}'`);
     }
     const next = this.expectations.find((e) => e.remaining > 0);
     const hint = next === undefined ? '' : `; next ${next.describe()}`;
-    this.fail({ kind: 'unexpected', command: call.command, message: `unexpected command '${call.command}' ${describeArgs(call.args)}${hint}` });
+    this.fail({
+      kind: 'unexpected',
+      command: call.command,
+      message: `unexpected command '${call.command}' ${describeArgs(call.args)}${hint}`,
+    });
     return serverError(`nothing scripted for '${call.command}'`);
   }
 
@@ -343,7 +356,11 @@ export class Script {
     if (chosen === undefined) {
       chosen = pending.find((e) => e.ordered && e.matches(call));
       if (chosen !== undefined && head !== undefined) {
-        this.fail({ kind: 'order', command: call.command, message: `${chosen.describe()} came before ${head.describe()}` });
+        this.fail({
+          kind: 'order',
+          command: call.command,
+          message: `${chosen.describe()} came before ${head.describe()}`,
+        });
       }
     }
     if (chosen !== undefined) chosen.remaining--;

@@ -30,7 +30,19 @@ import { QmpScriptError, QmpTestFailure, type TestFailure } from './errors.js';
 import type { Fault } from './faults.js';
 import { Replay, type ReplayOptions } from './replay.js';
 import { ServerSchema } from './schema.js';
-import { planOf, Script, type ArgsMatcher, type Call, type EventArgs, type EmitOptions, type Handler, type Plan, type Rule, type UntypedCommands, type UntypedEvents } from './script.js';
+import {
+  planOf,
+  Script,
+  type ArgsMatcher,
+  type Call,
+  type EventArgs,
+  type EmitOptions,
+  type Handler,
+  type Plan,
+  type Rule,
+  type UntypedCommands,
+  type UntypedEvents,
+} from './script.js';
 import { Session, type Greeting, type QmpVersionTriple, type ReceivedCommand, type SessionHost } from './session.js';
 import { listen, memoryPair, type ListenTarget, type Listener } from './transport.js';
 
@@ -73,9 +85,10 @@ export const DEFAULT_VERSION: QmpVersionTriple = { major: 10, minor: 1, micro: 0
 /** Something that adds behaviour to a server (a simulation, a fixture). */
 export type ServerPlugin<C extends CommandTable<C>, E extends EventTable> = (server: QmpTestServer<C, E>) => void;
 
-export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extends EventTable = UntypedEvents>
-  implements AsyncDisposable
-{
+export class QmpTestServer<
+  C extends CommandTable<C> = UntypedCommands,
+  E extends EventTable = UntypedEvents,
+> implements AsyncDisposable {
   /** Commands received, in arrival order (when `recordReceived`). */
   readonly received: ReceivedCommand[] = [];
   private readonly script: Script;
@@ -83,7 +96,10 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
   private readonly listeners: Listener[] = [];
   private readonly replays: Replay[] = [];
   private readonly sessionWaiters: ((session: Session<C, E>) => void)[] = [];
-  private readonly host: SessionHost & { greeting: Greeting | null; onConnect: (Fault | ((s: Session<never, never>) => void))[] };
+  private readonly host: SessionHost & {
+    greeting: Greeting | null;
+    onConnect: (Fault | ((s: Session<never, never>) => void))[];
+  };
   private sessionCount = 0;
   private closing = false;
 
@@ -92,8 +108,14 @@ export class QmpTestServer<C extends CommandTable<C> = UntypedCommands, E extend
     private readonly options: TestServerOptions,
   ) {
     this.script = new Script(schema, options.onFailure);
-    const version = { qemu: { ...(options.version ?? DEFAULT_VERSION) }, package: options.package ?? 'qapi-ts test server' };
-    const greeting = options.greeting === false || options.guestAgent ? null : { version, capabilities: [...(options.capabilities ?? ['oob'])] };
+    const version = {
+      qemu: { ...(options.version ?? DEFAULT_VERSION) },
+      package: options.package ?? 'qapi-ts test server',
+    };
+    const greeting =
+      options.greeting === false || options.guestAgent
+        ? null
+        : { version, capabilities: [...(options.capabilities ?? ['oob'])] };
     if (greeting !== null && schema.command('query-version') !== undefined) {
       const problem = schema.replyProblem('query-version', greeting.version);
       if (problem !== '') throw new QmpScriptError(`greeting version: ${problem}`);

@@ -36,7 +36,16 @@ import { QmpErrorResponse } from './errors.js';
 import { actOut, type Fault } from './faults.js';
 import { RequestReader, type Request } from './input.js';
 import type { ServerSchema } from './schema.js';
-import type { Call, CallContext, EventArgs, EmitOptions, Plan, Script, UntypedCommands, UntypedEvents } from './script.js';
+import type {
+  Call,
+  CallContext,
+  EventArgs,
+  EmitOptions,
+  Plan,
+  Script,
+  UntypedCommands,
+  UntypedEvents,
+} from './script.js';
 import { Wire } from './transport.js';
 import { MAX_TIMER_MS } from '../runtime/timers.js';
 import { Fifo } from '../runtime/fifo.js';
@@ -162,7 +171,10 @@ function echoId(id: unknown): string {
       const keys = Object.keys(v);
       parts.push(new Literal('}'));
       for (let i = keys.length - 1; i >= 0; i--) {
-        parts.push((v as Record<string, unknown>)[keys[i]!], new Literal(`${i === 0 ? '' : ', '}${JSON.stringify(keys[i])}: `));
+        parts.push(
+          (v as Record<string, unknown>)[keys[i]!],
+          new Literal(`${i === 0 ? '' : ', '}${JSON.stringify(keys[i])}: `),
+        );
       }
       out += '{';
     } else out += stringifyJson(v);
@@ -214,7 +226,8 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     const greeting = this.host.greeting;
     const line = greeting === null ? undefined : `${stringifyJson({ QMP: greeting })}\r\n`;
     const faults = this.host.onConnect.filter((f): f is Fault => typeof f !== 'function');
-    for (const hook of this.host.onConnect) if (typeof hook === 'function') hook(this as unknown as Session<never, never>);
+    for (const hook of this.host.onConnect)
+      if (typeof hook === 'function') hook(this as unknown as Session<never, never>);
     if (faults.length === 0) {
       if (line !== undefined) this.wire.write(line);
       return;
@@ -384,7 +397,8 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   private dispatch(msg: unknown): void | Promise<void> {
     if (!isDict(msg)) return this.send(errorLine('', 'GenericError', 'QMP input must be a JSON object'));
     const idMember = Object.hasOwn(msg, 'id') ? `, "id": ${echoId(msg.id)}` : '';
-    const refuse = (desc: string, errorClass = 'GenericError'): void => this.send(errorLine(idMember, errorClass, desc));
+    const refuse = (desc: string, errorClass = 'GenericError'): void =>
+      this.send(errorLine(idMember, errorClass, desc));
     let key: 'execute' | 'exec-oob' | undefined;
     for (const member of Object.keys(msg)) {
       if (member === 'execute' || (member === 'exec-oob' && this.oobEnabled)) {
@@ -419,7 +433,8 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
       args = checked.value;
     }
     if (name === 'qmp_capabilities') {
-      if (!negotiating) return refuse('Capabilities negotiation is already complete, command ignored', 'CommandNotFound');
+      if (!negotiating)
+        return refuse('Capabilities negotiation is already complete, command ignored', 'CommandNotFound');
       const enable = Array.isArray(args.enable) ? (args.enable as unknown[]) : [];
       const offered = this.host.greeting?.capabilities ?? [];
       const missing = enable.filter((cap) => !offered.includes(cap as string));
@@ -434,7 +449,8 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
   private answer(call: Call, plan: Plan, idMember: string): void | Promise<void> {
     for (const event of plan.before) this.sendEvent(event.name, event.data);
     const response = plan.response;
-    if (plan.delay === 0 && response.kind !== 'handler') return this.finish(call, plan, idMember, this.outcome(call, response));
+    if (plan.delay === 0 && response.kind !== 'handler')
+      return this.finish(call, plan, idMember, this.outcome(call, response));
     return this.answerLater(call, plan, idMember);
   }
 
@@ -442,7 +458,8 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     if (plan.delay > 0) await this.sleep(plan.delay);
     if (this.isClosed()) return;
     const response = plan.response;
-    const outcome = response.kind === 'handler' ? await this.runHandler(call, response.fn) : this.outcome(call, response);
+    const outcome =
+      response.kind === 'handler' ? await this.runHandler(call, response.fn) : this.outcome(call, response);
     if (this.isClosed()) return;
     await this.finish(call, plan, idMember, outcome);
   }
@@ -474,8 +491,16 @@ export class Session<C extends CommandTable<C> = UntypedCommands, E extends Even
     } catch (e) {
       if (e instanceof QmpErrorResponse) return { kind: 'error', errorClass: e.errorClass, desc: e.desc };
       const message = e instanceof Error ? e.message : String(e);
-      this.host.script.fail({ kind: 'handler', command: call.command, message: `handler for '${call.command}' threw: ${message}` });
-      return { kind: 'error', errorClass: 'GenericError', desc: `qapi-ts test server: handler for '${call.command}' failed: ${message}` };
+      this.host.script.fail({
+        kind: 'handler',
+        command: call.command,
+        message: `handler for '${call.command}' threw: ${message}`,
+      });
+      return {
+        kind: 'error',
+        errorClass: 'GenericError',
+        desc: `qapi-ts test server: handler for '${call.command}' failed: ${message}`,
+      };
     }
     if (value === undefined) value = {};
     const problem = this.host.schema.replyProblem(call.command, value);

@@ -43,18 +43,30 @@ describe('names', () => {
     expect(propertyKey('thread-id')).toBe("'thread-id'");
     expect(propertyKey('id')).toBe('id');
     const table = new NameTable(['execute']);
-    expect([table.claim('execute'), table.claim('queryFoo'), table.claim('queryFoo')]).toEqual(['execute_2', 'queryFoo', 'queryFoo_2']);
+    expect([table.claim('execute'), table.claim('queryFoo'), table.claim('queryFoo')]).toEqual([
+      'execute_2',
+      'queryFoo',
+      'queryFoo_2',
+    ]);
   });
 
   test('method per command; clashes with client members get a suffix', () => {
     const index = generateSnippet(schema).get('index.ts')!;
-    expect(index).toContain("  queryInfos(options?: ExecuteOptions): Promise<Info[]> {\n    return this.execute('query-infos', undefined, options);\n  }");
-    expect(index).toContain('  qmpCapabilities(args?: QmpCapabilitiesArguments, options?: ExecuteOptions): Promise<Record<string, never>> {');
-    expect(index).toContain('  setThing(args: SetThingArguments, options?: ExecuteOptions): Promise<Record<string, never>> {');
+    expect(index).toContain(
+      "  queryInfos(options?: ExecuteOptions): Promise<Info[]> {\n    return this.execute('query-infos', undefined, options);\n  }",
+    );
+    expect(index).toContain(
+      '  qmpCapabilities(args?: QmpCapabilitiesArguments, options?: ExecuteOptions): Promise<Record<string, never>> {',
+    );
+    expect(index).toContain(
+      '  setThing(args: SetThingArguments, options?: ExecuteOptions): Promise<Record<string, never>> {',
+    );
     expect(index).toContain('  boxedThing(args: Info, options?: ExecuteOptions)');
     expect(index).toContain('  execute_2(args: ExecuteArguments, options?: ExecuteOptions)');
     expect(index).toContain("  'query-infos': { args: undefined; returns: Info[] };");
-    expect(index).toContain("  'qmp_capabilities': { args: QmpCapabilitiesArguments | undefined; returns: Record<string, never> };");
+    expect(index).toContain(
+      "  'qmp_capabilities': { args: QmpCapabilitiesArguments | undefined; returns: Record<string, never> };",
+    );
     expect(index).toContain("  'boxed-thing': { args: Info; returns: Record<string, never> };");
     expect(index).toContain("  'THING_CHANGED': ThingChangedData;\n");
     expect(index).toContain("  'STOP': undefined;\n");
@@ -83,7 +95,9 @@ describe('names', () => {
     expect(s.text).toContain('export interface ExecuteOptions_2 {');
     expect(s.text).toContain('export type UnknownValue_2 =');
     expect(s.text).toContain('export interface CommandMap_2 {\n  val: UnknownValue_2;\n}');
-    expect(s.files.get('index.ts')).toContain('  doIt(args: ExecuteOptions_2, options?: ExecuteOptions): Promise<CommandMap_2> {');
+    expect(s.files.get('index.ts')).toContain(
+      '  doIt(args: ExecuteOptions_2, options?: ExecuteOptions): Promise<CommandMap_2> {',
+    );
     expect(outcome(s.strict.CommandMap!, { val: 'x' })).toBe('ok');
   });
 });
@@ -93,7 +107,7 @@ describe('typed client', () => {
 
   test('commands: reply checked and returned, arguments sent as given', async () => {
     const s = await loadSnippet(schema);
-    const exec = fakeExecutor({ 'query-infos': [info], 'set-thing': {}, 'qmp_capabilities': {} });
+    const exec = fakeExecutor({ 'query-infos': [info], 'set-thing': {}, qmp_capabilities: {} });
     const client = s.client(exec);
     expect(await (client.queryInfos as () => Promise<unknown>)()).toEqual([info]);
     await (client.setThing as (a: unknown) => Promise<unknown>)({ id: 'a', value: 7 });
@@ -114,8 +128,12 @@ describe('typed client', () => {
     await expect(client.execute('set-thing', { id: 'a', value: 300 })).rejects.toThrow(
       "invalid arguments of 'set-thing': value: uint8 out of range (maximum 255)",
     );
-    await expect(client.execute('set-thing', { id: 'a', value: 1, extra: true })).rejects.toThrow(/Unrecognized key: "extra"/);
-    await expect(client.execute('query-infos', { x: 1 })).rejects.toThrow("invalid arguments of 'query-infos': command takes no arguments, got 'x'");
+    await expect(client.execute('set-thing', { id: 'a', value: 1, extra: true })).rejects.toThrow(
+      /Unrecognized key: "extra"/,
+    );
+    await expect(client.execute('query-infos', { x: 1 })).rejects.toThrow(
+      "invalid arguments of 'query-infos': command takes no arguments, got 'x'",
+    );
     const err = await client.execute('set-thing', { value: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QapiValidationError);
     expect((err as QapiValidationError).problems[0]?.path).toBe('id');
@@ -124,7 +142,16 @@ describe('typed client', () => {
 
   test('replies: compatible by default, strict on request, unchecked with validate: false', async () => {
     const s = await loadSnippet(schema);
-    const newer = [{ ...info, 'new-member': 1, holders: [{ type: 'iothread-vq', vq: 3 }, { type: 'qom', path: '/p', extra: 1 }] }];
+    const newer = [
+      {
+        ...info,
+        'new-member': 1,
+        holders: [
+          { type: 'iothread-vq', vq: 3 },
+          { type: 'qom', path: '/p', extra: 1 },
+        ],
+      },
+    ];
     const exec = fakeExecutor({ 'query-infos': newer });
     expect(await s.client(exec).execute('query-infos')).toEqual(newer);
     await expect(s.client(exec, { strict: true }).execute('query-infos')).rejects.toThrow(
@@ -148,7 +175,9 @@ describe('typed client', () => {
     for await (const e of s.client(fakeExecutor({}, events)).events()) seen.push(String(e.event));
     expect(seen).toEqual(['STOP', 'THING_CHANGED', 'SOMETHING_NEW']);
     const only: unknown[] = [];
-    const filtered = s.client(fakeExecutor({}, events)) as unknown as { events(names: string[]): AsyncIterable<unknown> };
+    const filtered = s.client(fakeExecutor({}, events)) as unknown as {
+      events(names: string[]): AsyncIterable<unknown>;
+    };
     for await (const e of filtered.events(['THING_CHANGED'])) only.push(e);
     expect(only).toHaveLength(1);
     const strict = s.client(fakeExecutor({}, events), { strict: true }).events();
@@ -160,7 +189,13 @@ describe('typed client', () => {
   test('commands / events maps of the generated index', async () => {
     const s = await loadSnippet(schema);
     const set = s.validators.validatorSet(false);
-    expect(Object.keys(set.commands)).toEqual(['query-infos', 'qmp_capabilities', 'set-thing', 'boxed-thing', 'execute']);
+    expect(Object.keys(set.commands)).toEqual([
+      'query-infos',
+      'qmp_capabilities',
+      'set-thing',
+      'boxed-thing',
+      'execute',
+    ]);
     expect(set.commands['query-infos']!.args).toBeNull();
     expect(outcome(set.commands['set-thing']!.args!, { id: 'x', value: 1 })).toBe('ok');
     expect(outcome(set.commands['boxed-thing']!.args!, info)).toBe('ok');
@@ -193,7 +228,9 @@ describe('modules', () => {
       const index = await importGenerated(files);
       const strict = index.strictValidators as Record<string, Schema>;
       expect(outcome(strict.Outer!, { inner: { name: 'x', back: { inner: { name: 'y' } } } })).toBe('ok');
-      expect(outcome(strict.Outer!, { inner: { name: 'x', back: { inner: { name: 2 } } } })).toMatch(/^inner\.back\.inner\.name: /);
+      expect(outcome(strict.Outer!, { inner: { name: 'x', back: { inner: { name: 2 } } } })).toMatch(
+        /^inner\.back\.inner\.name: /,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -204,7 +241,12 @@ describe('plain JavaScript output (language: js)', () => {
   test('no types (they are in the .d.ts beside); validators and client behave as the TypeScript output', async () => {
     const files = generateSnippet(schema, { language: 'js' });
     expect([...files.keys()].sort()).toEqual([
-      'builtin.d.ts', 'builtin.js', 'index.d.ts', 'index.js', 'test.d.ts', 'test.js',
+      'builtin.d.ts',
+      'builtin.js',
+      'index.d.ts',
+      'index.js',
+      'test.d.ts',
+      'test.js',
     ]);
     const test = files.get('test.js')!;
     expect(test).toContain("export const HolderTypeValues = ['qom', 'block-node'];");
@@ -219,7 +261,9 @@ describe('plain JavaScript output (language: js)', () => {
     const strict = loaded.strictValidators as Record<string, Schema>;
     expect(outcome(strict.Holder!, { type: 'qom', path: '/x' })).toBe('ok');
     expect(outcome(strict.Holder!, { type: 'other' })).toMatch(/^type: /);
-    const Client = loaded.QapiClient as new (e: ReturnType<typeof fakeExecutor>) => { setThing(a: unknown): Promise<unknown> };
+    const Client = loaded.QapiClient as new (e: ReturnType<typeof fakeExecutor>) => {
+      setThing(a: unknown): Promise<unknown>;
+    };
     const exec = fakeExecutor({ 'set-thing': {} });
     await expect(new Client(exec).setThing({ id: 'a', value: 256 })).rejects.toThrow(/uint8 out of range/);
     expect(await new Client(exec).setThing({ id: 'a', value: 1 })).toEqual({});

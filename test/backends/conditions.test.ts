@@ -45,7 +45,9 @@ describe('without defines: what depends on a condition may be absent', () => {
     expect(text).toContain('  depth?: number | bigint;\n');
     expect(text).toContain('  why?: string;\n');
     expect(text).toMatch(/export interface ThingBase \{[^}]*\n {2}note\?: string;\n\}/); // an implicit base
-    expect(text).toMatch(/Optional here: only QEMU builds where its condition holds have it\.\n {3}\*\n {3}\* @ifcond TARGET_S390X\n {3}\*\/\n {2}extra\?/);
+    expect(text).toMatch(
+      /Optional here: only QEMU builds where its condition holds have it\.\n {3}\*\n {3}\* @ifcond TARGET_S390X\n {3}\*\/\n {2}extra\?/,
+    );
     expect(text).toMatch(/@ifcond CONFIG_FANCY\n {3}\*\/\n {2}fancy\?: Fancy;/);
     expect(text).toMatch(/@ifcond A && !B\n {3}\*\/\n {2}when\?/);
   });
@@ -66,7 +68,10 @@ describe('without defines: what depends on a condition may be absent', () => {
     expect(outcome(set.commands['query-info']!.args!, { id: 'x', depth: 'deep' })).toMatch(/^depth: /);
     // The typed client in strict mode.
     const client = s.client(fakeExecutor({ 'query-info': { id: 'x', thing: plainThing } }), { strict: true });
-    await expect((client.queryInfo as (a: unknown) => Promise<unknown>)({ id: 'x' })).resolves.toEqual({ id: 'x', thing: plainThing });
+    await expect((client.queryInfo as (a: unknown) => Promise<unknown>)({ id: 'x' })).resolves.toEqual({
+      id: 'x',
+      thing: plainThing,
+    });
   });
 
   test('conditional branches, enum values, commands and events stay, documented', async () => {
@@ -74,11 +79,17 @@ describe('without defines: what depends on a condition may be absent', () => {
     const text = files.get('test.ts')!;
     expect(text).toContain("  /** @ifcond CONFIG_FANCY */\n  | 'fancy'\n");
     // The branch depends on its tag value and its type.
-    expect(text).toContain("  /** @ifcond CONFIG_FANCY */\n  | (Omit<ThingBase, 'kind'> & { kind: 'fancy' } & Fancy)\n");
-    expect(text).toContain("  /** @ifcond CONFIG_ALT */\n  | Plain;\n");
+    expect(text).toContain(
+      "  /** @ifcond CONFIG_FANCY */\n  | (Omit<ThingBase, 'kind'> & { kind: 'fancy' } & Fancy)\n",
+    );
+    expect(text).toContain('  /** @ifcond CONFIG_ALT */\n  | Plain;\n');
     const index = files.get('index.ts')!;
-    expect(index).toMatch(/Only in QEMU builds where its condition holds; elsewhere the call fails with CommandNotFound\.\n {3}\*\n {3}\* @ifcond CONFIG_FANCY\n {3}\*\/\n {2}fancyOp\(/);
-    expect(index).toMatch(/Only QEMU builds where its condition holds emit it\.\n {3}\*\n {3}\* @ifcond CONFIG_FANCY \|\| CONFIG_OTHER\n {3}\*\/\n {2}'FANCY_HAPPENED'/);
+    expect(index).toMatch(
+      /Only in QEMU builds where its condition holds; elsewhere the call fails with CommandNotFound\.\n {3}\*\n {3}\* @ifcond CONFIG_FANCY\n {3}\*\/\n {2}fancyOp\(/,
+    );
+    expect(index).toMatch(
+      /Only QEMU builds where its condition holds emit it\.\n {3}\*\n {3}\* @ifcond CONFIG_FANCY \|\| CONFIG_OTHER\n {3}\*\/\n {2}'FANCY_HAPPENED'/,
+    );
     const s = await loadSnippet(SCHEMA);
     expect(outcome(s.strict.Thing!, { kind: 'fancy', name: 'f', level: 1 })).toBe('ok');
     expect(outcome(s.strict.Thing!, plainThing)).toBe('ok');
@@ -98,7 +109,9 @@ describe('with defines: conditions are evaluated exactly', () => {
     const info = s390.strict.Info!;
     expect(outcome(info, { id: 'x', extra: [], when: 1, thing: plainThing })).toBe('ok');
     expect(outcome(info, { id: 'x', when: 1, thing: plainThing })).toMatch(/^extra: /);
-    expect(outcome(info, { id: 'x', extra: [], when: 1, thing: plainThing, fancy: { level: 1 } })).toMatch(/Unrecognized key: "fancy"/);
+    expect(outcome(info, { id: 'x', extra: [], when: 1, thing: plainThing, fancy: { level: 1 } })).toMatch(
+      /Unrecognized key: "fancy"/,
+    );
 
     // all/any/not
     const notB = await loadSnippet(SCHEMA, { defines: ['A', 'B', 'CONFIG_FANCY'] });
@@ -116,7 +129,10 @@ describe('with defines: conditions are evaluated exactly', () => {
 
 /** A query-cpu-model-expansion reply as QEMU 10.0 on x86_64 sends it (no deprecated-props). */
 const X86_EXPANSION = {
-  model: { name: 'qemu64', props: { 'phys-bits': 0, xlevel: 2147483658, cmov: true, 'vmx-entry-load-rtit-ctl': false } },
+  model: {
+    name: 'qemu64',
+    props: { 'phys-bits': 0, xlevel: 2147483658, cmov: true, 'vmx-entry-load-rtit-ctl': false },
+  },
 };
 
 describe.skipIf(corpus === null)("QEMU 10.0's CpuModelExpansionInfo (deprecated-props only on s390x)", () => {
@@ -128,15 +144,23 @@ describe.skipIf(corpus === null)("QEMU 10.0's CpuModelExpansionInfo (deprecated-
     expect(outcome(returns, X86_EXPANSION)).toBe('ok');
     expect(outcome(returns, { ...X86_EXPANSION, 'deprecated-props': ['a'] })).toBe('ok'); // s390x
     expect(outcome(returns, { ...X86_EXPANSION, 'deprecated-props': 'a' })).toMatch(/^deprecated-props: /);
-    const client = loaded.createClient(fakeExecutor({ 'query-cpu-model-expansion': X86_EXPANSION }), { strict: true }) as unknown as Record<string, (a: unknown) => Promise<unknown>>;
-    await expect(client.queryCpuModelExpansion!({ type: 'full', model: { name: 'qemu64' } })).resolves.toEqual(X86_EXPANSION);
+    const client = loaded.createClient(fakeExecutor({ 'query-cpu-model-expansion': X86_EXPANSION }), {
+      strict: true,
+    }) as unknown as Record<string, (a: unknown) => Promise<unknown>>;
+    await expect(client.queryCpuModelExpansion!({ type: 'full', model: { name: 'qemu64' } })).resolves.toEqual(
+      X86_EXPANSION,
+    );
   });
 
   test('with the x86_64 defines the member is gone and strict rejects it', async () => {
-    const loaded = await loadValidators(schema(), { defines: ['TARGET_I386', 'CONFIG_KVM', 'CONFIG_LINUX', 'CONFIG_POSIX'] });
+    const loaded = await loadValidators(schema(), {
+      defines: ['TARGET_I386', 'CONFIG_KVM', 'CONFIG_LINUX', 'CONFIG_POSIX'],
+    });
     const returns = loaded.validatorSet(true).commands['query-cpu-model-expansion']!.returns!;
     expect(outcome(returns, X86_EXPANSION)).toBe('ok');
-    expect(outcome(returns, { ...X86_EXPANSION, 'deprecated-props': [] })).toMatch(/Unrecognized key: "deprecated-props"/);
+    expect(outcome(returns, { ...X86_EXPANSION, 'deprecated-props': [] })).toMatch(
+      /Unrecognized key: "deprecated-props"/,
+    );
     // With the s390x define it is exact the other way round.
     const s390 = await loadValidators(schema(), { defines: ['TARGET_S390X'] });
     const s390Returns = s390.validatorSet(true).commands['query-cpu-model-expansion']!.returns!;

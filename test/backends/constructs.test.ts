@@ -167,7 +167,8 @@ describe('integers', () => {
   };
   const schema = `{ 'struct': 'Ints', 'data': { ${kinds.map((k) => `'${k}': '${k}'`).join(', ')} } }`;
   /** The decoder's representation: number when safe, else bigint. */
-  const decoded = (n: bigint): number | bigint => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
+  const decoded = (n: bigint): number | bigint =>
+    n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 
   test('text: small kinds are number, 64-bit kinds per int64 mode', () => {
     const mixed = generateSnippet(schema).get('test.ts')!;
@@ -199,29 +200,40 @@ describe('integers', () => {
     expect(parsed.int32).toBe(5);
     const asNumber = await loadSnippet(schema, { int64: 'number' });
     expect(outcome(asNumber.strict.Ints!, sample(7n))).toBe('ok');
-    expect(outcome(asNumber.strict.Ints!, { ...sample(7n), size: big })).toMatch(/^size: size|^size: uint64 value .* does not fit in a JavaScript number/);
+    expect(outcome(asNumber.strict.Ints!, { ...sample(7n), size: big })).toMatch(
+      /^size: size|^size: uint64 value .* does not fit in a JavaScript number/,
+    );
     function sample(n: bigint): Record<string, unknown> {
-      return Object.fromEntries(kinds.map((k) => [k, k.includes('64') || k === 'int' || k === 'size' ? decoded(n) : 5]));
+      return Object.fromEntries(
+        kinds.map((k) => [k, k.includes('64') || k === 'int' || k === 'size' ? decoded(n) : 5]),
+      );
     }
   });
 });
 
 describe('number', () => {
-  test.each(['mixed', 'bigint', 'number'] as const)('int64 %s: a finite double; a bigint too large for one is refused, naming the member', async (int64) => {
-    const s = await loadSnippet(`{ 'struct': 'Num', 'data': { 'x': 'number', 'n': 'int' } }`, { int64 });
-    const num = s.strict.Num!;
-    const n = int64 === 'bigint' ? 1n : 1;
-    expect(outcome(num, { x: 1.5, n })).toBe('ok');
-    expect((num.parse({ x: 2n ** 60n, n }) as { x: unknown }).x).toBe(2 ** 60);
-    expect(outcome(num, { x: 10n ** 400n, n })).toBe('x: expected a finite number, got 10000000000000000000…0000000000 (401 digits)');
-    expect(outcome(num, { x: -(10n ** 400n), n })).toMatch(/^x: expected a finite number, got -1000/);
-    expect(outcome(num, { x: Infinity, n })).toBe('x: expected a finite number, got Infinity');
-    expect(outcome(num, { x: NaN, n })).toBe('x: expected a finite number, got NaN');
-    expect(outcome(num, { x: '1', n })).toMatch(/^x: .*expected number/);
-    if (int64 === 'number') {
-      expect(outcome(num, { x: 1, n: 10n ** 400n })).toBe("n: int64 value 10000000000000000000…0000000000 (401 digits) does not fit in a JavaScript number (generated with int64: 'number')");
-    }
-  });
+  test.each(['mixed', 'bigint', 'number'] as const)(
+    'int64 %s: a finite double; a bigint too large for one is refused, naming the member',
+    async (int64) => {
+      const s = await loadSnippet(`{ 'struct': 'Num', 'data': { 'x': 'number', 'n': 'int' } }`, { int64 });
+      const num = s.strict.Num!;
+      const n = int64 === 'bigint' ? 1n : 1;
+      expect(outcome(num, { x: 1.5, n })).toBe('ok');
+      expect((num.parse({ x: 2n ** 60n, n }) as { x: unknown }).x).toBe(2 ** 60);
+      expect(outcome(num, { x: 10n ** 400n, n })).toBe(
+        'x: expected a finite number, got 10000000000000000000…0000000000 (401 digits)',
+      );
+      expect(outcome(num, { x: -(10n ** 400n), n })).toMatch(/^x: expected a finite number, got -1000/);
+      expect(outcome(num, { x: Infinity, n })).toBe('x: expected a finite number, got Infinity');
+      expect(outcome(num, { x: NaN, n })).toBe('x: expected a finite number, got NaN');
+      expect(outcome(num, { x: '1', n })).toMatch(/^x: .*expected number/);
+      if (int64 === 'number') {
+        expect(outcome(num, { x: 1, n: 10n ** 400n })).toBe(
+          "n: int64 value 10000000000000000000…0000000000 (401 digits) does not fit in a JavaScript number (generated with int64: 'number')",
+        );
+      }
+    },
+  );
 });
 
 describe('conditionals and features', () => {
@@ -340,9 +352,15 @@ describe('doc comments', () => {
   test('types, members, commands and their implicit arguments carry JSDoc', () => {
     const files = generateSnippet(schema);
     const text = files.get('test.ts')!;
-    expect(text).toContain('/**\n * How to run.\n *\n * @since 9.0\n */\nexport type Mode =\n  /** quickly, see `Thing` */\n  | \'fast\'');
-    expect(text).toContain('/**\n * A thing with a *\\/ in its doc.\n *\n * @since 9.1\n */\nexport interface Thing {\n  /**\n   * the mode, documented over\n   * two lines\n   */\n  mode: Mode;');
-    expect(text).toContain('/** Arguments of command `do-it`. */\nexport interface DoItArguments {\n  /** how fast */\n  speed: number | bigint;');
+    expect(text).toContain(
+      "/**\n * How to run.\n *\n * @since 9.0\n */\nexport type Mode =\n  /** quickly, see `Thing` */\n  | 'fast'",
+    );
+    expect(text).toContain(
+      '/**\n * A thing with a *\\/ in its doc.\n *\n * @since 9.1\n */\nexport interface Thing {\n  /**\n   * the mode, documented over\n   * two lines\n   */\n  mode: Mode;',
+    );
+    expect(text).toContain(
+      '/** Arguments of command `do-it`. */\nexport interface DoItArguments {\n  /** how fast */\n  speed: number | bigint;',
+    );
     const index = files.get('index.ts')!;
     expect(index).toContain(
       '  /**\n   * Does it.\n   *\n   * @returns the thing\n   * @throws - GenericError if it cannot\n   * @since 10.0\n   */\n  doIt(args: DoItArguments',

@@ -25,7 +25,9 @@ const SCHEMA = `
 describe("'gen': false arguments are open", () => {
   test('implicit arguments: an index signature and an open validator', async () => {
     const s = await loadSnippet(SCHEMA);
-    expect(s.text).toMatch(/export interface ThingAddArguments \{\n {2}driver: string;\n {2}id\?: string;\n(?: {2}\/\*\*[^\n]*\*\/\n)? {2}\[argument: string\]: unknown;\n\}/);
+    expect(s.text).toMatch(
+      /export interface ThingAddArguments \{\n {2}driver: string;\n {2}id\?: string;\n(?: {2}\/\*\*[^\n]*\*\/\n)? {2}\[argument: string\]: unknown;\n\}/,
+    );
     const args = s.validators.validatorSet(true).commands['thing-add']!.args!;
     expect(outcome(args, { driver: 'virtio-blk-pci', id: 'd', drive: 'disk2', iothread: 'io1' })).toBe('ok');
     expect(outcome(args, { id: 'd', drive: 'disk2' })).toMatch(/^driver: /);
@@ -40,13 +42,17 @@ describe("'gen': false arguments are open", () => {
   test('a named argument type is open for that command only', async () => {
     const s = await loadSnippet(SCHEMA);
     const index = s.files.get('index.ts')!;
-    expect(index).toContain("'opts-add': { args: Opts & { [argument: string]: unknown }; returns: Record<string, never> };");
+    expect(index).toContain(
+      "'opts-add': { args: Opts & { [argument: string]: unknown }; returns: Record<string, never> };",
+    );
     expect(index).toContain("'opts-set': { args: Opts; returns: Record<string, never> };");
     const set = s.validators.validatorSet(true);
     expect(outcome(set.commands['opts-add']!.args!, { name: 'n', extra: true })).toBe('ok');
     expect(outcome(set.commands['opts-add']!.args!, { extra: true })).toMatch(/^name: /);
     expect(outcome(set.commands['opts-set']!.args!, { name: 'n', extra: true })).toMatch(/Unrecognized key: "extra"/);
-    expect(outcome(set.commands['query-opts']!.returns!, { name: 'n', extra: true })).toMatch(/Unrecognized key: "extra"/);
+    expect(outcome(set.commands['query-opts']!.returns!, { name: 'n', extra: true })).toMatch(
+      /Unrecognized key: "extra"/,
+    );
     expect(outcome(s.strict.Opts!, { name: 'n', extra: true })).toMatch(/Unrecognized key: "extra"/);
   });
 });
@@ -79,12 +85,18 @@ describe.skipIf(corpus === null)("every 'gen': false command of the corpus", () 
         const args = loaded.validatorSet(true).commands[name]!.args!;
         const hotplug = { driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp1', drive: 'disk2', iothread: 'io1' };
         expect(outcome(args, hotplug), path).toBe('ok');
-        expect(outcome(args, { ...hotplug, 'iothread-vq-mapping': [{ iothread: 'io1' }], 'free-page-hint': true }), path).toBe('ok');
+        expect(
+          outcome(args, { ...hotplug, 'iothread-vq-mapping': [{ iothread: 'io1' }], 'free-page-hint': true }),
+          path,
+        ).toBe('ok');
         const { driver: _driver, ...noDriver } = hotplug;
         expect(outcome(args, noDriver), path).toMatch(/^driver: /);
         expect(outcome(args, { ...hotplug, bus: 1 }), path).toMatch(/^bus: /);
         const executor = fakeExecutor({ device_add: {} });
-        const client = loaded.createClient(executor, { strict: true }) as unknown as Record<string, (a: unknown) => Promise<unknown>>;
+        const client = loaded.createClient(executor, { strict: true }) as unknown as Record<
+          string,
+          (a: unknown) => Promise<unknown>
+        >;
         await expect(client.deviceAdd!(hotplug)).resolves.toEqual({});
         await expect(client.deviceAdd!(noDriver)).rejects.toThrow(/driver/);
         expect(executor.calls).toEqual([{ command: 'device_add', args: hotplug }]);

@@ -48,30 +48,47 @@ describe('generated/', () => {
   });
 
   test('type-checks together with the public API (tsc --strict)', () => {
-    const generatedDiagnostics = strictDiagnostics([join(repoRoot, 'generated/index.ts'), join(repoRoot, 'src/index.ts')]).filter(
-      (d) => d.includes('/generated/') || d.includes('src/index.ts:') || d.includes('/src/support/'),
-    );
+    const generatedDiagnostics = strictDiagnostics([
+      join(repoRoot, 'generated/index.ts'),
+      join(repoRoot, 'src/index.ts'),
+    ]).filter((d) => d.includes('/generated/') || d.includes('src/index.ts:') || d.includes('/src/support/'));
     expect(generatedDiagnostics).toEqual([]);
   });
 });
 
 describe('public API', () => {
-  const info = { id: 'iothread0', 'thread-id': 1234, 'poll-max-ns': 32768, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0 };
+  const info = {
+    id: 'iothread0',
+    'thread-id': 1234,
+    'poll-max-ns': 32768,
+    'poll-grow': 0,
+    'poll-shrink': 0,
+    'aio-max-batch': 0,
+  };
 
   test('exports the query-iothreads types and validators', () => {
     expect(api.IOThreadInfoSchema.parse(info)).toEqual(info);
-    expect(api.IoThreadHolderSchema.parse({ type: 'block-node', 'node-name': 'disk0' })).toEqual({ type: 'block-node', 'node-name': 'disk0' });
+    expect(api.IoThreadHolderSchema.parse({ type: 'block-node', 'node-name': 'disk0' })).toEqual({
+      type: 'block-node',
+      'node-name': 'disk0',
+    });
     expect(api.IOThreadInfoSchema.safeParse({ ...info, 'thread-id': 'x' }).success).toBe(false);
     expect(api.qapi.IoThreadHolderTypeValues).toEqual(['qom', 'block-node']);
     expect(api.qapi.commands['query-iothreads']?.returns?.safeParse([info]).success).toBe(true);
     expect(typeof api.generate).toBe('function');
     expect(typeof api.loadValidators).toBe('function');
     expect(typeof api.parseSchema).toBe('function');
-    expect(new api.QapiValidationError('reply', 'x', [{ path: 'a', message: 'bad' }]).message).toBe("invalid reply to 'x': a: bad");
+    expect(new api.QapiValidationError('reply', 'x', [{ path: 'a', message: 'bad' }]).message).toBe(
+      "invalid reply to 'x': a: bad",
+    );
   });
 
   test('QapiClient.queryIothreads on any executor', async () => {
-    const exec = fakeExecutor({ 'query-iothreads': [{ ...info, 'thread-id': 2n ** 60n, holders: [{ type: 'qom', path: '/machine/peripheral/vblk0' }] }] });
+    const exec = fakeExecutor({
+      'query-iothreads': [
+        { ...info, 'thread-id': 2n ** 60n, holders: [{ type: 'qom', path: '/machine/peripheral/vblk0' }] },
+      ],
+    });
     const client = new api.QapiClient(exec, { validate: true, strict: false });
     const [first] = await client.queryIothreads();
     expect(first?.['thread-id']).toBe(2n ** 60n);

@@ -23,14 +23,20 @@ export interface LoadedSnippet {
   compat: Record<string, Schema>;
   strict: Record<string, Schema>;
   validators: SchemaValidators;
-  client(executor: QmpExecutor, options?: { validate?: boolean; strict?: boolean }): UntypedClient & Record<string, unknown>;
+  client(
+    executor: QmpExecutor,
+    options?: { validate?: boolean; strict?: boolean },
+  ): UntypedClient & Record<string, unknown>;
 }
 
 /** Generates, transpiles and imports a schema given as text. */
 export async function loadSnippet(text: string, options: GenerateOptions = {}): Promise<LoadedSnippet> {
   const files = generateSnippet(text, options);
   const index = await importGenerated(files);
-  const Client = index[options.clientName ?? 'QapiClient'] as new (e: QmpExecutor, o?: object) => UntypedClient & Record<string, unknown>;
+  const Client = index[options.clientName ?? 'QapiClient'] as new (
+    e: QmpExecutor,
+    o?: object,
+  ) => UntypedClient & Record<string, unknown>;
   return {
     files,
     text: files.get('test.ts') ?? '',

@@ -12,7 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIntrospection, inferDefines } from '../../src/backends/introspect.js';
 import { parseSchema } from '../../src/frontend/index.js';
 import { QmpClient } from '../../src/runtime/index.js';
-import { QEMU_BINARY, RELEASES, qemuAvailable, releaseNumbers, releaseSchemas, startQemu, stopAllQemu } from '../helpers/qemu.js';
+import {
+  QEMU_BINARY,
+  RELEASES,
+  qemuAvailable,
+  releaseNumbers,
+  releaseSchemas,
+  startQemu,
+  stopAllQemu,
+} from '../helpers/qemu.js';
 
 afterAll(stopAllQemu);
 
@@ -20,7 +28,9 @@ describe.each(RELEASES)("introspection of QEMU %s's schema vs that QEMU's query-
   const schemas = releaseSchemas(release);
   const available = schemas !== null && qemuAvailable(QEMU_BINARY, release);
   let reply: unknown;
-  const schema = available ? parseSchema(schemas.system, { lenientDocs: true, onWarning: () => {}, qemuVersion: release }) : null;
+  const schema = available
+    ? parseSchema(schemas.system, { lenientDocs: true, onWarning: () => {}, qemuVersion: release })
+    : null;
 
   beforeAll(async () => {
     if (!available) return;
@@ -40,9 +50,14 @@ describe.each(RELEASES)("introspection of QEMU %s's schema vs that QEMU's query-
     // Debian's x86_64 build: a sample of what it has and has not. QEMU 11.1's
     // schema has no TARGET_ conditions left (target checks moved to run time).
     const targets = releaseNumbers(release).major < 11;
-    expect(inferred.defines).toEqual(expect.arrayContaining([...(targets ? ['TARGET_I386'] : []), 'CONFIG_LINUX', 'CONFIG_SPICE', 'CONFIG_VNC']));
-    expect(inferred.undefined).toEqual(expect.arrayContaining([...(targets ? ['TARGET_S390X', 'TARGET_ARM'] : []), 'CONFIG_COCOA']));
-    if (!targets) expect([...inferred.defines, ...inferred.undefined].filter((s) => s.startsWith('TARGET_'))).toEqual([]);
+    expect(inferred.defines).toEqual(
+      expect.arrayContaining([...(targets ? ['TARGET_I386'] : []), 'CONFIG_LINUX', 'CONFIG_SPICE', 'CONFIG_VNC']),
+    );
+    expect(inferred.undefined).toEqual(
+      expect.arrayContaining([...(targets ? ['TARGET_S390X', 'TARGET_ARM'] : []), 'CONFIG_COCOA']),
+    );
+    if (!targets)
+      expect([...inferred.defines, ...inferred.undefined].filter((s) => s.startsWith('TARGET_'))).toEqual([]);
   });
 
   it.runIf(available)('generates exactly the reply: every entry, member, branch, value and feature, in order', () => {

@@ -40,7 +40,14 @@ const EXPECTED: SchemaInfo[] = [
   { name: 'EV', 'meta-type': 'event', 'arg-type': '1' },
   { name: 'EV2', 'meta-type': 'event', 'arg-type': '3' },
   // Then the types, in the order they were first used.
-  { name: '0', 'meta-type': 'object', members: [{ name: 'un', type: '4' }, { name: 'alt', type: '5' }] },
+  {
+    name: '0',
+    'meta-type': 'object',
+    members: [
+      { name: 'un', type: '4' },
+      { name: 'alt', type: '5' },
+    ],
+  },
   { name: '[1]', 'meta-type': 'array', 'element-type': '1' },
   {
     name: '1',
@@ -54,7 +61,14 @@ const EXPECTED: SchemaInfo[] = [
     ],
     features: ['fx'],
   },
-  { name: '2', 'meta-type': 'object', members: [{ name: 'any', type: 'any' }, { name: 'sizes', type: '[int]' }] },
+  {
+    name: '2',
+    'meta-type': 'object',
+    members: [
+      { name: 'any', type: 'any' },
+      { name: 'sizes', type: '[int]' },
+    ],
+  },
   { name: '3', 'meta-type': 'object', members: [] },
   {
     name: '4',
@@ -90,12 +104,32 @@ describe('generateIntrospection', () => {
     const out = generateIntrospection(schema, { defines: ['CONFIG_FX'] });
     const names = out.map((e) => e.name);
     // cmd-b is compiled out, but its (unconditional) argument type stays, still numbered 2.
-    expect(names).toEqual(['cmd-a', 'EV', 'EV2', '0', '[1]', '1', '2', '3', '4', '5', 'int', '[int]', 'str', 'bool', 'any', '6']);
+    expect(names).toEqual([
+      'cmd-a',
+      'EV',
+      'EV2',
+      '0',
+      '[1]',
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      'int',
+      '[int]',
+      'str',
+      'bool',
+      'any',
+      '6',
+    ]);
     const thing = out.find((e) => e.name === '1') as Extract<SchemaInfo, { 'meta-type': 'object' }>;
     expect(thing.members.map((m) => m.name)).toEqual(['n', 'list', 's', 'f']);
     expect(thing.features).toEqual(['fx']);
     const union = out.find((e) => e.name === '4') as Extract<SchemaInfo, { 'meta-type': 'object' }>;
-    expect(union.variants).toEqual([{ case: 'red', type: '1' }, { case: 'green', type: '3' }]);
+    expect(union.variants).toEqual([
+      { case: 'red', type: '1' },
+      { case: 'green', type: '3' },
+    ]);
     expect(out.find((e) => e.name === '6')).toStrictEqual({
       name: '6',
       'meta-type': 'enum',
@@ -114,7 +148,13 @@ describe('generateIntrospection', () => {
   it('keeps type names with unmask', () => {
     const out = generateIntrospection(schema, { unmask: true });
     expect(out.slice(0, 6).map((e) => e.name)).toEqual(['cmd-a', 'cmd-b', 'EV', 'EV2', 'q_obj_cmd-a-arg', '[Thing]']);
-    expect(out[0]).toStrictEqual({ name: 'cmd-a', 'meta-type': 'command', 'arg-type': 'q_obj_cmd-a-arg', 'ret-type': '[Thing]', 'allow-oob': true });
+    expect(out[0]).toStrictEqual({
+      name: 'cmd-a',
+      'meta-type': 'command',
+      'arg-type': 'q_obj_cmd-a-arg',
+      'ret-type': '[Thing]',
+      'allow-oob': true,
+    });
     expect(out.at(-1)?.name).toBe('Color');
   });
 
@@ -147,7 +187,11 @@ describe('inferDefines', () => {
     const reply = generateIntrospection(s, { defines: ['X', 'Y', 'T'] });
     // b: X and Y; c: neither P nor Q; d: nothing new about R; e: not S;
     // f: P is out, so T; g: Y is in, so not U.
-    expect(inferDefines(s, reply)).toEqual({ defines: ['T', 'X', 'Y'], undefined: ['P', 'Q', 'S', 'U'], contradictions: [] });
+    expect(inferDefines(s, reply)).toEqual({
+      defines: ['T', 'X', 'Y'],
+      undefined: ['P', 'Q', 'S', 'U'],
+      contradictions: [],
+    });
   });
 
   it('reports a reply no set of symbols explains', () => {
@@ -190,13 +234,10 @@ describe.runIf(corpus !== null)("QEMU's schemas", () => {
     expect([...masked].sort((a, b) => a - b)).toEqual(masked.map((_, i) => i));
   });
 
-  it.each(PROBE_CASES.map((c) => [c.query, c.qemu100] as const))(
-    'QEMU 10.0 offline: %s → %s',
-    (query, answer) => {
-      tenDotZero ??= new IntrospectedSchema(generateIntrospection(load('qemu-10.0/qapi/qapi-schema.json')));
-      expect(tenDotZero.probe(query)).toBe(answer);
-    },
-  );
+  it.each(PROBE_CASES.map((c) => [c.query, c.qemu100] as const))('QEMU 10.0 offline: %s → %s', (query, answer) => {
+    tenDotZero ??= new IntrospectedSchema(generateIntrospection(load('qemu-10.0/qapi/qapi-schema.json')));
+    expect(tenDotZero.probe(query)).toBe(answer);
+  });
 });
 
 let tenDotZero: IntrospectedSchema | undefined;

@@ -13,7 +13,14 @@ import { CLIENT_MEMBERS } from '../../src/backends/context.js';
 import { RESERVED_METHODS, propertyKey } from '../../src/backends/names.js';
 import { QapiClientBase } from '../../src/support/client.js';
 import { repoRoot } from '../helpers/shared.js';
-import { fakeExecutor, generateSnippet, loadSnippet, outcome, strictDiagnostics, type LoadedSnippet } from './helpers.js';
+import {
+  fakeExecutor,
+  generateSnippet,
+  loadSnippet,
+  outcome,
+  strictDiagnostics,
+  type LoadedSnippet,
+} from './helpers.js';
 
 const SCHEMA = `
 { 'pragma': { 'member-name-exceptions': [ 'Nasty' ] } }
@@ -46,7 +53,10 @@ const SCHEMA = `
 
 /** A promise that rejects after `ms` (a thenable client never settles). */
 function within<T>(promise: Promise<T>, ms = 2000): Promise<T> {
-  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`did not settle in ${ms} ms`)), ms))]);
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`did not settle in ${ms} ms`)), ms)),
+  ]);
 }
 
 describe('client method names', () => {
@@ -54,11 +64,24 @@ describe('client method names', () => {
     const index = generateSnippet(SCHEMA).get('index.ts')!;
     const methods = [...index.matchAll(/^ {2}([\w$]+)\((?:args|options)/gm)].map((m) => m[1]);
     expect(methods).toEqual([
-      'then_2', 'constructor_2', 'toString_2', 'valueOf_2', 'hasOwnProperty_2', 'isPrototypeOf_2',
-      'propertyIsEnumerable_2', 'toLocaleString_2', '__orgExampleThen', 'class_', 'delete_', 'execute_2',
-      'validate_2', 'events_2',
+      'then_2',
+      'constructor_2',
+      'toString_2',
+      'valueOf_2',
+      'hasOwnProperty_2',
+      'isPrototypeOf_2',
+      'propertyIsEnumerable_2',
+      'toLocaleString_2',
+      '__orgExampleThen',
+      'class_',
+      'delete_',
+      'execute_2',
+      'validate_2',
+      'events_2',
     ]);
-    expect(index).toContain("  then_2(args: ThenArguments_2, options?: ExecuteOptions): Promise<Record<string, never>> {\n    return this.execute('then', args, options);");
+    expect(index).toContain(
+      "  then_2(args: ThenArguments_2, options?: ExecuteOptions): Promise<Record<string, never>> {\n    return this.execute('then', args, options);",
+    );
   });
 
   test('the reserved lists cover Object.prototype and the base class', () => {
@@ -79,7 +102,11 @@ describe('generated code for JavaScript-significant names', () => {
   });
 
   test('the client is not a thenable and keeps Object behaviour', async () => {
-    const executor = fakeExecutor({ then: {}, 'to-string': {}, constructor: { toString: 's', valueOf: 1, class: 'c' } });
+    const executor = fakeExecutor({
+      then: {},
+      'to-string': {},
+      constructor: { toString: 's', valueOf: 1, class: 'c' },
+    });
     const client = s.client(executor);
     expect(await within((async () => client)())).toBe(client);
     expect(String(client)).toBe('[object Object]');
@@ -101,12 +128,32 @@ describe('generated code for JavaScript-significant names', () => {
       // absent optional `constructor` / `hasOwnProperty`: fine
       expect(outcome(nasty, { toString: 's', valueOf: null, class: 'c' })).toBe('ok');
       // missing required `toString` / `valueOf`: refused, not taken from Object.prototype
-      expect(outcome(nasty, { valueOf: 1, class: 'c' })).toBe('toString: Invalid input: expected string, received undefined');
+      expect(outcome(nasty, { valueOf: 1, class: 'c' })).toBe(
+        'toString: Invalid input: expected string, received undefined',
+      );
       expect(outcome(nasty, { toString: 's', class: 'c' })).toMatch(/^valueOf: /);
       expect(outcome(nasty, { toString: 's', valueOf: 1, class: 'c', constructor: 5 })).toMatch(/^constructor: /);
-      const out = nasty.parse({ toString: 's', valueOf: [1], class: 'c', constructor: 'k', hasOwnProperty: 2, '__org.example_then': 'then' });
-      expect(out).toEqual({ toString: 's', valueOf: [1], class: 'c', constructor: 'k', hasOwnProperty: 2, '__org.example_then': 'then' });
-      expect(Object.keys(nasty.parse({ toString: 's', valueOf: 1, class: 'c' }) as object).sort()).toEqual(['class', 'toString', 'valueOf']);
+      const out = nasty.parse({
+        toString: 's',
+        valueOf: [1],
+        class: 'c',
+        constructor: 'k',
+        hasOwnProperty: 2,
+        '__org.example_then': 'then',
+      });
+      expect(out).toEqual({
+        toString: 's',
+        valueOf: [1],
+        class: 'c',
+        constructor: 'k',
+        hasOwnProperty: 2,
+        '__org.example_then': 'then',
+      });
+      expect(Object.keys(nasty.parse({ toString: 's', valueOf: 1, class: 'c' }) as object).sort()).toEqual([
+        'class',
+        'toString',
+        'valueOf',
+      ]);
     }
     expect(outcome(s.strict.Pick!, { kind: 'then', a: 'x' })).toBe('ok');
     expect(outcome(s.strict.Pick!, { kind: 'constructor', a: 'x', constructor: 'c' })).toBe('ok');
@@ -128,7 +175,9 @@ describe('generated code for JavaScript-significant names', () => {
       dir = await mkdtemp(join(tmpdir(), 'qapi-ts-js-names-'));
       await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
       await writeGenerated(dir, generateSnippet(SCHEMA, { supportImport: join(repoRoot, 'src/support/index.js') }));
-      await writeFile(join(dir, 'usage.ts'), `
+      await writeFile(
+        join(dir, 'usage.ts'),
+        `
 import { QapiClient, validators, type Nasty, type Pick, type Object_, type CommandMap } from './index.js';
 import type { QmpExecutor } from '${join(repoRoot, 'src/runtime/executor.js')}';
 
@@ -142,7 +191,8 @@ export async function use(executor: QmpExecutor): Promise<string> {
   const text: string = nasty.toString + String(client) + JSON.stringify(client) + o.a + same.class;
   return pick.kind === 'then' ? pick.a : text;
 }
-`);
+`,
+      );
       expect(strictDiagnostics([join(dir, 'index.ts'), join(dir, 'usage.ts')])).toEqual([]);
     });
   });

@@ -11,9 +11,13 @@ const corpus = sharedDir('corpus');
 describe('loadValidators', () => {
   test('qapi/: command, event and type validators, both strictnesses', async () => {
     const loaded = await loadValidators(join(repoRoot, 'qapi/qapi-schema.json'));
-    const reply = [{ id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, extra: 1 }];
+    const reply = [
+      { id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, extra: 1 },
+    ];
     expect(outcome(loaded.validatorSet(false).commands['query-iothreads']!.returns!, reply)).toBe('ok');
-    expect(outcome(loaded.validatorSet(true).commands['query-iothreads']!.returns!, reply)).toBe('0: Unrecognized key: "extra"');
+    expect(outcome(loaded.validatorSet(true).commands['query-iothreads']!.returns!, reply)).toBe(
+      '0: Unrecognized key: "extra"',
+    );
     expect(loaded.validatorSet(false).events.STOP).toBeNull();
     expect(outcome(loaded.strictValidators.IoThreadHolder!, { type: 'qom', path: '/x' })).toBe('ok');
     const client = loaded.createClient(fakeExecutor({ 'query-iothreads': reply }), { strict: true });
@@ -22,7 +26,14 @@ describe('loadValidators', () => {
 
   test('int64 option applies', async () => {
     const loaded = await loadValidators(join(repoRoot, 'qapi/qapi-schema.json'), { int64: 'bigint' });
-    const parsed = loaded.validators.IOThreadInfo!.parse({ id: 'a', 'thread-id': 5, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0 });
+    const parsed = loaded.validators.IOThreadInfo!.parse({
+      id: 'a',
+      'thread-id': 5,
+      'poll-max-ns': 0,
+      'poll-grow': 0,
+      'poll-shrink': 0,
+      'aio-max-batch': 0,
+    });
     expect((parsed as Record<string, unknown>)['thread-id']).toBe(5n);
   });
 

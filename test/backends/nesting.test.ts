@@ -19,7 +19,8 @@ const corpus = sharedDir('corpus');
 /** An ImageInfo whose backing chain has `length` images; `bad` puts a number as the last filename. */
 function imageChain(length: number, bad = false): Record<string, unknown> {
   let image: Record<string, unknown> = { filename: bad ? 7 : `f${length - 1}`, format: 'qcow2', 'virtual-size': 1 };
-  for (let i = length - 2; i >= 0; i--) image = { filename: `f${i}`, format: 'qcow2', 'virtual-size': 1, 'backing-image': image };
+  for (let i = length - 2; i >= 0; i--)
+    image = { filename: `f${i}`, format: 'qcow2', 'virtual-size': 1, 'backing-image': image };
   return image;
 }
 
@@ -33,9 +34,21 @@ function blockdevChain(length: number): Record<string, unknown> {
 /** query-block's reply with one drive whose image has a backing chain of `length`. */
 function queryBlockReply(length: number): unknown[] {
   const inserted = {
-    file: 'f0', ro: false, drv: 'qcow2', encrypted: false, detect_zeroes: 'off', active: true,
-    bps: 0, bps_rd: 0, bps_wr: 0, iops: 0, iops_rd: 0, iops_wr: 0, write_threshold: 0,
-    backing_file_depth: length - 1, cache: { writeback: true, direct: false, 'no-flush': false },
+    file: 'f0',
+    ro: false,
+    drv: 'qcow2',
+    encrypted: false,
+    detect_zeroes: 'off',
+    active: true,
+    bps: 0,
+    bps_rd: 0,
+    bps_wr: 0,
+    iops: 0,
+    iops_rd: 0,
+    iops_wr: 0,
+    write_threshold: 0,
+    backing_file_depth: length - 1,
+    cache: { writeback: true, direct: false, 'no-flush': false },
     image: imageChain(length),
   };
   return [{ device: 'd0', locked: false, removable: false, qdev: 'disk', type: 'unknown', inserted }];
@@ -104,7 +117,9 @@ describe.skipIf(corpus === null)("QEMU 10.0's recursive types", () => {
     const client = qemu.createClient(executor);
     const err = await client.execute('blockdev-add', blockdevChain(5000)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QapiValidationError);
-    expect((err as Error).message).toMatch(/^invalid arguments of 'blockdev-add': file\.file\.file.*…\(\d+ characters\)….*file: nested deeper than 1024 levels/);
+    expect((err as Error).message).toMatch(
+      /^invalid arguments of 'blockdev-add': file\.file\.file.*…\(\d+ characters\)….*file: nested deeper than 1024 levels/,
+    );
     expect(executor.calls).toHaveLength(0);
     const reply = qemu.createClient(fakeExecutor({ 'query-block': queryBlockReply(3000) }));
     await expect(reply.execute('query-block')).rejects.toThrow(/nested deeper than 1024 levels/);
@@ -114,7 +129,9 @@ describe.skipIf(corpus === null)("QEMU 10.0's recursive types", () => {
     const node: Record<string, unknown> = { driver: 'raw' };
     node.file = node;
     const client = qemu.createClient(fakeExecutor({ 'blockdev-add': {} }));
-    await expect(client.execute('blockdev-add', { 'node-name': 'n', ...node })).rejects.toThrow(/nested deeper than 1024 levels/);
+    await expect(client.execute('blockdev-add', { 'node-name': 'n', ...node })).rejects.toThrow(
+      /nested deeper than 1024 levels/,
+    );
   });
 });
 
@@ -165,7 +182,9 @@ describe('deep values of an inline recursive schema', () => {
     ]);
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.children = [cyclic];
-    expect(s.compat.Tree!.safeParse(cyclic).error?.issues.map((i) => i.message.slice(0, 30))).toEqual(['nested deeper than 1024 levels']);
+    expect(s.compat.Tree!.safeParse(cyclic).error?.issues.map((i) => i.message.slice(0, 30))).toEqual([
+      'nested deeper than 1024 levels',
+    ]);
     expect(MAX_NESTING).toBe(1024);
   });
 
@@ -183,7 +202,9 @@ describe('backstops', () => {
     });
     const err = errorOf(() => check(overflowing, {}, 'reply', 'query-block'));
     expect(err).toBeInstanceOf(QapiValidationError);
-    expect((err as Error).message).toBe("invalid reply to 'query-block': nested too deeply to validate with the stack left (limit: 1024 levels)");
+    expect((err as Error).message).toBe(
+      "invalid reply to 'query-block': nested too deeply to validate with the stack left (limit: 1024 levels)",
+    );
     const other = customSchema(() => {
       throw new RangeError('Invalid array length');
     });

@@ -72,10 +72,19 @@ describe('comparing along the wire', () => {
   test('finds what the oldest release lacks and what it sends differently', () => {
     const diff = compareSchemas(parseSchemaString(NEW, 'test.json'), oldest());
     expect([...diff.newerMembers].map((k) => k.replace('\0', '.')).sort()).toEqual([
-      'Node2.weight', 'Stats.writes', 'q_obj_SevInfo-base.type', 'q_obj_query-node-arg.deep',
+      'Node2.weight',
+      'Stats.writes',
+      'q_obj_SevInfo-base.type',
+      'q_obj_query-node-arg.deep',
     ]);
-    expect(Object.fromEntries([...diff.newerValues].map(([k, v]) => [k, [...v]]))).toEqual({ Color: ['green'], Shape: ['square'] });
-    expect(Object.fromEntries([...diff.newerBranches].map(([k, v]) => [k, [...v]]))).toEqual({ Ref: ['inline'], Fig: ['square'] });
+    expect(Object.fromEntries([...diff.newerValues].map(([k, v]) => [k, [...v]]))).toEqual({
+      Color: ['green'],
+      Shape: ['square'],
+    });
+    expect(Object.fromEntries([...diff.newerBranches].map(([k, v]) => [k, [...v]]))).toEqual({
+      Ref: ['inline'],
+      Fig: ['square'],
+    });
     expect([...diff.newerCommands]).toEqual(['query-new']);
     expect([...diff.newerEvents]).toEqual(['NEW_EVENT']);
     expect(Object.fromEntries([...diff.removedMembers].map(([k, v]) => [k, [...v]]))).toEqual({ Stats: ['gone'] });
@@ -88,8 +97,14 @@ describe('comparing along the wire', () => {
   });
 
   test('with defines, what the oldest release only has under a failing condition is newer', () => {
-    const old = parseSchemaString("{ 'struct': 'Thing', 'data': { 'a': 'int', 'b': { 'type': 'int', 'if': 'X' } } }\n{ 'command': 'q', 'returns': 'Thing' }\n{ 'command': 'r', 'if': 'X' }", 'old.json');
-    const now = parseSchemaString("{ 'struct': 'Thing', 'data': { 'a': 'int', 'b': 'int' } }\n{ 'command': 'q', 'returns': 'Thing' }\n{ 'command': 'r' }", 'new.json');
+    const old = parseSchemaString(
+      "{ 'struct': 'Thing', 'data': { 'a': 'int', 'b': { 'type': 'int', 'if': 'X' } } }\n{ 'command': 'q', 'returns': 'Thing' }\n{ 'command': 'r', 'if': 'X' }",
+      'old.json',
+    );
+    const now = parseSchemaString(
+      "{ 'struct': 'Thing', 'data': { 'a': 'int', 'b': 'int' } }\n{ 'command': 'q', 'returns': 'Thing' }\n{ 'command': 'r' }",
+      'new.json',
+    );
     expect([...compareSchemas(now, old, ['X']).newerMembers]).toEqual([]);
     expect([...compareSchemas(now, old, []).newerMembers]).toEqual(['Thing\0b']);
     expect([...compareSchemas(now, old, []).newerCommands]).toEqual(['r']);
@@ -103,11 +118,16 @@ describe('generated with oldestSchema', () => {
   let s: LoadedSnippet;
   let plain: LoadedSnippet;
   beforeAll(async () => {
-    [s, plain] = await Promise.all([loadSnippet(NEW, { oldestSchema: oldest(), oldestLabel: 'QEMU 1.0' }), loadSnippet(NEW)]);
+    [s, plain] = await Promise.all([
+      loadSnippet(NEW, { oldestSchema: oldest(), oldestLabel: 'QEMU 1.0' }),
+      loadSnippet(NEW),
+    ]);
   });
 
   test('members the oldest release lacks are optional in the types, documented', () => {
-    expect(s.text).toContain('  /** Optional here: not in QEMU 1.0, the oldest supported release, which neither sends nor accepts it. */\n  writes?: number | bigint;\n');
+    expect(s.text).toContain(
+      '  /** Optional here: not in QEMU 1.0, the oldest supported release, which neither sends nor accepts it. */\n  writes?: number | bigint;\n',
+    );
     expect(s.text).toContain('  reads: number | bigint;\n');
     expect(s.text).toContain('  state: State;\n');
     expect(s.text).toMatch(/\n {2}weight\?: number \| bigint;/);
@@ -121,9 +141,15 @@ describe('generated with oldestSchema', () => {
     expect(s.text).toContain(`  /** ${note} */\n  | (Omit<FigBase, 'shape'> & { shape: 'square' } & Square)\n`);
     expect(s.text).toContain(`  /** ${note} */\n  | Inline;\n`);
     const index = s.files.get('index.ts')!;
-    expect(index).toContain('  /** Not in QEMU 1.0, the oldest supported release: the call fails with CommandNotFound there. */\n  queryNew(');
-    expect(index).toContain("  /** Not in QEMU 1.0, the oldest supported release, which never emits it. */\n  'NEW_EVENT': undefined;");
-    expect(index).toContain("  /** Not in QEMU 1.0, the oldest supported release: the call fails with CommandNotFound there. */\n  'query-new': {");
+    expect(index).toContain(
+      '  /** Not in QEMU 1.0, the oldest supported release: the call fails with CommandNotFound there. */\n  queryNew(',
+    );
+    expect(index).toContain(
+      "  /** Not in QEMU 1.0, the oldest supported release, which never emits it. */\n  'NEW_EVENT': undefined;",
+    );
+    expect(index).toContain(
+      "  /** Not in QEMU 1.0, the oldest supported release: the call fails with CommandNotFound there. */\n  'query-new': {",
+    );
   });
 
   test("the oldest release's replies validate strictly", async () => {
@@ -134,13 +160,16 @@ describe('generated with oldestSchema', () => {
     const oldNode = { name: 'a', color: 'mauve', next: { name: 'b', color: 'red' } };
     expect(outcome(set.commands['query-node']!.returns!, oldNode)).toBe('ok');
     expect(outcome(set.commands['query-sev']!.returns!, { enabled: true, policy: 1 })).toBe('ok');
-    expect(outcome(plain.validators.validatorSet(false).commands['query-sev']!.returns!, { enabled: true, policy: 1 })).not.toBe('ok');
+    expect(
+      outcome(plain.validators.validatorSet(false).commands['query-sev']!.returns!, { enabled: true, policy: 1 }),
+    ).not.toBe('ok');
     expect(outcome(set.commands['query-node']!.args!, { ref: 'x' })).toBe('ok');
   });
 
   test('commands and events only the oldest release has are known, unchecked', async () => {
     const index = s.files.get('index.ts')!;
-    const note = '  /** Only in older QEMU releases such as QEMU 1.0, the oldest supported release; gone from this schema. Not checked: its shape is that release\'s. */\n';
+    const note =
+      "  /** Only in older QEMU releases such as QEMU 1.0, the oldest supported release; gone from this schema. Not checked: its shape is that release's. */\n";
     expect(index).toContain(`${note}  'gone-cmd': { args: Record<string, unknown> | undefined; returns: unknown };\n`);
     expect(index).toContain(`${note}  'GONE_EVENT': Record<string, unknown>;\n`);
     expect(index).not.toContain('goneCmd(');
@@ -153,7 +182,11 @@ describe('generated with oldestSchema', () => {
     for await (const e of client.events()) seen.push(e);
     expect(seen).toEqual([{ event: 'GONE_EVENT', data: { b: 1 }, timestamp: { seconds: 1, microseconds: 2 } }]);
     const unaware = plain.client(fakeExecutor({}, [{ event: 'GONE_EVENT', data: { b: 1 } }]), { strict: true });
-    await expect((async () => { for await (const _ of unaware.events()) void _; })()).rejects.toThrow(/event not in the schema/);
+    await expect(
+      (async () => {
+        for await (const _ of unaware.events()) void _;
+      })(),
+    ).rejects.toThrow(/event not in the schema/);
   });
 
   test('what both releases define stays exactly as strict', () => {
@@ -199,7 +232,16 @@ describe.skipIf(corpus === null || transcripts === null)('QEMU 10.0 with QEMU 7.
   test('the replies the issue names pass strictly', () => {
     for (const strict of [false, true]) {
       const set = loaded.validatorSet(strict);
-      for (const name of ['query-block', 'query-blockstats', 'query-machines', 'query-cpu-model-expansion', 'query-sev', 'query-status', 'query-migrate-capabilities', 'query-migrate-parameters']) {
+      for (const name of [
+        'query-block',
+        'query-blockstats',
+        'query-machines',
+        'query-cpu-model-expansion',
+        'query-sev',
+        'query-status',
+        'query-migrate-capabilities',
+        'query-migrate-parameters',
+      ]) {
         expect(outcome(set.commands[name]!.returns!, replies.get(name)), `${name} strict=${strict}`).toBe('ok');
       }
     }
@@ -220,73 +262,97 @@ describe.skipIf(corpus === null || transcripts === null)('QEMU 10.0 with QEMU 7.
     const returns = loaded.validatorSet(true).commands['query-blockstats']!.returns!;
     const { rd_bytes: _rd, ...noReads } = stats[0]!.stats!;
     expect(outcome(returns, [{ ...stats[0], stats: noReads }])).toMatch(/^0\.stats\.rd_bytes: /);
-    expect(outcome(returns, [{ ...stats[0], stats: { ...stats[0]!.stats, zone_append_operations: 'x' } }])).toMatch(/^0\.stats\.zone_append_operations: /);
+    expect(outcome(returns, [{ ...stats[0], stats: { ...stats[0]!.stats, zone_append_operations: 'x' } }])).toMatch(
+      /^0\.stats\.zone_append_operations: /,
+    );
   });
 });
 
-describe.skipIf(corpus === null || transcripts === null || !builtCli('src/cli/main.js', 'verify --oldest-schema'))('the CLI', () => {
-  const schema = (v: string): string => join(corpus!, `qemu-${v}/qapi/qapi-schema.json`);
-  const transcript = (): string => join(transcripts!, 'system-x86_64.jsonl');
-  const X86 = ['TARGET_I386', 'CONFIG_KVM', 'CONFIG_LINUX', 'CONFIG_POSIX', 'CONFIG_VNC', 'CONFIG_TPM'].flatMap((d) => ['--define', d]);
-  const runs = new Map<string, CliRun>();
-  let dir = '';
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qapi-ts-oldest-'));
-    const bad = join(dir, 'bad-old.json');
-    writeFileSync(bad, "{ 'struct': 'Thing', 'data': { 'a': 'Missing' } }\n");
-    const jobs: [string, string[]][] = [
-      ['with', ['verify', '--schema', schema('10.0'), '--oldest-schema', schema('7.2'), transcript()]],
-      ['with-strict', ['verify', '--strict', '--schema', schema('10.0'), '--oldest-schema', schema('7.2'), transcript()]],
-      ['without', ['verify', '--schema', schema('10.0'), transcript()]],
-      ['without-strict', ['verify', '--strict', '--schema', schema('10.0'), transcript()]],
-      ['x86', ['verify', '--strict', '--schema', schema('10.0'), '--oldest-schema', schema('7.2'), ...X86, transcript()]],
-      ['x86-no-tpm', ['verify', '--schema', schema('10.0'), '--oldest-schema', schema('7.2'), ...X86.slice(0, -2), transcript()]],
-      ['bad-verify', ['verify', '--schema', schema('10.0'), '--oldest-schema', bad, transcript()]],
-      ['bad-generate', ['generate', schema('10.0'), '-o', join(dir, 'out'), '--oldest-schema', bad]],
-    ];
-    await Promise.all(jobs.map(async ([name, args]) => runs.set(name, await runCli(args))));
-  }, 180_000);
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+describe.skipIf(corpus === null || transcripts === null || !builtCli('src/cli/main.js', 'verify --oldest-schema'))(
+  'the CLI',
+  () => {
+    const schema = (v: string): string => join(corpus!, `qemu-${v}/qapi/qapi-schema.json`);
+    const transcript = (): string => join(transcripts!, 'system-x86_64.jsonl');
+    const X86 = ['TARGET_I386', 'CONFIG_KVM', 'CONFIG_LINUX', 'CONFIG_POSIX', 'CONFIG_VNC', 'CONFIG_TPM'].flatMap(
+      (d) => ['--define', d],
+    );
+    const runs = new Map<string, CliRun>();
+    let dir = '';
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'qapi-ts-oldest-'));
+      const bad = join(dir, 'bad-old.json');
+      writeFileSync(bad, "{ 'struct': 'Thing', 'data': { 'a': 'Missing' } }\n");
+      const jobs: [string, string[]][] = [
+        ['with', ['verify', '--schema', schema('10.0'), '--oldest-schema', schema('7.2'), transcript()]],
+        [
+          'with-strict',
+          ['verify', '--strict', '--schema', schema('10.0'), '--oldest-schema', schema('7.2'), transcript()],
+        ],
+        ['without', ['verify', '--schema', schema('10.0'), transcript()]],
+        ['without-strict', ['verify', '--strict', '--schema', schema('10.0'), transcript()]],
+        [
+          'x86',
+          ['verify', '--strict', '--schema', schema('10.0'), '--oldest-schema', schema('7.2'), ...X86, transcript()],
+        ],
+        [
+          'x86-no-tpm',
+          ['verify', '--schema', schema('10.0'), '--oldest-schema', schema('7.2'), ...X86.slice(0, -2), transcript()],
+        ],
+        ['bad-verify', ['verify', '--schema', schema('10.0'), '--oldest-schema', bad, transcript()]],
+        ['bad-generate', ['generate', schema('10.0'), '-o', join(dir, 'out'), '--oldest-schema', bad]],
+      ];
+      await Promise.all(jobs.map(async ([name, args]) => runs.set(name, await runCli(args))));
+    }, 180_000);
+    afterAll(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
 
-  test('verify --schema 10.0 --oldest-schema 7.2 on the 7.2 session: 0 invalid, compatible and strict', () => {
-    for (const name of ['with', 'with-strict', 'x86']) {
-      expect(runs.get(name)!.stdout, name).toBe('127 messages, 127 valid, 0 invalid\n');
-      expect(runs.get(name)!.code, name).toBe(0);
-    }
-  });
+    test('verify --schema 10.0 --oldest-schema 7.2 on the 7.2 session: 0 invalid, compatible and strict', () => {
+      for (const name of ['with', 'with-strict', 'x86']) {
+        expect(runs.get(name)!.stdout, name).toBe('127 messages, 127 valid, 0 invalid\n');
+        expect(runs.get(name)!.code, name).toBe(0);
+      }
+    });
 
-  test('without --oldest-schema the newer members are reported', () => {
-    const without = runs.get('without')!;
-    expect(without.code).toBe(1);
-    expect(without.stdout.trimEnd().split('\n').at(-1)).toBe('127 messages, 122 valid, 5 invalid');
-    expect(without.stdout).toContain("reply to 'query-blockstats' (id \"rec-15\"): return[0].stats.zone_append_operations: missing mandatory member");
-    expect(without.stdout).toContain("reply to 'query-sev' (id \"rec-33\"): return.sev-type: missing mandatory member");
-    const strict = runs.get('without-strict')!;
-    expect(strict.stdout).toContain("reply to 'query-status' (id \"rec-2\"): return.singlestep: unknown member");
-    expect(strict.stdout.trimEnd().split('\n').at(-1)).toBe('127 messages, 118 valid, 9 invalid');
-  });
+    test('without --oldest-schema the newer members are reported', () => {
+      const without = runs.get('without')!;
+      expect(without.code).toBe(1);
+      expect(without.stdout.trimEnd().split('\n').at(-1)).toBe('127 messages, 122 valid, 5 invalid');
+      expect(without.stdout).toContain(
+        'reply to \'query-blockstats\' (id "rec-15"): return[0].stats.zone_append_operations: missing mandatory member',
+      );
+      expect(without.stdout).toContain(
+        'reply to \'query-sev\' (id "rec-33"): return.sev-type: missing mandatory member',
+      );
+      const strict = runs.get('without-strict')!;
+      expect(strict.stdout).toContain('reply to \'query-status\' (id "rec-2"): return.singlestep: unknown member');
+      expect(strict.stdout.trimEnd().split('\n').at(-1)).toBe('127 messages, 118 valid, 9 invalid');
+    });
 
-  test('verify --define evaluates conditions exactly', () => {
-    const r = runs.get('x86-no-tpm')!;
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain("command 'query-tpm' (id \"rec-31\"): execute: command 'query-tpm' is not in the schema");
-  });
+    test('verify --define evaluates conditions exactly', () => {
+      const r = runs.get('x86-no-tpm')!;
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(
+        "command 'query-tpm' (id \"rec-31\"): execute: command 'query-tpm' is not in the schema",
+      );
+    });
 
-  test('errors in the oldest schema name its file', () => {
-    const bad = join(dir, 'bad-old.json');
-    const v = runs.get('bad-verify')!;
-    expect(v.code).toBe(2);
-    expect(v.stderr).toContain(`qapi-ts verify: cannot use the schema in the oldest schema ${bad}:\n`);
-    expect(v.stderr).toMatch(/bad-old\.json:1: .*'Missing'/);
-    const g = runs.get('bad-generate')!;
-    expect(g.code).toBe(1);
-    expect(g.stderr).toContain(`qapi-ts generate: in the oldest schema ${bad}:\n`);
-  });
+    test('errors in the oldest schema name its file', () => {
+      const bad = join(dir, 'bad-old.json');
+      const v = runs.get('bad-verify')!;
+      expect(v.code).toBe(2);
+      expect(v.stderr).toContain(`qapi-ts verify: cannot use the schema in the oldest schema ${bad}:\n`);
+      expect(v.stderr).toMatch(/bad-old\.json:1: .*'Missing'/);
+      const g = runs.get('bad-generate')!;
+      expect(g.code).toBe(1);
+      expect(g.stderr).toContain(`qapi-ts generate: in the oldest schema ${bad}:\n`);
+    });
 
-  test('loadValidators throws OldestSchemaError', async () => {
-    const err = await loadValidators(schema('10.0'), { oldestSchema: join(dir, 'bad-old.json') }).catch((e: unknown) => e);
-    expect(isOldestSchemaError(err)).toBe(true);
-  });
-});
+    test('loadValidators throws OldestSchemaError', async () => {
+      const err = await loadValidators(schema('10.0'), { oldestSchema: join(dir, 'bad-old.json') }).catch(
+        (e: unknown) => e,
+      );
+      expect(isOldestSchemaError(err)).toBe(true);
+    });
+  },
+);

@@ -9,8 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseSchema } from '../../src/frontend/index.js';
 import { repoRoot } from '../helpers/shared.js';
 
-const toCamel = (name: string) =>
-  name.replace(/[-_]+([a-z0-9])/gi, (_m, c: string) => c.toUpperCase());
+const toCamel = (name: string) => name.replace(/[-_]+([a-z0-9])/gi, (_m, c: string) => c.toUpperCase());
 
 describe('generated/ structure (ts-morph)', () => {
   let index: SourceFile;
@@ -18,7 +17,13 @@ describe('generated/ structure (ts-morph)', () => {
 
   beforeAll(() => {
     const project = new Project({
-      compilerOptions: { strict: true, module: 199 /* NodeNext */, moduleResolution: 99 /* NodeNext */, target: 9 /* ES2022 */, skipLibCheck: true },
+      compilerOptions: {
+        strict: true,
+        module: 199 /* NodeNext */,
+        moduleResolution: 99 /* NodeNext */,
+        target: 9 /* ES2022 */,
+        skipLibCheck: true,
+      },
     });
     project.addSourceFilesAtPaths(join(repoRoot, 'generated/*.ts'));
     project.resolveSourceFileDependencies();
@@ -46,9 +51,17 @@ describe('generated/ structure (ts-morph)', () => {
     const info = misc.getInterfaceOrThrow('IOThreadInfo');
     const props = new Map(info.getProperties().map((p) => [p.getName().replace(/^'|'$/g, ''), p]));
     expect([...props.keys()]).toEqual([
-      'id', 'thread-id', 'poll-max-ns', 'poll-grow', 'poll-shrink', 'poll-weight', 'aio-max-batch', 'holders',
+      'id',
+      'thread-id',
+      'poll-max-ns',
+      'poll-grow',
+      'poll-shrink',
+      'poll-weight',
+      'aio-max-batch',
+      'holders',
     ]);
-    for (const [name, prop] of props) expect(prop.hasQuestionToken(), name).toBe(name === 'holders' || name === 'poll-weight');
+    for (const [name, prop] of props)
+      expect(prop.hasQuestionToken(), name).toBe(name === 'holders' || name === 'poll-weight');
     const threadId = props.get('thread-id')!;
     expect(threadId.getType().getText(threadId)).toBe('number | bigint');
     const holders = props.get('holders')!;
@@ -63,7 +76,11 @@ describe('generated/ structure (ts-morph)', () => {
       if (tag.isStringLiteral()) branches.set(tag.getLiteralValue() as string, member);
     }
     expect([...branches.keys()].sort()).toEqual(['block-node', 'qom']);
-    const propsOf = (t: Type) => t.getProperties().map((p) => p.getName()).sort();
+    const propsOf = (t: Type) =>
+      t
+        .getProperties()
+        .map((p) => p.getName())
+        .sort();
     expect(propsOf(branches.get('qom')!)).toEqual(['path', 'type']);
     expect(propsOf(branches.get('block-node')!)).toEqual(['node-name', 'type']);
   });

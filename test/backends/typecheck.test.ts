@@ -22,7 +22,13 @@ function roots(): [string, string][] {
   const out: [string, string][] = [['qapi', join(repoRoot, 'qapi/qapi-schema.json')]];
   if (corpus === null) return out;
   for (const version of ['qemu-10.0', 'qemu-7.2']) {
-    for (const rel of ['qapi/qapi-schema.json', 'qga/qapi-schema.json', 'storage-daemon/qapi/qapi-schema.json', 'docs/interop/vhost-user.json', 'docs/interop/firmware.json']) {
+    for (const rel of [
+      'qapi/qapi-schema.json',
+      'qga/qapi-schema.json',
+      'storage-daemon/qapi/qapi-schema.json',
+      'docs/interop/vhost-user.json',
+      'docs/interop/firmware.json',
+    ]) {
       if (version === 'qemu-7.2' && rel === 'docs/interop/firmware.json') continue;
       out.push([`${version}/${rel}`, join(corpus, version, rel)]);
     }

@@ -25,7 +25,12 @@ type Msg = Record<string, unknown>;
  * Rewrites the message of direction `dir` with id `id` (exactly one must
  * exist); returns the new text and the 1-based line changed.
  */
-function edit(text: string, dir: 'client' | 'server', id: string, change: (msg: Msg) => Msg): { text: string; line: number } {
+function edit(
+  text: string,
+  dir: 'client' | 'server',
+  id: string,
+  change: (msg: Msg) => Msg,
+): { text: string; line: number } {
   const lines = text.split('\n');
   const hits = lines.flatMap((raw, i) => {
     if (raw.trim() === '') return [];
@@ -142,10 +147,8 @@ describe.runIf(haveData)('verify: QEMU 7.2 session against the 7.2 schema (libra
   });
 
   it('decodes 18446744073709551552 exactly', () => {
-    const entry = parseTranscript(original).entries.find(
-      (e) => e.dir === 'server' && (e.msg as Msg).id === 'rec-47',
-    )!;
-    const props = ((ret(entry.msg as Msg).model as Msg).props as Msg);
+    const entry = parseTranscript(original).entries.find((e) => e.dir === 'server' && (e.msg as Msg).id === 'rec-47')!;
+    const props = (ret(entry.msg as Msg).model as Msg).props as Msg;
     expect(props['lbr-fmt']).toBe(18446744073709551552n);
     expect(typeof props['lbr-fmt']).toBe('bigint');
     expect(props['lbr-fmt']).not.toBe(BigInt(Number(18446744073709551552n)));
@@ -184,7 +187,10 @@ describe.runIf(haveData)('verify: QEMU 7.2 session against the 7.2 schema (libra
       `${both.line - 1}: arguments.bogus: unknown member (the command takes no arguments)`,
     ]);
     // The same bad enum, refused by the server, is consistent.
-    const badEnum = edit(original, 'client', 'rec-47', (m) => ({ ...m, arguments: { type: 'fuller', model: { name: 'x' } } }));
+    const badEnum = edit(original, 'client', 'rec-47', (m) => ({
+      ...m,
+      arguments: { type: 'fuller', model: { name: 'x' } },
+    }));
     const refused = edit(badEnum.text, 'server', 'rec-47', () => ({
       id: 'rec-47',
       error: { class: 'GenericError', desc: "Parameter 'type' does not accept value 'fuller'" },
@@ -228,8 +234,14 @@ describe.runIf(haveData && builtCli('src/backends/verify.js', 'verify CLI tests'
     };
     // One copy with four problems, one per kind the issue names.
     let text = original;
-    for (const c of CASES.filter((c) => ['wrong type in a reply', 'missing mandatory member in a reply',
-      'bad enum value in arguments the server accepted', 'out-of-range integer (size beyond uint64)'].includes(c.name))) {
+    for (const c of CASES.filter((c) =>
+      [
+        'wrong type in a reply',
+        'missing mandatory member in a reply',
+        'bad enum value in arguments the server accepted',
+        'out-of-range integer (size beyond uint64)',
+      ].includes(c.name),
+    )) {
       const e = edit(text, c.dir, c.id, c.change);
       text = e.text;
       lines.set(c.name, e.line);
@@ -237,10 +249,13 @@ describe.runIf(haveData && builtCli('src/backends/verify.js', 'verify CLI tests'
     const bad = broken('bad', text);
     const garbage = broken('garbage', original.replace('\n', '\n{"dir": "client", "msg": {"execute":\n'));
     // 2^60: exact as bigint, not as a JavaScript number.
-    const huge = broken('huge', edit(original, 'server', 'rec-20', (m) => {
-      (ret(m) as unknown as Msg[])[0]!.size = 2n ** 60n;
-      return m;
-    }).text);
+    const huge = broken(
+      'huge',
+      edit(original, 'server', 'rec-20', (m) => {
+        (ret(m) as unknown as Msg[])[0]!.size = 2n ** 60n;
+        return m;
+      }).text,
+    );
     const jobs: [string, string[]][] = [
       ['ok', ['verify', '--schema', SCHEMA!, TRANSCRIPT!]],
       ['strict', ['verify', '--strict', '-s', SCHEMA!, TRANSCRIPT!]],
@@ -264,7 +279,9 @@ describe.runIf(haveData && builtCli('src/backends/verify.js', 'verify CLI tests'
       const r = runs.get(name)!;
       expect(r.stdout).toBe('127 messages, 127 valid, 0 invalid\n');
       expect(r.code).toBe(0);
-      expect(r.stderr).toMatch(/^qapi-ts verify: \d+ doc-comment warnings in .*qapi-schema\.json \(--warnings lists them, --strict-docs makes them errors\)\n$/);
+      expect(r.stderr).toMatch(
+        /^qapi-ts verify: \d+ doc-comment warnings in .*qapi-schema\.json \(--warnings lists them, --strict-docs makes them errors\)\n$/,
+      );
     }
   });
 
@@ -293,7 +310,7 @@ describe.runIf(haveData && builtCli('src/backends/verify.js', 'verify CLI tests'
   it('passes --int64 through to the validators', () => {
     const r = runs.get('huge-number')!;
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("return[0].size: uint64 value 1152921504606846976 does not fit in a JavaScript number");
+    expect(r.stdout).toContain('return[0].size: uint64 value 1152921504606846976 does not fit in a JavaScript number');
   });
 
   it('exits 2 on usage errors, unreadable files and doc errors under --strict-docs', () => {

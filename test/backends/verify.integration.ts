@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
 import { parseTranscript, verifyTranscript } from '../../src/backends/verify.js';
-import { QEMU_BINARY, RELEASES, qemuAvailable, releaseSchemas, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import {
+  QEMU_BINARY,
+  RELEASES,
+  qemuAvailable,
+  releaseSchemas,
+  startQemu,
+  stopAllQemu,
+  type QemuInstance,
+} from '../helpers/qemu.js';
 
 /** Raw command lines, sent in one write after negotiation. */
 const BURST = [
@@ -98,22 +106,29 @@ describe.each(RELEASES)('verify: a session recorded from real QEMU %s, against i
     const kinds = r.verdicts.map((v) => v.kind);
     expect(kinds.filter((k) => k === 'command')).toHaveLength(13);
     expect(kinds.filter((k) => k === 'return').length + kinds.filter((k) => k === 'error').length).toBe(13);
-    expect(r.verdicts.filter((v) => v.kind === 'event').map((v) => v.label).sort()).toEqual([`event 'RESUME'`, `event 'STOP'`]);
+    expect(
+      r.verdicts
+        .filter((v) => v.kind === 'event')
+        .map((v) => v.label)
+        .sort(),
+    ).toEqual([`event 'RESUME'`, `event 'STOP'`]);
     const labels = r.verdicts.filter((v) => v.dir === 'server').map((v) => v.label);
-    expect(labels).toEqual(expect.arrayContaining([
-      `reply to 'query-iothreads' (id {"n":1,"tag":["a"]})`,
-      `reply to 'query-status'`,
-      `reply to 'query-yank' (id [2])`,
-      `error reply to 'no-such-command' (id null)`,
-      `error reply to 'query-iothreads' (id 3.5)`,
-      `reply to 'cont' (id true)`,
-      `reply to 'query-name' (id 12345678901234567890)`,
-      `reply to 'query-kvm' (id 123456789012345678901)`,
-      `error reply to 'query-kvm' (id "extra")`,
-      `error reply to a malformed command (id "bad-name")`,
-      `reply to 'stop'`,
-      `reply to 'query-status' (id "last")`,
-    ]));
+    expect(labels).toEqual(
+      expect.arrayContaining([
+        `reply to 'query-iothreads' (id {"n":1,"tag":["a"]})`,
+        `reply to 'query-status'`,
+        `reply to 'query-yank' (id [2])`,
+        `error reply to 'no-such-command' (id null)`,
+        `error reply to 'query-iothreads' (id 3.5)`,
+        `reply to 'cont' (id true)`,
+        `reply to 'query-name' (id 12345678901234567890)`,
+        `reply to 'query-kvm' (id 123456789012345678901)`,
+        `error reply to 'query-kvm' (id "extra")`,
+        `error reply to a malformed command (id "bad-name")`,
+        `reply to 'stop'`,
+        `reply to 'query-status' (id "last")`,
+      ]),
+    );
     expect(r.invalid).toBe(0);
   });
 
@@ -134,10 +149,12 @@ describe.each(RELEASES)('verify: a session recorded from real QEMU %s, against i
       .join('\n');
     const r = verifyTranscript(accepted, loaded.validatorSet(false));
     const found = r.verdicts.flatMap((v) => v.findings.map((f) => `${v.label}: ${f.path}: ${f.message}`));
-    expect(found).toEqual(expect.arrayContaining([
-      `command 'no-such-command' (id null): execute: command 'no-such-command' is not in the schema`,
-      `command 'query-iothreads' (id 3.5): arguments.bogus: unknown member (the command takes no arguments)`,
-      `command 'query-kvm' (id "extra"): bogus: unknown member of a command`,
-    ]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        `command 'no-such-command' (id null): execute: command 'no-such-command' is not in the schema`,
+        `command 'query-iothreads' (id 3.5): arguments.bogus: unknown member (the command takes no arguments)`,
+        `command 'query-kvm' (id "extra"): bogus: unknown member of a command`,
+      ]),
+    );
   });
 });

@@ -20,7 +20,8 @@ const defineTypes: DefineModule = (r, v) => {
   r.def('CpuModelInfo', () => v.object({ name: r.ref('str'), props: v.optional(r.ref('any')) }));
   r.def('CpuModelExpansionType', () => v.enum(['static', 'full']));
   r.def('q_obj_query-cpu-model-expansion-arg', () =>
-    v.object({ type: r.ref('CpuModelExpansionType'), model: r.ref('CpuModelInfo') }));
+    v.object({ type: r.ref('CpuModelExpansionType'), model: r.ref('CpuModelInfo') }),
+  );
   r.def('CpuModelExpansionInfo', () => v.object({ model: r.ref('CpuModelInfo') }));
   r.def('SizeInfo', () => v.object({ size: r.ref('size'), small: v.optional(r.ref('uint8')) }));
   r.def('q_obj_object-del-arg', () => v.object({ id: r.ref('str') }));
@@ -51,9 +52,7 @@ const validators = new SchemaValidators(description);
 
 /** One transcript line per [dir, msg]; strings are taken as raw lines. */
 function transcript(lines: readonly (readonly ['client' | 'server', unknown] | string)[]): string {
-  return lines
-    .map((l) => (typeof l === 'string' ? l : JSON.stringify({ dir: l[0], msg: l[1] })))
-    .join('\n') + '\n';
+  return lines.map((l) => (typeof l === 'string' ? l : JSON.stringify({ dir: l[0], msg: l[1] }))).join('\n') + '\n';
 }
 
 function verify(lines: Parameters<typeof transcript>[0], options: VerifyOptions = {}): VerifyResult {
@@ -66,7 +65,10 @@ function findings(result: VerifyResult): string[] {
   return result.verdicts.flatMap((v) => v.findings.map((f) => `${v.line}: ${f.path}: ${f.message}`));
 }
 
-const greeting = ['server', { QMP: { version: { qemu: { major: 7, minor: 2, micro: 22 }, package: 'x' }, capabilities: ['oob'] } }] as const;
+const greeting = [
+  'server',
+  { QMP: { version: { qemu: { major: 7, minor: 2, micro: 22 }, package: 'x' }, capabilities: ['oob'] } },
+] as const;
 const ts = { seconds: 1700000000, microseconds: 5 };
 const thread = { id: 'io0', 'thread-id': 42, 'poll-max-ns': 32768 };
 
@@ -85,7 +87,17 @@ describe('verify: a consistent session', () => {
     ]);
     expect(findings(r)).toEqual([]);
     expect([r.messages, r.valid, r.invalid]).toEqual([9, 9, 0]);
-    expect(r.verdicts.map((v) => v.kind)).toEqual(['greeting', 'command', 'return', 'command', 'event', 'return', 'command', 'error', 'event']);
+    expect(r.verdicts.map((v) => v.kind)).toEqual([
+      'greeting',
+      'command',
+      'return',
+      'command',
+      'event',
+      'return',
+      'command',
+      'error',
+      'event',
+    ]);
     expect(formatReport(r, 't.jsonl')).toEqual(['9 messages, 9 valid, 0 invalid']);
   });
 });
@@ -214,7 +226,10 @@ describe('verify: a command is judged with its reply', () => {
       ['client', { execute: 'object-del', arguments: { id: 7 }, id: 2 }],
       ['client', { execute: 'object-del', arguments: { id: 'x', more: 1 } }],
     ]);
-    expect(findings(r)).toEqual(['2: arguments.id: expected string, got number 7', '3: arguments.more: unknown member']);
+    expect(findings(r)).toEqual([
+      '2: arguments.id: expected string, got number 7',
+      '3: arguments.more: unknown member',
+    ]);
   });
 
   it('reports replies that answer no command in flight', () => {
@@ -268,7 +283,9 @@ describe('verify: pairing', () => {
     const lines: (readonly ['client' | 'server', unknown] | string)[] = [];
     ids.forEach((id) => lines.push(['client', { execute: 'query-size', id }]));
     lines.push('{"dir": "client", "msg": {"execute": "query-version", "id": 12345678901234567890}}');
-    lines.push('{"dir": "server", "msg": {"return": {"qemu": {"major": 1, "minor": 0, "micro": 0}, "package": ""}, "id": 12345678901234567890}}');
+    lines.push(
+      '{"dir": "server", "msg": {"return": {"qemu": {"major": 1, "minor": 0, "micro": 0}, "package": ""}, "id": 12345678901234567890}}',
+    );
     // Replies in reverse order; object ids with members reordered.
     for (const id of [...ids].reverse()) {
       const same = typeof id === 'object' && id !== null && !Array.isArray(id) ? { a: 1, b: [3] } : id;
@@ -344,7 +361,16 @@ describe('verify: compatible and strict modes', () => {
     ['server', { return: { model: { name: 'm' }, extra: [] }, id: 2, spare: true }],
     ['server', { event: 'NEW_EVENT', data: { x: 1 }, timestamp: ts }],
     ['server', { event: 'RESUME', data: { why: 'x' }, timestamp: ts }],
-    ['server', { QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: ['oob', 'new-cap'], extra: 1 } }],
+    [
+      'server',
+      {
+        QMP: {
+          version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' },
+          capabilities: ['oob', 'new-cap'],
+          extra: 1,
+        },
+      },
+    ],
   ] as const;
 
   it('tolerates what a newer server adds, by default', () => {
@@ -389,8 +415,32 @@ describe('verify: transcript lines', () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % n;
     };
-    const pieces = ['{', '}', '[', ']', '"dir"', '"client"', '"server"', '"msg"', ':', ',', '"execute"', '"id"', '"return"',
-      '"error"', '"event"', '"QMP"', '1', '1e999', '99999999999999999999', 'null', '"query-size"', '\n', '"arguments"', '"data"'];
+    const pieces = [
+      '{',
+      '}',
+      '[',
+      ']',
+      '"dir"',
+      '"client"',
+      '"server"',
+      '"msg"',
+      ':',
+      ',',
+      '"execute"',
+      '"id"',
+      '"return"',
+      '"error"',
+      '"event"',
+      '"QMP"',
+      '1',
+      '1e999',
+      '99999999999999999999',
+      'null',
+      '"query-size"',
+      '\n',
+      '"arguments"',
+      '"data"',
+    ];
     for (let i = 0; i < 300; i++) {
       let text = '';
       for (let j = rand(60); j > 0; j--) text += pieces[rand(pieces.length)];

@@ -89,8 +89,16 @@ describe.skipIf(corpus === null)('gen: false and the oldest release, type-checke
     const old = read('7.2');
     const outputs: [string, Map<string, string>, string[]][] = [
       ['qemu72', generateFiles(old, { supportImport: support }), [HOTPLUG]],
-      ['qemu10', generateFiles(read('10.0'), { supportImport: support, oldestSchema: old, oldestLabel: 'QEMU 7.2' }), [HOTPLUG, OLDEST]],
-      ['qemu111', generateFiles(read('11.1'), { supportImport: support, oldestSchema: old, oldestLabel: 'QEMU 7.2' }), [HOTPLUG, OLDEST, POLL_WEIGHT]],
+      [
+        'qemu10',
+        generateFiles(read('10.0'), { supportImport: support, oldestSchema: old, oldestLabel: 'QEMU 7.2' }),
+        [HOTPLUG, OLDEST],
+      ],
+      [
+        'qemu111',
+        generateFiles(read('11.1'), { supportImport: support, oldestSchema: old, oldestLabel: 'QEMU 7.2' }),
+        [HOTPLUG, OLDEST, POLL_WEIGHT],
+      ],
     ];
     const rootFiles: string[] = [];
     for (const [name, files, usages] of outputs) {

@@ -57,7 +57,9 @@ const holdersOf = (s: VmSnapshot | undefined, io: string): string[] =>
 describe('the fleet', () => {
   it('refreshes 100 simulated QEMUs in a socket directory, a dead socket and a missing one', async () => {
     const dir = tempDir();
-    await Promise.all(Array.from({ length: 100 }, (_, i) => simulated(join(dir, `vm${String(i).padStart(3, '0')}.sock`))));
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => simulated(join(dir, `vm${String(i).padStart(3, '0')}.sock`))),
+    );
     // A socket file nobody listens on any more: what a killed QEMU leaves behind.
     const dead = createServer();
     await new Promise<void>((r) => dead.listen(join(dir, 'live.tmp'), r));
@@ -71,7 +73,10 @@ describe('the fleet', () => {
     process.stderr.write(`exporter: first refresh of 100 simulated VMs + 2 dead: ${ms.toFixed(0)} ms\n`);
     expect(all.size).toBe(102);
     expect(all.has('notes')).toBe(false);
-    expect(all.get('dead')).toMatchObject({ up: false, error: expect.stringMatching(/^QMP_ERR_CONNECT: .*ECONNREFUSED/) });
+    expect(all.get('dead')).toMatchObject({
+      up: false,
+      error: expect.stringMatching(/^QMP_ERR_CONNECT: .*ECONNREFUSED/),
+    });
     expect(all.get('missing')).toMatchObject({ up: false, error: expect.stringMatching(/ENOENT/) });
     const up = [...all.values()].filter((s) => s.up);
     expect(up).toHaveLength(100);
@@ -87,7 +92,9 @@ describe('the fleet', () => {
     expect(again.filter((s) => s.up).every((s) => s.commands === 1)).toBe(true);
     const text = renderMetrics(again);
     expect(text).toContain('qemu_up{vm="dead"} 0\n');
-    expect(text).toContain('qemu_iothread_holder{vm="vm042",iothread="io0",type="qom",holder="/machine/peripheral/vblk0"} 1\n');
+    expect(text).toContain(
+      'qemu_iothread_holder{vm="vm042",iothread="io0",type="qom",holder="/machine/peripheral/vblk0"} 1\n',
+    );
     expect(text).toContain('qemu_iothread_holders{vm="vm042",iothread="io1"} 4\n');
     expect(text).toContain('qemu_iothread_holders_source{vm="vm042",source="reported"} 1\n');
     expect(text).toContain('qemu_iothread_info{vm="vm042",iothread="io1",thread_id="10002"} 1\n');
@@ -101,7 +108,13 @@ describe('the fleet', () => {
     await simulated(join(dir, 'b.sock'));
     expect([...byVm(await f.refreshAll()).keys()]).toEqual(['a', 'b']);
     await using qmp = await QmpClient.connect({ path: join(dir, 'a.sock') });
-    await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp4', drive: 'disk3', iothread: 'io0' });
+    await qmp.execute('device_add', {
+      driver: 'virtio-blk-pci',
+      id: 'vblk2',
+      bus: 'rp4',
+      drive: 'disk3',
+      iothread: 'io0',
+    });
     expect(holdersOf(byVm(await f.refreshAll()).get('a'), 'io0')[0]).toBe('qom:/machine/peripheral/vblk2');
     await qmp.close();
     await a.close(); // removes its socket file
@@ -169,7 +182,9 @@ describe('the fleet', () => {
     expect(first).not.toContain('vm="hung"');
     expect(first).toMatch(/^qemu_exporter_snapshot_age_seconds\{vm="ok"\} [\d.e-]+$/m);
     // Its refresh ends with the timeout; a later scrape reports it.
-    await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), { timeout: 10_000, interval: 200 }).toContain('qemu_up{vm="hung"} 0\n');
+    await expect
+      .poll(async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), { timeout: 10_000, interval: 200 })
+      .toContain('qemu_up{vm="hung"} 0\n');
     for (const socket of held) socket.destroy();
   });
 
@@ -177,7 +192,15 @@ describe('the fleet', () => {
     const dir = tempDir();
     const big = await QmpTestServer.create({ recordReceived: false });
     big.on('query-iothreads', () =>
-      Array.from({ length: 50 }, (_, i) => ({ id: `io${i}`, 'thread-id': i, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, holders: [{ type: 'qom' as const, path: 'p'.repeat(1000) }] })),
+      Array.from({ length: 50 }, (_, i) => ({
+        id: `io${i}`,
+        'thread-id': i,
+        'poll-max-ns': 0,
+        'poll-grow': 0,
+        'poll-shrink': 0,
+        'aio-max-batch': 0,
+        holders: [{ type: 'qom' as const, path: 'p'.repeat(1000) }],
+      })),
     );
     await big.listen({ path: join(dir, 'big.sock') });
     servers.push(big);
@@ -187,11 +210,19 @@ describe('the fleet', () => {
     servers.push(huge);
     await simulated(join(dir, 'small.sock'));
     await simulated(join(dir, 'zzz.sock'));
-    const f = fleet({ socketDirs: [dir], limits: { maxIothreads: 100, maxBytes: 10_000 }, maxMessageBytes: 64 * 1024, maxVms: 3 });
+    const f = fleet({
+      socketDirs: [dir],
+      limits: { maxIothreads: 100, maxBytes: 10_000 },
+      maxMessageBytes: 64 * 1024,
+      maxVms: 3,
+    });
     const all = byVm(await f.refreshAll());
     expect([...all.keys()]).toEqual(['big', 'huge', 'small']);
     expect(f.ignored).toBe(1);
-    expect(all.get('big')).toMatchObject({ up: false, error: expect.stringMatching(/^QAPI_ERR_EXPORTER_LIMIT: .*10000 characters/) });
+    expect(all.get('big')).toMatchObject({
+      up: false,
+      error: expect.stringMatching(/^QAPI_ERR_EXPORTER_LIMIT: .*10000 characters/),
+    });
     expect(all.get('huge')).toMatchObject({ up: false, error: expect.stringMatching(/^QMP_ERR_MESSAGE_TOO_LARGE: /) });
     expect(all.get('small')?.up).toBe(true);
     expect(renderMetrics([...all.values()], { ignored: f.ignored })).toContain('qemu_exporter_ignored_sockets 1\n');
@@ -242,9 +273,30 @@ describe('hostile data', () => {
     server.on('query-iothreads').raw((id) =>
       JSON.stringify({
         return: [
-          { id: 'io"0\\', 'thread-id': 7, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, 'poll-weight': 3,
-            holders: [{ type: 'qom', path: HOSTILE }, { type: 'kind-from-the-future', id: 'thing0' }, { type: 'block-node', 'node-name': 'n' }, { type: 'block-node', 'node-name': 'n' }] },
-          { id: 'io"0\\', 'thread-id': 8, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, holders: [] },
+          {
+            id: 'io"0\\',
+            'thread-id': 7,
+            'poll-max-ns': 0,
+            'poll-grow': 0,
+            'poll-shrink': 0,
+            'aio-max-batch': 0,
+            'poll-weight': 3,
+            holders: [
+              { type: 'qom', path: HOSTILE },
+              { type: 'kind-from-the-future', id: 'thing0' },
+              { type: 'block-node', 'node-name': 'n' },
+              { type: 'block-node', 'node-name': 'n' },
+            ],
+          },
+          {
+            id: 'io"0\\',
+            'thread-id': 8,
+            'poll-max-ns': 0,
+            'poll-grow': 0,
+            'poll-shrink': 0,
+            'aio-max-batch': 0,
+            holders: [],
+          },
         ],
         ...(id === undefined ? {} : { id }),
       }),
@@ -274,8 +326,12 @@ describe('hostile data', () => {
     // One line per sample: nothing in a label starts a line of its own.
     expect(lines.filter((l) => l.startsWith('# TYPE evil'))).toEqual([]);
     expect(text).toContain(`holder="${escapeLabel(HOSTILE)}"} 1\n`);
-    expect(escapeLabel(HOSTILE)).toBe('/machine/peripheral/x\\"}\\\\n 1\\n# TYPE evil gauge\\n<img src=x onerror=\\"alert(1)\\">\u2028\u0000');
-    expect(text).toContain('qemu_iothread_holder{vm="evil",iothread="io\\"0\\\\",type="kind-from-the-future",holder="thing0"} 1\n');
+    expect(escapeLabel(HOSTILE)).toBe(
+      '/machine/peripheral/x\\"}\\\\n 1\\n# TYPE evil gauge\\n<img src=x onerror=\\"alert(1)\\">\u2028\u0000',
+    );
+    expect(text).toContain(
+      'qemu_iothread_holder{vm="evil",iothread="io\\"0\\\\",type="kind-from-the-future",holder="thing0"} 1\n',
+    );
     expect(text).toContain('qemu_iothread_holder{vm="evil",iothread="io\\"0\\\\",type="block-node",holder="n"} 2\n');
     expect(text).toContain('qemu_iothread_poll_weight{vm="evil",iothread="io\\"0\\\\"} 3\n');
   });

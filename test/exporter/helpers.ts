@@ -27,8 +27,18 @@ export async function hostileServer(path: string): Promise<QmpTestServer> {
   server.on('query-iothreads').raw((id) =>
     JSON.stringify({
       return: [
-        { id: 'io<b>"0"</b>', 'thread-id': 4242, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0,
-          holders: [{ type: 'qom', path: HOSTILE_PATH }, { type: 'kind-from-the-future', id: 'thing0' }] },
+        {
+          id: 'io<b>"0"</b>',
+          'thread-id': 4242,
+          'poll-max-ns': 0,
+          'poll-grow': 0,
+          'poll-shrink': 0,
+          'aio-max-batch': 0,
+          holders: [
+            { type: 'qom', path: HOSTILE_PATH },
+            { type: 'kind-from-the-future', id: 'thing0' },
+          ],
+        },
       ],
       ...(id === undefined ? {} : { id }),
     }),
@@ -44,7 +54,9 @@ export const CHROMIUM = '/usr/bin/chromium';
 export function installed(binary: string, pkg: string): boolean {
   if (existsSync(binary)) return true;
   if (process.env.CI) throw new Error(`CI: ${binary} is required (apt-get install ${pkg}; .ci/run installs it)`);
-  process.stderr.write(`SKIPPING exporter tests with ${pkg}: ${binary} not installed (apt-get install --no-install-recommends ${pkg})\n`);
+  process.stderr.write(
+    `SKIPPING exporter tests with ${pkg}: ${binary} not installed (apt-get install --no-install-recommends ${pkg})\n`,
+  );
   return false;
 }
 
@@ -156,12 +168,16 @@ export async function startPrometheus(target: string): Promise<Prometheus> {
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.pid !== undefined) await killAndWait(child.pid, 'SIGTERM', 10_000);
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) await killAndWait(child.pid, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+      await killAndWait(child.pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
@@ -177,7 +193,11 @@ export async function startPrometheus(target: string): Promise<Prometheus> {
     },
     async query(promql) {
       const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      const body = (await res.json()) as { status: string; error?: string; data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
+      const body = (await res.json()) as {
+        status: string;
+        error?: string;
+        data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
       if (body.status !== 'success') throw new Error(`PromQL ${promql}: ${body.error}`);
       return body.data.result;
     },

@@ -14,7 +14,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpClient } from '../../src/runtime/index.js';
 import type { QmpTestServer } from '../../src/testing/index.js';
 import { builtCli } from '../helpers/cli.js';
-import { CHROMIUM, chromiumVersion, deadSocket, hostileServer, HOSTILE_PATH, installed, simulatedFleet, startExporter, tempDir, type Exporter } from './helpers.js';
+import {
+  CHROMIUM,
+  chromiumVersion,
+  deadSocket,
+  hostileServer,
+  HOSTILE_PATH,
+  installed,
+  simulatedFleet,
+  startExporter,
+  tempDir,
+  type Exporter,
+} from './helpers.js';
 
 const ready = builtCli('src/cli/main.js', 'exporter page tests') && installed(CHROMIUM, 'chromium');
 
@@ -42,8 +53,14 @@ describe.runIf(ready)('the live page in headless Chromium', () => {
       executablePath: CHROMIUM,
       headless: true,
       args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
       ],
       offline: false,
     });
@@ -71,15 +88,21 @@ describe.runIf(ready)('the live page in headless Chromium', () => {
     return page.evaluate(
       ([vm, io]) => {
         const section = [...document.querySelectorAll<HTMLElement>('section.vm')].find((s) => s.dataset.vm === vm);
-        const row = [...(section?.querySelectorAll<HTMLElement>('tr.iothread') ?? [])].find((r) => r.dataset.iothread === io);
-        return [...(row?.querySelectorAll('li.holder') ?? [])].map((li) => `${li.querySelector('.kind')?.textContent} ${li.querySelector('.name')?.textContent}`);
+        const row = [...(section?.querySelectorAll<HTMLElement>('tr.iothread') ?? [])].find(
+          (r) => r.dataset.iothread === io,
+        );
+        return [...(row?.querySelectorAll('li.holder') ?? [])].map(
+          (li) => `${li.querySelector('.kind')?.textContent} ${li.querySelector('.name')?.textContent}`,
+        );
       },
       [vm, iothread] as const,
     );
   }
 
   it('shows every VM with its IOThreads, thread ids and holders', async () => {
-    await expect.poll(() => holders('vm000', 'io0'), { timeout: 20_000 }).toEqual(['qom /machine/peripheral/vblk1', 'qom /machine/peripheral/vblk0']);
+    await expect
+      .poll(() => holders('vm000', 'io0'), { timeout: 20_000 })
+      .toEqual(['qom /machine/peripheral/vblk1', 'qom /machine/peripheral/vblk0']);
     expect(await holders('vm002', 'io1')).toEqual([
       'block-node disk2',
       'qom /machine/peripheral-anon/device[0]',
@@ -94,24 +117,34 @@ describe.runIf(ready)('the live page in headless Chromium', () => {
 
   it('shows the balance of the pool as bars, and a dead VM as down with the reason', async () => {
     const widths = await page.evaluate(() =>
-      [...document.querySelectorAll<HTMLElement>('section[data-vm="vm000"] tr.iothread')].map((r) => (r.querySelector('.bar') as HTMLElement).style.width),
+      [...document.querySelectorAll<HTMLElement>('section[data-vm="vm000"] tr.iothread')].map(
+        (r) => (r.querySelector('.bar') as HTMLElement).style.width,
+      ),
     );
     expect(widths).toEqual(['50%', '100%']); // io0: 2 holders, io1: 4
     expect(await page.locator('section[data-vm="dead"] .badge').textContent()).toBe('down');
-    expect(await page.locator('section[data-vm="dead"] .error').textContent()).toMatch(/^QMP_ERR_CONNECT: .*ECONNREFUSED/);
+    expect(await page.locator('section[data-vm="dead"] .error').textContent()).toMatch(
+      /^QMP_ERR_CONNECT: .*ECONNREFUSED/,
+    );
   });
 
   it('follows a hot-plug and an unplug without a reload', async () => {
     await using qmp = await QmpClient.connect({ path: join(dir, 'vm001.sock') });
     const before = await page.evaluate(() => document.body.dataset.updated);
-    await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp4', drive: 'disk3', iothread: 'io0' });
-    await expect.poll(() => holders('vm001', 'io0'), { timeout: 10_000 }).toEqual([
-      'qom /machine/peripheral/vblk2',
-      'qom /machine/peripheral/vblk1',
-      'qom /machine/peripheral/vblk0',
-    ]);
+    await qmp.execute('device_add', {
+      driver: 'virtio-blk-pci',
+      id: 'vblk2',
+      bus: 'rp4',
+      drive: 'disk3',
+      iothread: 'io0',
+    });
+    await expect
+      .poll(() => holders('vm001', 'io0'), { timeout: 10_000 })
+      .toEqual(['qom /machine/peripheral/vblk2', 'qom /machine/peripheral/vblk1', 'qom /machine/peripheral/vblk0']);
     await qmp.execute('device_del', { id: 'vblk0' });
-    await expect.poll(() => holders('vm001', 'io0'), { timeout: 10_000 }).toEqual(['qom /machine/peripheral/vblk2', 'qom /machine/peripheral/vblk1']);
+    await expect
+      .poll(() => holders('vm001', 'io0'), { timeout: 10_000 })
+      .toEqual(['qom /machine/peripheral/vblk2', 'qom /machine/peripheral/vblk1']);
     expect(await page.evaluate(() => document.body.dataset.updated)).not.toBe(before);
     expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1); // no reload
   });
@@ -122,7 +155,9 @@ describe.runIf(ready)('the live page in headless Chromium', () => {
     try {
       await second.goto(`${held.url}/`);
       const io1 = (): Promise<number> =>
-        second.evaluate(() => document.querySelectorAll('section[data-vm="vm002"] tr[data-iothread="io1"] li.holder').length);
+        second.evaluate(
+          () => document.querySelectorAll('section[data-vm="vm002"] tr[data-iothread="io1"] li.holder').length,
+        );
       await expect.poll(io1, { timeout: 10_000 }).toBe(4);
       await using qmp = await QmpClient.connect({ path: join(dir, 'vm002.sock') });
       await qmp.execute('device_del', { id: 'vscsi0' });
@@ -139,7 +174,9 @@ describe.runIf(ready)('the live page in headless Chromium', () => {
     expect(await page.locator('img').count()).toBe(0);
     expect(await page.locator('section[data-vm="evil"] b').count()).toBe(0);
     // What a person sees: the markup as characters.
-    expect(await page.locator('section[data-vm="evil"] li.holder .name').first().innerText()).toContain('<img src=x onerror="alert(1)">');
+    expect(await page.locator('section[data-vm="evil"] li.holder .name').first().innerText()).toContain(
+      '<img src=x onerror="alert(1)">',
+    );
     expect(dialogs).toEqual([]);
     expect(consoleErrors).toEqual([]);
   });

@@ -12,18 +12,44 @@ import { QmpClient } from '../../src/runtime/index.js';
 import type { QmpTestServer } from '../../src/testing/index.js';
 import { builtCli } from '../helpers/cli.js';
 import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
-import { deadSocket, hostileServer, HOSTILE_PATH, installed, PROMETHEUS, simulatedFleet, startExporter, startPrometheus, tempDir, type Exporter, type Prometheus } from './helpers.js';
+import {
+  deadSocket,
+  hostileServer,
+  HOSTILE_PATH,
+  installed,
+  PROMETHEUS,
+  simulatedFleet,
+  startExporter,
+  startPrometheus,
+  tempDir,
+  type Exporter,
+  type Prometheus,
+} from './helpers.js';
 import { rmSync } from 'node:fs';
 
 const QEMU_MACHINE = [
-  '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
-  '-object', 'iothread,id=io0', '-object', 'iothread,id=io1', '-object', 'iothread,id=spare',
-  '-device', 'pcie-root-port,id=rp0,chassis=1', '-device', 'pcie-root-port,id=rp1,chassis=2',
-  '-blockdev', 'driver=null-co,node-name=disk0', '-blockdev', 'driver=null-co,node-name=disk1',
-  '-device', 'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io1,bus=rp0',
+  '-global',
+  'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+  '-object',
+  'iothread,id=io0',
+  '-object',
+  'iothread,id=io1',
+  '-object',
+  'iothread,id=spare',
+  '-device',
+  'pcie-root-port,id=rp0,chassis=1',
+  '-device',
+  'pcie-root-port,id=rp1,chassis=2',
+  '-blockdev',
+  'driver=null-co,node-name=disk0',
+  '-blockdev',
+  'driver=null-co,node-name=disk1',
+  '-device',
+  'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io1,bus=rp0',
 ];
 
-const ready = qemuAvailable() && builtCli('src/cli/main.js', 'exporter + Prometheus tests') && installed(PROMETHEUS, 'prometheus');
+const ready =
+  qemuAvailable() && builtCli('src/cli/main.js', 'exporter + Prometheus tests') && installed(PROMETHEUS, 'prometheus');
 
 describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
   let dir: string;
@@ -53,7 +79,11 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
   });
 
   /** Polls a PromQL query until `accept` holds (Prometheus scrapes every 2 s). */
-  async function until<T>(promql: string, accept: (r: Awaited<ReturnType<Prometheus['query']>>) => T | undefined, ms = 20_000): Promise<T> {
+  async function until<T>(
+    promql: string,
+    accept: (r: Awaited<ReturnType<Prometheus['query']>>) => T | undefined,
+    ms = 20_000,
+  ): Promise<T> {
     const deadline = Date.now() + ms;
     let last: unknown;
     for (;;) {
@@ -61,7 +91,8 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
       const value = accept(result);
       if (value !== undefined && value !== false) return value;
       last = result;
-      if (Date.now() > deadline) throw new Error(`${promql}: not as expected within ${ms} ms; last: ${JSON.stringify(last)}\n${prometheus.log}`);
+      if (Date.now() > deadline)
+        throw new Error(`${promql}: not as expected within ${ms} ms; last: ${JSON.stringify(last)}\n${prometheus.log}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -77,7 +108,9 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
   });
 
   it('answers which IOThread each vblk0 uses: io0 on the simulated QEMUs, io1 on QEMU 7.2 (derived)', async () => {
-    const result = await until('qemu_iothread_holder{holder="/machine/peripheral/vblk0"}', (r) => (r.length === 101 ? r : undefined));
+    const result = await until('qemu_iothread_holder{holder="/machine/peripheral/vblk0"}', (r) =>
+      r.length === 101 ? r : undefined,
+    );
     const byVm = new Map(result.map((s) => [s.metric.vm, s.metric]));
     expect(byVm.get('qemu72')).toMatchObject({ iothread: 'io1', type: 'qom' });
     for (const [name] of sims) expect(byVm.get(name)).toMatchObject({ iothread: 'io0', type: 'qom' });
@@ -88,10 +121,14 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
     const idle = await prometheus.query('qemu_iothread_holders == 0');
     expect(idle.map((s) => `${s.metric.vm}/${s.metric.iothread}`).sort()).toEqual(['qemu72/io0', 'qemu72/spare']);
     // The README's queries: idle IOThreads with their host thread, and an unbalanced pool.
-    const pinned = await prometheus.query('qemu_iothread_info * on (vm, iothread) group_left qemu_iothread_holders == 0');
+    const pinned = await prometheus.query(
+      'qemu_iothread_info * on (vm, iothread) group_left qemu_iothread_holders == 0',
+    );
     expect(pinned.map((s) => s.metric.iothread).sort()).toEqual(['io0', 'spare']);
     for (const s of pinned) expect(s.metric.thread_id).toMatch(/^[1-9]\d*$/);
-    const unbalanced = await prometheus.query('qemu_iothread_holders > on (vm) group_left 2 * avg by (vm) (qemu_iothread_holders)');
+    const unbalanced = await prometheus.query(
+      'qemu_iothread_holders > on (vm) group_left 2 * avg by (vm) (qemu_iothread_holders)',
+    );
     expect(unbalanced.map((s) => `${s.metric.vm}/${s.metric.iothread}`)).toEqual(['qemu72/io1']);
   });
 
@@ -101,7 +138,9 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
   });
 
   it('keeps hostile labels as data: the QOM path comes back from Prometheus exactly', async () => {
-    const [series, ...more] = await until('qemu_iothread_holder{vm="evil",type="qom"}', (r) => (r.length > 0 ? r : undefined));
+    const [series, ...more] = await until('qemu_iothread_holder{vm="evil",type="qom"}', (r) =>
+      r.length > 0 ? r : undefined,
+    );
     expect(more).toEqual([]);
     expect(series?.metric.holder).toBe(HOSTILE_PATH);
     expect(series?.metric.iothread).toBe('io<b>"0"</b>');
@@ -115,10 +154,30 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
     const real = await QmpClient.connect({ path: qemu.sockets[1] as string });
     try {
       const plugged = Date.now();
-      await sim.execute('device_add', { driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp4', drive: 'disk3', iothread: 'io1' });
-      await real.execute('device_add', { driver: 'virtio-blk-pci', id: 'vblk9', bus: 'rp1', drive: 'disk1', iothread: 'io0' });
-      await until('qemu_iothread_holder{vm="vm007",holder="/machine/peripheral/vblk2",iothread="io1"}', (r) => r.length === 1, 5000);
-      await until('qemu_iothread_holder{vm="qemu72",holder="/machine/peripheral/vblk9",iothread="io0"}', (r) => r.length === 1, 5000);
+      await sim.execute('device_add', {
+        driver: 'virtio-blk-pci',
+        id: 'vblk2',
+        bus: 'rp4',
+        drive: 'disk3',
+        iothread: 'io1',
+      });
+      await real.execute('device_add', {
+        driver: 'virtio-blk-pci',
+        id: 'vblk9',
+        bus: 'rp1',
+        drive: 'disk1',
+        iothread: 'io0',
+      });
+      await until(
+        'qemu_iothread_holder{vm="vm007",holder="/machine/peripheral/vblk2",iothread="io1"}',
+        (r) => r.length === 1,
+        5000,
+      );
+      await until(
+        'qemu_iothread_holder{vm="qemu72",holder="/machine/peripheral/vblk9",iothread="io0"}',
+        (r) => r.length === 1,
+        5000,
+      );
       process.stderr.write(`prometheus: both hot-plugs visible after ${Date.now() - plugged} ms\n`);
       const holders = await prometheus.query('qemu_iothread_holders{vm="vm007",iothread="io1"}');
       expect(holders[0]?.value[1]).toBe('5');

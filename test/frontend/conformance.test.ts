@@ -45,60 +45,71 @@ for (const { release, flags } of SUITES) {
   const suite = sharedDir(`conformance/qemu-${release}`);
   // Vitest runs the body of a skipped describe too (to list its tests as
   // skipped), so nothing in it may touch the suite's folder unless it exists.
-  describe.skipIf(suite === null)(`QEMU ${release} QAPI test suite${flags.length ? ` (${flags.join(' ')})` : ' (no flag)'}`, () => {
-    const dir = suite ?? '';
-    const cases = suite === null ? [] : listCases(suite);
-    const expected = (name: string, ext: 'out' | 'err') => readFileSync(join(dir, `${name}.${ext}`), 'utf8');
-    let savedCwd = '';
+  describe.skipIf(suite === null)(
+    `QEMU ${release} QAPI test suite${flags.length ? ` (${flags.join(' ')})` : ' (no flag)'}`,
+    () => {
+      const dir = suite ?? '';
+      const cases = suite === null ? [] : listCases(suite);
+      const expected = (name: string, ext: 'out' | 'err') => readFileSync(join(dir, `${name}.${ext}`), 'utf8');
+      let savedCwd = '';
 
-    beforeAll(() => {
-      savedCwd = process.cwd();
-      process.chdir(dir);
-    });
-    afterAll(() => {
-      process.chdir(savedCwd);
-    });
-
-    it('lists a substantial number of cases', () => {
-      expect(cases.length).toBeGreaterThan(100);
-    });
-
-    describe('in-process', () => {
-      for (const name of cases) {
-        it(name, () => {
-          const { out, err, status } = dumpInProcess(name, flags);
-          const wantErr = expected(name, 'err');
-          expect(err).toBe(wantErr);
-          expect(out).toBe(expected(name, 'out'));
-          expect(status).toBe(wantErr === '' ? 0 : 1);
-        });
-      }
-    });
-
-    const bin = join(repoRoot, 'bin/qapi-ts');
-    const built = existsSync(join(repoRoot, 'dist/src/cli/main.js'));
-    if (!built && process.env.CI) throw new Error('CI: dist/ missing; run npm run build before the tests');
-    if (!built) process.stderr.write('SKIPPING bin/qapi-ts conformance runs: run npm run build first\n');
-
-    describe.skipIf(!built)('through bin/qapi-ts', () => {
-      // A success with docs, a semantic error, a parse error with column, an
-      // error inside an included file.
-      const sample = ['doc-good', 'union-invalid-discriminator', 'unclosed-list', 'include-no-file', 'include-relpath']
-        .filter((name) => cases.includes(name));
-
-      it('samples exist in TESTS', () => {
-        expect(sample.length).toBeGreaterThanOrEqual(4);
+      beforeAll(() => {
+        savedCwd = process.cwd();
+        process.chdir(dir);
+      });
+      afterAll(() => {
+        process.chdir(savedCwd);
       });
 
-      for (const name of sample) {
-        it(name, () => {
-          const run = spawnSync(process.execPath, [bin, 'dump', ...flags, `${name}.json`], { cwd: dir, encoding: 'utf8' });
-          const wantErr = expected(name, 'err');
-          expect(run.stderr).toBe(wantErr);
-          expect(run.stdout).toBe(expected(name, 'out'));
-          expect(run.status).toBe(wantErr === '' ? 0 : 1);
+      it('lists a substantial number of cases', () => {
+        expect(cases.length).toBeGreaterThan(100);
+      });
+
+      describe('in-process', () => {
+        for (const name of cases) {
+          it(name, () => {
+            const { out, err, status } = dumpInProcess(name, flags);
+            const wantErr = expected(name, 'err');
+            expect(err).toBe(wantErr);
+            expect(out).toBe(expected(name, 'out'));
+            expect(status).toBe(wantErr === '' ? 0 : 1);
+          });
+        }
+      });
+
+      const bin = join(repoRoot, 'bin/qapi-ts');
+      const built = existsSync(join(repoRoot, 'dist/src/cli/main.js'));
+      if (!built && process.env.CI) throw new Error('CI: dist/ missing; run npm run build before the tests');
+      if (!built) process.stderr.write('SKIPPING bin/qapi-ts conformance runs: run npm run build first\n');
+
+      describe.skipIf(!built)('through bin/qapi-ts', () => {
+        // A success with docs, a semantic error, a parse error with column, an
+        // error inside an included file.
+        const sample = [
+          'doc-good',
+          'union-invalid-discriminator',
+          'unclosed-list',
+          'include-no-file',
+          'include-relpath',
+        ].filter((name) => cases.includes(name));
+
+        it('samples exist in TESTS', () => {
+          expect(sample.length).toBeGreaterThanOrEqual(4);
         });
-      }
-    });
-  });
+
+        for (const name of sample) {
+          it(name, () => {
+            const run = spawnSync(process.execPath, [bin, 'dump', ...flags, `${name}.json`], {
+              cwd: dir,
+              encoding: 'utf8',
+            });
+            const wantErr = expected(name, 'err');
+            expect(run.stderr).toBe(wantErr);
+            expect(run.stdout).toBe(expected(name, 'out'));
+            expect(run.status).toBe(wantErr === '' ? 0 : 1);
+          });
+        }
+      });
+    },
+  );
 }

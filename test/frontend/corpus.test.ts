@@ -35,35 +35,105 @@ interface Digest {
 
 // Printed by scripts/qemu-dump-digests.mjs.
 const DIGESTS: Digest[] = [
-  { rules: '7.2', corpus: '7.2', root: 'qapi/qapi-schema.json', lines: 22287,
-    sha256: 'fc1140908f98bcc4f4ede32af02936bd414aaa110dff0af639c5a65d93d0561c' },
-  { rules: '7.2', corpus: '7.2', root: 'qga/qapi-schema.json', lines: 1729,
-    sha256: '18b7641c8aaf99d7f9188e6156b4ab3a4cc692214682e1ae95794418d2e9a214' },
-  { rules: '7.2', corpus: '7.2', root: 'storage-daemon/qapi/qapi-schema.json', lines: 10270,
-    sha256: '56734415d1244610e1a030d5240f44f516fbebe2fa6a9000a1fd6e6e9073fa38' },
-  { rules: '7.2', corpus: '7.2', root: 'docs/interop/vhost-user.json', lines: 246,
-    sha256: 'a24d7f00392615ecb89679f199dea7aa65b006f6ab2f1ea5d8713fc790490dd5' },
+  {
+    rules: '7.2',
+    corpus: '7.2',
+    root: 'qapi/qapi-schema.json',
+    lines: 22287,
+    sha256: 'fc1140908f98bcc4f4ede32af02936bd414aaa110dff0af639c5a65d93d0561c',
+  },
+  {
+    rules: '7.2',
+    corpus: '7.2',
+    root: 'qga/qapi-schema.json',
+    lines: 1729,
+    sha256: '18b7641c8aaf99d7f9188e6156b4ab3a4cc692214682e1ae95794418d2e9a214',
+  },
+  {
+    rules: '7.2',
+    corpus: '7.2',
+    root: 'storage-daemon/qapi/qapi-schema.json',
+    lines: 10270,
+    sha256: '56734415d1244610e1a030d5240f44f516fbebe2fa6a9000a1fd6e6e9073fa38',
+  },
+  {
+    rules: '7.2',
+    corpus: '7.2',
+    root: 'docs/interop/vhost-user.json',
+    lines: 246,
+    sha256: 'a24d7f00392615ecb89679f199dea7aa65b006f6ab2f1ea5d8713fc790490dd5',
+  },
   // QEMU 10.0 rejects its own vhost-user.json's doc comments; 7.2 reads it.
-  { rules: '7.2', corpus: '10.0', root: 'docs/interop/vhost-user.json', lines: 246,
-    sha256: 'a24d7f00392615ecb89679f199dea7aa65b006f6ab2f1ea5d8713fc790490dd5' },
-  { rules: '10.0', corpus: '10.0', root: 'qapi/qapi-schema.json', lines: 25452,
-    sha256: 'd7b5256d3ef82bef5c634b807550bcc728b936b676fa142fc1943cc2ee2fb458' },
-  { rules: '10.0', corpus: '10.0', root: 'qga/qapi-schema.json', lines: 1922,
-    sha256: '015b8fedafff83bbd1fc1fc30ea10c7b48221819f5181302aa41a4a51556b250' },
-  { rules: '10.0', corpus: '10.0', root: 'storage-daemon/qapi/qapi-schema.json', lines: 10984,
-    sha256: '31f4653a302c0dd5f11c83fa2c3386604a642a1d7dcfb6f15f806ef568d76497' },
-  { rules: '10.0', corpus: '10.0', root: 'docs/interop/firmware.json', lines: 669,
-    sha256: 'd59d71114f81e7c73a72ce7c98810cef8ad9e9ba2d4e70ded6290bd5ff8e65c5' },
-  { rules: '10.2', corpus: '11.1', root: 'qapi/qapi-schema.json', lines: 26173,
-    sha256: '1db3b217e155132013b45fe1be5f67614a58e4798f3e54dcac4ff965b71d4862' },
-  { rules: '10.2', corpus: '11.1', root: 'qga/qapi-schema.json', lines: 1910,
-    sha256: 'c3826f92acccee8f3a5fe054e1b60c275bcbdf4959b6fa2fec64a46be9b502b9' },
-  { rules: '10.2', corpus: '11.1', root: 'storage-daemon/qapi/qapi-schema.json', lines: 11337,
-    sha256: '9f8739428c92325342229c3ddf7024b36251cd400ca741347cbd510e037e9221' },
-  { rules: '10.2', corpus: '11.1', root: 'docs/interop/firmware.json', lines: 736,
-    sha256: '5feed4c23eda04f2b5989a33603f154a8ceaba8189ecbd34e8b943119874255a' },
-  { rules: '10.2', corpus: '11.1', root: 'docs/interop/vhost-user.json', lines: 253,
-    sha256: '6b6a4c5b04bd2e6ef09881255b46b3c6684b74653fbe045ee26d89e2380cefca' },
+  {
+    rules: '7.2',
+    corpus: '10.0',
+    root: 'docs/interop/vhost-user.json',
+    lines: 246,
+    sha256: 'a24d7f00392615ecb89679f199dea7aa65b006f6ab2f1ea5d8713fc790490dd5',
+  },
+  {
+    rules: '10.0',
+    corpus: '10.0',
+    root: 'qapi/qapi-schema.json',
+    lines: 25452,
+    sha256: 'd7b5256d3ef82bef5c634b807550bcc728b936b676fa142fc1943cc2ee2fb458',
+  },
+  {
+    rules: '10.0',
+    corpus: '10.0',
+    root: 'qga/qapi-schema.json',
+    lines: 1922,
+    sha256: '015b8fedafff83bbd1fc1fc30ea10c7b48221819f5181302aa41a4a51556b250',
+  },
+  {
+    rules: '10.0',
+    corpus: '10.0',
+    root: 'storage-daemon/qapi/qapi-schema.json',
+    lines: 10984,
+    sha256: '31f4653a302c0dd5f11c83fa2c3386604a642a1d7dcfb6f15f806ef568d76497',
+  },
+  {
+    rules: '10.0',
+    corpus: '10.0',
+    root: 'docs/interop/firmware.json',
+    lines: 669,
+    sha256: 'd59d71114f81e7c73a72ce7c98810cef8ad9e9ba2d4e70ded6290bd5ff8e65c5',
+  },
+  {
+    rules: '10.2',
+    corpus: '11.1',
+    root: 'qapi/qapi-schema.json',
+    lines: 26173,
+    sha256: '1db3b217e155132013b45fe1be5f67614a58e4798f3e54dcac4ff965b71d4862',
+  },
+  {
+    rules: '10.2',
+    corpus: '11.1',
+    root: 'qga/qapi-schema.json',
+    lines: 1910,
+    sha256: 'c3826f92acccee8f3a5fe054e1b60c275bcbdf4959b6fa2fec64a46be9b502b9',
+  },
+  {
+    rules: '10.2',
+    corpus: '11.1',
+    root: 'storage-daemon/qapi/qapi-schema.json',
+    lines: 11337,
+    sha256: '9f8739428c92325342229c3ddf7024b36251cd400ca741347cbd510e037e9221',
+  },
+  {
+    rules: '10.2',
+    corpus: '11.1',
+    root: 'docs/interop/firmware.json',
+    lines: 736,
+    sha256: '5feed4c23eda04f2b5989a33603f154a8ceaba8189ecbd34e8b943119874255a',
+  },
+  {
+    rules: '10.2',
+    corpus: '11.1',
+    root: 'docs/interop/vhost-user.json',
+    lines: 253,
+    sha256: '6b6a4c5b04bd2e6ef09881255b46b3c6684b74653fbe045ee26d89e2380cefca',
+  },
 ];
 
 const RELEASES = ['7.2', '10.0', '11.1'] as const;
@@ -175,13 +245,25 @@ describe.skipIf(corpus === null)('QEMU schema corpus', () => {
   });
 
   it.each(['10.0', '11.1'])("QEMU 7.2's rules refuse qemu-%s's schema for its newer pragma", (release) => {
-    const { status, err } = run('check', `qemu-${release}/qga/qapi-schema.json`, '--lenient-docs', '--qemu-version', '7.2');
+    const { status, err } = run(
+      'check',
+      `qemu-${release}/qga/qapi-schema.json`,
+      '--lenient-docs',
+      '--qemu-version',
+      '7.2',
+    );
     expect(status).toBe(1);
     expect(err).toBe("qapi-schema.json:29: unknown pragma 'documentation-exceptions'\n");
   });
 
   it("qemu-7.2/docs/interop/firmware.json fails with QEMU's missing-include error", () => {
-    const { status, out, err } = run('check', 'qemu-7.2/docs/interop/firmware.json', '--lenient-docs', '--qemu-version', '7.2');
+    const { status, out, err } = run(
+      'check',
+      'qemu-7.2/docs/interop/firmware.json',
+      '--lenient-docs',
+      '--qemu-version',
+      '7.2',
+    );
     expect(status).toBe(1);
     expect(out).toBe('');
     expect(err).toBe("firmware.json:17: can't read include file 'machine.json': No such file or directory\n");

@@ -19,9 +19,7 @@ interface Case {
   normalized?: string;
 }
 
-const cases = JSON.parse(
-  readFileSync(new URL('./cases/expr-check.json', import.meta.url), 'utf8'),
-) as Case[];
+const cases = JSON.parse(readFileSync(new URL('./cases/expr-check.json', import.meta.url), 'utf8')) as Case[];
 
 function run(schema: string): { error: string } | { json: string } {
   try {
@@ -100,11 +98,12 @@ describe('name checks on hostile names', () => {
       for (const name of names) {
         const error = typeNameError(name);
         const stem = VALID_NAME_REFERENCE.exec(name)?.[3];
-        const expected = stem !== undefined
-          ? CAMEL_REFERENCE.test(stem)
-            ? null
-            : camel.replace('%', name).replace(': case', ':\ncase')
-          : `case.json: In struct '${name}':\ncase.json:1: struct has an invalid name`;
+        const expected =
+          stem !== undefined
+            ? CAMEL_REFERENCE.test(stem)
+              ? null
+              : camel.replace('%', name).replace(': case', ':\ncase')
+            : `case.json: In struct '${name}':\ncase.json:1: struct has an invalid name`;
         if (error !== expected) expect({ name, error }).toEqual({ name, error: expected });
         checked++;
       }

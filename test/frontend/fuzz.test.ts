@@ -34,20 +34,71 @@ function prng(seed: number): () => number {
 
 /** Fragments that are meaningful to the QAPI lexer, parser and checker. */
 const FRAGMENTS = [
-  '{', '}', '[', ']', ':', ',', "'", '"', '#', '##', '\n', '\n##\n', ' ', '\\', '\\u00e9',
-  "'struct'", "'union'", "'enum'", "'alternate'", "'command'", "'event'", "'include'",
-  "'pragma'", "'data'", "'base'", "'discriminator'", "'returns'", "'boxed'", "'if'",
-  "'features'", "'type'", "'str'", "'int'", "'any'", "'null'", "'QType'", "'q_empty'",
-  "'*opt'", 'true', 'false', 'null', '0', '1.5', "{ 'all': [] }", "{ 'not': 'X' }",
-  "['int']", "'__proto__'", "'constructor'", '# @arg:', '# Since: 1', '# Returns: x',
-  '# Features:', '# @deprecated:', '# = Head', '\t', '\u0000', '\ud800', "'a'".repeat(3),
-  '['.repeat(200), '{'.repeat(200),
+  '{',
+  '}',
+  '[',
+  ']',
+  ':',
+  ',',
+  "'",
+  '"',
+  '#',
+  '##',
+  '\n',
+  '\n##\n',
+  ' ',
+  '\\',
+  '\\u00e9',
+  "'struct'",
+  "'union'",
+  "'enum'",
+  "'alternate'",
+  "'command'",
+  "'event'",
+  "'include'",
+  "'pragma'",
+  "'data'",
+  "'base'",
+  "'discriminator'",
+  "'returns'",
+  "'boxed'",
+  "'if'",
+  "'features'",
+  "'type'",
+  "'str'",
+  "'int'",
+  "'any'",
+  "'null'",
+  "'QType'",
+  "'q_empty'",
+  "'*opt'",
+  'true',
+  'false',
+  'null',
+  '0',
+  '1.5',
+  "{ 'all': [] }",
+  "{ 'not': 'X' }",
+  "['int']",
+  "'__proto__'",
+  "'constructor'",
+  '# @arg:',
+  '# Since: 1',
+  '# Returns: x',
+  '# Features:',
+  '# @deprecated:',
+  '# = Head',
+  '\t',
+  '\u0000',
+  '\ud800',
+  "'a'".repeat(3),
+  '['.repeat(200),
+  '{'.repeat(200),
 ];
 
 type Mutator = (text: string, rand: () => number) => string;
 
-const pick = <T>(items: readonly T[], rand: () => number): T =>
-  items[Math.floor(rand() * items.length)] as T;
+const pick = <T>(items: readonly T[], rand: () => number): T => items[Math.floor(rand() * items.length)] as T;
 const at = (text: string, rand: () => number) => Math.floor(rand() * (text.length + 1));
 
 const MUTATORS: Mutator[] = [
@@ -76,10 +127,7 @@ const MUTATORS: Mutator[] = [
     const b = pick(quoted, r);
     if (a.index === b.index) return t;
     const [x, y] = a.index < b.index ? [a, b] : [b, a];
-    return (
-      t.slice(0, x.index) + y[0] + t.slice(x.index + x[0].length, y.index) + x[0] +
-      t.slice(y.index + y[0].length)
-    );
+    return t.slice(0, x.index) + y[0] + t.slice(x.index + x[0].length, y.index) + x[0] + t.slice(y.index + y[0].length);
   },
   // duplicate, drop or move a line
   (t, r) => {

@@ -49,7 +49,10 @@ function fileErrorIn(dir: string, name: string): string {
     return 'OK';
   } catch (err) {
     if (!(err instanceof QapiError)) throw err;
-    return err.format().split(dir + '/').join('');
+    return err
+      .format()
+      .split(dir + '/')
+      .join('');
   }
 }
 
@@ -114,7 +117,7 @@ describe('values', () => {
 
   it('handles CR LF and lone CR as newlines', () => {
     expect(errorOf("{ 'enum': 'A',\r\n 'data': [] }\r\n\r\n@")).toBe("test.json:4:1: stray '@'");
-    expect(errorOf("\r\r@")).toBe("test.json:3:1: stray '@'");
+    expect(errorOf('\r\r@')).toBe("test.json:3:1: stray '@'");
   });
 });
 
@@ -256,7 +259,9 @@ describe('includes', () => {
     );
     expect(fileError('dir.json')).toBe("dir.json:1: can't read include file 'sub': Is a directory");
     expect(fileError('badutf8.json')).toMatch(/^badutf8.json:1: can't read include file 'latin1.json': /);
-    expect(fileError('errsub.json')).toBe("In file included from errsub.json:1:\nsub/bad.json:2:15: expected ',' or '}'");
+    expect(fileError('errsub.json')).toBe(
+      "In file included from errsub.json:1:\nsub/bad.json:2:15: expected ',' or '}'",
+    );
     expect(fileError('absent.json')).toBe("can't read schema file 'absent.json': No such file or directory");
   });
 });
@@ -306,47 +311,63 @@ describe('hostile files', () => {
     truncateSync(join(dir, 'huge.json'), MAX_SCHEMA_BYTES + 1);
     writeFileSync(join(dir, 'inc-huge.json'), "\n{ 'include': 'huge.json' }\n");
     expect(fileError('inc-huge.json')).toBe(`inc-huge.json:2: can't read include file 'huge.json': ${tooLarge}`);
-    expect(fileError('huge.json')).toBe(`can't read schema file '${join(dir, 'huge.json')}': ${tooLarge}`.split(dir + '/').join(''));
+    expect(fileError('huge.json')).toBe(
+      `can't read schema file '${join(dir, 'huge.json')}': ${tooLarge}`.split(dir + '/').join(''),
+    );
     // Three files of 40% each: the third one is over the limit.
     const part = '\n'.repeat(Math.floor(MAX_SCHEMA_BYTES * 0.4));
     for (const name of ['p1', 'p2', 'p3']) writeFileSync(join(dir, `${name}.json`), part);
-    writeFileSync(join(dir, 'parts.json'), "{ 'include': 'p1.json' }\n{ 'include': 'p2.json' }\n{ 'include': 'p3.json' }\n");
+    writeFileSync(
+      join(dir, 'parts.json'),
+      "{ 'include': 'p1.json' }\n{ 'include': 'p2.json' }\n{ 'include': 'p3.json' }\n",
+    );
     expect(fileError('parts.json')).toBe(`parts.json:3: can't read include file 'p3.json': ${tooLarge}`);
   });
 
   // Through the built CLI in a child process: were the file read, a FIFO
   // would block it and /dev/zero would fill its memory; the kill after
   // 10 s turns that into a failure instead of a hung test run.
-  describe.skipIf(!builtCli('src/cli/main.js', 'hostile include tests through bin/qapi-ts'))('that are not regular files', () => {
-    function check(name: string): { status: number | null; stderr: string } {
-      const run = spawnSync(process.execPath, [BIN, 'check', name], {
-        cwd: dir,
-        encoding: 'utf8',
-        timeout: 10_000,
-        killSignal: 'SIGKILL',
-      });
-      return { status: run.status, stderr: run.stderr };
-    }
-
-    it('refuses /dev/zero, a FIFO and a directory, included or given, with a located error', () => {
-      expect(spawnSync('mkfifo', [join(dir, 'fifo')]).status).toBe(0);
-      mkdirSync(join(dir, 'folder'));
-      const cases: Array<[string, string]> = [
-        ['/dev/zero', 'Not a regular file (a character device)'],
-        ['fifo', 'Not a regular file (a FIFO)'],
-        ['folder', 'Is a directory'],
-      ];
-      for (const [target, reason] of cases) {
-        writeFileSync(join(dir, 'inc.json'), `# hostile\n{ 'include': '${target}' }\n`);
-        expect(check('inc.json'), target).toEqual({ status: 1, stderr: `inc.json:2: can't read include file '${target}': ${reason}\n` });
-        expect(check(target), target).toEqual({ status: 1, stderr: `can't read schema file '${target}': ${reason}\n` });
+  describe.skipIf(!builtCli('src/cli/main.js', 'hostile include tests through bin/qapi-ts'))(
+    'that are not regular files',
+    () => {
+      function check(name: string): { status: number | null; stderr: string } {
+        const run = spawnSync(process.execPath, [BIN, 'check', name], {
+          cwd: dir,
+          encoding: 'utf8',
+          timeout: 10_000,
+          killSignal: 'SIGKILL',
+        });
+        return { status: run.status, stderr: run.stderr };
       }
-    });
-  });
+
+      it('refuses /dev/zero, a FIFO and a directory, included or given, with a located error', () => {
+        expect(spawnSync('mkfifo', [join(dir, 'fifo')]).status).toBe(0);
+        mkdirSync(join(dir, 'folder'));
+        const cases: Array<[string, string]> = [
+          ['/dev/zero', 'Not a regular file (a character device)'],
+          ['fifo', 'Not a regular file (a FIFO)'],
+          ['folder', 'Is a directory'],
+        ];
+        for (const [target, reason] of cases) {
+          writeFileSync(join(dir, 'inc.json'), `# hostile\n{ 'include': '${target}' }\n`);
+          expect(check('inc.json'), target).toEqual({
+            status: 1,
+            stderr: `inc.json:2: can't read include file '${target}': ${reason}\n`,
+          });
+          expect(check(target), target).toEqual({
+            status: 1,
+            stderr: `can't read schema file '${target}': ${reason}\n`,
+          });
+        }
+      });
+    },
+  );
 
   it('reads files that report no size (/proc) to their end', () => {
     writeFileSync(join(dir, 'proc.json'), "{ 'include': '/proc/self/status' }\n");
-    expect(fileError('proc.json')).toMatch(/^In file included from proc\.json:1:\n\/proc\/self\/status:1:1: stray 'Name'$/);
+    expect(fileError('proc.json')).toMatch(
+      /^In file included from proc\.json:1:\n\/proc\/self\/status:1:1: stray 'Name'$/,
+    );
   });
 });
 
@@ -404,7 +425,15 @@ describe('doc comments', () => {
       ['Todo', 'later'],
     ]);
     expect(doc.since!.text).toBe('1.2');
-    expect(doc.allSections.map((s) => s.kind)).toEqual(['Plain', 'Member', 'Member', 'Feature', 'Plain', 'Since', 'Todo']);
+    expect(doc.allSections.map((s) => s.kind)).toEqual([
+      'Plain',
+      'Member',
+      'Member',
+      'Feature',
+      'Plain',
+      'Since',
+      'Todo',
+    ]);
   });
 
   const DEF = "{ 'command': 'cmd' }";
@@ -415,16 +444,44 @@ describe('doc comments', () => {
     ['missing space', ['##', '#@cmd:', '##'], 'test.json:2:1: missing space after #'],
     ['no colon', ['##', '# @cmd', '##'], "test.json:2:1: line should end with ':'"],
     ['no name', ['##', '# @:', '##'], "test.json:2:1: name required after '@'"],
-    ['Note', ['##', '# @cmd:', '# Note: x', '##'], "test.json:3:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead."],
-    ['Examples', ['##', '# @cmd:', '# Examples:', '##'], "test.json:3:1: The 'Examples' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead."],
-    ['de-indent', ['##', '# @cmd:', '# @a: x', '#   y', '# z', '##'], 'test.json:5:1: unexpected de-indent (expected at least 2 spaces)'],
-    ['Features twice', ['##', '# @cmd:', '# Features:', '# @f: x', '# Features:', '##'], "test.json:5:1: duplicated 'Features:' line"],
+    [
+      'Note',
+      ['##', '# @cmd:', '# Note: x', '##'],
+      "test.json:3:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead.",
+    ],
+    [
+      'Examples',
+      ['##', '# @cmd:', '# Examples:', '##'],
+      "test.json:3:1: The 'Examples' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead.",
+    ],
+    [
+      'de-indent',
+      ['##', '# @cmd:', '# @a: x', '#   y', '# z', '##'],
+      'test.json:5:1: unexpected de-indent (expected at least 2 spaces)',
+    ],
+    [
+      'Features twice',
+      ['##', '# @cmd:', '# Features:', '# @f: x', '# Features:', '##'],
+      "test.json:5:1: duplicated 'Features:' line",
+    ],
     ['Features empty', ['##', '# @cmd:', '# Features:', '# x', '##'], 'test.json:4:1: feature descriptions expected'],
-    ['arg after section', ['##', '# @cmd:', '# Since: 1', '# @a: x', '##'], "test.json:4:1: description of '@a:' follows a section"],
-    ['= in definition', ['##', '# @cmd:', '# = x', '##'], "test.json:3:1: unexpected '=' markup in definition documentation"],
+    [
+      'arg after section',
+      ['##', '# @cmd:', '# Since: 1', '# @a: x', '##'],
+      "test.json:4:1: description of '@a:' follows a section",
+    ],
+    [
+      '= in definition',
+      ['##', '# @cmd:', '# = x', '##'],
+      "test.json:3:1: unexpected '=' markup in definition documentation",
+    ],
     ['empty section', ['##', '# @cmd:', '# Since:', '##'], "test.json:3: text required after 'Since:'"],
     ['empty member', ['##', '# @cmd:', '# @a:', '##'], "test.json:3: text required after 'Member:'"],
-    ['duplicate section', ['##', '# @cmd:', '# Since: 1', '# Since: 2', '##'], "test.json:4: duplicated 'Since' section"],
+    [
+      'duplicate section',
+      ['##', '# @cmd:', '# Since: 1', '# Since: 2', '##'],
+      "test.json:4: duplicated 'Since' section",
+    ],
     ['duplicate member', ['##', '# @cmd:', '# @a: x', '# @a: y', '##'], "test.json:4: 'a' parameter name duplicated"],
     ['empty member name', ['##', '# @cmd:', '# @: x', '##'], 'test.json:3: invalid parameter name'],
   ];
@@ -547,7 +604,9 @@ describe('QapiDoc connecting members', () => {
 
   it('checks sections against the definition kind', () => {
     const returns = docFor('##\n# @S:\n# Returns: x\n# Errors: y\n##\n');
-    expect(() => returns.checkExpr({ struct: 'S' })).toThrow("test.json:3: 'Returns' section is only valid for commands");
+    expect(() => returns.checkExpr({ struct: 'S' })).toThrow(
+      "test.json:3: 'Returns' section is only valid for commands",
+    );
     expect(() => returns.checkExpr({ command: 's' })).toThrow(
       "test.json:3: 'Returns' section, but command doesn't return anything",
     );
@@ -574,7 +633,28 @@ describe('robustness', () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return Math.floor((seed / 2147483648) * n);
     };
-    const alphabet = ["'", '#', '##', '\n', '{', '}', '[', ']', ':', ',', '\\', '@a:', 'Since:', 'true', ' ', '\t', 'x', '\u0000', '\ud800', 'é'];
+    const alphabet = [
+      "'",
+      '#',
+      '##',
+      '\n',
+      '{',
+      '}',
+      '[',
+      ']',
+      ':',
+      ',',
+      '\\',
+      '@a:',
+      'Since:',
+      'true',
+      ' ',
+      '\t',
+      'x',
+      '\u0000',
+      '\ud800',
+      'é',
+    ];
     let errors = 0;
     for (let i = 0; i < 400; i++) {
       let src = '';
@@ -606,11 +686,23 @@ describe("QEMU's real schemas (../shared/corpus)", () => {
     ['qemu-10.0/qga/qapi-schema.json', null],
     ['qemu-10.0/storage-daemon/qapi/qapi-schema.json', null],
     ['qemu-10.0/docs/interop/firmware.json', null],
-    ['qemu-10.0/docs/interop/vhost-user.json', "vhost-user.json:246:1: The 'Example' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead."],
+    [
+      'qemu-10.0/docs/interop/vhost-user.json',
+      "vhost-user.json:246:1: The 'Example' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead.",
+    ],
     ['qemu-7.2/qapi/qapi-schema.json', "qapi-schema.json:32:1: '=' heading must come first in a comment block"],
-    ['qemu-7.2/qga/qapi-schema.json', "qapi-schema.json:427:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead."],
-    ['qemu-7.2/storage-daemon/qapi/qapi-schema.json', "In file included from qapi-schema.json:21:\nIn file included from ../../qapi/block-core.json:11:\n../../qapi/sockets.json:103:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead."],
-    ['qemu-7.2/docs/interop/vhost-user.json', "vhost-user.json:246:1: The 'Example' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead."],
+    [
+      'qemu-7.2/qga/qapi-schema.json',
+      "qapi-schema.json:427:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead.",
+    ],
+    [
+      'qemu-7.2/storage-daemon/qapi/qapi-schema.json',
+      "In file included from qapi-schema.json:21:\nIn file included from ../../qapi/block-core.json:11:\n../../qapi/sockets.json:103:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead.",
+    ],
+    [
+      'qemu-7.2/docs/interop/vhost-user.json',
+      "vhost-user.json:246:1: The 'Example' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead.",
+    ],
   ];
   const firmware72 = "firmware.json:17: can't read include file 'machine.json': No such file or directory";
 

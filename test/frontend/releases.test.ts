@@ -53,10 +53,19 @@ function run(command: 'check' | 'dump', ...argv: string[]) {
 describe('rule sets', () => {
   it('maps every release to the rules of a release we reproduce', () => {
     const table: Record<string, string> = {
-      '7.2': '7.2', '8.0': '7.2', '8.2.4': '7.2',
-      '9.0': '10.0', '9.1': '10.0', '9.2': '10.0', '10.0': '10.0', '10.1': '10.0',
-      '10.2': '10.2', '11.0': '10.2',
-      '11.1': '11.1', '11.2': '11.1', '12.0': '11.1',
+      '7.2': '7.2',
+      '8.0': '7.2',
+      '8.2.4': '7.2',
+      '9.0': '10.0',
+      '9.1': '10.0',
+      '9.2': '10.0',
+      '10.0': '10.0',
+      '10.1': '10.0',
+      '10.2': '10.2',
+      '11.0': '10.2',
+      '11.1': '11.1',
+      '11.2': '11.1',
+      '12.0': '11.1',
     };
     for (const [version, ruleSet] of Object.entries(table)) expect(rulesFor(version).ruleSet, version).toBe(ruleSet);
     expect(DEFAULT_QEMU_VERSION).toBe('11.1');
@@ -68,7 +77,7 @@ describe('rule sets', () => {
     expect(rulesFor('9.2').qtypePrefix).toBeNull();
   });
 
-  it('reads a release newer than 11.1 with 11.1\'s rules and says so once on stderr', () => {
+  it("reads a release newer than 11.1 with 11.1's rules and says so once on stderr", () => {
     const path = file('newer.json', "{ 'struct': 'Sx', 'data': {} }\n");
     const first = run('dump', '--qemu-version', '12.0', path);
     expect(first.status).toBe(0);
@@ -90,7 +99,9 @@ describe('QEMU 10.2 doc rules (10.2, 11.0, 11.1)', () => {
   const long = 'x'.repeat(67); // '# ' + 67 + ':' = 70 columns
   it('limits lines to 70 columns, "# " included', () => {
     expect(errorOf(documented(['@foo:', '', `${long}:`]))).toBe('OK');
-    expect(errorOf(documented(['@foo:', '', `${long}yz`]))).toBe('test.json:4:1: documentation line longer than 70 characters');
+    expect(errorOf(documented(['@foo:', '', `${long}yz`]))).toBe(
+      'test.json:4:1: documentation line longer than 70 characters',
+    );
     // 10.0 has no limit; 11.0 reads with 10.2's rules
     expect(errorOf(documented(['@foo:', '', `${long}yz`]), '10.0')).toBe('OK');
     expect(errorOf(documented(['@foo:', '', `${long}yz`]), '11.0')).toContain('longer than 70');
@@ -115,14 +126,20 @@ describe('QEMU 10.2 doc rules (10.2, 11.0, 11.1)', () => {
     expect(errorOf(documented(['@foo:', '', 'One sentence. Another one.']))).toBe(
       'test.json:4:16: Use two spaces between sentences\nIf this not the end of a sentence, please report a bug.',
     );
-    for (const fine of ['One sentence.  Another one.', 'See e.g. Foo for more', '1. First item', 'Ends here.', 'Lower. case']) {
+    for (const fine of [
+      'One sentence.  Another one.',
+      'See e.g. Foo for more',
+      '1. First item',
+      'Ends here.',
+      'Lower. case',
+    ]) {
       expect(errorOf(documented(['@foo:', '', fine])), fine).toBe('OK');
     }
     expect(errorOf(documented(['@foo:', '', 'One sentence. Another one.']), '10.1')).toBe('OK');
   });
 
   it("takes headings as rST text: '=' lines are no longer errors", () => {
-    const freeform = "##\n# Title\n# =====\n#\n# = Not a heading any more\n##\n";
+    const freeform = '##\n# Title\n# =====\n#\n# = Not a heading any more\n##\n';
     // 10.0 takes the underline for a misplaced '=' heading
     expect(errorOf(freeform, '10.0')).toBe("test.json:3:1: '=' heading must come first in a comment block");
     expect(errorOf(freeform)).toBe('OK');
@@ -141,18 +158,31 @@ describe('QEMU 10.2 doc rules (10.2, 11.0, 11.1)', () => {
         ),
       ).split('doc symbol=foo\n')[1];
     // after the member descriptions (stubs included)
-    expect(schema(['@foo:', '', '@a: the a', '', 'Since: 1'], "{ 'command': 'foo', 'data': { 'a': 'int', 'b': 'int' }, 'returns': 'Rx' }"))
-      .toBe('    Intro\n\n    Member=a\nthe a\n    Member=b\n\n    Returns\n\n    Since\n1\n');
+    expect(
+      schema(
+        ['@foo:', '', '@a: the a', '', 'Since: 1'],
+        "{ 'command': 'foo', 'data': { 'a': 'int', 'b': 'int' }, 'returns': 'Rx' }",
+      ),
+    ).toBe('    Intro\n\n    Member=a\nthe a\n    Member=b\n\n    Returns\n\n    Since\n1\n');
     // else before the (last) 'Errors' section
-    expect(schema(['@foo:', '', 'Errors: sometimes'], "{ 'command': 'foo', 'returns': 'Rx' }"))
-      .toBe('    Intro\n\n    Returns\n\n    Errors\nsometimes\n');
+    expect(schema(['@foo:', '', 'Errors: sometimes'], "{ 'command': 'foo', 'returns': 'Rx' }")).toBe(
+      '    Intro\n\n    Returns\n\n    Errors\nsometimes\n',
+    );
     // else before the last feature description
-    expect(schema(['@foo:', '', 'Features:', '@f1: one', '@f2: two'], "{ 'command': 'foo', 'returns': 'Rx', 'features': ['f1', 'f2'] }"))
-      .toBe('    Intro\n\n    Feature=f1\none\n    Returns\n\n    Feature=f2\ntwo\n');
+    expect(
+      schema(
+        ['@foo:', '', 'Features:', '@f1: one', '@f2: two'],
+        "{ 'command': 'foo', 'returns': 'Rx', 'features': ['f1', 'f2'] }",
+      ),
+    ).toBe('    Intro\n\n    Feature=f1\none\n    Returns\n\n    Feature=f2\ntwo\n');
     // else right after the intro; none without a return type, none twice
-    expect(schema(['@foo:', '', 'Since: 1'], "{ 'command': 'foo', 'returns': 'Rx' }")).toBe('    Intro\n\n    Returns\n\n    Since\n1\n');
+    expect(schema(['@foo:', '', 'Since: 1'], "{ 'command': 'foo', 'returns': 'Rx' }")).toBe(
+      '    Intro\n\n    Returns\n\n    Since\n1\n',
+    );
     expect(schema(['@foo:', '', 'Since: 1'], "{ 'command': 'foo' }")).toBe('    Intro\n\n    Since\n1\n');
-    expect(schema(['@foo:', '', 'Returns: an R'], "{ 'command': 'foo', 'returns': 'Rx' }")).toBe('    Intro\n\n    Returns\nan R\n');
+    expect(schema(['@foo:', '', 'Returns: an R'], "{ 'command': 'foo', 'returns': 'Rx' }")).toBe(
+      '    Intro\n\n    Returns\nan R\n',
+    );
   });
 });
 
@@ -177,7 +207,8 @@ describe('QEMU 11.1 doc rules', () => {
     const doc = parseSchemaString(text, 'test.json').docs[0]!;
     expect(doc.body.kind).toBe('Intro');
     expect(new DocBuilder().summary(doc).render()).toBe('/** Does foo. */\n');
-    const indented = parseSchemaString(documented(['@foo:', '    Does foo.'], "{ 'command': 'foo' }"), 'test.json').docs[0]!;
+    const indented = parseSchemaString(documented(['@foo:', '    Does foo.'], "{ 'command': 'foo' }"), 'test.json')
+      .docs[0]!;
     expect(new DocBuilder().summary(indented).render()).toBe('/** Does foo. */\n');
   });
 });
@@ -185,8 +216,15 @@ describe('QEMU 11.1 doc rules', () => {
 describe('QEMU 7.2 rules, leniently', () => {
   it('reports each doc problem as a warning and keeps the text', () => {
     const warnings: string[] = [];
-    const text = documented(['@foo:', '', '@a:', '', 'Note:', '', 'Since: 1', 'Since: 2'], "{ 'command': 'foo', 'data': { 'a': 'int' } }");
-    const schema = parseSchemaString(text, 'test.json', { qemuVersion: '7.2', lenientDocs: true, onWarning: (w) => warnings.push(w) });
+    const text = documented(
+      ['@foo:', '', '@a:', '', 'Note:', '', 'Since: 1', 'Since: 2'],
+      "{ 'command': 'foo', 'data': { 'a': 'int' } }",
+    );
+    const schema = parseSchemaString(text, 'test.json', {
+      qemuVersion: '7.2',
+      lenientDocs: true,
+      onWarning: (w) => warnings.push(w),
+    });
     expect(warnings).toEqual([
       "test.json:6:1: warning: empty doc section 'a'",
       "test.json:8:1: warning: empty doc section 'Note'",

@@ -95,7 +95,7 @@ describe('model building', () => {
     expect(cmd.features.map((f) => [f.name, f.isSpecial()])).toEqual([['unstable', true]]);
   });
 
-  it('makes array types on first use, in the element type\'s module', () => {
+  it("makes array types on first use, in the element type's module", () => {
     const list = schema.lookupType('ItemList');
     expect(list?.meta).toBe('array');
     if (list?.meta !== 'array') return;
@@ -120,7 +120,7 @@ describe('visiting', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('visits modules in order, each module\'s entities in definition order', () => {
+  it("visits modules in order, each module's entities in definition order", () => {
     const schema = parseSchema(join(dir, 'main.json'));
     const seen: string[] = [];
     const visitor: SchemaVisitor = {
@@ -167,19 +167,18 @@ describe('semantic errors', () => {
   });
 
   it('finds structs that contain themselves through a base', () => {
-    expect(errorOf("{ 'struct': 'Ay', 'base': 'Be', 'data': {} }\n{ 'struct': 'Be', 'base': 'Ay', 'data': {} }\n")).toBe(
-      "test.json: In struct 'Ay':\ntest.json:1: object Ay contains itself",
-    );
+    expect(
+      errorOf("{ 'struct': 'Ay', 'base': 'Be', 'data': {} }\n{ 'struct': 'Be', 'base': 'Ay', 'data': {} }\n"),
+    ).toBe("test.json: In struct 'Ay':\ntest.json:1: object Ay contains itself");
   });
 
   it('judges clashes by C name', () => {
-    expect(errorOf(
+    expect(
+      errorOf(
         "{ 'pragma': { 'member-name-exceptions': [ 'Sx' ] } }\n" +
           "{ 'struct': 'Bx', 'data': { 'a-b': 'int' } }\n{ 'struct': 'Sx', 'base': 'Bx', 'data': { 'a_b': 'str' } }\n",
       ),
-    ).toBe(
-      "test.json: In struct 'Sx':\ntest.json:3: member 'a_b' collides with member 'a-b' of type 'Bx'",
-    );
+    ).toBe("test.json: In struct 'Sx':\ntest.json:3: member 'a_b' collides with member 'a-b' of type 'Bx'");
   });
 
   it('limits the schema to 64 features, special ones included', () => {
@@ -287,7 +286,7 @@ describe('dump', () => {
     expect(parseSchemaString(text, 'schema.json', { qemuVersion: '8.2.7' }).qemuVersion).toBe('8.2');
   });
 
-  it('applies QEMU 11.1\'s rules by default, whatever the doc comments look like', () => {
+  it("applies QEMU 11.1's rules by default, whatever the doc comments look like", () => {
     // Old-style Note:/Example: sections do not date a schema: QEMU 10.0
     // still ships files that use them.
     const doc = (section: string) =>
@@ -300,7 +299,9 @@ describe('dump', () => {
       expect(schema.rules.ruleSet).toBe('11.1');
       expect(dumpSchema(schema)).not.toContain('prefix QTYPE');
       expect(dumpSchema(schema)).toContain('doc symbol=Sx\n    Intro\n');
-      expect(dumpSchema(parseSchemaString(doc(section), 'schema.json', { ...lenient, qemuVersion: '9.1' }))).toContain(QTYPE_PREFIXED);
+      expect(dumpSchema(parseSchemaString(doc(section), 'schema.json', { ...lenient, qemuVersion: '9.1' }))).toContain(
+        QTYPE_PREFIXED,
+      );
     }
   });
 
@@ -340,7 +341,9 @@ describe('check and dump commands', () => {
     for (const v of ['9.9', 'auto']) {
       const r = run('check', '--qemu-version', v, 'a.json');
       expect(r.status).toBe(2);
-      expect(r.err).toBe(`qapi-ts check: --qemu-version: '${v}' is not a QEMU release from 7.2 on (MAJOR.MINOR, e.g. 10.0 or 11.1)\n`);
+      expect(r.err).toBe(
+        `qapi-ts check: --qemu-version: '${v}' is not a QEMU release from 7.2 on (MAJOR.MINOR, e.g. 10.0 or 11.1)\n`,
+      );
     }
   });
 

@@ -29,10 +29,15 @@ export interface CliRun {
 /** Runs `node bin/qapi-ts ARGS…` and collects its output. */
 export function runCli(args: readonly string[], options: { timeout?: number } = {}): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: options.timeout ?? 60_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { timeout: options.timeout ?? 60_000, maxBuffer: 1 << 24 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -60,12 +60,18 @@ export async function startGuestAgent(): Promise<GuestAgentInstance> {
   try {
     // With -d the parent exits once the daemon runs and listens.
     await new Promise<void>((resolve, reject) => {
-      execFile(GUEST_AGENT_BINARY, ['-m', 'unix-listen', '-p', socket, '-t', state, '-f', pidfile, '-d'], { timeout: 30_000 }, (err, _out, stderr) => {
-        if (err) reject(new Error(`qemu-ga failed to start: ${stderr || err.message}`));
-        else resolve();
-      });
+      execFile(
+        GUEST_AGENT_BINARY,
+        ['-m', 'unix-listen', '-p', socket, '-t', state, '-f', pidfile, '-d'],
+        { timeout: 30_000 },
+        (err, _out, stderr) => {
+          if (err) reject(new Error(`qemu-ga failed to start: ${stderr || err.message}`));
+          else resolve();
+        },
+      );
     });
-    for (let i = 0; i < 200 && !(existsSync(pidfile) && existsSync(socket)); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && !(existsSync(pidfile) && existsSync(socket)); i++)
+      await new Promise((r) => setTimeout(r, 10));
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

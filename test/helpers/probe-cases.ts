@@ -18,7 +18,12 @@ export interface ProbeCase {
   qemu111: boolean;
 }
 
-const row = (query: string, qemu72: boolean, qemu100: boolean, qemu111 = qemu100): ProbeCase => ({ query, qemu72, qemu100, qemu111 });
+const row = (query: string, qemu72: boolean, qemu100: boolean, qemu111 = qemu100): ProbeCase => ({
+  query,
+  qemu72,
+  qemu100,
+  qemu111,
+});
 
 export const PROBE_CASES: readonly ProbeCase[] = [
   // The examples.

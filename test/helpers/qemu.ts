@@ -96,7 +96,12 @@ export async function runQemuTool(release: QemuRelease, tool: string, args: stri
   const [file, argv] = runner(release).command(tool, args);
   return new Promise((resolve, reject) => {
     execFile(file, argv, { timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${tool} (QEMU ${release}) failed: ${stderr || err.message}\n  command: ${[file, ...argv].join(' ')}`));
+      if (err)
+        reject(
+          new Error(
+            `${tool} (QEMU ${release}) failed: ${stderr || err.message}\n  command: ${[file, ...argv].join(' ')}`,
+          ),
+        );
       else resolve(stdout);
     });
   });
@@ -165,7 +170,8 @@ export function qemuAvailable(binary = QEMU_BINARY, release: QemuRelease = '7.2'
     available = why === null;
     availability.set(key, available);
     if (why !== null) {
-      if (process.env.CI) throw new Error(`CI: ${binary} (QEMU ${release}) is required for the integration tests: ${why}`);
+      if (process.env.CI)
+        throw new Error(`CI: ${binary} (QEMU ${release}) is required for the integration tests: ${why}`);
       process.stderr.write(`SKIPPING QEMU ${release} integration tests: ${why}\n`);
     }
   }
@@ -198,11 +204,17 @@ export interface QemuOptions {
 export async function startQemu(options: QemuOptions = {}): Promise<QemuInstance> {
   const binary = options.binary ?? QEMU_BINARY;
   return launch({ ...options, binary, dash: '-' }, (sockets, dir) => [
-    '-machine', options.machine ?? 'none',
-    '-display', 'none', '-S', '-nodefaults',
+    '-machine',
+    options.machine ?? 'none',
+    '-display',
+    'none',
+    '-S',
+    '-nodefaults',
     ...sockets.flatMap((path, i) => [
-      '-chardev', `socket,id=qmp${i},path=${path},server=on,wait=off`,
-      '-mon', `chardev=qmp${i},mode=control`,
+      '-chardev',
+      `socket,id=qmp${i},path=${path},server=on,wait=off`,
+      '-mon',
+      `chardev=qmp${i},mode=control`,
     ]),
     ...(options.args ?? []),
     ...(options.makeArgs?.(dir) ?? []),
@@ -220,8 +232,10 @@ export async function startStorageDaemon(
   options: Pick<QemuOptions, 'release' | 'setup'> = {},
 ): Promise<QemuInstance> {
   return launch({ ...options, binary: STORAGE_DAEMON_BINARY, dash: '--' }, (sockets, dir) => [
-    '--chardev', `socket,id=qmp0,path=${sockets[0] as string},server=on,wait=off`,
-    '--monitor', 'chardev=qmp0,mode=control',
+    '--chardev',
+    `socket,id=qmp0,path=${sockets[0] as string},server=on,wait=off`,
+    '--monitor',
+    'chardev=qmp0,mode=control',
     ...args(dir),
   ]);
 }
@@ -244,8 +258,13 @@ async function launch(
   const socket = sockets[0] as string;
   const pidfile = join(dir, 'qemu.pid');
   const args = [
-    ...makeArgs(names.map((name) => join(innerDir, name)), innerDir),
-    `${dash}daemonize`, `${dash}pidfile`, join(innerDir, 'qemu.pid'),
+    ...makeArgs(
+      names.map((name) => join(innerDir, name)),
+      innerDir,
+    ),
+    `${dash}daemonize`,
+    `${dash}pidfile`,
+    join(innerDir, 'qemu.pid'),
   ];
   try {
     setup?.(dir);

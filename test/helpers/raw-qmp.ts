@@ -83,7 +83,9 @@ export class RawQmp {
   /** Reads the greeting and negotiates (with `oob` when asked). */
   async negotiate(oob = false): Promise<Record<string, unknown>> {
     const greeting = (await this.next()) as Record<string, unknown>;
-    this.send(oob ? '{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}' : '{"execute": "qmp_capabilities"}');
+    this.send(
+      oob ? '{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}' : '{"execute": "qmp_capabilities"}',
+    );
     const r = await this.reply();
     if (!('return' in r)) throw new Error(`negotiation refused: ${JSON.stringify(r)}`);
     return greeting;

@@ -24,7 +24,16 @@ import { schemaFromIntrospection } from '../../src/introspection/schema.js';
 import { loadSchemaValidators, type LoadedSchema } from '../../src/backends/load.js';
 import { generateFiles, writeGenerated } from '../../src/backends/generate.js';
 import { parseTranscript, verifyEntries, type TranscriptEntry } from '../../src/backends/verify.js';
-import { QEMU_BINARY, SID_ROOT, qemuAvailable, releaseSchemas, startQemu, stopAllQemu, type QemuInstance, type QemuRelease } from '../helpers/qemu.js';
+import {
+  QEMU_BINARY,
+  SID_ROOT,
+  qemuAvailable,
+  releaseSchemas,
+  startQemu,
+  stopAllQemu,
+  type QemuInstance,
+  type QemuRelease,
+} from '../helpers/qemu.js';
 import { sharedDir, repoRoot } from '../helpers/shared.js';
 import { runCli } from '../helpers/cli.js';
 import { strictDiagnostics } from '../backends/helpers.js';
@@ -34,7 +43,10 @@ afterAll(stopAllQemu);
 
 /** Commands recorded on every release (errors are fine: a refused command is valid with its reply). */
 function session(release: QemuRelease): [string, Record<string, unknown>?][] {
-  const objectAdd = release === '7.2' ? { 'qom-type': 'iothread', id: 'io1' } : { 'qom-type': 'iothread', id: 'io1', 'poll-max-ns': 1000 };
+  const objectAdd =
+    release === '7.2'
+      ? { 'qom-type': 'iothread', id: 'io1' }
+      : { 'qom-type': 'iothread', id: 'io1', 'poll-max-ns': 1000 };
   return [
     ['query-status'],
     ['query-version'],
@@ -116,7 +128,11 @@ for (const release of RELEASES) {
       transcripts.push([`recorded on ${release}`, parseTranscript(readFileSync(record, 'utf8')).entries]);
       if (release === '7.2') {
         const shared = sharedDir('transcripts/qemu-7.2');
-        if (shared) transcripts.push(['../shared 7.2 session', parseTranscript(readFileSync(join(shared, 'system-x86_64.jsonl'), 'utf8')).entries]);
+        if (shared)
+          transcripts.push([
+            '../shared 7.2 session',
+            parseTranscript(readFileSync(join(shared, 'system-x86_64.jsonl'), 'utf8')).entries,
+          ]);
       }
       live = await loadSchemaValidators(await schemaFromIntrospection(reply));
       const files = releaseSchemas(release);
@@ -157,7 +173,11 @@ for (const release of RELEASES) {
 
     it('differs only where integer width is all that is wrong: an out-of-range uint8 passes as int', () => {
       const [, entries] = transcripts[0]!;
-      const i = entries.findIndex((e) => e.dir === 'server' && typeof (e.msg as { return?: Record<string, unknown> }).return?.['cpu-throttle-initial'] === 'number');
+      const i = entries.findIndex(
+        (e) =>
+          e.dir === 'server' &&
+          typeof (e.msg as { return?: Record<string, unknown> }).return?.['cpu-throttle-initial'] === 'number',
+      );
       expect(i).toBeGreaterThan(0);
       const msg = structuredClone(entries[i]!.msg) as { return: Record<string, unknown> };
       msg.return['cpu-throttle-initial'] = 300;
@@ -172,12 +192,15 @@ for (const release of RELEASES) {
         if (dir) await rm(dir, { recursive: true, force: true });
       });
 
-      it('a client generated from the live QEMU alone compiles strictly; a misspelt member is a type error', { timeout: 300_000 }, async () => {
-        dir = await mkdtemp(join(tmpdir(), 'qapi-ts-live-client-'));
-        await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
-        const schema = await schemaFromIntrospection(reply);
-        await writeGenerated(dir, generateFiles(schema, { supportImport: join(repoRoot, 'src/support/index.js') }));
-        const program = (misspelt: boolean): string => `
+      it(
+        'a client generated from the live QEMU alone compiles strictly; a misspelt member is a type error',
+        { timeout: 300_000 },
+        async () => {
+          dir = await mkdtemp(join(tmpdir(), 'qapi-ts-live-client-'));
+          await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
+          const schema = await schemaFromIntrospection(reply);
+          await writeGenerated(dir, generateFiles(schema, { supportImport: join(repoRoot, 'src/support/index.js') }));
+          const program = (misspelt: boolean): string => `
 import { QapiClient } from './index.js';
 import type { QmpExecutor } from '${join(repoRoot, 'src/runtime/executor.js')}';
 
@@ -189,40 +212,77 @@ export async function use(executor: QmpExecutor): Promise<string[]> {
   return threads.map((t) => \`\${t.id} \${t['thread-id']} \${t['poll-max-ns']}\`);
 }
 `;
-        await writeFile(join(dir, 'usage.ts'), program(false));
-        await writeFile(join(dir, 'misspelt.ts'), program(true));
-        // The README's library example too (it reads holders only where there are any).
-        await writeFile(join(dir, 'example.ts'), exampleAgainst('./index.js'));
-        expect(strictDiagnostics([join(dir, 'index.ts'), join(dir, 'usage.ts')])).toEqual([]);
-        // (The example imports the package's sources, not built with these options: only its own diagnostics count.)
-        expect(strictDiagnostics([join(dir, 'example.ts')]).filter((d) => d.startsWith(join(dir, 'example.ts')) && !unusedResult(d))).toEqual([]);
-        const errors = strictDiagnostics([join(dir, 'index.ts'), join(dir, 'misspelt.ts')]);
-        expect(errors.length).toBeGreaterThan(0);
-        expect(errors.join('\n')).toMatch(/misspelt\.ts:8: .*'aoi'/);
-      });
+          await writeFile(join(dir, 'usage.ts'), program(false));
+          await writeFile(join(dir, 'misspelt.ts'), program(true));
+          // The README's library example too (it reads holders only where there are any).
+          await writeFile(join(dir, 'example.ts'), exampleAgainst('./index.js'));
+          expect(strictDiagnostics([join(dir, 'index.ts'), join(dir, 'usage.ts')])).toEqual([]);
+          // (The example imports the package's sources, not built with these options: only its own diagnostics count.)
+          expect(
+            strictDiagnostics([join(dir, 'example.ts')]).filter(
+              (d) => d.startsWith(join(dir, 'example.ts')) && !unusedResult(d),
+            ),
+          ).toEqual([]);
+          const errors = strictDiagnostics([join(dir, 'index.ts'), join(dir, 'misspelt.ts')]);
+          expect(errors.length).toBeGreaterThan(0);
+          expect(errors.join('\n')).toMatch(/misspelt\.ts:8: .*'aoi'/);
+        },
+      );
 
-      it('exec blockdev-add driver file works; a misspelt member is refused before sending', { timeout: 60_000 }, async () => {
-        const image = join(qemu.dir, 'disk.img');
-        writeFileSync(image, Buffer.alloc(1 << 20));
-        const inner = join(qemu.innerDir, 'disk.img');
-        const ok = await runCli(['exec', '--socket', qemu.socket, 'blockdev-add', JSON.stringify({ driver: 'file', 'node-name': 'f0', filename: inner, aio: 'threads' })]);
-        expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, '{}\n', '']);
-        const record = join(qemu.dir, 'refused.jsonl');
-        const bad = await runCli(['exec', '--socket', qemu.socket, '--record', record, 'blockdev-add', JSON.stringify({ driver: 'file', 'node-name': 'f1', filename: inner, aoi: 'threads' })]);
-        expect(bad.code).toBe(1);
-        expect(bad.stderr).toMatch(/'aoi'.*--no-validate/);
-        // Never sent: the session holds the schema question only.
-        const sent = parseTranscript(readFileSync(record, 'utf8')).entries.filter((e) => e.dir === 'client').map((e) => (e.msg as { execute: string }).execute);
-        expect(sent).toEqual(['qmp_capabilities', 'query-qmp-schema']);
-        // 11.1's new IOThread property, and a memory backend: this QEMU's schema has them (our qapi/ has neither).
-        const weight = await runCli(['exec', '--socket', qemu.socket, 'object-add', '{"qom-type": "iothread", "id": "io9", "poll-weight": 2}']);
-        expect([weight.code, weight.stderr]).toEqual([0, '']);
-        const ram = await runCli(['exec', '--socket', qemu.socket, 'object-add', '{"qom-type": "memory-backend-ram", "id": "ram0", "size": 1048576}']);
-        expect([ram.code, ram.stderr]).toEqual([0, '']);
-        const nodes = await runCli(['exec', '--socket', qemu.socket, 'query-named-block-nodes']);
-        expect(nodes.stdout).toContain('"f0"');
-        expect(nodes.stdout).not.toContain('"f1"');
-      });
+      it(
+        'exec blockdev-add driver file works; a misspelt member is refused before sending',
+        { timeout: 60_000 },
+        async () => {
+          const image = join(qemu.dir, 'disk.img');
+          writeFileSync(image, Buffer.alloc(1 << 20));
+          const inner = join(qemu.innerDir, 'disk.img');
+          const ok = await runCli([
+            'exec',
+            '--socket',
+            qemu.socket,
+            'blockdev-add',
+            JSON.stringify({ driver: 'file', 'node-name': 'f0', filename: inner, aio: 'threads' }),
+          ]);
+          expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, '{}\n', '']);
+          const record = join(qemu.dir, 'refused.jsonl');
+          const bad = await runCli([
+            'exec',
+            '--socket',
+            qemu.socket,
+            '--record',
+            record,
+            'blockdev-add',
+            JSON.stringify({ driver: 'file', 'node-name': 'f1', filename: inner, aoi: 'threads' }),
+          ]);
+          expect(bad.code).toBe(1);
+          expect(bad.stderr).toMatch(/'aoi'.*--no-validate/);
+          // Never sent: the session holds the schema question only.
+          const sent = parseTranscript(readFileSync(record, 'utf8'))
+            .entries.filter((e) => e.dir === 'client')
+            .map((e) => (e.msg as { execute: string }).execute);
+          expect(sent).toEqual(['qmp_capabilities', 'query-qmp-schema']);
+          // 11.1's new IOThread property, and a memory backend: this QEMU's schema has them (our qapi/ has neither).
+          const weight = await runCli([
+            'exec',
+            '--socket',
+            qemu.socket,
+            'object-add',
+            '{"qom-type": "iothread", "id": "io9", "poll-weight": 2}',
+          ]);
+          expect([weight.code, weight.stderr]).toEqual([0, '']);
+          const ram = await runCli([
+            'exec',
+            '--socket',
+            qemu.socket,
+            'object-add',
+            '{"qom-type": "memory-backend-ram", "id": "ram0", "size": 1048576}',
+          ]);
+          expect([ram.code, ram.stderr]).toEqual([0, '']);
+          const nodes = await runCli(['exec', '--socket', qemu.socket, 'query-named-block-nodes']);
+          expect(nodes.stdout).toContain('"f0"');
+          expect(nodes.stdout).not.toContain('"f1"');
+        },
+      );
 
       it('generate --from-qemu starts the binary, asks it and stops it', { timeout: 120_000 }, async () => {
         const tmp = mkdtempSync(join(tmpdir(), 'qapi-ts-from-qemu-'));

@@ -18,9 +18,11 @@ export function exampleAgainst(clientIndex: string): string {
     .replace(/^import \{ QapiClient \} from 'qapi-ts';.*$/m, `import { QapiClient } from '${clientIndex}';`)
     .replaceAll("from 'qapi-ts/runtime'", `from '${join(repoRoot, 'src/runtime/index.js')}'`)
     .replaceAll("from 'qapi-ts'", `from '${join(repoRoot, 'src/index.js')}'`);
-  if (!example.includes(`from '${clientIndex}'`)) throw new Error('the example no longer imports QapiClient from qapi-ts');
+  if (!example.includes(`from '${clientIndex}'`))
+    throw new Error('the example no longer imports QapiClient from qapi-ts');
   return `${example}\nexport {};\n`;
 }
 
 /** Diagnostics an example may have: results it shows but does not use. */
-export const unusedResult = (diagnostic: string): boolean => diagnostic.includes('is declared but its value is never read');
+export const unusedResult = (diagnostic: string): boolean =>
+  diagnostic.includes('is declared but its value is never read');

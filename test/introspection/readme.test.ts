@@ -27,7 +27,10 @@ describe("the README's library example", () => {
     const dir = await mkdtemp(join(tmpdir(), 'qapi-ts-readme-'));
     dirs.push(dir);
     await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
-    await writeGenerated(join(dir, 'client'), generateFiles(schema, { supportImport: join(repoRoot, 'src/support/index.js') }));
+    await writeGenerated(
+      join(dir, 'client'),
+      generateFiles(schema, { supportImport: join(repoRoot, 'src/support/index.js') }),
+    );
     await writeFile(join(dir, 'example.ts'), exampleAgainst('./client/index.js'));
     // An example shows calls; that it leaves some results unused is fine.
     return strictDiagnostics([join(dir, 'example.ts')]).filter((d) => d.includes('example.ts') && !unusedResult(d));
@@ -38,8 +41,14 @@ describe("the README's library example", () => {
   });
 
   const corpus = sharedDir('corpus/qemu-11.1');
-  it.runIf(corpus !== null)("compiles against a client from QEMU 11.1's own schema (no holders)", { timeout: 240_000 }, async () => {
-    const reply = generateIntrospection(parseSchema(join(corpus!, 'qapi/qapi-schema.json'), { lenientDocs: true, onWarning: () => {} }));
-    expect(await compileAgainst(await schemaFromIntrospection(reply))).toEqual([]);
-  });
+  it.runIf(corpus !== null)(
+    "compiles against a client from QEMU 11.1's own schema (no holders)",
+    { timeout: 240_000 },
+    async () => {
+      const reply = generateIntrospection(
+        parseSchema(join(corpus!, 'qapi/qapi-schema.json'), { lenientDocs: true, onWarning: () => {} }),
+      );
+      expect(await compileAgainst(await schemaFromIntrospection(reply))).toEqual([]);
+    },
+  );
 });

@@ -28,7 +28,9 @@ function replyOf(path: string): unknown[] {
 function canonical(entries: readonly unknown[]): string[] {
   return entries.map((e) =>
     JSON.stringify(e, (_k, v: unknown) =>
-      v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+        : v,
     ),
   );
 }
@@ -36,15 +38,23 @@ function canonical(entries: readonly unknown[]): string[] {
 describe('a schema from introspection says again what the reply says', () => {
   const corpora = ['qemu-7.2', 'qemu-10.0', 'qemu-11.1'].map((r) => [r, sharedDir(`corpus/${r}`)] as const);
   for (const [release, dir] of corpora) {
-    it.runIf(dir !== null)(`${release}: introspecting the model gives the reply back, entry for entry`, { timeout: 60_000 }, async () => {
-      const reply = replyOf(join(dir!, 'qapi/qapi-schema.json'));
-      const model = await schemaFromIntrospection(reply);
-      expect(canonical(generateIntrospection(model))).toEqual(canonical(reply));
-      // No made-up name clashes with one the backends make (which would get a _2).
-      const exported = [...generateFiles(model).get('qemu.ts')!.matchAll(/^export (?:interface|type) (\w+)/gm)].map((m) => m[1]!);
-      expect(exported.length).toBeGreaterThan(500);
-      expect(exported.filter((n) => /_\d+$/.test(n))).toEqual([]);
-    });
+    it.runIf(dir !== null)(
+      `${release}: introspecting the model gives the reply back, entry for entry`,
+      { timeout: 60_000 },
+      async () => {
+        const reply = replyOf(join(dir!, 'qapi/qapi-schema.json'));
+        const model = await schemaFromIntrospection(reply);
+        expect(canonical(generateIntrospection(model))).toEqual(canonical(reply));
+        // No made-up name clashes with one the backends make (which would get a _2).
+        const exported = [
+          ...generateFiles(model)
+            .get('qemu.ts')!
+            .matchAll(/^export (?:interface|type) (\w+)/gm),
+        ].map((m) => m[1]!);
+        expect(exported.length).toBeGreaterThan(500);
+        expect(exported.filter((n) => /_\d+$/.test(n))).toEqual([]);
+      },
+    );
   }
 
   it('our own schema too, and the same reply gives byte-identical files', async () => {
@@ -62,7 +72,14 @@ describe('names', () => {
     const all = [...names.values()];
     expect(all.every((n) => /^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$/.test(n))).toBe(true);
     expect(new Set(all).size).toBe(all.length);
-    expect(all).toEqual(expect.arrayContaining(['QueryIothreadsRetElement', 'BlockdevAddArg', 'BlockdevAddArgNullAio', 'QueryVersionRet']));
+    expect(all).toEqual(
+      expect.arrayContaining([
+        'QueryIothreadsRetElement',
+        'BlockdevAddArg',
+        'BlockdevAddArgNullAio',
+        'QueryVersionRet',
+      ]),
+    );
     expect(text).toContain("{ 'command': 'blockdev-add', 'data': 'BlockdevAddArg', 'boxed': true }");
   });
 
@@ -89,7 +106,11 @@ describe('names', () => {
     const { names } = introspectionSchemaText(reply);
     // 1 and 3 are used by one command each: written inline, no name of their own (their members' names still start with one).
     expect(Object.fromEntries(names)).toEqual({ '2': 'ABArg2', '4': 'ABArgV', '5': 'XArgTheListType' });
-    expect(introspectionSchemaText([{ name: 'EV', 'meta-type': 'event', 'arg-type': '1' }, ...reply.slice(3)]).names.get('4')).toBe('EvDataV');
+    expect(
+      introspectionSchemaText([{ name: 'EV', 'meta-type': 'event', 'arg-type': '1' }, ...reply.slice(3)]).names.get(
+        '4',
+      ),
+    ).toBe('EvDataV');
     await schemaFromIntrospection(reply); // and the frontend takes it
   });
 });
@@ -109,9 +130,24 @@ describe('malformed replies are typed errors naming the place', () => {
   const cases: [string, unknown, RegExp][] = [
     ['not a list', { return: [] }, /expected an array/],
     ['an element without meta-type', [{ name: 'x' }], /element 0 \('x'\): unknown meta-type/],
-    ['a command without arg-type', [{ name: 'c', 'meta-type': 'command', 'ret-type': '0' }], /element 0 \('c'\): 'arg-type' is not a string/],
-    ['an undefined type', [{ name: 'c', 'meta-type': 'command', 'arg-type': '9', 'ret-type': '9' }], /command 'c' uses type '9', which is not defined/],
-    ['a name QAPI cannot have', [{ name: "c'", 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' }, { name: '0', 'meta-type': 'object', members: [] }], /is not a QAPI name/],
+    [
+      'a command without arg-type',
+      [{ name: 'c', 'meta-type': 'command', 'ret-type': '0' }],
+      /element 0 \('c'\): 'arg-type' is not a string/,
+    ],
+    [
+      'an undefined type',
+      [{ name: 'c', 'meta-type': 'command', 'arg-type': '9', 'ret-type': '9' }],
+      /command 'c' uses type '9', which is not defined/,
+    ],
+    [
+      'a name QAPI cannot have',
+      [
+        { name: "c'", 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' },
+        { name: '0', 'meta-type': 'object', members: [] },
+      ],
+      /is not a QAPI name/,
+    ],
     [
       'an array of arrays',
       [
@@ -123,7 +159,14 @@ describe('malformed replies are typed errors naming the place', () => {
       ],
       /array of arrays/,
     ],
-    ['a union whose tag is no member', [{ name: 'e', 'meta-type': 'event', 'arg-type': '1' }, { name: '1', 'meta-type': 'object', members: [], tag: 't', variants: [] }], /tag 't' is not a member/],
+    [
+      'a union whose tag is no member',
+      [
+        { name: 'e', 'meta-type': 'event', 'arg-type': '1' },
+        { name: '1', 'meta-type': 'object', members: [], tag: 't', variants: [] },
+      ],
+      /tag 't' is not a member/,
+    ],
   ];
   for (const [what, data, message] of cases) {
     it(what, () => {
@@ -138,17 +181,25 @@ describe('malformed replies are typed errors naming the place', () => {
     });
   }
 
-  it('what breaks QAPI rules is the frontend\'s located error, naming the definition', async () => {
+  it("what breaks QAPI rules is the frontend's located error, naming the definition", async () => {
     // An event name in lower case.
-    await expect(schemaFromIntrospection([{ name: 'ev', 'meta-type': 'event', 'arg-type': '0' }, { name: '0', 'meta-type': 'object', members: [] }])).rejects.toThrow(
-      /In event 'ev':[^]*must not use lowercase/,
-    );
+    await expect(
+      schemaFromIntrospection([
+        { name: 'ev', 'meta-type': 'event', 'arg-type': '0' },
+        { name: '0', 'meta-type': 'object', members: [] },
+      ]),
+    ).rejects.toThrow(/In event 'ev':[^]*must not use lowercase/);
   });
 
   it('a long chain of types is bounded work', { timeout: 10_000 }, async () => {
     const n = 20_000;
     const reply: unknown[] = [{ name: 'c', 'meta-type': 'command', 'arg-type': 't0', 'ret-type': 't0' }];
-    for (let i = 0; i < n; i++) reply.push({ name: `t${i}`, 'meta-type': 'object', members: i + 1 < n ? [{ name: 'next', type: `t${i + 1}`, default: null }] : [] });
+    for (let i = 0; i < n; i++)
+      reply.push({
+        name: `t${i}`,
+        'meta-type': 'object',
+        members: i + 1 < n ? [{ name: 'next', type: `t${i + 1}`, default: null }] : [],
+      });
     const { names } = introspectionSchemaText(reply);
     expect(names.size).toBe(n);
     expect(Math.max(...[...names.values()].map((name) => name.length))).toBeLessThanOrEqual(90);
@@ -166,15 +217,24 @@ describe('schema files with a reply', () => {
   });
 
   it.runIf(sharedDir('corpus/qemu-7.2') !== null)('files of another release: the differences are told', () => {
-    const old = parseSchema(join(sharedDir('corpus/qemu-7.2')!, 'qapi/qapi-schema.json'), { lenientDocs: true, onWarning: () => {} });
-    const { disagreements } = compareSchemaWithIntrospection(old, replyOf(join(sharedDir('corpus/qemu-11.1')!, 'qapi/qapi-schema.json')));
-    expect(disagreements.join('\n')).toMatch(/the QEMU has commands the schema lacks \(not generated\): .*qom-list-get/);
+    const old = parseSchema(join(sharedDir('corpus/qemu-7.2')!, 'qapi/qapi-schema.json'), {
+      lenientDocs: true,
+      onWarning: () => {},
+    });
+    const { disagreements } = compareSchemaWithIntrospection(
+      old,
+      replyOf(join(sharedDir('corpus/qemu-11.1')!, 'qapi/qapi-schema.json')),
+    );
+    expect(disagreements.join('\n')).toMatch(
+      /the QEMU has commands the schema lacks \(not generated\): .*qom-list-get/,
+    );
   });
 });
 
 describe("exec's check of arguments against the server's schema", () => {
   const schema = new IntrospectedSchema(replyOf(OURS));
-  const check = (command: string, args?: Record<string, unknown>): string | undefined => checkCommandArguments(schema, command, args);
+  const check = (command: string, args?: Record<string, unknown>): string | undefined =>
+    checkCommandArguments(schema, command, args);
 
   it('accepts what the schema accepts', () => {
     expect(check('blockdev-add', { driver: 'null-co', 'node-name': 'n0', size: 1024 })).toBeUndefined();
@@ -185,12 +245,29 @@ describe("exec's check of arguments against the server's schema", () => {
 
   it('a hostile schema (alternates of alternates, a chain of unions) is bounded work', { timeout: 10_000 }, () => {
     const n = 60;
-    const alts: unknown[] = [{ name: 'c', 'meta-type': 'command', 'arg-type': 'o', 'ret-type': 'o' }, { name: 'o', 'meta-type': 'object', members: [{ name: 'v', type: 'a0' }] }];
-    for (let i = 0; i < n; i++) alts.push({ name: `a${i}`, 'meta-type': 'alternate', members: [{ type: i + 1 < n ? `a${i + 1}` : 'int' }, { type: i + 1 < n ? `a${i + 1}` : 'int' }] });
+    const alts: unknown[] = [
+      { name: 'c', 'meta-type': 'command', 'arg-type': 'o', 'ret-type': 'o' },
+      { name: 'o', 'meta-type': 'object', members: [{ name: 'v', type: 'a0' }] },
+    ];
+    for (let i = 0; i < n; i++)
+      alts.push({
+        name: `a${i}`,
+        'meta-type': 'alternate',
+        members: [{ type: i + 1 < n ? `a${i + 1}` : 'int' }, { type: i + 1 < n ? `a${i + 1}` : 'int' }],
+      });
     alts.push({ name: 'int', 'meta-type': 'builtin', 'json-type': 'int' });
     expect(() => checkCommandArguments(new IntrospectedSchema(alts), 'c', { v: 'x' })).toThrow(IntrospectionError);
-    const unions: unknown[] = [{ name: 'c', 'meta-type': 'command', 'arg-type': 'u', 'ret-type': 'u' }, { name: 's', 'meta-type': 'builtin', 'json-type': 'string' }];
-    unions.push({ name: 'u', 'meta-type': 'object', members: [{ name: 't', type: 'e' }], tag: 't', variants: [{ case: 'x', type: 'u' }] });
+    const unions: unknown[] = [
+      { name: 'c', 'meta-type': 'command', 'arg-type': 'u', 'ret-type': 'u' },
+      { name: 's', 'meta-type': 'builtin', 'json-type': 'string' },
+    ];
+    unions.push({
+      name: 'u',
+      'meta-type': 'object',
+      members: [{ name: 't', type: 'e' }],
+      tag: 't',
+      variants: [{ case: 'x', type: 'u' }],
+    });
     unions.push({ name: 'e', 'meta-type': 'enum', values: ['x'] });
     // A union that is its own branch: an answer, not a loop.
     expect(checkCommandArguments(new IntrospectedSchema(unions), 'c', { t: 'x' })).toBe('t: missing mandatory member');

@@ -13,13 +13,26 @@ import { BIN, builtCli, runCli } from '../helpers/cli.js';
 import { QEMU_BINARY, RELEASES, qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 
 const MACHINE = [
-  '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
-  '-object', 'iothread,id=io0', '-object', 'iothread,id=io1', '-object', 'iothread,id=spare',
-  '-device', 'pcie-root-port,id=rp0,chassis=1',
-  '-blockdev', 'driver=null-co,node-name=disk0', '-blockdev', 'driver=null-co,node-name=disk2',
-  '-device', 'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
-  '-device', 'virtio-scsi-pci,id=vscsi0,iothread=io1',
-  '-device', 'virtio-balloon-pci,iothread=io1,free-page-hint=on',
+  '-global',
+  'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+  '-object',
+  'iothread,id=io0',
+  '-object',
+  'iothread,id=io1',
+  '-object',
+  'iothread,id=spare',
+  '-device',
+  'pcie-root-port,id=rp0,chassis=1',
+  '-blockdev',
+  'driver=null-co,node-name=disk0',
+  '-blockdev',
+  'driver=null-co,node-name=disk2',
+  '-device',
+  'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
+  '-device',
+  'virtio-scsi-pci,id=vscsi0,iothread=io1',
+  '-device',
+  'virtio-balloon-pci,iothread=io1,free-page-hint=on',
 ];
 
 const built = builtCli('src/cli/main.js', 'qapi-ts iothreads tests');
@@ -52,59 +65,75 @@ describe.each(RELEASES)('qapi-ts iothreads on real QEMU %s', (release) => {
     });
   });
 
-  it.runIf(available)('prints a table: one row per IOThread, one line per holder, and where holders come from', async () => {
-    const run = await runCli(['iothreads', '--socket', qemu.socket]);
-    expect(run.code).toBe(0);
-    const lines = run.stdout.trimEnd().split('\n');
-    const weight = release === '11.1' ? 'WEIGHT\\s+' : '';
-    expect(lines[0]).toMatch(new RegExp(`^IOTHREAD\\s+THREAD-ID\\s+POLL-MAX-NS\\s+GROW\\s+SHRINK\\s+${weight}MAX-BATCH\\s+HOLDERS$`));
-    // 11.1: grow 2, shrink 2, weight 3 by default; before: grow 0, shrink 0.
-    expect(lines.find((l) => l.startsWith('spare '))).toMatch(release === '11.1' ? /^spare\s+\d+\s+32768\s+2\s+2\s+3\s+0\s+-$/ : /^spare\s+\d+\s+32768\s+0\s+0\s+0\s+-$/);
-    const rows = lines.slice(1, -1);
-    expect(rows.find((l) => l.startsWith('io0 '))).toMatch(/\s\/machine\/peripheral\/vblk0$/);
-    expect(rows.find((l) => l.startsWith('spare '))).toMatch(/\s-$/);
-    const io1 = rows.findIndex((l) => l.startsWith('io1 '));
-    expect(rows[io1]).toMatch(/\/machine\/peripheral-anon\/device\[0\]$/);
-    expect(rows[io1 + 1]).toMatch(/^\s+\/machine\/peripheral\/vscsi0$/);
-    // Holder lines line up under the HOLDERS column.
-    expect(rows[io1 + 1]!.indexOf('/')).toBe(lines[0]!.indexOf('HOLDERS'));
-    expect(lines.at(-1)).toMatch(/derived from QOM/);
-  });
+  it.runIf(available)(
+    'prints a table: one row per IOThread, one line per holder, and where holders come from',
+    async () => {
+      const run = await runCli(['iothreads', '--socket', qemu.socket]);
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trimEnd().split('\n');
+      const weight = release === '11.1' ? 'WEIGHT\\s+' : '';
+      expect(lines[0]).toMatch(
+        new RegExp(`^IOTHREAD\\s+THREAD-ID\\s+POLL-MAX-NS\\s+GROW\\s+SHRINK\\s+${weight}MAX-BATCH\\s+HOLDERS$`),
+      );
+      // 11.1: grow 2, shrink 2, weight 3 by default; before: grow 0, shrink 0.
+      expect(lines.find((l) => l.startsWith('spare '))).toMatch(
+        release === '11.1' ? /^spare\s+\d+\s+32768\s+2\s+2\s+3\s+0\s+-$/ : /^spare\s+\d+\s+32768\s+0\s+0\s+0\s+-$/,
+      );
+      const rows = lines.slice(1, -1);
+      expect(rows.find((l) => l.startsWith('io0 '))).toMatch(/\s\/machine\/peripheral\/vblk0$/);
+      expect(rows.find((l) => l.startsWith('spare '))).toMatch(/\s-$/);
+      const io1 = rows.findIndex((l) => l.startsWith('io1 '));
+      expect(rows[io1]).toMatch(/\/machine\/peripheral-anon\/device\[0\]$/);
+      expect(rows[io1 + 1]).toMatch(/^\s+\/machine\/peripheral\/vscsi0$/);
+      // Holder lines line up under the HOLDERS column.
+      expect(rows[io1 + 1]!.indexOf('/')).toBe(lines[0]!.indexOf('HOLDERS'));
+      expect(lines.at(-1)).toMatch(/derived from QOM/);
+    },
+  );
 
-  it.runIf(available)('--watch prints again when a device is plugged in and when it is gone, and Ctrl-C ends it with 0', async () => {
-    const child = spawn(process.execPath, [BIN, 'iothreads', '--socket', qemu.socket, '--watch', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const frames = (): string[] => out.split('\n\n').map((f) => f.trimEnd()).filter((f) => f !== '');
-    const until = async (what: () => boolean): Promise<void> => {
-      for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 25));
-      expect(what()).toBe(true);
-    };
-    try {
-      await until(() => frames().length === 1 && out.endsWith('\n'));
-      await using qmp = await QmpClient.connect({ path: qemu.sockets[1]! });
-      const client = new QapiClient(qmp);
-      await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp0', drive: 'disk2', iothread: 'io1' });
-      await until(() => frames().length === 2);
-      expect(frames()[1]).toContain('/machine/peripheral/vblk2');
-      expect(frames()[0]).not.toContain('vblk2');
-      const deleted = client.events(['DEVICE_DELETED']);
-      await client.deviceDel({ id: 'vblk2' });
-      for await (const event of deleted) if (event.data.device === 'vblk2') break;
-      await until(() => frames().length === 3);
-      expect(frames()[2], out).toBe(frames()[0]);
-      // Nothing changes: nothing is printed.
-      await new Promise((r) => setTimeout(r, 600));
-      expect(frames()).toHaveLength(3);
-    } finally {
-      child.kill('SIGINT');
-    }
-    expect(await exited).toBe(0);
-    expect(err).toBe('');
-  });
+  it.runIf(available)(
+    '--watch prints again when a device is plugged in and when it is gone, and Ctrl-C ends it with 0',
+    async () => {
+      const child = spawn(process.execPath, [BIN, 'iothreads', '--socket', qemu.socket, '--watch', '0.2'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const frames = (): string[] =>
+        out
+          .split('\n\n')
+          .map((f) => f.trimEnd())
+          .filter((f) => f !== '');
+      const until = async (what: () => boolean): Promise<void> => {
+        for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 25));
+        expect(what()).toBe(true);
+      };
+      try {
+        await until(() => frames().length === 1 && out.endsWith('\n'));
+        await using qmp = await QmpClient.connect({ path: qemu.sockets[1]! });
+        const client = new QapiClient(qmp);
+        await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp0', drive: 'disk2', iothread: 'io1' });
+        await until(() => frames().length === 2);
+        expect(frames()[1]).toContain('/machine/peripheral/vblk2');
+        expect(frames()[0]).not.toContain('vblk2');
+        const deleted = client.events(['DEVICE_DELETED']);
+        await client.deviceDel({ id: 'vblk2' });
+        for await (const event of deleted) if (event.data.device === 'vblk2') break;
+        await until(() => frames().length === 3);
+        expect(frames()[2], out).toBe(frames()[0]);
+        // Nothing changes: nothing is printed.
+        await new Promise((r) => setTimeout(r, 600));
+        expect(frames()).toHaveLength(3);
+      } finally {
+        child.kill('SIGINT');
+      }
+      expect(await exited).toBe(0);
+      expect(err).toBe('');
+    },
+  );
 
   it.runIf(available)('usage errors exit 2, a connection failure 3', async () => {
     expect((await runCli(['iothreads'])).code).toBe(2);

@@ -26,7 +26,8 @@ class FakeQom implements QmpExecutor {
   private nextTid = 1000;
 
   constructor() {
-    for (const path of ['/machine', '/machine/peripheral', '/machine/peripheral-anon', '/objects']) this.objects.set(path, []);
+    for (const path of ['/machine', '/machine/peripheral', '/machine/peripheral-anon', '/objects'])
+      this.objects.set(path, []);
     this.child('/machine', 'peripheral', 'container');
     this.child('/machine', 'peripheral-anon', 'container');
   }
@@ -57,8 +58,13 @@ class FakeQom implements QmpExecutor {
     const slash = path.lastIndexOf('/');
     const parent = this.objects.get(path.slice(0, slash));
     const name = path.slice(slash + 1);
-    if (parent) parent.splice(parent.findIndex((p) => p.name === name), 1);
-    for (const key of [...this.objects.keys()]) if (key === path || key.startsWith(`${path}/`)) this.objects.delete(key);
+    if (parent)
+      parent.splice(
+        parent.findIndex((p) => p.name === name),
+        1,
+      );
+    for (const key of [...this.objects.keys()])
+      if (key === path || key.startsWith(`${path}/`)) this.objects.delete(key);
   }
 
   /** A virtio device: proxy and backend show the same IOThread properties. */
@@ -69,9 +75,17 @@ class FakeQom implements QmpExecutor {
     const backend = this.child(path, 'virtio-backend', type.replace('-pci', '-device'));
     for (const at of [path, backend]) {
       const list = this.objects.get(at)!;
-      list.push({ name: 'iothread', type: 'link<iothread>', value: props.iothread ? `/objects/${props.iothread}` : '' });
+      list.push({
+        name: 'iothread',
+        type: 'link<iothread>',
+        value: props.iothread ? `/objects/${props.iothread}` : '',
+      });
       if (props.mapping) {
-        list.push({ name: 'iothread-vq-mapping', type: 'IOThreadVirtQueueMappingList', value: props.mapping.map((iothread) => ({ iothread })) });
+        list.push({
+          name: 'iothread-vq-mapping',
+          type: 'IOThreadVirtQueueMappingList',
+          value: props.mapping.map((iothread) => ({ iothread })),
+        });
       }
       list.push({ name: 'mr', type: 'child<memory-region>' });
       this.objects.set(`${at}/mr`, [{ name: 'type', type: 'string' }]);
@@ -92,7 +106,14 @@ class FakeQom implements QmpExecutor {
     };
     switch (command) {
       case 'query-iothreads':
-        return [...this.threads].map(([id, tid]) => ({ id, 'thread-id': tid, 'poll-max-ns': 32768, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0 }));
+        return [...this.threads].map(([id, tid]) => ({
+          id,
+          'thread-id': tid,
+          'poll-max-ns': 32768,
+          'poll-grow': 0,
+          'poll-shrink': 0,
+          'aio-max-batch': 0,
+        }));
       case 'qom-list':
         return get(args?.path as string).map(({ name, type }) => ({ name, type }));
       case 'qom-get': {
@@ -146,7 +167,7 @@ describe('inspectIothreads: holders derived from QOM', () => {
     });
   });
 
-  it('never gives a deleted IOThread\'s users to a new IOThread that takes its id', async () => {
+  it("never gives a deleted IOThread's users to a new IOThread that takes its id", async () => {
     const qom = new FakeQom();
     qom.addIothread('io0');
     qom.addDevice('link', { iothread: 'io0' });
@@ -160,7 +181,9 @@ describe('inspectIothreads: holders derived from QOM', () => {
     expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({ io0: [] });
     // A device plugged in after the new io0 exists is its holder.
     qom.addDevice('fresh', { mapping: ['io0'] });
-    expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({ io0: ['/machine/peripheral/fresh'] });
+    expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({
+      io0: ['/machine/peripheral/fresh'],
+    });
     // Unplugging 'mq' and plugging a new device under the same id starts afresh.
     qom.delDevice('/machine/peripheral/mq');
     await inspectIothreads(qom, { features: DERIVED });
@@ -190,7 +213,10 @@ describe('inspectIothreads: holders derived from QOM', () => {
       // The same device maps a fresh id each tick (a hostile server can), half of them existing IOThreads…
       qom.addIothread(`t${tick}`);
       for (const at of [mq, `${mq}/virtio-backend`]) {
-        qom.objects.get(at)!.find((p) => p.name === 'iothread-vq-mapping')!.value = [{ iothread: 'io0' }, { iothread: tick % 2 ? `t${tick}` : `gone${tick}` }];
+        qom.objects.get(at)!.find((p) => p.name === 'iothread-vq-mapping')!.value = [
+          { iothread: 'io0' },
+          { iothread: tick % 2 ? `t${tick}` : `gone${tick}` },
+        ];
       }
       // …and a fresh device replaces the last one.
       if (last !== null) qom.delDevice(last);
@@ -230,27 +256,38 @@ describe('inspectIothreads: holders derived from QOM', () => {
       if (command === 'qom-list' && args?.path === gone) qom.delDevice(gone);
       return execute(command, args);
     };
-    expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({ io0: ['/machine/peripheral/kept'] });
+    expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({
+      io0: ['/machine/peripheral/kept'],
+    });
   });
 
   it('ignores malformed property values and stops on an endless tree', async () => {
     const qom = new FakeQom();
     qom.addIothread('io0');
     const path = qom.addDevice('odd', {});
-    qom.objects.get(path)!.push({ name: 'm', type: 'IOThreadVirtQueueMappingList', value: [null, 7, { iothread: 3 }, 'io0'] });
+    qom.objects
+      .get(path)!
+      .push({ name: 'm', type: 'IOThreadVirtQueueMappingList', value: [null, 7, { iothread: 3 }, 'io0'] });
     qom.objects.get(path)!.push({ name: 'l', type: 'link<iothread>', value: { path: '/objects/io0' } });
     expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({ io0: [] });
     // Integers beyond 2^53 arrive as bigints: still a reading like any other.
     const big = qom.addDevice('big', { mapping: ['io0'] });
     for (const at of [big, `${big}/virtio-backend`]) {
-      qom.objects.get(at)!.find((p) => p.name === 'iothread-vq-mapping')!.value = [{ iothread: 'io0', vqs: [2n ** 64n - 1n] }];
+      qom.objects.get(at)!.find((p) => p.name === 'iothread-vq-mapping')!.value = [
+        { iothread: 'io0', vqs: [2n ** 64n - 1n] },
+      ];
     }
     expect(holdersOf(await inspectIothreads(qom, { features: DERIVED }))).toEqual({ io0: ['/machine/peripheral/big'] });
 
     const endless = new FakeQom();
     const execute = endless.execute.bind(endless);
     endless.execute = async (command, args) =>
-      command === 'qom-list' ? [{ name: 'again', type: 'child<container>' }, { name: 'more', type: 'child<container>' }] : execute(command, args);
+      command === 'qom-list'
+        ? [
+            { name: 'again', type: 'child<container>' },
+            { name: 'more', type: 'child<container>' },
+          ]
+        : execute(command, args);
     await expect(inspectIothreads(endless, { features: DERIVED })).rejects.toBeInstanceOf(QomWalkError);
   });
 

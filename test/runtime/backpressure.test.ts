@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CommandMap, EventMap } from '../../generated/index.js';
-import { QmpClient, QmpQueueFullError, isQmpQueueFullError, openSocket, type ConnectOptions } from '../../src/runtime/index.js';
+import {
+  QmpClient,
+  QmpQueueFullError,
+  isQmpQueueFullError,
+  openSocket,
+  type ConnectOptions,
+} from '../../src/runtime/index.js';
 import { QmpTestServer, type Session } from '../../src/testing/index.js';
 import { rejection } from '../helpers/rejection.js';
 
@@ -45,7 +51,9 @@ describe('backpressure', () => {
       try {
         const { client, wire, session } = await setup(
           {},
-          transport === 'unix socket' ? async (s) => openSocket(await s.listen({ path: join(dir, 'qmp.sock') })) : undefined,
+          transport === 'unix socket'
+            ? async (s) => openSocket(await s.listen({ path: join(dir, 'qmp.sock') }))
+            : undefined,
         );
         session.stopReading();
         const total = 50_000;
@@ -96,7 +104,9 @@ describe('backpressure', () => {
     for (const e of refused) {
       expect(isQmpQueueFullError(e)).toBe(true);
       expect((e as QmpQueueFullError).code).toBe('QMP_ERR_QUEUE_FULL');
-      expect((e as QmpQueueFullError).message).toMatch(/^qom-get: 100 requests are already waiting to be written \(maxQueuedRequests\)/);
+      expect((e as QmpQueueFullError).message).toMatch(
+        /^qom-get: 100 requests are already waiting to be written \(maxQueuedRequests\)/,
+      );
     }
     // What was refused never reached the server; everything else got its own reply.
     const answered = results.filter((r) => !(r instanceof Error));

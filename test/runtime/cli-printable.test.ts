@@ -29,7 +29,9 @@ describe('printable()', () => {
     const plain = 'C:\\path é 日本 🎉 \u00a0 /machine/peripheral-anon/device[0]';
     expect(printable(plain)).toBe(plain);
     const unsafe: string[] = [];
-    for (let c = 0; c < 0x3000; c++) if (CONTROL.test(printable(String.fromCharCode(c))) || printable('\n').includes('\n')) unsafe.push(c.toString(16));
+    for (let c = 0; c < 0x3000; c++)
+      if (CONTROL.test(printable(String.fromCharCode(c))) || printable('\n').includes('\n'))
+        unsafe.push(c.toString(16));
     expect(unsafe).toEqual([]);
   });
 
@@ -52,9 +54,13 @@ afterEach(async () => {
 describe.runIf(builtCli('src/cli/main.js', 'escaped CLI output'))('exec and probe show server text escaped', () => {
   it('exec: an error description, and C1/bidi characters in a result', async () => {
     open = await listeningServer();
-    open.server.on('qom-get').error('GenericError', "Property 'x\x1b[2J\x1b]0;pwned\x07' not found\nGenericError: forged");
+    open.server
+      .on('qom-get')
+      .error('GenericError', "Property 'x\x1b[2J\x1b]0;pwned\x07' not found\nGenericError: forged");
     let run = await runCli(['exec', '--socket', open.path, 'qom-get', '{"path": "/machine", "property": "x"}']);
-    expect(run.stderr).toBe("GenericError: Property 'x\\x1b[2J\\x1b]0;pwned\\x07' not found\\x0aGenericError: forged\n");
+    expect(run.stderr).toBe(
+      "GenericError: Property 'x\\x1b[2J\\x1b]0;pwned\\x07' not found\\x0aGenericError: forged\n",
+    );
     expect(run.code).toBe(4);
     open.server.on('qom-get', () => 'a\u009b2J\u202eb');
     run = await runCli(['exec', '--socket', open.path, 'qom-get', '{"path": "/machine", "property": "x"}']);
@@ -68,7 +74,9 @@ describe.runIf(builtCli('src/cli/main.js', 'escaped CLI output'))('exec and prob
     const entry = { name: 'x\x1b]0;pwned\x07', 'meta-type': 'builtin', 'json-type': 'int' };
     open.server.on('query-qmp-schema').raw((id) => JSON.stringify({ return: [entry, entry], id }));
     const run = await runCli(['probe', '--socket', open.path, 'query-status']);
-    expect(run.stderr).toBe("qapi-ts probe: bad introspection data: element 1: name 'x\\x1b]0;pwned\\x07' is used twice\n");
+    expect(run.stderr).toBe(
+      "qapi-ts probe: bad introspection data: element 1: name 'x\\x1b]0;pwned\\x07' is used twice\n",
+    );
     expect(run.code).toBe(3);
   });
 
@@ -76,9 +84,12 @@ describe.runIf(builtCli('src/cli/main.js', 'escaped CLI output'))('exec and prob
     const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-printable-'));
     try {
       const file = join(dir, 'session.jsonl');
-      writeFileSync(file, `${JSON.stringify({ dir: 'client', msg: { execute: 'query-status', arguments: { 'x\x1b]0;t\x07\u009b': 1 } } })}\n`);
+      writeFileSync(
+        file,
+        `${JSON.stringify({ dir: 'client', msg: { execute: 'query-status', arguments: { 'x\x1b]0;t\x07\u009b': 1 } } })}\n`,
+      );
       const run = await runCli(['verify', '--schema', join(repoRoot, 'qapi/qapi-schema.json'), file]);
-      expect(run.stdout).toContain("arguments.x\\x1b]0;t\\x07\\x9b: unknown member");
+      expect(run.stdout).toContain('arguments.x\\x1b]0;t\\x07\\x9b: unknown member');
       expect(run.stdout).not.toMatch(CONTROL);
       expect(run.code).toBe(1);
     } finally {
@@ -91,10 +102,12 @@ describe.runIf(builtCli('src/cli/main.js', 'escaped CLI output'))('exec and prob
     const path = join(dir, 'qmp.sock');
     const served = spawnCli(['serve', '--socket', path]);
     try {
-      for (let i = 0; i < 500 && !served.stderr.includes('Ctrl-C stops'); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 500 && !served.stderr.includes('Ctrl-C stops'); i++)
+        await new Promise((r) => setTimeout(r, 20));
       await using qmp = await QmpClient.connect({ path });
       await qmp.execute('device_del', { id: 'x\u009b2J\u202e' }).catch(() => {});
-      for (let i = 0; i < 200 && !served.stderr.includes('unexpected command'); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 200 && !served.stderr.includes('unexpected command'); i++)
+        await new Promise((r) => setTimeout(r, 20));
       expect(served.stderr).toContain(`unexpected command 'device_del' with arguments {"id":"x\\x9b2J\\u202e"}`);
       expect(served.stderr).not.toMatch(CONTROL);
     } finally {

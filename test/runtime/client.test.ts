@@ -20,7 +20,12 @@ import {
   parseTcpTarget,
   type ConnectOptions,
 } from '../../src/runtime/index.js';
-import { MAX_ARGUMENT_DEPTH, MAX_REQUEST_BYTES, MAX_REQUEST_TOKENS, encodeCommand } from '../../src/runtime/protocol.js';
+import {
+  MAX_ARGUMENT_DEPTH,
+  MAX_REQUEST_BYTES,
+  MAX_REQUEST_TOKENS,
+  encodeCommand,
+} from '../../src/runtime/protocol.js';
 import { Deadline } from '../../src/runtime/timers.js';
 import type { CommandMap, EventMap } from '../../generated/index.js';
 import { parseSchemaString } from '../../src/frontend/index.js';
@@ -59,7 +64,6 @@ async function received(server: QmpTestServer<CommandMap, EventMap>, n: number) 
   return after();
 }
 
-
 const tick = () => new Promise((r) => setImmediate(r));
 
 /** `, "id": …` for a reply to a request that had one, '' otherwise. */
@@ -71,7 +75,8 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 describe('LineDecoder', () => {
-  const message = '{"return": {"s": "h\u00e9llo \u2713 \ud83d\ude00", "n": 18446744073709551552}, "id": 1}\r\n{"event": "X", "timestamp": {"seconds": 1, "microseconds": 2}}\n';
+  const message =
+    '{"return": {"s": "h\u00e9llo \u2713 \ud83d\ude00", "n": 18446744073709551552}, "id": 1}\r\n{"event": "X", "timestamp": {"seconds": 1, "microseconds": 2}}\n';
 
   it('yields the same lines for every two- and three-way chunk split', () => {
     const bytes = Buffer.from(message);
@@ -79,7 +84,12 @@ describe('LineDecoder', () => {
     for (let i = 1; i < bytes.length; i++) {
       for (let j = i; j < bytes.length; j += 7) {
         const lines: string[] = [];
-        const d = new LineDecoder({ line: (t) => lines.push(t), fail: (e) => { throw e; } });
+        const d = new LineDecoder({
+          line: (t) => lines.push(t),
+          fail: (e) => {
+            throw e;
+          },
+        });
         d.push(bytes.subarray(0, i));
         d.push(bytes.subarray(i, j));
         d.push(bytes.subarray(j));
@@ -105,7 +115,12 @@ describe('LineDecoder', () => {
 
   it('copies an incomplete line out of its chunks: memory stays near the bytes held', () => {
     const lines: string[] = [];
-    const d = new LineDecoder({ line: (t) => lines.push(t), fail: (e) => { throw e; } });
+    const d = new LineDecoder({
+      line: (t) => lines.push(t),
+      fail: (e) => {
+        throw e;
+      },
+    });
     const text = `{"return": "${'abcdefgh'.repeat(25_000)}", "id": 1}`;
     const bytes = Buffer.from(text);
     for (let i = 0; i < bytes.length; i++) {
@@ -133,7 +148,11 @@ describe('QmpClient against the test server', () => {
     const a = await session({ oob: true });
     expect(a.client.greeting.version.qemu).toEqual({ major: 10, minor: 1, micro: 0 });
     expect(a.client.oobEnabled).toBe(true);
-    expect(a.server.received[0]).toMatchObject({ command: 'qmp_capabilities', arguments: { enable: ['oob'] }, id: undefined });
+    expect(a.server.received[0]).toMatchObject({
+      command: 'qmp_capabilities',
+      arguments: { enable: ['oob'] },
+      id: undefined,
+    });
     const b = await session({});
     expect(b.client.oobEnabled).toBe(false);
     expect(b.server.received[0]).toMatchObject({ command: 'qmp_capabilities', arguments: undefined, id: undefined });
@@ -172,7 +191,12 @@ describe('QmpClient against the test server', () => {
     expect(e).toBeInstanceOf(QmpCommandError);
     expect(e.code).toBe('QMP_ERR_COMMAND');
     const ce = e as QmpCommandError;
-    expect([ce.errorClass, ce.desc, ce.command, ce.args]).toEqual(['CommandNotFound', 'The command nope has not been found', 'nope', { a: 1 }]);
+    expect([ce.errorClass, ce.desc, ce.command, ce.args]).toEqual([
+      'CommandNotFound',
+      'The command nope has not been found',
+      'nope',
+      { a: 1 },
+    ]);
   });
 
   it('treats a garbage line as a fatal protocol error, rejecting every pending call', async () => {
@@ -201,13 +225,19 @@ describe('QmpClient against the test server', () => {
     const { client, server } = await session({ maxMessageBytes: 4096 });
     // 5 KB in 1000-byte chunks: the client must give up before the newline.
     server.expect('qom-get').reply('z'.repeat(5000)).fault(faults.trickle(1000));
-    expect((await rejection(client.execute('qom-get', { path: '/', property: 'big' }))).code).toBe('QMP_ERR_MESSAGE_TOO_LARGE');
+    expect((await rejection(client.execute('qom-get', { path: '/', property: 'big' }))).code).toBe(
+      'QMP_ERR_MESSAGE_TOO_LARGE',
+    );
     expect(client.pendingCount).toBe(0);
   });
 
   it('reports a reply with an unknown id without disturbing other calls', async () => {
     const { client, server } = await session();
-    server.expect('qom-get').raw((id) => `{"return": "stray", "id": 99999}\r\n{"return": "mine"${idMember(id)}}\r\n{"return": "no call left"}`);
+    server
+      .expect('qom-get')
+      .raw(
+        (id) => `{"return": "stray", "id": 99999}\r\n{"return": "mine"${idMember(id)}}\r\n{"return": "no call left"}`,
+      );
     const reported: QmpError[] = [];
     client.onError((e) => reported.push(e as QmpError));
     expect(await client.execute('qom-get', { path: '/', property: 'x' })).toBe('mine');
@@ -291,7 +321,9 @@ describe('QmpClient against the test server', () => {
     process.on('warning', onWarning);
     try {
       const ac = new AbortController();
-      const calls = Array.from({ length: 100 }, (_, i) => client.execute('qom-get', { path: '/', property: `c${i}` }, { signal: ac.signal }));
+      const calls = Array.from({ length: 100 }, (_, i) =>
+        client.execute('qom-get', { path: '/', property: `c${i}` }, { signal: ac.signal }),
+      );
       expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
       await until(() => release.size === 100);
       // Half are answered: still one listener, for the rest.
@@ -337,7 +369,9 @@ describe('QmpClient against the test server', () => {
     const e = await rejection(plain.client.execute('migrate-pause', undefined, { oob: true }));
     expect(isQmpCapabilityError(e)).toBe(true);
     expect(e.code).toBe('QMP_ERR_OOB_NOT_NEGOTIATED');
-    const schema = await ServerSchema.of(parseSchemaString("{ 'command': 'migrate-pause', 'allow-oob': true }", 'oob.json'));
+    const schema = await ServerSchema.of(
+      parseSchemaString("{ 'command': 'migrate-pause', 'allow-oob': true }", 'oob.json'),
+    );
     const server = await QmpTestServer.create({ schema });
     servers.push(server as never);
     server.on('migrate-pause').reply({});
@@ -360,7 +394,11 @@ describe('QmpClient against the test server', () => {
     off();
     server.emit('STOP');
     const first = await deleted.next();
-    expect(first.value).toEqual({ event: 'DEVICE_DELETED', data: { path: '/x' }, timestamp: { seconds: expect.any(Number), microseconds: expect.any(Number) } });
+    expect(first.value).toEqual({
+      event: 'DEVICE_DELETED',
+      data: { path: '/x' },
+      timestamp: { seconds: expect.any(Number), microseconds: expect.any(Number) },
+    });
     const names: string[] = [];
     for await (const ev of all) {
       names.push(ev.event);
@@ -425,7 +463,9 @@ describe('QmpClient against the test server', () => {
 
   it('copes with a greeting and an event in one chunk', async () => {
     const server = await serve({ greeting: false });
-    server.onConnect((s) => s.sendRaw(`${DEFAULT_NO_OOB}\r\n{"event": "EARLY", "timestamp": {"seconds": 1, "microseconds": 0}}\r\n`));
+    server.onConnect((s) =>
+      s.sendRaw(`${DEFAULT_NO_OOB}\r\n{"event": "EARLY", "timestamp": {"seconds": 1, "microseconds": 0}}\r\n`),
+    );
     server.on('stop').reply({});
     const { client } = await session({ timeout: 1000 }, server);
     expect(await client.execute('stop')).toEqual({});
@@ -448,7 +488,9 @@ describe('QmpClient against the test server', () => {
     const silent = await serve({ greeting: false });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 30);
-    expect((await rejection(QmpClient.overStream(silent.connect(), { timeout: 5000, signal: ac.signal }))).code).toBe('QMP_ERR_ABORTED');
+    expect((await rejection(QmpClient.overStream(silent.connect(), { timeout: 5000, signal: ac.signal }))).code).toBe(
+      'QMP_ERR_ABORTED',
+    );
   });
 
   it('works over a unix socket, and fails to connect with QmpConnectError', async () => {
@@ -488,7 +530,8 @@ function reportedErrors(client: QmpClient): QmpError[] {
 }
 
 /** Commands received after negotiation. */
-const commandsOf = (server: QmpTestServer<CommandMap, EventMap>) => server.received.filter((r) => r.command !== 'qmp_capabilities');
+const commandsOf = (server: QmpTestServer<CommandMap, EventMap>) =>
+  server.received.filter((r) => r.command !== 'qmp_capabilities');
 
 describe('QmpClient against hostile servers', () => {
   it('treats a line nested 10,000 deep as a fatal protocol error, not a crash', async () => {
@@ -515,7 +558,9 @@ describe('QmpClient against hostile servers', () => {
   it('describes deep or huge messages briefly (error replies, unknown shapes)', async () => {
     const { client, server } = await session();
     const reported = reportedErrors(client);
-    server.on('stop').raw((id) => `${nested(1000)}\r\n{"error": {"class": "GenericError", "desc": ${nested(1000)}}${idMember(id)}}`);
+    server
+      .on('stop')
+      .raw((id) => `${nested(1000)}\r\n{"error": {"class": "GenericError", "desc": ${nested(1000)}}${idMember(id)}}`);
     const e = (await rejection(client.execute('stop'))) as QmpCommandError;
     expect(e.code).toBe('QMP_ERR_COMMAND');
     expect(e.desc.length).toBeLessThan(250);
@@ -546,10 +591,28 @@ describe('QmpClient against hostile servers', () => {
     const cases: [string, TestServerOptions, ConnectOptions, string | undefined, Setup?][] = [
       ['not JSON', { greeting: false }, {}, 'QMP_ERR_PROTOCOL', (s) => s.onConnect(faults.garbage('SSH-2.0-OpenSSH'))],
       ['too deep', { greeting: false }, {}, 'QMP_ERR_PROTOCOL', (s) => s.onConnect(faults.garbage(nested(5000)))],
-      ['too large', { greeting: false }, { maxMessageBytes: 100 }, 'QMP_ERR_MESSAGE_TOO_LARGE', (s) => s.onConnect(faults.garbage(`{"QMP": "${'x'.repeat(200)}"}`))],
+      [
+        'too large',
+        { greeting: false },
+        { maxMessageBytes: 100 },
+        'QMP_ERR_MESSAGE_TOO_LARGE',
+        (s) => s.onConnect(faults.garbage(`{"QMP": "${'x'.repeat(200)}"}`)),
+      ],
       ['not a greeting', { greeting: false }, {}, undefined, (s) => s.onConnect(faults.garbage('{"return": {}}'))],
-      ['hang-up before the greeting', { greeting: false }, {}, 'QMP_ERR_DISCONNECTED', (s) => s.onConnect((session) => setTimeout(() => session.hangUp(), 20))],
-      ['hang-up while negotiating', {}, {}, 'QMP_ERR_DISCONNECTED', (s) => s.on('qmp_capabilities').fault(faults.hangUp())],
+      [
+        'hang-up before the greeting',
+        { greeting: false },
+        {},
+        'QMP_ERR_DISCONNECTED',
+        (s) => s.onConnect((session) => setTimeout(() => session.hangUp(), 20)),
+      ],
+      [
+        'hang-up while negotiating',
+        {},
+        {},
+        'QMP_ERR_DISCONNECTED',
+        (s) => s.on('qmp_capabilities').fault(faults.hangUp()),
+      ],
       ['negotiation refused', {}, {}, 'QMP_ERR_COMMAND', (s) => s.on('qmp_capabilities').error('GenericError', 'no')],
       ['silence', { greeting: false }, { timeout: 100 }, undefined],
     ];
@@ -564,7 +627,10 @@ describe('QmpClient against hostile servers', () => {
   });
 
   it('lets timeouts of 2^31 ms and more, or Infinity, run instead of firing at once', async () => {
-    const { client, server } = await session({ defaultTimeout: 2 ** 31, ids: 'always' }, await serve({ serial: false }));
+    const { client, server } = await session(
+      { defaultTimeout: 2 ** 31, ids: 'always' },
+      await serve({ serial: false }),
+    );
     const release: (() => void)[] = [];
     server.on('qom-get', (args) => new Promise((resolve) => release.push(() => resolve(args.property))));
     const calls = [
@@ -579,14 +645,18 @@ describe('QmpClient against hostile servers', () => {
     expect(await Promise.all(calls)).toEqual(['default', 'inf', 'huge']);
     // Connect timeouts too: a greeting that comes after 50 ms is still in time.
     for (const timeout of [Infinity, 2 ** 31]) {
-      const late = (await serve({ greeting: false })).onConnect((s) => setTimeout(() => s.sendRaw(`${DEFAULT_NO_OOB}\r\n`), 50));
+      const late = (await serve({ greeting: false })).onConnect((s) =>
+        setTimeout(() => s.sendRaw(`${DEFAULT_NO_OOB}\r\n`), 50),
+      );
       const c = await QmpClient.overStream(late.connect(), { timeout });
       clients.push(c);
       expect(c.connectionState).toBe('ready');
     }
     const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-client-'));
     try {
-      const c = await QmpClient.connect(await (await serve()).listen({ path: join(dir, 'qmp.sock') }), { timeout: 2 ** 32 });
+      const c = await QmpClient.connect(await (await serve()).listen({ path: join(dir, 'qmp.sock') }), {
+        timeout: 2 ** 32,
+      });
       clients.push(c);
       expect(c.connectionState).toBe('ready');
     } finally {
@@ -616,7 +686,12 @@ describe('QmpClient against hostile servers', () => {
 
   it('rejects bad timeouts and buffer sizes up front, sending nothing', async () => {
     const { client, server } = await session();
-    for (const [timeout, type] of [[-1, RangeError], [NaN, RangeError], [-Infinity, RangeError], ['100', TypeError]] as const) {
+    for (const [timeout, type] of [
+      [-1, RangeError],
+      [NaN, RangeError],
+      [-Infinity, RangeError],
+      ['100', TypeError],
+    ] as const) {
       const e = await client.execute('stop', undefined, { timeout: timeout as number }).catch((err: unknown) => err);
       expect(e, String(timeout)).toBeInstanceOf(type);
       expect((e as Error).message).toMatch(/^timeout must be a number of milliseconds/);
@@ -624,7 +699,14 @@ describe('QmpClient against hostile servers', () => {
     await tick();
     expect(commandsOf(server)).toEqual([]);
     expect(client.pendingCount).toBe(0);
-    for (const [bufferSize, type] of [[NaN, RangeError], [0, RangeError], [-5, RangeError], [1.5, RangeError], [Infinity, RangeError], ['3', TypeError]] as const) {
+    for (const [bufferSize, type] of [
+      [NaN, RangeError],
+      [0, RangeError],
+      [-5, RangeError],
+      [1.5, RangeError],
+      [Infinity, RangeError],
+      ['3', TypeError],
+    ] as const) {
       expect(() => client.events(undefined, { bufferSize: bufferSize as number }), String(bufferSize)).toThrow(type);
     }
     expect(client.events(undefined, { bufferSize: 1 }).bufferSize).toBe(1);
@@ -639,7 +721,10 @@ describe('QmpClient against hostile servers', () => {
       [{ ids: 'sometimes' as never }, RangeError],
     ];
     for (const [options, type] of bad) {
-      await expect(QmpClient.connect({ path: '/nonexistent/qmp.sock' }, options), JSON.stringify(options)).rejects.toThrow(type);
+      await expect(
+        QmpClient.connect({ path: '/nonexistent/qmp.sock' }, options),
+        JSON.stringify(options),
+      ).rejects.toThrow(type);
       await expect(QmpClient.overStream(server.connect(), options)).rejects.toThrow(type);
     }
   });
@@ -649,7 +734,9 @@ describe('QmpClient against hostile servers', () => {
     server.on('stop').fault(faults.noReply());
     server.on('quit', (_args, ctx) => {
       ctx.session.sendRaw(`{"return": {}${idMember(ctx.id)}}\r\n`);
-      ctx.session.sendRaw('{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}}\r\n');
+      ctx.session.sendRaw(
+        '{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}}\r\n',
+      );
       ctx.session.hangUp();
       return new Promise<Record<string, never>>(() => {});
     });
@@ -674,7 +761,10 @@ describe('QmpClient against hostile servers', () => {
 
   it('refuses arguments QEMU could not parse as one request, before sending anything', async () => {
     const schema = await ServerSchema.of(
-      parseSchemaString("{ 'pragma': { 'command-returns-exceptions': [ 'x' ] } }\n{ 'command': 'x', 'data': { '*a': 'any', '*s': 'str' }, 'returns': 'str' }", 'x.json'),
+      parseSchemaString(
+        "{ 'pragma': { 'command-returns-exceptions': [ 'x' ] } }\n{ 'command': 'x', 'data': { '*a': 'any', '*s': 'str' }, 'returns': 'str' }",
+        'x.json',
+      ),
     );
     const server = await QmpTestServer.create({ schema });
     servers.push(server as never);
@@ -684,7 +774,12 @@ describe('QmpClient against hostile servers', () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
     const cases: [string, string, Record<string, unknown> | undefined, RegExp][] = [
-      ['x', `${MAX_ARGUMENT_DEPTH + 1} levels`, { a: deepValue(MAX_ARGUMENT_DEPTH) }, /arguments nested deeper than 1023 levels/],
+      [
+        'x',
+        `${MAX_ARGUMENT_DEPTH + 1} levels`,
+        { a: deepValue(MAX_ARGUMENT_DEPTH) },
+        /arguments nested deeper than 1023 levels/,
+      ],
       ['x', '60,000 levels', { a: deepValue(60_000) }, /arguments nested deeper than 1023 levels/],
       ['x', 'cyclic', cyclic, /cannot be encoded as JSON: .*cyclic/],
       ['x', 'an array', [1] as unknown as Record<string, unknown>, /arguments must be an object, got an array/],
@@ -712,11 +807,12 @@ describe('QmpClient against hostile servers', () => {
   });
 });
 
-describe('encodeCommand: the token and byte limits of QEMU\'s JSON streamer', () => {
+describe("encodeCommand: the token and byte limits of QEMU's JSON streamer", () => {
   it('allows 2^21 tokens, not one more', () => {
     expect(MAX_REQUEST_TOKENS).toBe(2 ** 21);
     // {"execute":"x","arguments":{"a":[0,…]},"id":1} is 2n + 17 tokens; with ,"b":[] 2n + 22.
-    const line = (n: number, extra: boolean) => encodeCommand('x', { a: new Array(n).fill(0), ...(extra ? { b: [] } : {}) }, 1, false);
+    const line = (n: number, extra: boolean) =>
+      encodeCommand('x', { a: new Array(n).fill(0), ...(extra ? { b: [] } : {}) }, 1, false);
     expect(() => line(1_048_567, false)).not.toThrow(); // 2,097,151 tokens
     expect(() => line(1_048_565, true)).not.toThrow(); // 2,097,152
     expect(() => line(1_048_568, false)).toThrow(/request has 2097153 JSON tokens; QEMU accepts at most 2097152/);
@@ -727,9 +823,13 @@ describe('encodeCommand: the token and byte limits of QEMU\'s JSON streamer', ()
     const envelope = Buffer.byteLength(encodeCommand('x', { s: '' }, 1, false)) - 1;
     const room = MAX_REQUEST_BYTES - envelope;
     expect(() => encodeCommand('x', { s: 'y'.repeat(room) }, 1, false)).not.toThrow();
-    expect(() => encodeCommand('x', { s: 'y'.repeat(room + 1) }, 1, false)).toThrow(/request is 67108864 bytes; QEMU accepts at most 67108863/);
+    expect(() => encodeCommand('x', { s: 'y'.repeat(room + 1) }, 1, false)).toThrow(
+      /request is 67108864 bytes; QEMU accepts at most 67108863/,
+    );
     // Counted in UTF-8 bytes, not characters.
-    expect(() => encodeCommand('x', { s: '\u00e9'.repeat(Math.ceil(room / 2) + 1) }, 1, false)).toThrow(QmpArgumentError);
+    expect(() => encodeCommand('x', { s: '\u00e9'.repeat(Math.ceil(room / 2) + 1) }, 1, false)).toThrow(
+      QmpArgumentError,
+    );
   });
 });
 

@@ -15,7 +15,12 @@ import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
 import { parseTranscript, verifyTranscript } from '../../src/backends/verify.js';
 import { GuestAgentClient, QmpCommandError, openSocket, type QmpError } from '../../src/runtime/index.js';
 import { builtCli, runCli } from '../helpers/cli.js';
-import { guestAgentAvailable, startGuestAgent, stopAllGuestAgents, type GuestAgentInstance } from '../helpers/guest-agent.js';
+import {
+  guestAgentAvailable,
+  startGuestAgent,
+  stopAllGuestAgents,
+  type GuestAgentInstance,
+} from '../helpers/guest-agent.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
 import { sharedDir } from '../helpers/shared.js';
 import { tap } from '../helpers/tap.js';
@@ -33,10 +38,16 @@ describe.runIf(guestAgentAvailable())('GuestAgentClient against qemu-ga', () => 
     await using ga = await GuestAgentClient.connect({ path: agent.socket }, { timeout: 5000 });
     expect(ga.syncs).toBe(1);
     expect(await ga.execute('guest-ping')).toEqual({});
-    const info = (await ga.execute('guest-info')) as { version: string; supported_commands: { name: string; 'success-response': boolean }[] };
+    const info = (await ga.execute('guest-info')) as {
+      version: string;
+      supported_commands: { name: string; 'success-response': boolean }[];
+    };
     expect(info.version).toMatch(/^7\.2\./);
     // The agent itself says which commands never reply on success: the runtime knows them by name.
-    const silent = info.supported_commands.filter((c) => !c['success-response']).map((c) => c.name).sort();
+    const silent = info.supported_commands
+      .filter((c) => !c['success-response'])
+      .map((c) => c.name)
+      .sort();
     expect(silent).toEqual(['guest-shutdown', 'guest-suspend-disk', 'guest-suspend-hybrid', 'guest-suspend-ram']);
     const time = await ga.execute('guest-get-time');
     expect(typeof time).toBe('bigint');
@@ -103,7 +114,11 @@ describe.runIf(guestAgentAvailable())('GuestAgentClient against qemu-ga', () => 
     const commands = entries.filter((m) => 'execute' in m).map((m) => m.execute);
     const round = ['guest-get-osinfo', 'guest-sync-delimited', 'guest-get-host-name'];
     expect(commands).toEqual(['guest-sync-delimited', ...Array(6).fill(round).flat()]);
-    expect(entries.filter((m) => typeof m.return === 'object' && m.return !== null && 'kernel-release' in (m.return as object))).toEqual([]);
+    expect(
+      entries.filter(
+        (m) => typeof m.return === 'object' && m.return !== null && 'kernel-release' in (m.return as object),
+      ),
+    ).toEqual([]);
   });
 
   it('resynchronises after garbage on the line, in either direction', async () => {
@@ -141,7 +156,8 @@ describe.runIf(guestAgentAvailable())('GuestAgentClient against qemu-ga', () => 
 
     it('runs strict on the session, and knows which commands never reply', async () => {
       await using ga = await GuestAgentClient.connect({ path: agent.socket }, { timeout: 5000 });
-      const client = loaded.createClient(ga, { strict: true }) as ReturnType<LoadedSchema['createClient']> & Record<string, () => Promise<unknown>>;
+      const client = loaded.createClient(ga, { strict: true }) as ReturnType<LoadedSchema['createClient']> &
+        Record<string, () => Promise<unknown>>;
       expect(await client.guestPing!()).toEqual({});
       expect((await client.guestInfo!()) as object).toHaveProperty('supported_commands');
       expect(typeof (await client.guestGetTime!())).toBe('bigint');
@@ -152,29 +168,43 @@ describe.runIf(guestAgentAvailable())('GuestAgentClient against qemu-ga', () => 
       expect(noReply).toEqual(['guest-shutdown', 'guest-suspend-disk', 'guest-suspend-hybrid', 'guest-suspend-ram']);
     });
 
-    it.runIf(builtCli('src/cli/runtime-commands.js', 'CLI guest agent tests'))('qapi-ts exec --guest-agent, with exec exit codes; --record verifies against the qga schema', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-qga-cli-'));
-      try {
-        const record = join(dir, 'qga.jsonl');
-        const ok = await runCli(['exec', '--guest-agent', '--socket', agent.socket, '--record', record, 'guest-get-host-name']);
-        expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, `${JSON.stringify({ 'host-name': hostname() })}\n`, '']);
-        const text = readFileSync(record, 'utf8');
-        const r = verifyTranscript(text, loaded.validatorSet(true), { strict: true });
-        expect(r.verdicts.flatMap((v) => v.findings)).toEqual([]);
-        expect(r.messages).toBe(4);
-        const time = await runCli(['exec', '--guest-agent', '--socket', agent.socket, 'guest-get-time']);
-        expect(time.code).toBe(0);
-        expect(time.stdout).toMatch(/^\d{19}\n$/);
-        const missing = await runCli(['exec', '--guest-agent', '--socket', agent.socket, 'guest-nope']);
-        expect([missing.code, missing.stderr]).toEqual([4, 'CommandNotFound: The command guest-nope has not been found\n']);
-        const usage = await runCli(['exec', '--guest-agent', '--oob', '--socket', agent.socket, 'guest-ping']);
-        expect(usage.code).toBe(2);
-        const gone = await runCli(['exec', '--guest-agent', '--socket', join(dir, 'none.sock'), 'guest-ping']);
-        expect(gone.code).toBe(3);
-        expect(gone.stderr).toMatch(/^QMP_ERR_CONNECT: /);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+    it.runIf(builtCli('src/cli/runtime-commands.js', 'CLI guest agent tests'))(
+      'qapi-ts exec --guest-agent, with exec exit codes; --record verifies against the qga schema',
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-qga-cli-'));
+        try {
+          const record = join(dir, 'qga.jsonl');
+          const ok = await runCli([
+            'exec',
+            '--guest-agent',
+            '--socket',
+            agent.socket,
+            '--record',
+            record,
+            'guest-get-host-name',
+          ]);
+          expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, `${JSON.stringify({ 'host-name': hostname() })}\n`, '']);
+          const text = readFileSync(record, 'utf8');
+          const r = verifyTranscript(text, loaded.validatorSet(true), { strict: true });
+          expect(r.verdicts.flatMap((v) => v.findings)).toEqual([]);
+          expect(r.messages).toBe(4);
+          const time = await runCli(['exec', '--guest-agent', '--socket', agent.socket, 'guest-get-time']);
+          expect(time.code).toBe(0);
+          expect(time.stdout).toMatch(/^\d{19}\n$/);
+          const missing = await runCli(['exec', '--guest-agent', '--socket', agent.socket, 'guest-nope']);
+          expect([missing.code, missing.stderr]).toEqual([
+            4,
+            'CommandNotFound: The command guest-nope has not been found\n',
+          ]);
+          const usage = await runCli(['exec', '--guest-agent', '--oob', '--socket', agent.socket, 'guest-ping']);
+          expect(usage.code).toBe(2);
+          const gone = await runCli(['exec', '--guest-agent', '--socket', join(dir, 'none.sock'), 'guest-ping']);
+          expect(gone.code).toBe(3);
+          expect(gone.stderr).toMatch(/^QMP_ERR_CONNECT: /);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
   });
 });

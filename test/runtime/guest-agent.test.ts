@@ -8,13 +8,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSchemaString } from '../../src/frontend/index.js';
+import { GuestAgentClient, QmpCommandError, type GuestAgentOptions, type QmpError } from '../../src/runtime/index.js';
 import {
-  GuestAgentClient,
-  QmpCommandError,
-  type GuestAgentOptions,
-  type QmpError,
-} from '../../src/runtime/index.js';
-import { QmpErrorResponse, QmpTestServer, ServerSchema, faults, type ReceivedCommand, type Session } from '../../src/testing/index.js';
+  QmpErrorResponse,
+  QmpTestServer,
+  ServerSchema,
+  faults,
+  type ReceivedCommand,
+  type Session,
+} from '../../src/testing/index.js';
 import { loadSnippet } from '../backends/helpers.js';
 import { rejection } from '../helpers/rejection.js';
 import { builtCli, runCli } from '../helpers/cli.js';
@@ -60,7 +62,8 @@ async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 2000 && !cond(); i++) await tick();
   expect(cond()).toBe(true);
 }
-const syncs = (server: QmpTestServer): ReceivedCommand[] => server.received.filter((r) => r.command === 'guest-sync-delimited');
+const syncs = (server: QmpTestServer): ReceivedCommand[] =>
+  server.received.filter((r) => r.command === 'guest-sync-delimited');
 const reportedBy = (ga: GuestAgentClient): QmpError[] => {
   const errors: QmpError[] = [];
   ga.onError((e) => errors.push(e as QmpError));
@@ -89,7 +92,15 @@ describe('GuestAgentClient against the test server as qemu-ga', () => {
   it('discards stale data up to the sentinel and stale lines after it, even a sentinel of an older sync', async () => {
     const server = await agent();
     const stale = '{"return": {}, "id": 1}\n{"return": 42}\n{"ret';
-    server.onConnect((session) => session.sendRaw(Buffer.concat([Buffer.from(stale), Buffer.from([0xff]), Buffer.from('{"return": 7}\n{"error": {"class": "GenericError", "desc": "x"}}\n')])));
+    server.onConnect((session) =>
+      session.sendRaw(
+        Buffer.concat([
+          Buffer.from(stale),
+          Buffer.from([0xff]),
+          Buffer.from('{"return": 7}\n{"error": {"class": "GenericError", "desc": "x"}}\n'),
+        ]),
+      ),
+    );
     const ga = await connect(server);
     const reported = reportedBy(ga);
     expect(await ga.execute('guest-get-host-name')).toEqual({ 'host-name': 'vm' });
@@ -114,7 +125,9 @@ describe('GuestAgentClient against the test server as qemu-ga', () => {
     server.expect('guest-get-host-name').reply({ 'host-name': 'late' }).delay(80);
     const ga = await connect(server);
     const reported = reportedBy(ga);
-    expect((await rejection(ga.execute('guest-get-host-name', undefined, { timeout: 20 }))).code).toBe('QMP_ERR_TIMEOUT');
+    expect((await rejection(ga.execute('guest-get-host-name', undefined, { timeout: 20 }))).code).toBe(
+      'QMP_ERR_TIMEOUT',
+    );
     // Queued until in sync again.
     expect(await ga.execute('guest-get-host-name')).toEqual({ 'host-name': 'vm' });
     expect(ga.syncs).toBe(2);
@@ -132,7 +145,9 @@ describe('GuestAgentClient against the test server as qemu-ga', () => {
     await until(() => server.received.some((r) => r.command === 'guest-get-time'));
     ac.abort();
     expect((await aborted).code).toBe('QMP_ERR_ABORTED');
-    expect((await rejection(ga.execute('guest-get-host-name', undefined, { timeout: 30 }))).code).toBe('QMP_ERR_TIMEOUT');
+    expect((await rejection(ga.execute('guest-get-host-name', undefined, { timeout: 30 }))).code).toBe(
+      'QMP_ERR_TIMEOUT',
+    );
     expect(await ga.execute('guest-get-host-name')).toEqual({ 'host-name': 'vm' });
     expect(ga.syncs).toBe(3);
   });
@@ -164,7 +179,10 @@ describe('GuestAgentClient against the test server as qemu-ga', () => {
     const reported = reportedBy(ga);
     // The agent answers the next sync late: the one after it is the one taken.
     server.expect('guest-ping').fault(faults.noReply());
-    server.expect('guest-sync-delimited').handle((args) => args.id).delay(80);
+    server
+      .expect('guest-sync-delimited')
+      .handle((args) => args.id)
+      .delay(80);
     expect((await rejection(ga.execute('guest-ping', undefined, { timeout: 10 }))).code).toBe('QMP_ERR_TIMEOUT');
     expect(await ga.execute('guest-ping')).toEqual({});
     expect(reported.map((r) => r.code)).toEqual(['QMP_ERR_TIMEOUT']);
@@ -173,9 +191,13 @@ describe('GuestAgentClient against the test server as qemu-ga', () => {
     // Without any answer, connect fails within its timeout.
     const silent = await agent();
     silent.on('guest-sync-delimited').fault(faults.noReply());
-    const failed = await rejection(GuestAgentClient.overStream(silent.connect(), { timeout: 100, syncTimeout: 30 }, 'qga'));
+    const failed = await rejection(
+      GuestAgentClient.overStream(silent.connect(), { timeout: 100, syncTimeout: 30 }, 'qga'),
+    );
     expect(failed.code).toBe('QMP_ERR_GREETING');
-    expect(failed.message).toBe('qga: synchronising with the guest agent: no reply to guest-sync-delimited within 100 ms');
+    expect(failed.message).toBe(
+      'qga: synchronising with the guest agent: no reply to guest-sync-delimited within 100 ms',
+    );
   });
 
   it('no timer outlives the client: a resync pending at close() ends with it, nothing is reported after', async () => {
@@ -236,13 +258,16 @@ describe('GuestAgentClient against the test server as qemu-ga', () => {
     expect(await ga.execute('guest-suspend-ram')).toBeUndefined();
     expect(await ga.execute('guest-get-host-name')).toEqual({ 'host-name': 'vm' });
     await until(() => reported.length === 2);
-    expect(reported.map((e) => (e as QmpCommandError).desc)).toEqual(["Invalid parameter 'bogus'", 'suspend is not supported']);
+    expect(reported.map((e) => (e as QmpCommandError).desc)).toEqual([
+      "Invalid parameter 'bogus'",
+      'suspend is not supported',
+    ]);
     expect(shutdowns).toEqual([{ mode: 'powerdown' }, { mode: 'bogus' }]);
     expect(ga.unknownReplies).toBe(0);
     expect(ga.pendingCount).toBe(0);
   });
 
-  it("runs a typed client generated from a guest agent schema; commands without a success response are called with noReply", async () => {
+  it('runs a typed client generated from a guest agent schema; commands without a success response are called with noReply', async () => {
     const snippet = await loadSnippet(QGA_SCHEMA);
     const server = await agent();
     let destructed = 0;
@@ -288,8 +313,13 @@ describe.runIf(builtCli('bundle/cli/main.js', 'guest agent CLI tests'))('exec --
     server.expect('guest-ping').raw('this is not json');
     // The sync timeout is the connect timeout, 60 s: the old timer kept the
     // process alive that long, so the 20 s limit below failed the run.
-    const run = await runCli(['exec', '--guest-agent', '--socket', listening.path, '--timeout', '60000', 'guest-ping'], { timeout: 20_000 });
+    const run = await runCli(
+      ['exec', '--guest-agent', '--socket', listening.path, '--timeout', '60000', 'guest-ping'],
+      { timeout: 20_000 },
+    );
     expect(run.code).toBe(3);
-    expect(run.stderr).toMatch(/^QMP_ERR_PROTOCOL: malformed message from the guest agent: "this is not json\\r" \(resynchronising\)\n$/);
+    expect(run.stderr).toMatch(
+      /^QMP_ERR_PROTOCOL: malformed message from the guest agent: "this is not json\\r" \(resynchronising\)\n$/,
+    );
   });
 });

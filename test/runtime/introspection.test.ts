@@ -41,7 +41,12 @@ const DATA = [
     ],
     features: ['fobj'],
   },
-  { name: 'K', 'meta-type': 'enum', members: [{ name: 'one' }, { name: 'two', features: ['unstable'] }], values: ['one', 'two'] },
+  {
+    name: 'K',
+    'meta-type': 'enum',
+    members: [{ name: 'one' }, { name: 'two', features: ['unstable'] }],
+    values: ['one', 'two'],
+  },
   { name: 'OLD', 'meta-type': 'enum', values: ['a', 'b'] },
   { name: 'B', 'meta-type': 'object', members: [{ name: 'deep', type: '[int]' }] },
   { name: '[int]', 'meta-type': 'array', 'element-type': 'int' },
@@ -168,23 +173,103 @@ describe('IntrospectedSchema: data that cannot be read is an error, not an answe
   const cases: [string, unknown[], string, RegExp][] = [
     ['an undefined type', [cmd('T')], 'c/arg-type', /'T' is referenced but not defined/],
     ['a missing meta-type', [cmd('T'), { name: 'T' }], 'c/arg-type/x', /'T' has no string 'meta-type'/],
-    ['a type name that is not a string', [{ name: 'c', 'meta-type': 'command', 'arg-type': 5 }], 'c/arg-type', /'c' has no string 'arg-type'/],
-    ['an array without element-type', [cmd('T'), { name: 'T', 'meta-type': 'array' }], 'c/arg-type/x', /'T' has no string 'element-type'/],
-    ['an alternate without members', [cmd('T'), { name: 'T', 'meta-type': 'alternate' }], 'c/arg-type/x', /'T' has no array 'members'/],
-    ['an alternative that is not an object', [cmd('T'), { name: 'T', 'meta-type': 'alternate', members: ['str'] }], 'c/arg-type/x', /'T' members\[0\] is not an object/],
-    ['an alternative without type', [cmd('T'), { name: 'T', 'meta-type': 'alternate', members: [{}] }], 'c/arg-type/x', /'T' members\[0\] has no string 'type'/],
-    ['an object without members', [cmd('T'), { name: 'T', 'meta-type': 'object' }], 'c/arg-type/x', /'T' has no array 'members'/],
-    ['a member without a name', [cmd('T'), { name: 'T', 'meta-type': 'object', members: [{ type: 'T' }] }], 'c/arg-type/x', /'T' members\[0\] has no string 'name'/],
-    ['a member without a type', [cmd('T'), { name: 'T', 'meta-type': 'object', members: [{ name: 'x' }] }], 'c/arg-type/x', /'T' member 'x' has no string 'type'/],
-    ['a branch without a type', [cmd('T'), { name: 'T', 'meta-type': 'object', members: [], variants: [{ case: 'x' }] }], 'c/arg-type/+x', /'T' branch 'x' has no string 'type'/],
-    ['variants that are not a list', [cmd('T'), { name: 'T', 'meta-type': 'object', members: [], variants: {} }], 'c/arg-type/+x', /'T' has no array 'variants'/],
+    [
+      'a type name that is not a string',
+      [{ name: 'c', 'meta-type': 'command', 'arg-type': 5 }],
+      'c/arg-type',
+      /'c' has no string 'arg-type'/,
+    ],
+    [
+      'an array without element-type',
+      [cmd('T'), { name: 'T', 'meta-type': 'array' }],
+      'c/arg-type/x',
+      /'T' has no string 'element-type'/,
+    ],
+    [
+      'an alternate without members',
+      [cmd('T'), { name: 'T', 'meta-type': 'alternate' }],
+      'c/arg-type/x',
+      /'T' has no array 'members'/,
+    ],
+    [
+      'an alternative that is not an object',
+      [cmd('T'), { name: 'T', 'meta-type': 'alternate', members: ['str'] }],
+      'c/arg-type/x',
+      /'T' members\[0\] is not an object/,
+    ],
+    [
+      'an alternative without type',
+      [cmd('T'), { name: 'T', 'meta-type': 'alternate', members: [{}] }],
+      'c/arg-type/x',
+      /'T' members\[0\] has no string 'type'/,
+    ],
+    [
+      'an object without members',
+      [cmd('T'), { name: 'T', 'meta-type': 'object' }],
+      'c/arg-type/x',
+      /'T' has no array 'members'/,
+    ],
+    [
+      'a member without a name',
+      [cmd('T'), { name: 'T', 'meta-type': 'object', members: [{ type: 'T' }] }],
+      'c/arg-type/x',
+      /'T' members\[0\] has no string 'name'/,
+    ],
+    [
+      'a member without a type',
+      [cmd('T'), { name: 'T', 'meta-type': 'object', members: [{ name: 'x' }] }],
+      'c/arg-type/x',
+      /'T' member 'x' has no string 'type'/,
+    ],
+    [
+      'a branch without a type',
+      [cmd('T'), { name: 'T', 'meta-type': 'object', members: [], variants: [{ case: 'x' }] }],
+      'c/arg-type/+x',
+      /'T' branch 'x' has no string 'type'/,
+    ],
+    [
+      'variants that are not a list',
+      [cmd('T'), { name: 'T', 'meta-type': 'object', members: [], variants: {} }],
+      'c/arg-type/+x',
+      /'T' has no array 'variants'/,
+    ],
     ['features that are not a list', [{ ...cmd('T'), features: 'x' }], 'c/$x', /'c' has no array 'features'/],
-    ['a feature that is not a string', [{ ...cmd('T'), features: [1] }], 'c/$x', /'c' has a feature that is not a string/],
-    ['a built-in without json-type', [cmd('T'), { name: 'T', 'meta-type': 'builtin' }], 'c/arg-type/!int', /'T' has no string 'json-type'/],
-    ['an enum without members or values', [cmd('T'), { name: 'T', 'meta-type': 'enum' }], 'c/arg-type/^x', /'T' has no array 'values'/],
-    ['enum values that are not strings', [cmd('T'), { name: 'T', 'meta-type': 'enum', values: [1] }], 'c/arg-type/^x', /'T' has a value that is not a string/],
-    ['a bad feature list on an enum value', [cmd('T'), { name: 'T', 'meta-type': 'enum', members: [{ name: 'x', features: [null] }] }], 'c/arg-type/^x/$f', /'T' value 'x' has a feature that is not a string/],
-    ['an enum member without a name', [cmd('T'), { name: 'T', 'meta-type': 'enum', members: [{}] }], 'c/arg-type/^x', /'T' members\[0\] has no string 'name'/],
+    [
+      'a feature that is not a string',
+      [{ ...cmd('T'), features: [1] }],
+      'c/$x',
+      /'c' has a feature that is not a string/,
+    ],
+    [
+      'a built-in without json-type',
+      [cmd('T'), { name: 'T', 'meta-type': 'builtin' }],
+      'c/arg-type/!int',
+      /'T' has no string 'json-type'/,
+    ],
+    [
+      'an enum without members or values',
+      [cmd('T'), { name: 'T', 'meta-type': 'enum' }],
+      'c/arg-type/^x',
+      /'T' has no array 'values'/,
+    ],
+    [
+      'enum values that are not strings',
+      [cmd('T'), { name: 'T', 'meta-type': 'enum', values: [1] }],
+      'c/arg-type/^x',
+      /'T' has a value that is not a string/,
+    ],
+    [
+      'a bad feature list on an enum value',
+      [cmd('T'), { name: 'T', 'meta-type': 'enum', members: [{ name: 'x', features: [null] }] }],
+      'c/arg-type/^x/$f',
+      /'T' value 'x' has a feature that is not a string/,
+    ],
+    [
+      'an enum member without a name',
+      [cmd('T'), { name: 'T', 'meta-type': 'enum', members: [{}] }],
+      'c/arg-type/^x',
+      /'T' members\[0\] has no string 'name'/,
+    ],
   ];
   it.each(cases)('%s', (_what, data, query, reason) => {
     const e = introspectionError(data, query);
@@ -194,7 +279,11 @@ describe('IntrospectedSchema: data that cannot be read is an error, not an answe
   });
 
   it('only checks what a probe walks through', () => {
-    const s = new IntrospectedSchema([cmd('T'), { name: 'other', 'meta-type': 'array' }, { name: 'T', 'meta-type': 'object', members: [] }]);
+    const s = new IntrospectedSchema([
+      cmd('T'),
+      { name: 'other', 'meta-type': 'array' },
+      { name: 'T', 'meta-type': 'object', members: [] },
+    ]);
     expect(s.probe('c/arg-type/x')).toBe(false);
   });
 
@@ -217,7 +306,8 @@ describe('IntrospectedSchema: data that cannot be read is an error, not an answe
   it('stops at nesting deeper than MAX_PROBE_DEPTH without overflowing the stack', () => {
     const n = 20 * MAX_PROBE_DEPTH;
     const chain: unknown[] = [cmd('A0'), ...builtins];
-    for (let i = 0; i < n; i++) chain.push({ name: `A${i}`, 'meta-type': 'array', 'element-type': i + 1 < n ? `A${i + 1}` : 'str' });
+    for (let i = 0; i < n; i++)
+      chain.push({ name: `A${i}`, 'meta-type': 'array', 'element-type': i + 1 < n ? `A${i + 1}` : 'str' });
     expect(introspectionError(chain, 'c/arg-type/!string').reason).toMatch(/deeper than 1000/);
     const shallow = chain.slice(0, 1 + builtins.length + 10); // c, built-ins, A0…A9
     shallow.push({ name: 'A10', 'meta-type': 'array', 'element-type': 'str' });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { JsonParseError } from '../../src/runtime/errors.js';
-import { MAX_JSON_DEPTH, PARSE_FIRST_LIMIT, parseJson, parseJsonExact, previewJson, stringifyJson } from '../../src/runtime/json.js';
+import {
+  MAX_JSON_DEPTH,
+  PARSE_FIRST_LIMIT,
+  parseJson,
+  parseJsonExact,
+  previewJson,
+  stringifyJson,
+} from '../../src/runtime/json.js';
 
 const nested = (depth: number, inner = '1'): string => '['.repeat(depth) + inner + ']'.repeat(depth);
 
@@ -35,9 +42,15 @@ describe('parseJson', () => {
   });
 
   it('keeps integers beyond 2^53 exact as bigint', () => {
-    const v = parseJson('{"return": {"model": {"props": {"x": 18446744073709551552, "y": 9007199254740992, "z": -9223372036854775808, "s": 9007199254740991}}}}');
+    const v = parseJson(
+      '{"return": {"model": {"props": {"x": 18446744073709551552, "y": 9007199254740992, "z": -9223372036854775808, "s": 9007199254740991}}}}',
+    );
     expect(v).toEqual({
-      return: { model: { props: { x: 18446744073709551552n, y: 9007199254740992n, z: -9223372036854775808n, s: 9007199254740991 } } },
+      return: {
+        model: {
+          props: { x: 18446744073709551552n, y: 9007199254740992n, z: -9223372036854775808n, s: 9007199254740991 },
+        },
+      },
     });
   });
 
@@ -66,7 +79,24 @@ describe('parseJson', () => {
   });
 
   it('throws JsonParseError with a position on garbage, never anything else', () => {
-    const bad = ['', '{', '{"a" 1}', '[1,]', 'nul', '"abc', '"a\u0001"', '{"a":1}x', '01', '-', '"\\x"', '[1 2]', '{1:2}', '\u0000', 'garbage line\n', '9999999999999999999999 x'];
+    const bad = [
+      '',
+      '{',
+      '{"a" 1}',
+      '[1,]',
+      'nul',
+      '"abc',
+      '"a\u0001"',
+      '{"a":1}x',
+      '01',
+      '-',
+      '"\\x"',
+      '[1 2]',
+      '{1:2}',
+      '\u0000',
+      'garbage line\n',
+      '9999999999999999999999 x',
+    ];
     for (const s of bad) {
       let caught: unknown;
       try {
@@ -111,7 +141,10 @@ describe('parseJson with integers beyond 2^53 (JSON.parse of the text with them 
     }
   };
   const same = (text: string): void => {
-    expect(outcome(() => parseJson(text)), text).toBe(outcome(() => parseJsonExact(text)));
+    expect(
+      outcome(() => parseJson(text)),
+      text,
+    ).toBe(outcome(() => parseJsonExact(text)));
   };
 
   it('gives exactly what the exact parser gives, on hand-picked texts', () => {
@@ -145,18 +178,28 @@ describe('parseJson with integers beyond 2^53 (JSON.parse of the text with them 
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed % n;
     };
-    const digits = (n: number): string => Array.from({ length: n }, (_, i) => String(i === 0 ? 1 + rand(9) : rand(10))).join('');
+    const digits = (n: number): string =>
+      Array.from({ length: n }, (_, i) => String(i === 0 ? 1 + rand(9) : rand(10))).join('');
     const scalar = (): string => {
       switch (rand(9)) {
-        case 0: return digits(1 + rand(25));
-        case 1: return `-${digits(1 + rand(25))}`;
-        case 2: return `${digits(1 + rand(20))}.${digits(1 + rand(20))}`;
-        case 3: return `${digits(1 + rand(20))}e${rand(2) ? '-' : ''}${digits(1 + rand(18))}`;
-        case 4: return `"${digits(rand(25))}"`;
-        case 5: return `"a\\"${digits(rand(20))}\\\\"`;
-        case 6: return 'true';
-        case 7: return 'null';
-        default: return `"\\\\${digits(17)}"`;
+        case 0:
+          return digits(1 + rand(25));
+        case 1:
+          return `-${digits(1 + rand(25))}`;
+        case 2:
+          return `${digits(1 + rand(20))}.${digits(1 + rand(20))}`;
+        case 3:
+          return `${digits(1 + rand(20))}e${rand(2) ? '-' : ''}${digits(1 + rand(18))}`;
+        case 4:
+          return `"${digits(rand(25))}"`;
+        case 5:
+          return `"a\\"${digits(rand(20))}\\\\"`;
+        case 6:
+          return 'true';
+        case 7:
+          return 'null';
+        default:
+          return `"\\\\${digits(17)}"`;
       }
     };
     const value = (depth: number): string => {
@@ -213,7 +256,10 @@ describe('parseJson nesting limit (QEMU accepts 1024 levels, and so do we)', () 
   it('does not count brackets inside strings', () => {
     const text = JSON.stringify({ s: '['.repeat(5000), t: '\\"[[[', u: ['{'.repeat(3000)] });
     expect(parseJson(text)).toEqual(JSON.parse(text));
-    expect(parseJson(text.replace('"s"', '"big":12345678901234567890,"s"'))).toHaveProperty('big', 12345678901234567890n);
+    expect(parseJson(text.replace('"s"', '"big":12345678901234567890,"s"'))).toHaveProperty(
+      'big',
+      12345678901234567890n,
+    );
   });
 });
 
@@ -222,7 +268,12 @@ describe('stringifyJson', () => {
     const v = { a: 18446744073709551552n, b: [1, -9223372036854775808n, 'x'], c: { d: null, skip: undefined }, e: 2.5 };
     const s = stringifyJson(v);
     expect(s).toBe('{"a":18446744073709551552,"b":[1,-9223372036854775808,"x"],"c":{"d":null},"e":2.5}');
-    expect(parseJson(s)).toEqual({ a: 18446744073709551552n, b: [1, -9223372036854775808n, 'x'], c: { d: null }, e: 2.5 });
+    expect(parseJson(s)).toEqual({
+      a: 18446744073709551552n,
+      b: [1, -9223372036854775808n, 'x'],
+      c: { d: null },
+      e: 2.5,
+    });
   });
   it('matches JSON.stringify without bigints', () => {
     const v = { execute: 'query-status', arguments: { a: [1, 'b', true, null] }, id: 3 };
@@ -251,7 +302,15 @@ describe('stringifyJson', () => {
 
   it('writes what JSON.stringify writes on its fallback path too', () => {
     const date = new Date(0);
-    const v = { big: 1n, date, boxed: [Object(2), Object('s'), Object(false)], skip: [undefined, () => 1, Symbol('x')], nan: NaN, neg: -0, nested: { toJSON: (key: string) => `key:${key}` } };
+    const v = {
+      big: 1n,
+      date,
+      boxed: [Object(2), Object('s'), Object(false)],
+      skip: [undefined, () => 1, Symbol('x')],
+      nan: NaN,
+      neg: -0,
+      nested: { toJSON: (key: string) => `key:${key}` },
+    };
     const { big, ...rest } = v;
     expect(stringifyJson(v)).toBe(`{"big":${String(big)},${JSON.stringify(rest).slice(1)}`);
   });

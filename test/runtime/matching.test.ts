@@ -7,7 +7,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSchemaString } from '../../src/frontend/index.js';
 import { QmpClient, QmpCommandError, type ConnectOptions, type QmpError } from '../../src/runtime/index.js';
-import { QmpErrorResponse, QmpTestServer, ServerSchema, faults, type ReceivedCommand } from '../../src/testing/index.js';
+import {
+  QmpErrorResponse,
+  QmpTestServer,
+  ServerSchema,
+  faults,
+  type ReceivedCommand,
+} from '../../src/testing/index.js';
 import { rejection } from '../helpers/rejection.js';
 
 /** echo (in-band), echo-oob (allow-oob), fire (no reply on success): each answers with its n. */
@@ -25,7 +31,10 @@ afterEach(async () => {
   for (const x of open.splice(0).reverse()) await x.close();
 });
 
-async function setup(options: ConnectOptions = {}, serverOptions: { serial?: boolean } = {}): Promise<{ server: Server; client: QmpClient }> {
+async function setup(
+  options: ConnectOptions = {},
+  serverOptions: { serial?: boolean } = {},
+): Promise<{ server: Server; client: QmpClient }> {
   const schema = await ServerSchema.of(parseSchemaString(SCHEMA, 'echo.json'));
   const server = await QmpTestServer.create({ schema, ...serverOptions });
   open.push(server);
@@ -228,7 +237,7 @@ describe('matching replies to calls', () => {
     for (const ids of ['auto', 'always'] as const) {
       const { server, client } = await setup({ oob: true, ids });
       let seed = 12345;
-      const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
       server.on('echo', async (args) => {
         if (n(args) % 5 === 0) await sleep(random() * 3);
         if (n(args) % 7 === 0) throw new QmpErrorResponse('GenericError', `no ${n(args)}`);
@@ -246,30 +255,40 @@ describe('matching replies to calls', () => {
         if (kind < 0.1) {
           const ac = new AbortController();
           setTimeout(() => ac.abort(), random() * 4);
-          checks.push(client.execute('echo', { n: i }, { signal: ac.signal }).then(
-            (v) => expect(v).toBe(i),
-            (e: QmpError) => {
-              count(e);
-              expect(e.code === 'QMP_ERR_ABORTED' || (e instanceof QmpCommandError && e.desc === `no ${i}`)).toBe(true);
-            },
-          ));
+          checks.push(
+            client.execute('echo', { n: i }, { signal: ac.signal }).then(
+              (v) => expect(v).toBe(i),
+              (e: QmpError) => {
+                count(e);
+                expect(e.code === 'QMP_ERR_ABORTED' || (e instanceof QmpCommandError && e.desc === `no ${i}`)).toBe(
+                  true,
+                );
+              },
+            ),
+          );
         } else if (kind < 0.2) {
-          checks.push(client.execute('echo', { n: i }, { timeout: random() * 4 }).then(
-            (v) => expect(v).toBe(i),
-            (e: QmpError) => {
-              count(e);
-              expect(e.code === 'QMP_ERR_TIMEOUT' || (e instanceof QmpCommandError && e.desc === `no ${i}`)).toBe(true);
-            },
-          ));
+          checks.push(
+            client.execute('echo', { n: i }, { timeout: random() * 4 }).then(
+              (v) => expect(v).toBe(i),
+              (e: QmpError) => {
+                count(e);
+                expect(e.code === 'QMP_ERR_TIMEOUT' || (e instanceof QmpCommandError && e.desc === `no ${i}`)).toBe(
+                  true,
+                );
+              },
+            ),
+          );
         } else if (kind < 0.3) {
           checks.push(client.execute('echo-oob', { n: i }, { oob: true }).then((v) => expect(v).toBe(i)));
         } else if (kind < 0.35) {
           checks.push(client.execute('fire', { n: i }, { noReply: true }).then((v) => expect(v).toBeUndefined()));
         } else {
-          checks.push(client.execute('echo', { n: i }).then(
-            (v) => expect(v).toBe(i),
-            (e: unknown) => expect(e instanceof QmpCommandError && e.desc === `no ${i}`).toBe(true),
-          ));
+          checks.push(
+            client.execute('echo', { n: i }).then(
+              (v) => expect(v).toBe(i),
+              (e: unknown) => expect(e instanceof QmpCommandError && e.desc === `no ${i}`).toBe(true),
+            ),
+          );
         }
         if (i % 100 === 0) await sleep(1);
       }

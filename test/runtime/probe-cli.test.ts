@@ -24,8 +24,18 @@ function file(name: string, text: string): string {
 describe.runIf(builtCli('src/cli/probe-command.js', 'qapi-ts probe CLI tests'))('qapi-ts probe (offline)', () => {
   it('answers from a saved reply (the array, or the whole {"return": …} message)', async () => {
     for (const text of [JSON.stringify(DATA), JSON.stringify({ return: DATA, id: 1 })]) {
-      const run = await runCli(['probe', '--introspection', file('data.json', text), 'query-iothreads/ret-type/poll-max-ns/!int', 'query-iothreads/ret-type/holders']);
-      expect(run).toEqual({ code: 1, stdout: 'query-iothreads/ret-type/poll-max-ns/!int: yes\nquery-iothreads/ret-type/holders: no\n', stderr: '' });
+      const run = await runCli([
+        'probe',
+        '--introspection',
+        file('data.json', text),
+        'query-iothreads/ret-type/poll-max-ns/!int',
+        'query-iothreads/ret-type/holders',
+      ]);
+      expect(run).toEqual({
+        code: 1,
+        stdout: 'query-iothreads/ret-type/poll-max-ns/!int: yes\nquery-iothreads/ret-type/holders: no\n',
+        stderr: '',
+      });
     }
     const all = await runCli(['probe', '--introspection', file('data.json', JSON.stringify(DATA)), 'query-iothreads']);
     expect(all).toMatchObject({ code: 0, stdout: 'query-iothreads: yes\n' });
@@ -39,16 +49,36 @@ describe.runIf(builtCli('src/cli/probe-command.js', 'qapi-ts probe CLI tests'))(
       [['probe', '--introspection', data], /at least one QUERY/],
       [['probe', '--introspection', data, '--define', 'X', 'q'], /--define needs --schema/],
       [['probe', '--bogus'], /Unknown option '--bogus'/],
-      [['probe', '--introspection', join(dir, 'missing.json'), 'q'], /--introspection .*missing\.json: No such file or directory\n$/],
+      [
+        ['probe', '--introspection', join(dir, 'missing.json'), 'q'],
+        /--introspection .*missing\.json: No such file or directory\n$/,
+      ],
       // Found while probing rather than at load: the same status (it was 3).
       [
-        ['probe', '--introspection', file('dangling.json', '[{"name": "c", "meta-type": "command", "arg-type": "nowhere", "ret-type": "nowhere", "allow-oob": false}]'), 'c/arg-type/x'],
+        [
+          'probe',
+          '--introspection',
+          file(
+            'dangling.json',
+            '[{"name": "c", "meta-type": "command", "arg-type": "nowhere", "ret-type": "nowhere", "allow-oob": false}]',
+          ),
+          'c/arg-type/x',
+        ],
         /--introspection .*dangling\.json: .*'nowhere' is referenced but not defined/,
       ],
       [['probe', '--introspection', file('bad.json', '{"return": 1}'), 'q'], /expected an array of SchemaInfo objects/],
-      [['probe', '--introspection', file('junk.json', 'not json'), 'q'], /--introspection .*junk\.json: invalid literal at position 0/],
-      [['probe', '--introspection', data, 'query-iothreads', 'query-iothreads/$x/y'], /nothing may follow the terminal step '\$x'/],
-      [['probe', '--schema', file('bad-schema.json', "{ 'command': 'x', 'bogus': 'y' }"), 'x'], /--schema .*bad-schema\.json:\n[^]*bad-schema\.json:1: command has unknown key 'bogus'/],
+      [
+        ['probe', '--introspection', file('junk.json', 'not json'), 'q'],
+        /--introspection .*junk\.json: invalid literal at position 0/,
+      ],
+      [
+        ['probe', '--introspection', data, 'query-iothreads', 'query-iothreads/$x/y'],
+        /nothing may follow the terminal step '\$x'/,
+      ],
+      [
+        ['probe', '--schema', file('bad-schema.json', "{ 'command': 'x', 'bogus': 'y' }"), 'x'],
+        /--schema .*bad-schema\.json:\n[^]*bad-schema\.json:1: command has unknown key 'bogus'/,
+      ],
     ];
     for (const [args, message] of cases) {
       const run = await runCli(args);
@@ -61,7 +91,8 @@ describe.runIf(builtCli('src/cli/probe-command.js', 'qapi-ts probe CLI tests'))(
   it('--help exits 0 and documents the step kinds', async () => {
     const run = await runCli(['probe', '--help']);
     expect(run.code).toBe(0);
-    for (const s of ['*NAME', '+VALUE', '^VALUE', '!JSONTYPE', '$FEATURE', 'exit status']) expect(run.stdout).toContain(s);
+    for (const s of ['*NAME', '+VALUE', '^VALUE', '!JSONTYPE', '$FEATURE', 'exit status'])
+      expect(run.stdout).toContain(s);
   });
 
   it('exit 4 when QEMU refuses query-qmp-schema, 3 when its reply is not introspection data; --tcp works', async () => {
@@ -72,7 +103,11 @@ describe.runIf(builtCli('src/cli/probe-command.js', 'qapi-ts probe CLI tests'))(
       garbage: (rule) => rule.raw((id) => JSON.stringify({ return: [{ name: 'x' }, { name: 'x' }], id })),
       good: (rule) => rule.raw((id) => JSON.stringify({ return: DATA, id })),
     };
-    const expected = { refuse: [4, /CommandNotFound/], garbage: [3, /name 'x' is used twice/], good: [0, /^$/] } as const;
+    const expected = {
+      refuse: [4, /CommandNotFound/],
+      garbage: [3, /name 'x' is used twice/],
+      good: [0, /^$/],
+    } as const;
     for (const [mode, answer] of Object.entries(answers)) {
       const server = await listeningServer({ tcp: mode === 'good' });
       answer(server.server.on('query-qmp-schema') as unknown as AnyRule);
@@ -89,12 +124,15 @@ describe.runIf(builtCli('src/cli/probe-command.js', 'qapi-ts probe CLI tests'))(
   });
 
   const corpus = sharedDir('corpus');
-  it.runIf(corpus !== null)('answers on a QAPI schema, introspected as QEMU would; --define selects conditions', async () => {
-    const schema = join(corpus ?? '', 'qemu-10.0/qapi/qapi-schema.json');
-    const q = ['query-blockstats/ret-type/stats/zone_append_operations', 'blockdev-add/arg-type/+file/aio/^io_uring'];
-    const all = await runCli(['probe', '--schema', schema, ...q]);
-    expect(all).toMatchObject({ code: 0, stdout: `${q[0]}: yes\n${q[1]}: yes\n` });
-    const none = await runCli(['probe', '--schema', schema, '--define', 'CONFIG_POSIX', ...q]);
-    expect(none).toMatchObject({ code: 1, stdout: `${q[0]}: yes\n${q[1]}: no\n` });
-  });
+  it.runIf(corpus !== null)(
+    'answers on a QAPI schema, introspected as QEMU would; --define selects conditions',
+    async () => {
+      const schema = join(corpus ?? '', 'qemu-10.0/qapi/qapi-schema.json');
+      const q = ['query-blockstats/ret-type/stats/zone_append_operations', 'blockdev-add/arg-type/+file/aio/^io_uring'];
+      const all = await runCli(['probe', '--schema', schema, ...q]);
+      expect(all).toMatchObject({ code: 0, stdout: `${q[0]}: yes\n${q[1]}: yes\n` });
+      const none = await runCli(['probe', '--schema', schema, '--define', 'CONFIG_POSIX', ...q]);
+      expect(none).toMatchObject({ code: 1, stdout: `${q[0]}: yes\n${q[1]}: no\n` });
+    },
+  );
 });

@@ -28,12 +28,18 @@ describe('parseProbeQuery', () => {
       { kind: 'member', name: 'arg-type' },
       { kind: 'member', name: '__com.redhat_foo' },
     ]);
-    expect(parseProbeQuery('x/arg-type/+__org.qemu_case').steps[1]).toEqual({ kind: 'branch', name: '__org.qemu_case' });
+    expect(parseProbeQuery('x/arg-type/+__org.qemu_case').steps[1]).toEqual({
+      kind: 'branch',
+      name: '__org.qemu_case',
+    });
   });
 
   it("accepts libvirt's escape: a leading space makes the rest a plain name", () => {
     expect(parseProbeQuery('x/arg-type/ 9lives').steps[1]).toEqual({ kind: 'member', name: '9lives' });
-    expect(parseProbeQuery('x/arg-type/ __com.redhat_foo').steps[1]).toEqual({ kind: 'member', name: '__com.redhat_foo' });
+    expect(parseProbeQuery('x/arg-type/ __com.redhat_foo').steps[1]).toEqual({
+      kind: 'member',
+      name: '__com.redhat_foo',
+    });
   });
 
   it('lets enum values and branch names start with a digit after their modifier', () => {

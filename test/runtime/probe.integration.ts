@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { QmpClient, introspect, probe, probeAll, stringifyJson } from '../../src/runtime/index.js';
 import { builtCli, runCli } from '../helpers/cli.js';
 import { PROBE_CASES } from '../helpers/probe-cases.js';
-import { QEMU_BINARY, qemuAvailable, releaseNumbers, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import {
+  QEMU_BINARY,
+  qemuAvailable,
+  releaseNumbers,
+  startQemu,
+  stopAllQemu,
+  type QemuInstance,
+} from '../helpers/qemu.js';
 
 describe.each(['10.0', '11.1'] as const)('probes against QEMU %s', (release) => {
   const available = qemuAvailable(QEMU_BINARY, release);
@@ -26,9 +33,12 @@ describe.each(['10.0', '11.1'] as const)('probes against QEMU %s', (release) => 
     await stopAllQemu();
   });
 
-  it.runIf(available).each(PROBE_CASES.map((c) => [c.query, release === '11.1' ? c.qemu111 : c.qemu100] as const))('%s → %s', async (query, answer) => {
-    expect(await probe(qmp, query)).toBe(answer);
-  });
+  it.runIf(available).each(PROBE_CASES.map((c) => [c.query, release === '11.1' ? c.qemu111 : c.qemu100] as const))(
+    '%s → %s',
+    async (query, answer) => {
+      expect(await probe(qmp, query)).toBe(answer);
+    },
+  );
 });
 
 describe.runIf(qemuAvailable())('probes against QEMU 7.2', () => {
@@ -51,7 +61,12 @@ describe.runIf(qemuAvailable())('probes against QEMU 7.2', () => {
 
   it('fetched the schema once for all of them', async () => {
     const schema = await introspect(qmp);
-    expect(await probeAll(qmp, PROBE_CASES.map((c) => c.query))).toEqual(PROBE_CASES.map((c) => c.qemu72));
+    expect(
+      await probeAll(
+        qmp,
+        PROBE_CASES.map((c) => c.query),
+      ),
+    ).toEqual(PROBE_CASES.map((c) => c.qemu72));
     expect(await introspect(qmp)).toBe(schema);
     expect(schema.entries.length).toBeGreaterThan(1000);
   });
@@ -60,15 +75,38 @@ describe.runIf(qemuAvailable())('probes against QEMU 7.2', () => {
     const socket = () => qemu.sockets[1] as string;
 
     it('prints QUERY: yes|no in order; exit 0 when all are yes, 1 when one is no', async () => {
-      const yes = await runCli(['probe', '--socket', socket(), 'query-iothreads/ret-type/poll-max-ns', 'blockdev-add/arg-type/+nbd/server/+unix/path']);
+      const yes = await runCli([
+        'probe',
+        '--socket',
+        socket(),
+        'query-iothreads/ret-type/poll-max-ns',
+        'blockdev-add/arg-type/+nbd/server/+unix/path',
+      ]);
       expect(yes).toMatchObject({ code: 0, stderr: '' });
-      expect(yes.stdout).toBe('query-iothreads/ret-type/poll-max-ns: yes\nblockdev-add/arg-type/+nbd/server/+unix/path: yes\n');
-      const mixed = await runCli(['probe', '--socket', socket(), 'query-iothreads/ret-type/holders', 'query-iothreads/ret-type/poll-max-ns']);
-      expect(mixed).toMatchObject({ code: 1, stdout: 'query-iothreads/ret-type/holders: no\nquery-iothreads/ret-type/poll-max-ns: yes\n' });
+      expect(yes.stdout).toBe(
+        'query-iothreads/ret-type/poll-max-ns: yes\nblockdev-add/arg-type/+nbd/server/+unix/path: yes\n',
+      );
+      const mixed = await runCli([
+        'probe',
+        '--socket',
+        socket(),
+        'query-iothreads/ret-type/holders',
+        'query-iothreads/ret-type/poll-max-ns',
+      ]);
+      expect(mixed).toMatchObject({
+        code: 1,
+        stdout: 'query-iothreads/ret-type/holders: no\nquery-iothreads/ret-type/poll-max-ns: yes\n',
+      });
     });
 
     it('exit 2 for a malformed query (before connecting), 3 when it cannot connect', async () => {
-      const bad = await runCli(['probe', '--socket', socket(), 'query-iothreads/ret-type/poll-max-ns', 'query-iothreads//id']);
+      const bad = await runCli([
+        'probe',
+        '--socket',
+        socket(),
+        'query-iothreads/ret-type/poll-max-ns',
+        'query-iothreads//id',
+      ]);
       expect(bad.code).toBe(2);
       expect(bad.stdout).toBe('');
       expect(bad.stderr).toContain("malformed probe query 'query-iothreads//id': step 2: empty step");

@@ -37,7 +37,9 @@ describe('probe on a session', () => {
     const session = new FakeExecutor(async () => DATA);
     expect(await probe(session, 'query-iothreads/ret-type/poll-max-ns')).toBe(true);
     expect(await probe(session, 'query-iothreads/ret-type/holders')).toBe(false);
-    expect(await probeAll(session, ['query-iothreads', 'query-nothing', 'query-iothreads/ret-type/poll-max-ns/!int'])).toEqual([true, false, true]);
+    expect(
+      await probeAll(session, ['query-iothreads', 'query-nothing', 'query-iothreads/ret-type/poll-max-ns/!int']),
+    ).toEqual([true, false, true]);
     expect(session.calls.map((c) => c.command)).toEqual(['query-qmp-schema']);
     // Concurrent first probes share one fetch.
     const other = new FakeExecutor(async () => DATA);
@@ -47,7 +49,10 @@ describe('probe on a session', () => {
 
   it('keeps sessions apart', async () => {
     const a = new FakeExecutor(async () => DATA);
-    const b = new FakeExecutor(async () => [{ name: 'query-status', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' }, DATA[1]]);
+    const b = new FakeExecutor(async () => [
+      { name: 'query-status', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' },
+      DATA[1],
+    ]);
     expect(await probe(a, 'query-iothreads')).toBe(true);
     expect(await probe(b, 'query-iothreads')).toBe(false);
     expect(await probe(b, 'query-status')).toBe(true);
@@ -63,7 +68,12 @@ describe('probe on a session', () => {
   it('does not cache a failed fetch; refresh fetches again; options reach execute', async () => {
     let fail = true;
     const session = new FakeExecutor(async () => {
-      if (fail) throw new QmpCommandError('query-qmp-schema', 'CommandNotFound', 'The command query-qmp-schema has not been found');
+      if (fail)
+        throw new QmpCommandError(
+          'query-qmp-schema',
+          'CommandNotFound',
+          'The command query-qmp-schema has not been found',
+        );
       return DATA;
     });
     await expect(probe(session, 'query-iothreads')).rejects.toBeInstanceOf(QmpCommandError);

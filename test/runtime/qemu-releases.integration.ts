@@ -46,8 +46,10 @@ function rawImage(dir: string): void {
 /** The raw image in `dir` (as the process sees it) as block nodes `NAME-file` and `NAME`. */
 function rawDisk(dash: '-' | '--', dir: string, name: string): string[] {
   return [
-    `${dash}blockdev`, `driver=file,filename=${dir}/disk.raw,node-name=${name}-file`,
-    `${dash}blockdev`, `driver=raw,file=${name}-file,node-name=${name}`,
+    `${dash}blockdev`,
+    `driver=file,filename=${dir}/disk.raw,node-name=${name}-file`,
+    `${dash}blockdev`,
+    `driver=raw,file=${name}-file,node-name=${name}`,
   ];
 }
 
@@ -96,19 +98,36 @@ describe.each(CHROOTED)('QEMU %s q35 with IOThreads, strict client from its sche
       makeArgs: (dir) => [
         // Native PCIe hot-plug: a device the guest never powered on is
         // unplugged at once (ACPI hot-plug would wait for a guest).
-        '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
-        '-object', 'iothread,id=io0',
-        '-object', 'iothread,id=io1',
-        '-device', 'pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x2',
-        '-device', 'pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x3',
+        '-global',
+        'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+        '-object',
+        'iothread,id=io0',
+        '-object',
+        'iothread,id=io1',
+        '-device',
+        'pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x2',
+        '-device',
+        'pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x3',
         ...rawDisk('-', dir, 'disk0'),
-        '-blockdev', `null-co,node-name=null1,size=${IMAGE_SIZE}`,
-        '-blockdev', `null-co,node-name=null2,size=${IMAGE_SIZE}`,
-        '-device', 'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
-        '-device', 'virtio-scsi-pci,id=scsi0,iothread=io1',
-        '-device', 'scsi-hd,id=sd0,drive=null1,bus=scsi0.0',
+        '-blockdev',
+        `null-co,node-name=null1,size=${IMAGE_SIZE}`,
+        '-blockdev',
+        `null-co,node-name=null2,size=${IMAGE_SIZE}`,
+        '-device',
+        'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
+        '-device',
+        'virtio-scsi-pci,id=scsi0,iothread=io1',
+        '-device',
+        'scsi-hd,id=sd0,drive=null1,bus=scsi0.0',
         // A list-valued property: only the JSON form of -device takes it.
-        '-device', JSON.stringify({ driver: 'virtio-blk-pci', id: 'vblk1', drive: 'null2', 'num-queues': 4, 'iothread-vq-mapping': vqMapping }),
+        '-device',
+        JSON.stringify({
+          driver: 'virtio-blk-pci',
+          id: 'vblk1',
+          drive: 'null2',
+          'num-queues': 4,
+          'iothread-vq-mapping': vqMapping,
+        }),
       ],
     });
     [qmp, client] = await strictClient(qemu, schemas!.system);
@@ -120,23 +139,32 @@ describe.each(CHROOTED)('QEMU %s q35 with IOThreads, strict client from its sche
 
   const qomGet = (path: string, property: string) => client.execute('qom-get', { path, property });
 
-  it.runIf(available)(`greets as QEMU ${release} and answers query-version and query-status as its schema says`, async () => {
-    expectRelease(release, qmp, await client.execute('query-version'));
-    expect(await client.execute('query-status')).toMatchObject({ status: 'prelaunch', running: false });
-  });
+  it.runIf(available)(
+    `greets as QEMU ${release} and answers query-version and query-status as its schema says`,
+    async () => {
+      expectRelease(release, qmp, await client.execute('query-version'));
+      expect(await client.execute('query-status')).toMatchObject({ status: 'prelaunch', running: false });
+    },
+  );
 
   it.runIf(available)('lists both IOThreads', async () => {
     const threads = (await client.execute('query-iothreads')) as { id: string; 'thread-id': number }[];
     expect(threads.map((t) => t.id).sort()).toEqual(['io0', 'io1']);
     for (const t of threads) expect(t['thread-id']).toBeGreaterThan(0);
     // 11.1 adds poll-weight (default 3) and reports poll-grow/poll-shrink defaults as 2, not 0.
-    const polling = release === '11.1' ? { 'poll-grow': 2, 'poll-shrink': 2, 'poll-weight': 3 } : { 'poll-grow': 0, 'poll-shrink': 0 };
+    const polling =
+      release === '11.1'
+        ? { 'poll-grow': 2, 'poll-shrink': 2, 'poll-weight': 3 }
+        : { 'poll-grow': 0, 'poll-shrink': 0 };
     for (const t of threads) expect(t).toMatchObject(polling);
     for (const t of threads) expect('poll-weight' in t).toBe(release === '11.1');
   });
 
   it.runIf(available)('query-block: one backend per device, the raw image at its path inside the chroot', async () => {
-    const blocks = (await client.execute('query-block')) as { qdev: string; inserted: { 'node-name': string; file: string } }[];
+    const blocks = (await client.execute('query-block')) as {
+      qdev: string;
+      inserted: { 'node-name': string; file: string };
+    }[];
     const byNode = Object.fromEntries(blocks.map((b) => [b.inserted['node-name'], b.qdev]));
     expect(byNode).toEqual({
       disk0: '/machine/peripheral/vblk0/virtio-backend',
@@ -153,23 +181,37 @@ describe.each(CHROOTED)('QEMU %s q35 with IOThreads, strict client from its sche
     for (const n of nodes) expect(n.image['virtual-size']).toBe(IMAGE_SIZE);
   });
 
-  it.runIf(available)('QOM: an iothread property reads as the IOThread object path, a vq-mapping as the list given', async () => {
-    const props = (await client.execute('qom-list', { path: '/machine/peripheral/vblk0' })) as { name: string; type: string }[];
-    const types = Object.fromEntries(props.map((p) => [p.name, p.type]));
-    expect(types).toMatchObject({ iothread: 'link<iothread>', 'iothread-vq-mapping': 'IOThreadVirtQueueMappingList' });
+  it.runIf(available)(
+    'QOM: an iothread property reads as the IOThread object path, a vq-mapping as the list given',
+    async () => {
+      const props = (await client.execute('qom-list', { path: '/machine/peripheral/vblk0' })) as {
+        name: string;
+        type: string;
+      }[];
+      const types = Object.fromEntries(props.map((p) => [p.name, p.type]));
+      expect(types).toMatchObject({
+        iothread: 'link<iothread>',
+        'iothread-vq-mapping': 'IOThreadVirtQueueMappingList',
+      });
 
-    expect(await qomGet('/machine/peripheral/vblk0', 'iothread')).toBe('/objects/io0');
-    expect(await qomGet('/machine/peripheral/scsi0', 'iothread')).toBe('/objects/io1');
-    expect(await qomGet('/machine/peripheral/vblk1', 'iothread-vq-mapping')).toEqual(vqMapping);
-    // A device on a vq-mapping has no single IOThread: the link is empty.
-    expect(await qomGet('/machine/peripheral/vblk1', 'iothread')).toBe('');
-    expect(await qomGet('/machine/peripheral/vblk0', 'iothread-vq-mapping')).toEqual([]);
-    // The virtio backend child carries the same properties.
-    expect(await qomGet('/machine/peripheral/vblk0/virtio-backend', 'iothread')).toBe('/objects/io0');
-    // The IOThread objects themselves sit under /objects.
-    const objects = (await client.execute('qom-list', { path: '/objects' })) as { name: string; type: string }[];
-    expect(objects.filter((o) => o.type === 'child<iothread>').map((o) => o.name).sort()).toEqual(['io0', 'io1']);
-  });
+      expect(await qomGet('/machine/peripheral/vblk0', 'iothread')).toBe('/objects/io0');
+      expect(await qomGet('/machine/peripheral/scsi0', 'iothread')).toBe('/objects/io1');
+      expect(await qomGet('/machine/peripheral/vblk1', 'iothread-vq-mapping')).toEqual(vqMapping);
+      // A device on a vq-mapping has no single IOThread: the link is empty.
+      expect(await qomGet('/machine/peripheral/vblk1', 'iothread')).toBe('');
+      expect(await qomGet('/machine/peripheral/vblk0', 'iothread-vq-mapping')).toEqual([]);
+      // The virtio backend child carries the same properties.
+      expect(await qomGet('/machine/peripheral/vblk0/virtio-backend', 'iothread')).toBe('/objects/io0');
+      // The IOThread objects themselves sit under /objects.
+      const objects = (await client.execute('qom-list', { path: '/objects' })) as { name: string; type: string }[];
+      expect(
+        objects
+          .filter((o) => o.type === 'child<iothread>')
+          .map((o) => o.name)
+          .sort(),
+      ).toEqual(['io0', 'io1']);
+    },
+  );
 
   /**
    * Hot-plugs a virtio-blk with `props` into `bus` through `add`, checks it
@@ -212,23 +254,36 @@ describe.each(CHROOTED)('QEMU %s q35 with IOThreads, strict client from its sche
   // driver/bus/id exactly, the rest open).
   const typedDeviceAdd = (args: Record<string, unknown>) => client.execute('device_add', args);
 
-  it.runIf(available)('hot-plugs a virtio-blk on an IOThread into a root port, then unplugs it (DEVICE_DELETED)', async () => {
-    await hotplugCycle(typedDeviceAdd, 'hp0', 'rp0', { iothread: 'io1' });
-  });
+  it.runIf(available)(
+    'hot-plugs a virtio-blk on an IOThread into a root port, then unplugs it (DEVICE_DELETED)',
+    async () => {
+      await hotplugCycle(typedDeviceAdd, 'hp0', 'rp0', { iothread: 'io1' });
+    },
+  );
 
-  it.runIf(available)('hot-plugs a virtio-blk with an iothread-vq-mapping (JSON list argument), then unplugs it', async () => {
-    await hotplugCycle(typedDeviceAdd, 'hp1', 'rp0', { 'num-queues': 2, 'iothread-vq-mapping': [{ iothread: 'io0' }, { iothread: 'io1' }] });
-  });
+  it.runIf(available)(
+    'hot-plugs a virtio-blk with an iothread-vq-mapping (JSON list argument), then unplugs it',
+    async () => {
+      await hotplugCycle(typedDeviceAdd, 'hp1', 'rp0', {
+        'num-queues': 2,
+        'iothread-vq-mapping': [{ iothread: 'io0' }, { iothread: 'io1' }],
+      });
+    },
+  );
 
   it.runIf(available)('refuses hot-plug into the q35 root bus with a GenericError', async () => {
-    const err = await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: 'nope', bus: 'pcie.0', drive: 'disk0' }).catch((e: unknown) => e);
+    const err = await qmp
+      .execute('device_add', { driver: 'virtio-blk-pci', id: 'nope', bus: 'pcie.0', drive: 'disk0' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QmpCommandError);
     expect((err as QmpCommandError).errorClass).toBe('GenericError');
     expect((err as QmpCommandError).desc).toMatch(/hotplug/i);
   });
 
   it.runIf(available)('the generated client still refuses device_add without a driver', async () => {
-    const err = await client.execute('device_add', { id: 'nodriver', bus: 'rp1', iothread: 'io0' }).catch((e: unknown) => e);
+    const err = await client
+      .execute('device_add', { id: 'nodriver', bus: 'rp1', iothread: 'io0' })
+      .catch((e: unknown) => e);
     expect(isQapiValidationError(err)).toBe(true);
   });
 
@@ -264,10 +319,13 @@ describe.each(CHROOTED)('qemu-storage-daemon %s: NBD export on an IOThread, stri
     if (!available) return;
     qsd = await startStorageDaemon(
       (dir) => [
-        '--object', 'iothread,id=io0',
+        '--object',
+        'iothread,id=io0',
         ...rawDisk('--', dir, 'disk0'),
-        '--nbd-server', `addr.type=unix,addr.path=${dir}/nbd.sock`,
-        '--export', 'nbd,id=exp0,node-name=disk0,name=exp0,iothread=io0,writable=on',
+        '--nbd-server',
+        `addr.type=unix,addr.path=${dir}/nbd.sock`,
+        '--export',
+        'nbd,id=exp0,node-name=disk0,name=exp0,iothread=io0,writable=on',
       ],
       { release, setup: rawImage },
     );
@@ -280,7 +338,8 @@ describe.each(CHROOTED)('qemu-storage-daemon %s: NBD export on an IOThread, stri
   });
 
   /** Runs the release's qemu-io on the export. */
-  const qemuIo = (...commands: string[]) => runQemuTool(release, 'qemu-io', ['-f', 'raw', ...commands.flatMap((c) => ['-c', c]), nbdUri]);
+  const qemuIo = (...commands: string[]) =>
+    runQemuTool(release, 'qemu-io', ['-f', 'raw', ...commands.flatMap((c) => ['-c', c]), nbdUri]);
 
   it.runIf(available)(`greets as QEMU ${release} and lists the export on its node`, async () => {
     expectRelease(release, qmp, await client.execute('query-version'));
@@ -302,26 +361,29 @@ describe.each(CHROOTED)('qemu-storage-daemon %s: NBD export on an IOThread, stri
     expect(image[4096 + 65536]).toBe(0);
   });
 
-  it.runIf(available)('exports a hot-added node on a hot-added IOThread, reports its deletion, and keeps serving the first', async () => {
-    const events = client.events(['BLOCK_EXPORT_DELETED'])[Symbol.asyncIterator]();
-    await client.execute('object-add', { 'qom-type': 'iothread', id: 'io1' });
-    await client.execute('blockdev-add', { driver: 'null-co', 'node-name': 'null1', size: IMAGE_SIZE });
-    await client.execute('block-export-add', { type: 'nbd', id: 'exp1', 'node-name': 'null1', iothread: 'io1' });
-    const exports = (await client.execute('query-block-exports')) as { id: string; 'node-name': string }[];
-    expect(exports.map((e) => `${e.id}:${e['node-name']}`).sort()).toEqual(['exp0:disk0', 'exp1:null1']);
+  it.runIf(available)(
+    'exports a hot-added node on a hot-added IOThread, reports its deletion, and keeps serving the first',
+    async () => {
+      const events = client.events(['BLOCK_EXPORT_DELETED'])[Symbol.asyncIterator]();
+      await client.execute('object-add', { 'qom-type': 'iothread', id: 'io1' });
+      await client.execute('blockdev-add', { driver: 'null-co', 'node-name': 'null1', size: IMAGE_SIZE });
+      await client.execute('block-export-add', { type: 'nbd', id: 'exp1', 'node-name': 'null1', iothread: 'io1' });
+      const exports = (await client.execute('query-block-exports')) as { id: string; 'node-name': string }[];
+      expect(exports.map((e) => `${e.id}:${e['node-name']}`).sort()).toEqual(['exp0:disk0', 'exp1:null1']);
 
-    await client.execute('block-export-del', { id: 'exp1' });
-    const { value } = await events.next();
-    expect(value).toMatchObject({ event: 'BLOCK_EXPORT_DELETED', data: { id: 'exp1' } });
-    await events.return?.();
-    await client.execute('blockdev-del', { 'node-name': 'null1' });
-    // io1 stays: deleting an IOThread an export used crashes 10.0's daemon
-    // on the next NBD connection.
-    expect(await qemuIo('read -P 0x5a 4096 4096')).toMatch(/read 4096\/4096 bytes/);
-    expect(await client.execute('query-block-exports')).toEqual([
-      { type: 'nbd', id: 'exp0', 'node-name': 'disk0', 'shutting-down': false },
-    ]);
-  });
+      await client.execute('block-export-del', { id: 'exp1' });
+      const { value } = await events.next();
+      expect(value).toMatchObject({ event: 'BLOCK_EXPORT_DELETED', data: { id: 'exp1' } });
+      await events.return?.();
+      await client.execute('blockdev-del', { 'node-name': 'null1' });
+      // io1 stays: deleting an IOThread an export used crashes 10.0's daemon
+      // on the next NBD connection.
+      expect(await qemuIo('read -P 0x5a 4096 4096')).toMatch(/read 4096\/4096 bytes/);
+      expect(await client.execute('query-block-exports')).toEqual([
+        { type: 'nbd', id: 'exp0', 'node-name': 'disk0', 'shutting-down': false },
+      ]);
+    },
+  );
 
   it.runIf(available)('runs inside the chroot and is cleaned up from the host: process gone, dir removed', async () => {
     const root = chrootOf(release)!.root;

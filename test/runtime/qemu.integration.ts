@@ -89,9 +89,13 @@ describe.runIf(runIt)('QmpClient against real QEMU', () => {
 
   it('a monitor busy with another client: the greeting timeout says so and how to add a monitor', async () => {
     // `qmp` holds the only monitor: QEMU accepts the connection and stays silent.
-    const err = (await QmpClient.connect({ path: qemu.socket }, { timeout: 1000 }).catch((e: unknown) => e)) as QmpError;
+    const err = (await QmpClient.connect({ path: qemu.socket }, { timeout: 1000 }).catch(
+      (e: unknown) => e,
+    )) as QmpError;
     expect(err.code).toBe('QMP_ERR_GREETING');
-    expect(err.message).toMatch(/no QMP greeting and negotiation within 1000 ms; the monitor accepted the connection but sent nothing: it is probably busy with another client/);
+    expect(err.message).toMatch(
+      /no QMP greeting and negotiation within 1000 ms; the monitor accepted the connection but sent nothing: it is probably busy with another client/,
+    );
     expect(err.message).toContain('-mon chardev=qmp2,mode=control');
     // The first client is unaffected.
     expect(await qmp.execute('query-status')).toMatchObject({ status: 'prelaunch' });
@@ -163,10 +167,17 @@ describe.runIf(runIt)('QmpClient against real QEMU', () => {
     const replies = await Promise.all(calls);
     for (const [i, r] of replies.entries()) {
       switch (i % 4) {
-        case 0: expect((r as { status: string }).status).toBe('paused'); break;
-        case 1: expect(r).toEqual({}); break;
-        case 2: expect((r as { id: string }[])[0]?.id).toBe('io0'); break;
-        default: expect((r as { qemu: object }).qemu).toEqual(qmp.greeting.version.qemu);
+        case 0:
+          expect((r as { status: string }).status).toBe('paused');
+          break;
+        case 1:
+          expect(r).toEqual({});
+          break;
+        case 2:
+          expect((r as { id: string }[])[0]?.id).toBe('io0');
+          break;
+        default:
+          expect((r as { qemu: object }).qemu).toEqual(qmp.greeting.version.qemu);
       }
     }
     expect(qmp.pendingCount).toBe(0);
@@ -223,7 +234,12 @@ describe.runIf(runIt)('QmpClient against real QEMU (own instances)', () => {
 
   it('connects over TCP (port chosen by QEMU, read back with query-chardev)', async () => {
     const qemu = await startQemu({
-      args: ['-chardev', 'socket,id=tcpmon,host=127.0.0.1,port=0,server=on,wait=off', '-mon', 'chardev=tcpmon,mode=control'],
+      args: [
+        '-chardev',
+        'socket,id=tcpmon,host=127.0.0.1,port=0,server=on,wait=off',
+        '-mon',
+        'chardev=tcpmon,mode=control',
+      ],
     });
     let port: number;
     {
@@ -274,7 +290,9 @@ describe.runIf(runIt)('QmpClient against real QEMU: matching, waiting, backpress
 
   it('10,000 pipelined commands mixed with timeouts, aborts and oob: every answer reaches its own call', async () => {
     // io0…io9 with poll-max-ns 1000…1009: qom-get of each answers with its own number.
-    const qemu = await startQemu({ args: Array.from({ length: 10 }, (_, i) => ['-object', `iothread,id=io${i},poll-max-ns=${1000 + i}`]).flat() });
+    const qemu = await startQemu({
+      args: Array.from({ length: 10 }, (_, i) => ['-object', `iothread,id=io${i},poll-max-ns=${1000 + i}`]).flat(),
+    });
     const transcript = new PassThrough();
     const lines: string[] = [];
     let rest = '';
@@ -286,7 +304,7 @@ describe.runIf(runIt)('QmpClient against real QEMU: matching, waiting, backpress
     await using qmp = await QmpClient.connect({ path: qemu.socket }, { oob: true, record: transcript });
     expect(qmp.oobEnabled).toBe(true);
     let seed = 42;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const tally = { ok: 0, error: 0, timeout: 0, aborted: 0, oob: 0 };
     const checks: Promise<void>[] = [];
     for (let i = 0; i < 10_000; i++) {
@@ -311,19 +329,23 @@ describe.runIf(runIt)('QmpClient against real QEMU: matching, waiting, backpress
         setTimeout(() => ac.abort(), random() * 3);
         checks.push(expectReply(qmp.execute('qom-get', args, { signal: ac.signal }), ['QMP_ERR_ABORTED']));
       } else if (kind < 0.25) {
-        checks.push(qmp.execute('query-yank', undefined, { oob: true }).then((v) => {
-          // The monitor's own chardev: an array, told apart from qom-get's numbers.
-          expect(v).toEqual([{ type: 'chardev', id: 'qmp0' }]);
-          tally.oob++;
-        }));
+        checks.push(
+          qmp.execute('query-yank', undefined, { oob: true }).then((v) => {
+            // The monitor's own chardev: an array, told apart from qom-get's numbers.
+            expect(v).toEqual([{ type: 'chardev', id: 'qmp0' }]);
+            tally.oob++;
+          }),
+        );
       } else if (kind < 0.3) {
-        checks.push(qmp.execute('qom-get', { path: `/objects/nope${i}`, property: 'x' }).then(
-          () => expect.unreachable(),
-          (e: QmpCommandError) => {
-            expect(e.desc).toContain(`nope${i}`);
-            tally.error++;
-          },
-        ));
+        checks.push(
+          qmp.execute('qom-get', { path: `/objects/nope${i}`, property: 'x' }).then(
+            () => expect.unreachable(),
+            (e: QmpCommandError) => {
+              expect(e.desc).toContain(`nope${i}`);
+              tally.error++;
+            },
+          ),
+        );
       } else {
         checks.push(expectReply(qmp.execute('qom-get', args), []));
       }
@@ -376,7 +398,9 @@ describe.runIf(runIt)('QmpClient against real QEMU: matching, waiting, backpress
       });
       expect(event.data).toEqual({ device: `tab${round}`, path: `/machine/peripheral/tab${round}` });
     }
-    const e = await qmp.waitForEvent('DEVICE_DELETED', { trigger: () => qmp.execute('device_del', { id: 'nope' }), timeout: 5000 }).catch((x: unknown) => x);
+    const e = await qmp
+      .waitForEvent('DEVICE_DELETED', { trigger: () => qmp.execute('device_del', { id: 'nope' }), timeout: 5000 })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(QmpCommandError);
     expect((e as QmpCommandError).errorClass).toBe('DeviceNotFound');
   });
@@ -406,4 +430,3 @@ describe.runIf(runIt)('QmpClient against real QEMU: matching, waiting, backpress
     }
   });
 });
-

@@ -28,7 +28,10 @@ describe.runIf(qemuAvailable())('connections that outlive QEMU restarts (real QE
 
   it('ReconnectingQmpClient: pending calls reject, the same capabilities again, events go on with the gap marked', async () => {
     const qemu = await startQemu();
-    await using qmp = await ReconnectingQmpClient.connect({ path: qemu.socket }, { oob: true, reconnect: { initialDelay: 50, maxDelay: 500 } });
+    await using qmp = await ReconnectingQmpClient.connect(
+      { path: qemu.socket },
+      { oob: true, reconnect: { initialDelay: 50, maxDelay: 500 } },
+    );
     const gaps: QmpEventGap[] = [];
     qmp.onReconnect((session, gap) => {
       gaps.push(gap);

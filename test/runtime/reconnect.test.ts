@@ -55,7 +55,10 @@ async function start(): Promise<Server> {
 }
 
 async function reconnecting(options: ReconnectingConnectOptions = {}): Promise<ReconnectingQmpClient> {
-  const client = await ReconnectingQmpClient.connect({ path }, { timeout: 2000, reconnect: { initialDelay: 10, maxDelay: 50, jitter: 0 }, ...options });
+  const client = await ReconnectingQmpClient.connect(
+    { path },
+    { timeout: 2000, reconnect: { initialDelay: 10, maxDelay: 50, jitter: 0 }, ...options },
+  );
   open.push(client);
   return client;
 }
@@ -81,7 +84,9 @@ describe('connect({ waitForSocket })', () => {
     expect(late.message).toMatch(/timed out after 150 ms \(still ENOENT/);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 30);
-    expect((await rejection(QmpClient.connect({ path }, { waitForSocket: true, timeout: 5000, signal: ac.signal }))).code).toBe('QMP_ERR_ABORTED');
+    expect(
+      (await rejection(QmpClient.connect({ path }, { waitForSocket: true, timeout: 5000, signal: ac.signal }))).code,
+    ).toBe('QMP_ERR_ABORTED');
   });
 });
 
@@ -107,7 +112,10 @@ describe('ReconnectingQmpClient', () => {
     expect(e).toBeInstanceOf(QmpDisconnectedError);
     await until(() => qmp.reconnects === 1, 'reconnected');
     expect(qmp.connectionState).toBe('ready');
-    expect(server.received.filter((r) => r.command === 'qmp_capabilities').map((r) => r.arguments)).toEqual([{ enable: ['oob'] }, { enable: ['oob'] }]);
+    expect(server.received.filter((r) => r.command === 'qmp_capabilities').map((r) => r.arguments)).toEqual([
+      { enable: ['oob'] },
+      { enable: ['oob'] },
+    ]);
     expect(server.received.filter((r) => r.command === 'query-status')).toHaveLength(1);
     await qmp.execute('stop');
     const first = await stops.next();
@@ -219,7 +227,10 @@ describe('ReconnectingQmpClient', () => {
     const qmp = await reconnecting();
     const client = new QapiClient(qmp);
     expect(await client.qomGet({ path: '/', property: 'typed' })).toBe('typed');
-    server.on('query-qmp-schema', () => [{ name: 'stop', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' }, { name: '0', 'meta-type': 'object', members: [] }]);
+    server.on('query-qmp-schema', () => [
+      { name: 'stop', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '0' },
+      { name: '0', 'meta-type': 'object', members: [] },
+    ]);
     expect(await client.supports('stop')).toBe(true);
     for (const s of server.sessions) s.hangUp();
     await until(() => qmp.reconnects === 1);
@@ -240,9 +251,17 @@ describe('ReconnectingQmpClient', () => {
 
   it('checks its options', async () => {
     await start();
-    for (const reconnect of [{ factor: 0.5 }, { jitter: 2 }, { maxAttempts: 0 }, { initialDelay: -1 }, { maxDelay: Infinity }]) {
+    for (const reconnect of [
+      { factor: 0.5 },
+      { jitter: 2 },
+      { maxAttempts: 0 },
+      { initialDelay: -1 },
+      { maxDelay: Infinity },
+    ]) {
       await expect(ReconnectingQmpClient.connect({ path }, { reconnect })).rejects.toThrow(RangeError);
     }
-    await expect(ReconnectingQmpClient.connect({ path }, { record: join(dir, 'x') } as never)).rejects.toThrow(TypeError);
+    await expect(ReconnectingQmpClient.connect({ path }, { record: join(dir, 'x') } as never)).rejects.toThrow(
+      TypeError,
+    );
   });
 });

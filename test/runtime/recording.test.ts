@@ -123,7 +123,7 @@ describe('recording a session', () => {
     expect(lines[4]).toBe('{"dir": "server", "msg": {"return": "y"}}');
   });
 
-  it("records a server line that is not JSON as it came, so verify points at it", async () => {
+  it('records a server line that is not JSON as it came, so verify points at it', async () => {
     const server = await scriptedServer();
     server.on('query-status').fault(faults.garbage('SSH-2.0-OpenSSH'));
     const path = join(dir, 'session.jsonl');
@@ -141,7 +141,10 @@ describe('recording a session', () => {
     const qga = `{ 'pragma': { 'command-returns-exceptions': [ 'guest-sync-delimited' ] } }
 { 'command': 'guest-sync-delimited', 'data': { 'id': 'int' }, 'returns': 'int' }
 { 'command': 'guest-ping' }`;
-    const server = await QmpTestServer.create({ schema: await ServerSchema.of(parseSchemaString(qga, 'qga.json')), guestAgent: true });
+    const server = await QmpTestServer.create({
+      schema: await ServerSchema.of(parseSchemaString(qga, 'qga.json')),
+      guestAgent: true,
+    });
     open.push(server);
     server.on('guest-ping', () => ({}));
     server.onConnect((s) => s.sendRaw('{"return": "stale"}\n'));
@@ -150,7 +153,9 @@ describe('recording a session', () => {
     await ga.execute('guest-ping');
     await ga.close();
     const text = readFileSync(path, 'utf8');
-    const msgs = parseTranscript(text).entries.map((e) => `${e.dir} ${JSON.stringify(e.msg, (_k, v: unknown) => (typeof v === 'number' && v > 1000 ? 'N' : v))}`);
+    const msgs = parseTranscript(text).entries.map(
+      (e) => `${e.dir} ${JSON.stringify(e.msg, (_k, v: unknown) => (typeof v === 'number' && v > 1000 ? 'N' : v))}`,
+    );
     expect(msgs).toEqual([
       'client {"execute":"guest-sync-delimited","arguments":{"id":"N"}}',
       'server {"return":"N"}',
@@ -161,32 +166,41 @@ describe('recording a session', () => {
     expect(verifyTranscript(text, validators, { strict: true }).verdicts.flatMap((v) => v.findings)).toEqual([]);
   });
 
-  it.runIf(existsSync('/dev/full'))('a recording that fails later (a full disk) stops; onError is told, the session goes on', async () => {
-    const server = await scriptedServer();
-    const client = await QmpClient.overStream(server.connect(), { record: '/dev/full' });
-    const reported: unknown[] = [];
-    client.onError((e) => reported.push(e));
-    for (let i = 0; i < 20; i++) expect(await client.execute('qom-get', { path: '/', property: `p${i}` })).toBe(`p${i}`);
-    await client.close();
-    // Reported to onError when it happens (here, most likely while connecting, before the listener).
-    expect((client.recordingError as NodeJS.ErrnoException).code).toBe('ENOSPC');
-    expect(reported.length).toBeLessThanOrEqual(1);
-  });
-
-  it.runIf(existsSync('/dev/full'))('closed resolves once the file is closed, its write error known by then', async () => {
-    const server = await scriptedServer();
-    for (let i = 0; i < 30; i++) {
+  it.runIf(existsSync('/dev/full'))(
+    'a recording that fails later (a full disk) stops; onError is told, the session goes on',
+    async () => {
+      const server = await scriptedServer();
       const client = await QmpClient.overStream(server.connect(), { record: '/dev/full' });
-      for (let j = 0; j < 20; j++) await client.execute('qom-get', { path: '/', property: 'x' });
+      const reported: unknown[] = [];
+      client.onError((e) => reported.push(e));
+      for (let i = 0; i < 20; i++)
+        expect(await client.execute('qom-get', { path: '/', property: `p${i}` })).toBe(`p${i}`);
       await client.close();
-      expect((client.recordingError as NodeJS.ErrnoException | undefined)?.code, `session ${i}`).toBe('ENOSPC');
-    }
-  });
+      // Reported to onError when it happens (here, most likely while connecting, before the listener).
+      expect((client.recordingError as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      expect(reported.length).toBeLessThanOrEqual(1);
+    },
+  );
+
+  it.runIf(existsSync('/dev/full'))(
+    'closed resolves once the file is closed, its write error known by then',
+    async () => {
+      const server = await scriptedServer();
+      for (let i = 0; i < 30; i++) {
+        const client = await QmpClient.overStream(server.connect(), { record: '/dev/full' });
+        for (let j = 0; j < 20; j++) await client.execute('qom-get', { path: '/', property: 'x' });
+        await client.close();
+        expect((client.recordingError as NodeJS.ErrnoException | undefined)?.code, `session ${i}`).toBe('ENOSPC');
+      }
+    },
+  );
 
   it('a path that cannot be written fails connect (ENOENT) before the session starts', async () => {
     const server = await scriptedServer();
     const wire = server.connect();
-    await expect(QmpClient.overStream(wire, { record: join(dir, 'no/such/dir/x.jsonl') })).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(QmpClient.overStream(wire, { record: join(dir, 'no/such/dir/x.jsonl') })).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
     expect(wire.destroyed).toBe(true);
   });
 
@@ -214,7 +228,11 @@ describe('recording a session', () => {
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     // The read end, opened without waiting for a writer.
-    const reader = new Socket({ fd: openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK), readable: true, writable: false });
+    const reader = new Socket({
+      fd: openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK),
+      readable: true,
+      writable: false,
+    });
     const chunks: Buffer[] = [];
     reader.on('data', (c: Buffer) => chunks.push(c));
     const ended = new Promise((resolve) => reader.on('end', resolve));
@@ -238,68 +256,123 @@ describe('recording a session', () => {
   });
 });
 
-describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI recording tests'))('qapi-ts exec --record / events --record', () => {
-  let listening: ListeningServer;
-  beforeEach(async () => {
-    listening = await listeningServer();
-    open.push(listening);
-    listening.server.on('qom-get', () => BIG);
-  });
+describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI recording tests'))(
+  'qapi-ts exec --record / events --record',
+  () => {
+    let listening: ListeningServer;
+    beforeEach(async () => {
+      listening = await listeningServer();
+      open.push(listening);
+      listening.server.on('qom-get', () => BIG);
+    });
 
-  it('exec --record FILE writes the session; verify accepts it', async () => {
-    const path = join(dir, 'exec.jsonl');
-    const r = await runCli(['exec', '--socket', listening.path, '--record', path, 'qom-get', '{"path": "/", "property": "p"}']);
-    expect([r.code, r.stdout, r.stderr]).toEqual([0, '18446744073709551552\n', '']);
-    const text = readFileSync(path, 'utf8');
-    // Greeting, negotiation, query-qmp-schema (exec checks the arguments against the server's own schema), the command.
-    expect(parseTranscript(text).entries.map((e) => e.dir)).toEqual(['server', 'client', 'server', 'client', 'server', 'client', 'server']);
-    expect(verifyTranscript(text, schemaValidators.validatorSet(true), { strict: true }).invalid).toBe(0);
-    const bad = await runCli(['exec', '--socket', listening.path, '--record', join(dir, 'missing/x.jsonl'), 'query-status']);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^qapi-ts exec: --record: cannot write .*missing\/x\.jsonl: ENOENT/);
-    expect((await runCli(['exec', '--socket', listening.path, '--record', '', 'query-status'])).code).toBe(2);
-  });
+    it('exec --record FILE writes the session; verify accepts it', async () => {
+      const path = join(dir, 'exec.jsonl');
+      const r = await runCli([
+        'exec',
+        '--socket',
+        listening.path,
+        '--record',
+        path,
+        'qom-get',
+        '{"path": "/", "property": "p"}',
+      ]);
+      expect([r.code, r.stdout, r.stderr]).toEqual([0, '18446744073709551552\n', '']);
+      const text = readFileSync(path, 'utf8');
+      // Greeting, negotiation, query-qmp-schema (exec checks the arguments against the server's own schema), the command.
+      expect(parseTranscript(text).entries.map((e) => e.dir)).toEqual([
+        'server',
+        'client',
+        'server',
+        'client',
+        'server',
+        'client',
+        'server',
+      ]);
+      expect(verifyTranscript(text, schemaValidators.validatorSet(true), { strict: true }).invalid).toBe(0);
+      const bad = await runCli([
+        'exec',
+        '--socket',
+        listening.path,
+        '--record',
+        join(dir, 'missing/x.jsonl'),
+        'query-status',
+      ]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^qapi-ts exec: --record: cannot write .*missing\/x\.jsonl: ENOENT/);
+      expect((await runCli(['exec', '--socket', listening.path, '--record', '', 'query-status'])).code).toBe(2);
+    });
 
-  it('exec --record FIFO without a reader: exit 2 at once, naming the file (it hung forever)', async () => {
-    const fifo = join(dir, 'fifo');
-    execFileSync('mkfifo', [fifo]);
-    for (const command of [['exec', 'query-status'], ['events']]) {
-      const [name, ...rest] = command;
-      const r = await runCli([name!, '--socket', listening.path, '--record', fifo, '--timeout', '2000', ...rest], { timeout: 20_000 });
-      expect([r.code, r.stdout, r.stderr], name).toEqual([2, '', `qapi-ts ${name}: --record: cannot write ${fifo}: ENXIO: a FIFO no process is reading, open '${fifo}'\n`]);
-    }
-  });
+    it('exec --record FIFO without a reader: exit 2 at once, naming the file (it hung forever)', async () => {
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      for (const command of [['exec', 'query-status'], ['events']]) {
+        const [name, ...rest] = command;
+        const r = await runCli([name!, '--socket', listening.path, '--record', fifo, '--timeout', '2000', ...rest], {
+          timeout: 20_000,
+        });
+        expect([r.code, r.stdout, r.stderr], name).toEqual([
+          2,
+          '',
+          `qapi-ts ${name}: --record: cannot write ${fifo}: ENXIO: a FIFO no process is reading, open '${fifo}'\n`,
+        ]);
+      }
+    });
 
-  it.runIf(existsSync('/dev/full'))('a recording that fails on the way is an error: exit 2 after the result (it was exit 0, no word)', async () => {
-    const full = await runCli(['exec', '--socket', listening.path, '--record', '/dev/full', 'qom-get', '{"path": "/", "property": "p"}'], { timeout: 20_000 });
-    expect([full.code, full.stdout]).toEqual([2, '18446744073709551552\n']);
-    expect(full.stderr).toMatch(/^qapi-ts exec: --record: cannot write \/dev\/full: ENOSPC: no space left on device, write\n$/);
-    // A file in /proc opens, then refuses every write (EIO).
-    const proc = await runCli(['exec', '--socket', listening.path, '--record', '/proc/version', 'qom-get', '{"path": "/", "property": "p"}'], { timeout: 20_000 });
-    expect([proc.code, proc.stdout]).toEqual([2, '18446744073709551552\n']);
-    expect(proc.stderr).toMatch(/^qapi-ts exec: --record: cannot write \/proc\/version: EIO: i\/o error, write\n$/);
-    // The command failed first: its status stays, and the recording's failure is told too.
-    listening.server.on('query-status').error('GenericError', 'no status today');
-    const both = await runCli(['exec', '--socket', listening.path, '--record', '/dev/full', 'query-status'], { timeout: 20_000 });
-    expect(both.code).toBe(4);
-    expect(both.stderr).toContain('qapi-ts exec: --record: cannot write /dev/full: ENOSPC');
-    expect(both.stderr).toContain('GenericError: no status today');
-    // events stops by itself once its recording fails, instead of running on without it.
-    const events = await runCli(['events', '--socket', listening.path, '--record', '/dev/full'], { timeout: 20_000 });
-    expect([events.code, events.stdout]).toEqual([2, '']);
-    expect(events.stderr).toMatch(/^qapi-ts events: --record: cannot write \/dev\/full: ENOSPC/);
-  });
+    it.runIf(existsSync('/dev/full'))(
+      'a recording that fails on the way is an error: exit 2 after the result (it was exit 0, no word)',
+      async () => {
+        const full = await runCli(
+          ['exec', '--socket', listening.path, '--record', '/dev/full', 'qom-get', '{"path": "/", "property": "p"}'],
+          { timeout: 20_000 },
+        );
+        expect([full.code, full.stdout]).toEqual([2, '18446744073709551552\n']);
+        expect(full.stderr).toMatch(
+          /^qapi-ts exec: --record: cannot write \/dev\/full: ENOSPC: no space left on device, write\n$/,
+        );
+        // A file in /proc opens, then refuses every write (EIO).
+        const proc = await runCli(
+          [
+            'exec',
+            '--socket',
+            listening.path,
+            '--record',
+            '/proc/version',
+            'qom-get',
+            '{"path": "/", "property": "p"}',
+          ],
+          { timeout: 20_000 },
+        );
+        expect([proc.code, proc.stdout]).toEqual([2, '18446744073709551552\n']);
+        expect(proc.stderr).toMatch(/^qapi-ts exec: --record: cannot write \/proc\/version: EIO: i\/o error, write\n$/);
+        // The command failed first: its status stays, and the recording's failure is told too.
+        listening.server.on('query-status').error('GenericError', 'no status today');
+        const both = await runCli(['exec', '--socket', listening.path, '--record', '/dev/full', 'query-status'], {
+          timeout: 20_000,
+        });
+        expect(both.code).toBe(4);
+        expect(both.stderr).toContain('qapi-ts exec: --record: cannot write /dev/full: ENOSPC');
+        expect(both.stderr).toContain('GenericError: no status today');
+        // events stops by itself once its recording fails, instead of running on without it.
+        const events = await runCli(['events', '--socket', listening.path, '--record', '/dev/full'], {
+          timeout: 20_000,
+        });
+        expect([events.code, events.stdout]).toEqual([2, '']);
+        expect(events.stderr).toMatch(/^qapi-ts events: --record: cannot write \/dev\/full: ENOSPC/);
+      },
+    );
 
-  it('events --record FILE writes the session until interrupted', async () => {
-    const path = join(dir, 'events.jsonl');
-    const cli = spawnCli(['events', '--socket', listening.path, '--record', path]);
-    await until(() => [...listening.server.sessions].some((s) => s.state === 'command'));
-    listening.server.emit('STOP');
-    await until(() => cli.stdout.includes('"STOP"'));
-    cli.child.kill('SIGINT');
-    expect(await cli.exited).toBe(0);
-    const entries = parseTranscript(readFileSync(path, 'utf8')).entries;
-    expect(entries.map((e) => (e.msg as { event?: string }).event).filter(Boolean)).toEqual(['STOP']);
-    expect(entries[0]?.msg).toHaveProperty('QMP');
-  });
-});
+    it('events --record FILE writes the session until interrupted', async () => {
+      const path = join(dir, 'events.jsonl');
+      const cli = spawnCli(['events', '--socket', listening.path, '--record', path]);
+      await until(() => [...listening.server.sessions].some((s) => s.state === 'command'));
+      listening.server.emit('STOP');
+      await until(() => cli.stdout.includes('"STOP"'));
+      cli.child.kill('SIGINT');
+      expect(await cli.exited).toBe(0);
+      const entries = parseTranscript(readFileSync(path, 'utf8')).entries;
+      expect(entries.map((e) => (e.msg as { event?: string }).event).filter(Boolean)).toEqual(['STOP']);
+      expect(entries[0]?.msg).toHaveProperty('QMP');
+    });
+  },
+);

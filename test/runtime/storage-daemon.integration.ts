@@ -36,10 +36,14 @@ describe.runIf(corpus !== null && qemuAvailable(STORAGE_DAEMON_BINARY))('qemu-st
   beforeAll(async () => {
     [qsd, schema] = await Promise.all([
       startStorageDaemon((dir) => [
-        '--object', 'iothread,id=io0',
-        '--blockdev', 'null-co,node-name=disk0,size=1048576',
-        '--nbd-server', `addr.type=unix,addr.path=${join(dir, 'nbd.sock')}`,
-        '--export', 'nbd,id=exp0,node-name=disk0,iothread=io0',
+        '--object',
+        'iothread,id=io0',
+        '--blockdev',
+        'null-co,node-name=disk0,size=1048576',
+        '--nbd-server',
+        `addr.type=unix,addr.path=${join(dir, 'nbd.sock')}`,
+        '--export',
+        'nbd,id=exp0,node-name=disk0,iothread=io0',
       ]),
       loadValidators(join(corpus!, 'qemu-7.2/storage-daemon/qapi/qapi-schema.json')),
     ]);
@@ -98,7 +102,9 @@ describe.runIf(corpus !== null && qemuAvailable(STORAGE_DAEMON_BINARY))('qemu-st
   it('checks arguments before sending, and passes QMP errors through typed', async () => {
     const sent = qmp.pendingCount;
     await expect(client.execute('block-export-del', { id: 5 })).rejects.toBeInstanceOf(QapiValidationError);
-    await expect(client.execute('blockdev-add', { driver: 'no-such-driver', 'node-name': 'x' })).rejects.toThrow(/driver/);
+    await expect(client.execute('blockdev-add', { driver: 'no-such-driver', 'node-name': 'x' })).rejects.toThrow(
+      /driver/,
+    );
     expect(qmp.pendingCount).toBe(sent);
     const err = await client.execute('block-export-del', { id: 'no-such-export' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QmpCommandError);
@@ -109,7 +115,12 @@ describe.runIf(corpus !== null && qemuAvailable(STORAGE_DAEMON_BINARY))('qemu-st
   });
 
   it('rejects every pending call when the daemon is killed', async () => {
-    const calls = Array.from({ length: 200 }, () => qmp.execute('query-block-exports').then(() => 'ok', (e: unknown) => e));
+    const calls = Array.from({ length: 200 }, () =>
+      qmp.execute('query-block-exports').then(
+        () => 'ok',
+        (e: unknown) => e,
+      ),
+    );
     await qsd.kill('SIGKILL');
     const outcomes = await Promise.all(calls);
     expect(outcomes.filter((o) => o !== 'ok').length).toBeGreaterThan(0);

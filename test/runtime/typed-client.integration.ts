@@ -30,17 +30,20 @@ describe.each(RELEASES)('generated QapiClient on QmpClient against real QEMU %s'
     await stopAllQemu();
   });
 
-  it.runIf(available)('queryIothreads() returns validated IOThreadInfo[] (holders absent; poll-weight from 11.1 on), strictly too', async () => {
-    const threads = await client.queryIothreads();
-    expectTypeOf(threads).toEqualTypeOf<IOThreadInfo[]>();
-    expect(threads).toHaveLength(1);
-    const [t] = threads;
-    expect(t?.id).toBe('io0');
-    expect(typeof t?.['thread-id']).toBe('number');
-    expect(t?.holders).toBeUndefined();
-    expect(t?.['poll-weight']).toBe(release === '11.1' ? 3 : undefined);
-    expect(await strict.queryIothreads()).toEqual(threads);
-  });
+  it.runIf(available)(
+    'queryIothreads() returns validated IOThreadInfo[] (holders absent; poll-weight from 11.1 on), strictly too',
+    async () => {
+      const threads = await client.queryIothreads();
+      expectTypeOf(threads).toEqualTypeOf<IOThreadInfo[]>();
+      expect(threads).toHaveLength(1);
+      const [t] = threads;
+      expect(t?.id).toBe('io0');
+      expect(typeof t?.['thread-id']).toBe('number');
+      expect(t?.holders).toBeUndefined();
+      expect(t?.['poll-weight']).toBe(release === '11.1' ? 3 : undefined);
+      expect(await strict.queryIothreads()).toEqual(threads);
+    },
+  );
 
   it.runIf(available)('reflects object-add / object-del of an IOThread', async () => {
     await qmp.execute('object-add', { 'qom-type': 'iothread', id: 'io1' });

@@ -6,7 +6,13 @@
  */
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { QapiClient, type CommandMap, type DeviceDeletedData, type EventMap } from '../../generated/index.js';
-import { QmpClient, QmpCommandError, QmpDisconnectedError, QmpTimeoutError, type QmpEventMessage } from '../../src/runtime/index.js';
+import {
+  QmpClient,
+  QmpCommandError,
+  QmpDisconnectedError,
+  QmpTimeoutError,
+  type QmpEventMessage,
+} from '../../src/runtime/index.js';
 import { isQapiValidationError } from '../../src/support/index.js';
 import { QmpErrorResponse, QmpTestServer } from '../../src/testing/index.js';
 import { rejection } from '../helpers/rejection.js';
@@ -58,13 +64,18 @@ describe('waitForEvent', () => {
         trigger: () => qmp.execute('device_del', { id: 'disk1' }),
         timeout: 2000,
       });
-      expect(event).toMatchObject({ event: 'DEVICE_DELETED', data: { device: 'disk1', path: '/machine/peripheral/disk1' } });
+      expect(event).toMatchObject({
+        event: 'DEVICE_DELETED',
+        data: { device: 'disk1', path: '/machine/peripheral/disk1' },
+      });
     });
   }
 
   it('passes over events the filter refuses', async () => {
     const { qmp } = await setup(true);
-    const wait = qmp.waitForEvent('DEVICE_DELETED', { filter: (data) => (data as DeviceDeletedData).device === 'disk1' });
+    const wait = qmp.waitForEvent('DEVICE_DELETED', {
+      filter: (data) => (data as DeviceDeletedData).device === 'disk1',
+    });
     await qmp.execute('device_del', { id: 'disk0' });
     await qmp.execute('device_del', { id: 'disk1' });
     expect((await wait).data).toEqual({ device: 'disk1', path: '/machine/peripheral/disk1' });
@@ -72,11 +83,20 @@ describe('waitForEvent', () => {
 
   it("rejects with the trigger's error at once, and lets go of its subscription", async () => {
     const { qmp } = await setup(true);
-    const e = await rejection(qmp.waitForEvent('DEVICE_DELETED', { trigger: () => qmp.execute('device_del', { id: 'nope' }) }), QmpCommandError);
+    const e = await rejection(
+      qmp.waitForEvent('DEVICE_DELETED', { trigger: () => qmp.execute('device_del', { id: 'nope' }) }),
+      QmpCommandError,
+    );
     expect([e.errorClass, e.desc]).toEqual(['DeviceNotFound', "Device 'nope' not found"]);
     // A trigger that throws synchronously counts the same.
     const thrown = new Error('bad trigger');
-    await expect(qmp.waitForEvent('STOP', { trigger: () => { throw thrown; } })).rejects.toBe(thrown);
+    await expect(
+      qmp.waitForEvent('STOP', {
+        trigger: () => {
+          throw thrown;
+        },
+      }),
+    ).rejects.toBe(thrown);
   });
 
   it('times out with QMP_ERR_TIMEOUT naming the event; aborts with QMP_ERR_ABORTED; ends with the session', async () => {
@@ -130,7 +150,8 @@ describe('waitForEvent', () => {
     // An event the schema refuses fails the wait (strict) instead of reaching the filter.
     const strict = new QapiClient(client.executor, { strict: true });
     const bad = strict.waitForEvent('DEVICE_DELETED', { timeout: 2000 });
-    for (const s of server.sessions) s.sendRaw('{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "DEVICE_DELETED", "data": {"path": 5}}\r\n');
+    for (const s of server.sessions)
+      s.sendRaw('{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "DEVICE_DELETED", "data": {"path": 5}}\r\n');
     expect(isQapiValidationError(await bad.catch((e: unknown) => e))).toBe(true);
   });
 
@@ -141,7 +162,8 @@ describe('waitForEvent', () => {
       return {};
     });
     const seen: QmpEventMessage[] = [];
-    for (let i = 0; i < 20; i++) seen.push(await qmp.waitForEvent('STOP', { trigger: () => qmp.execute('stop'), timeout: 1000 }));
+    for (let i = 0; i < 20; i++)
+      seen.push(await qmp.waitForEvent('STOP', { trigger: () => qmp.execute('stop'), timeout: 1000 }));
     expect(seen).toHaveLength(20);
   });
 });

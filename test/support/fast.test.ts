@@ -115,7 +115,13 @@ const CASES: Record<string, unknown[]> = {
   NodeOrScalar: [{ name: 'x' }, 'x', 3, 2n ** 64n, 2n ** 63n - 1n, true, null, [], 1.5, { name: 2 }],
   Holder: [
     { shapes: [] },
-    { shapes: [{ kind: 'circle', id: 1, radius: 1 }, { kind: 'square', id: 2, side: 2 }], alt: { name: 'n', kids: [] } },
+    {
+      shapes: [
+        { kind: 'circle', id: 1, radius: 1 },
+        { kind: 'square', id: 2, side: 2 },
+      ],
+      alt: { name: 'n', kids: [] },
+    },
     { shapes: [{ kind: 'circle', id: 1 }] },
     { shapes: [], ints: { i8: 0, u8: 0, i32: 0, u32: 0 }, alt: 'x', other: [1, 2] },
   ],
@@ -134,7 +140,10 @@ describe('fast validator twins agree with zod', () => {
       const loaded = await loadSnippet(SCHEMA, { int64 });
       let taken = 0;
       let total = 0;
-      for (const [kind, validators] of [['compatible', loaded.compat], ['strict', loaded.strict]] as const) {
+      for (const [kind, validators] of [
+        ['compatible', loaded.compat],
+        ['strict', loaded.strict],
+      ] as const) {
         for (const [type, values] of Object.entries(CASES)) {
           values.forEach((value, i) => {
             total++;
@@ -163,7 +172,10 @@ describe('fast validator twins agree with zod', () => {
     if (corpus === null) return;
     const { validatorSet } = await loadValidators(join(corpus, 'qemu-11.1/qapi/qapi-schema.json'));
     for (const release of ['7.2', '10.0', '11.1']) {
-      const schema = parseSchema(join(corpus, `qemu-${release}/qapi/qapi-schema.json`), { lenientDocs: true, onWarning: () => {} });
+      const schema = parseSchema(join(corpus, `qemu-${release}/qapi/qapi-schema.json`), {
+        lenientDocs: true,
+        onWarning: () => {},
+      });
       // Through text, as a reply arrives.
       const reply = parseJson(stringifyJson(generateIntrospection(schema)));
       for (const strict of [false, true]) {
@@ -178,7 +190,9 @@ describe('fast validator twins agree with zod', () => {
     const transcripts = sharedDir('transcripts');
     if (corpus === null || transcripts === null) return;
     const { validatorSet } = await loadValidators(join(corpus, 'qemu-7.2/qapi/qapi-schema.json'));
-    const lines = readFileSync(join(transcripts, 'qemu-7.2/system-x86_64.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = readFileSync(join(transcripts, 'qemu-7.2/system-x86_64.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const sent = new Map<unknown, string>();
     let replies = 0;
     for (const line of lines) {

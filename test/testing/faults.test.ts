@@ -26,7 +26,6 @@ async function connect(server: QmpTestServer<CommandMap, EventMap>, options: Con
   return qmp;
 }
 
-
 const STATUS = { running: true, status: 'running' } as const;
 
 describe('faults in place of a reply', () => {
@@ -92,7 +91,10 @@ describe('faults in place of a reply', () => {
 
   it('split and trickle deliver the reply in pieces the client puts back together', async () => {
     const server = await serve();
-    server.expect('query-status').reply(STATUS).fault(faults.split(3, 10, 11));
+    server
+      .expect('query-status')
+      .reply(STATUS)
+      .fault(faults.split(3, 10, 11));
     server.expect('query-status').reply(STATUS).fault(faults.trickle());
     server.on('cont').reply({});
     const raw = new RawQmp(server.connect());
@@ -144,7 +146,9 @@ describe('faults at connection time', () => {
   it('hang-up during negotiation, and a refused negotiation, fail connect', async () => {
     const hangs = await serve();
     hangs.on('qmp_capabilities').fault(faults.hangUp());
-    expect((await rejection(QmpClient.overStream(hangs.connect(), { timeout: 1000 }))).code).toMatch(/^QMP_ERR_(GREETING|DISCONNECTED)$/);
+    expect((await rejection(QmpClient.overStream(hangs.connect(), { timeout: 1000 }))).code).toMatch(
+      /^QMP_ERR_(GREETING|DISCONNECTED)$/,
+    );
     const refuses = await serve();
     refuses.on('qmp_capabilities').error('GenericError', 'not today');
     const e = await rejection(QmpClient.overStream(refuses.connect(), { timeout: 1000 }));

@@ -30,7 +30,10 @@ async function negotiated(server: QmpTestServer): Promise<RawQmp> {
 }
 
 /** `blockdev-add` of a qcow2 node whose `file` is a qcow2 node… `levels` deep, the last one a `file` node. */
-function deepBlockdev(levels: number, leaf: Record<string, unknown> = { driver: 'file', filename: '/nonexistent' }): string {
+function deepBlockdev(
+  levels: number,
+  leaf: Record<string, unknown> = { driver: 'file', filename: '/nonexistent' },
+): string {
   let node = JSON.stringify(leaf);
   for (let i = 1; i < levels; i++) node = `{"driver": "qcow2", "file": ${node}}`;
   return `{"execute": "blockdev-add", "arguments": ${node}, "id": "deep"}`;
@@ -54,7 +57,9 @@ describe.each([
     expect(reply.id).toBe('deep');
     expect((reply.error as { desc: string }).desc).toMatch(/^Parameter '(file\.){1021}filename' is missing$/);
     raw.send(deepBlockdev(1022, { driver: 'file', filename: 'x', bogus: 1 }));
-    expect(((await raw.reply()).error as { desc: string }).desc).toMatch(/^Parameter '(file\.){1021}bogus' is unexpected$/);
+    expect(((await raw.reply()).error as { desc: string }).desc).toMatch(
+      /^Parameter '(file\.){1021}bogus' is unexpected$/,
+    );
     raw.send('{"execute": "query-version", "id": 2}');
     expect((await raw.reply()).id).toBe(2);
     expect(server.failures).toEqual([]);
@@ -72,7 +77,8 @@ describe('the argument checker', () => {
     );
     const command = model.entities.find((e) => e.meta === 'command' && e.name === 'c') as unknown as SchemaCommand;
     let value: Record<string, unknown> = {};
-    for (let i = 0; i < 20_000; i++) value = i % 3 === 0 ? { next: value } : i % 3 === 1 ? { list: [{}, value] } : { alt: value };
+    for (let i = 0; i < 20_000; i++)
+      value = i % 3 === 0 ? { next: value } : i % 3 === 1 ? { list: [{}, value] } : { alt: value };
     expect(checkArguments(command.argType, { n: value })).toMatchObject({ ok: true });
     let bad: Record<string, unknown> = { oops: true };
     for (let i = 0; i < 20_000; i++) bad = { next: bad };
@@ -97,7 +103,7 @@ describe('a client that never reads its replies', () => {
     for (let i = 0; i < count / 1000; i++) stream.write(batch);
     // Wait until the server has stopped taking requests (our writes stop draining).
     let last = -1;
-    for (let still = 0; still < 5; ) {
+    for (let still = 0; still < 5;) {
       await new Promise((r) => setTimeout(r, 20));
       const now = stream.writableLength;
       still = now === last ? still + 1 : 0;
@@ -163,7 +169,12 @@ describe('ids QEMU reads as doubles', () => {
     open.push(server);
     const stream = server.connect();
     open.push({ close: () => stream.destroy() });
-    expect(await echoedIds(stream, DOUBLE_IDS.map(([id]) => id))).toEqual(DOUBLE_IDS.map(([, echoed]) => echoed));
+    expect(
+      await echoedIds(
+        stream,
+        DOUBLE_IDS.map(([id]) => id),
+      ),
+    ).toEqual(DOUBLE_IDS.map(([, echoed]) => echoed));
   });
 });
 
@@ -171,7 +182,10 @@ describe('input held while reading is stopped', () => {
   it('is answered in order, whatever the chunks, once reading resumes', async () => {
     const { parseSchemaString } = await import('../../src/frontend/index.js');
     const { ServerSchema } = await import('../../src/testing/index.js');
-    const model = parseSchemaString(`{ 'command': 'slow' }\n{ 'struct': 'Num', 'data': { 'n': 'int' } }\n{ 'command': 'quick', 'data': 'Num', 'returns': 'Num' }`, 'held.json');
+    const model = parseSchemaString(
+      `{ 'command': 'slow' }\n{ 'struct': 'Num', 'data': { 'n': 'int' } }\n{ 'command': 'quick', 'data': 'Num', 'returns': 'Num' }`,
+      'held.json',
+    );
     const server = await QmpTestServer.create({ schema: await ServerSchema.of(model) });
     open.push(server);
     server.on('slow').reply({}).delay(30);

@@ -47,25 +47,35 @@ describe('replies matched to commands in linear time', () => {
     expect(result.verdicts.at(-1)!.label).toBe("reply to 'qom-list' (id 0)");
   });
 
-  it('replay: 30,000 recorded commands answered in reverse order, then replayed last first', { timeout: 20_000 }, async () => {
-    await using server = await QmpTestServer.create();
-    const replay = server.replay(reversed(COUNT), { requireAll: true });
-    expect(replay.commands).toHaveLength(COUNT);
-    const stream = server.connect();
-    let text = '';
-    stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    // Asked for last first: each finds its own recording.
-    let batch = '{"execute": "qmp_capabilities"}\n';
-    for (let i = COUNT - 1; i >= 0; i--) batch += `{"execute": "qom-list", "arguments": {"path": "/p${i}"}, "id": ${i}}\n`;
-    stream.write(batch);
-    await until(() => text.endsWith(`"id": 0}\r\n`), () => `${text.split('\n').length - 3} of ${COUNT} replies`);
-    const lines = text.split('\r\n').slice(2, -1);
-    expect(lines).toHaveLength(COUNT);
-    const wrong = lines.filter((line, n) => line !== `{"return": [{"name":"p${COUNT - 1 - n}","type":"str"}], "id": ${COUNT - 1 - n}}`);
-    expect(wrong).toEqual([]);
-    stream.destroy();
-    server.assertDone();
-  });
+  it(
+    'replay: 30,000 recorded commands answered in reverse order, then replayed last first',
+    { timeout: 20_000 },
+    async () => {
+      await using server = await QmpTestServer.create();
+      const replay = server.replay(reversed(COUNT), { requireAll: true });
+      expect(replay.commands).toHaveLength(COUNT);
+      const stream = server.connect();
+      let text = '';
+      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      // Asked for last first: each finds its own recording.
+      let batch = '{"execute": "qmp_capabilities"}\n';
+      for (let i = COUNT - 1; i >= 0; i--)
+        batch += `{"execute": "qom-list", "arguments": {"path": "/p${i}"}, "id": ${i}}\n`;
+      stream.write(batch);
+      await until(
+        () => text.endsWith(`"id": 0}\r\n`),
+        () => `${text.split('\n').length - 3} of ${COUNT} replies`,
+      );
+      const lines = text.split('\r\n').slice(2, -1);
+      expect(lines).toHaveLength(COUNT);
+      const wrong = lines.filter(
+        (line, n) => line !== `{"return": [{"name":"p${COUNT - 1 - n}","type":"str"}], "id": ${COUNT - 1 - n}}`,
+      );
+      expect(wrong).toEqual([]);
+      stream.destroy();
+      server.assertDone();
+    },
+  );
 });
 
 describe('PendingCommands', () => {
@@ -94,7 +104,26 @@ describe('PendingCommands', () => {
   });
 
   it('keys values as jsonEqual compares them', () => {
-    const values: unknown[] = [1, 1n, '1', [1], { a: 1 }, { a: '1' }, null, true, 'true', 0.5, -0, 0, 2 ** 60, 2n ** 60n, [[]], [{}], { 'a,"b': 1 }, { a: 1, b: 2 }];
+    const values: unknown[] = [
+      1,
+      1n,
+      '1',
+      [1],
+      { a: 1 },
+      { a: '1' },
+      null,
+      true,
+      'true',
+      0.5,
+      -0,
+      0,
+      2 ** 60,
+      2n ** 60n,
+      [[]],
+      [{}],
+      { 'a,"b': 1 },
+      { a: 1, b: 2 },
+    ];
     for (const a of values) {
       for (const b of values) {
         expect(jsonKey(a) === jsonKey(b), `${jsonKey(a)} vs ${jsonKey(b)}`).toBe(jsonEqual(a, b));
@@ -106,7 +135,6 @@ describe('PendingCommands', () => {
     expect(jsonKey(deep)).toHaveLength(200_001);
   });
 });
-
 
 describe('recordings nested deeply', () => {
   const nested = (depth: number): string => `${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}`;
@@ -121,7 +149,9 @@ describe('recordings nested deeply', () => {
       QmpTranscriptError,
     );
     expect(e.line).toBe(4);
-    expect(e.message).toBe("line 4: a server message nested deeper than 1024 levels (QEMU's JSON parser, and so every client, refuses it)");
+    expect(e.message).toBe(
+      "line 4: a server message nested deeper than 1024 levels (QEMU's JSON parser, and so every client, refuses it)",
+    );
   });
 
   it('a client command deeper than QEMU allows is skipped (QEMU refused it), its id-less refusal too', async () => {
@@ -139,26 +169,35 @@ describe('recordings nested deeply', () => {
     server.assertDone();
   });
 
-  it.skipIf(corpus72 === null)('a legal recorded argument 1000 levels deep is replayed; a reply problem deep down is named by a shortened path', async () => {
-    await using server = await QmpTestServer.create({ schema: join(corpus72!, 'qapi-schema.json') });
-    let node = '{"driver": "file", "filename": "x"}';
-    for (let i = 1; i < 1000; i++) node = `{"driver": "qcow2", "file": ${node}}`;
-    const add = `{"execute": "blockdev-add", "arguments": ${node}, "id": 1}`;
-    const replay = server.replay(`{"dir": "client", "msg": ${add}}\n{"dir": "server", "msg": {"return": {}, "id": 1}}\n`, { requireAll: true });
-    expect(replay.commands).toHaveLength(1);
-    const raw = new RawQmp(server.connect());
-    await raw.negotiate();
-    raw.send(add);
-    expect(await raw.reply()).toEqual({ return: {}, id: 1 });
-    raw.close();
-    server.assertDone();
+  it.skipIf(corpus72 === null)(
+    'a legal recorded argument 1000 levels deep is replayed; a reply problem deep down is named by a shortened path',
+    async () => {
+      await using server = await QmpTestServer.create({ schema: join(corpus72!, 'qapi-schema.json') });
+      let node = '{"driver": "file", "filename": "x"}';
+      for (let i = 1; i < 1000; i++) node = `{"driver": "qcow2", "file": ${node}}`;
+      const add = `{"execute": "blockdev-add", "arguments": ${node}, "id": 1}`;
+      const replay = server.replay(
+        `{"dir": "client", "msg": ${add}}\n{"dir": "server", "msg": {"return": {}, "id": 1}}\n`,
+        { requireAll: true },
+      );
+      expect(replay.commands).toHaveLength(1);
+      const raw = new RawQmp(server.connect());
+      await raw.negotiate();
+      raw.send(add);
+      expect(await raw.reply()).toEqual({ return: {}, id: 1 });
+      raw.close();
+      server.assertDone();
 
-    let image = '{"filename": "x", "format": "raw", "virtual-size": "big"}';
-    for (let i = 0; i < 1000; i++) image = `{"filename": "x", "format": "qcow2", "virtual-size": 1, "backing-image": ${image}}`;
-    const bad = `{"dir": "client", "msg": {"execute": "query-named-block-nodes", "id": 2}}\n{"dir": "server", "msg": {"return": [{"file": "x", "ro": false, "drv": "qcow2", "encrypted": false, "bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0, "bps_max": 0, "bps_rd_max": 0, "bps_wr_max": 0, "iops_max": 0, "iops_rd_max": 0, "iops_wr_max": 0, "detect_zeroes": "off", "write_threshold": 0, "backing_file_depth": 0, "cache": {"writeback": true, "direct": false, "no-flush": false}, "image": ${image}}], "id": 2}}\n`;
-    const e = await rejection((async () => server.replay(bad))(), QmpTranscriptError);
-    expect(e.line).toBe(2);
-    expect(e.message.length).toBeLessThan(400);
-    expect(e.message).toMatch(/^line 2: reply to 'query-named-block-nodes': \[0\]\.image\.backing-image\.backing-image.*…\(\d+ characters\)….*\.backing-image\.virtual-size: expected int64/);
-  });
+      let image = '{"filename": "x", "format": "raw", "virtual-size": "big"}';
+      for (let i = 0; i < 1000; i++)
+        image = `{"filename": "x", "format": "qcow2", "virtual-size": 1, "backing-image": ${image}}`;
+      const bad = `{"dir": "client", "msg": {"execute": "query-named-block-nodes", "id": 2}}\n{"dir": "server", "msg": {"return": [{"file": "x", "ro": false, "drv": "qcow2", "encrypted": false, "bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0, "bps_max": 0, "bps_rd_max": 0, "bps_wr_max": 0, "iops_max": 0, "iops_rd_max": 0, "iops_wr_max": 0, "detect_zeroes": "off", "write_threshold": 0, "backing_file_depth": 0, "cache": {"writeback": true, "direct": false, "no-flush": false}, "image": ${image}}], "id": 2}}\n`;
+      const e = await rejection((async () => server.replay(bad))(), QmpTranscriptError);
+      expect(e.line).toBe(2);
+      expect(e.message.length).toBeLessThan(400);
+      expect(e.message).toMatch(
+        /^line 2: reply to 'query-named-block-nodes': \[0\]\.image\.backing-image\.backing-image.*…\(\d+ characters\)….*\.backing-image\.virtual-size: expected int64/,
+      );
+    },
+  );
 });

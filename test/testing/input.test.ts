@@ -42,12 +42,21 @@ describe('RequestReader', () => {
     expect(summary(requests)).toEqual(['JSON token size limit exceeded', { ok: true }]);
   });
 
-  it('gives QEMU\'s errors for nesting, duplicate keys and other non-JSON', () => {
-    expect(decodeRequest(`${'['.repeat(5000)}${']'.repeat(5000)}`)).toEqual({ ok: false, desc: 'JSON nesting depth limit exceeded' });
-    expect(decodeRequest(`{"a": ${'['.repeat(1024)}${']'.repeat(1024)}}`)).toEqual({ ok: false, desc: 'JSON nesting depth limit exceeded' });
+  it("gives QEMU's errors for nesting, duplicate keys and other non-JSON", () => {
+    expect(decodeRequest(`${'['.repeat(5000)}${']'.repeat(5000)}`)).toEqual({
+      ok: false,
+      desc: 'JSON nesting depth limit exceeded',
+    });
+    expect(decodeRequest(`{"a": ${'['.repeat(1024)}${']'.repeat(1024)}}`)).toEqual({
+      ok: false,
+      desc: 'JSON nesting depth limit exceeded',
+    });
     expect(decodeRequest(`{"a": ${'['.repeat(1023)}${']'.repeat(1023)}}`).ok).toBe(true);
     expect(decodeRequest('{"a": {"b": 1, "b": 2}}')).toEqual({ ok: false, desc: 'JSON parse error, duplicate key' });
-    expect(decodeRequest('{"a": "x:y", "b": [":", {"c": ":"}]}')).toEqual({ ok: true, message: { a: 'x:y', b: [':', { c: ':' }] } });
+    expect(decodeRequest('{"a": "x:y", "b": [":", {"c": ":"}]}')).toEqual({
+      ok: true,
+      message: { a: 'x:y', b: [':', { c: ':' }] },
+    });
     expect(decodeRequest('{"a\\":": 1}')).toEqual({ ok: true, message: { 'a":': 1 } });
     const garbage = decodeRequest('this is not json');
     expect(garbage.ok).toBe(false);
@@ -77,7 +86,11 @@ describe('a hostile client', () => {
     const descs: string[] = [];
     for (let i = 0; i < 5; i++) descs.push(((await raw.reply()).error as { desc: string }).desc);
     expect(descs[0]).toMatch(/^JSON parse error, /);
-    expect(descs.slice(1, 4)).toEqual(['JSON token size limit exceeded', 'JSON nesting depth limit exceeded', 'JSON parse error, duplicate key']);
+    expect(descs.slice(1, 4)).toEqual([
+      'JSON token size limit exceeded',
+      'JSON nesting depth limit exceeded',
+      'JSON parse error, duplicate key',
+    ]);
     expect(descs[4]).toMatch(/^JSON parse error, /);
     expect(await raw.reply()).toEqual({ return: { running: true, status: 'running' }, id: 'still here' });
     raw.close();

@@ -6,7 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpTestServer } from '../../src/testing/index.js';
-import { QEMU_BINARY, RELEASES, qemuAvailable, releaseNumbers, releaseSchemas, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import {
+  QEMU_BINARY,
+  RELEASES,
+  qemuAvailable,
+  releaseNumbers,
+  releaseSchemas,
+  startQemu,
+  stopAllQemu,
+  type QemuInstance,
+} from '../helpers/qemu.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
 import { ARGUMENT_ERROR, DOUBLE_IDS, REPLY_CASES, echoedIds, runCase } from './qemu-replies.js';
 import { createConnection } from 'node:net';
@@ -41,7 +50,12 @@ describe.each(RELEASES)('QEMU %s and the test server answer alike', (release) =>
     const socket = createConnection({ path: qemu.socket });
     await new Promise((resolve) => socket.once('connect', resolve));
     try {
-      expect(await echoedIds(socket, DOUBLE_IDS.map(([id]) => id))).toEqual(DOUBLE_IDS.map(([, echoed]) => echoed));
+      expect(
+        await echoedIds(
+          socket,
+          DOUBLE_IDS.map(([id]) => id),
+        ),
+      ).toEqual(DOUBLE_IDS.map(([, echoed]) => echoed));
     } finally {
       socket.destroy();
     }

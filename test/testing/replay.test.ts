@@ -33,7 +33,10 @@ describe.skipIf(corpus === null || transcripts === null)('replaying the recorded
   it('gives the typed client the recorded results, errors and events; verify accepts the new transcript', async () => {
     await using server = await QmpTestServer.create({ schema });
     const replay = server.replay(text, { requireAll: true });
-    expect(server.greeting?.version).toEqual({ qemu: { major: 7, minor: 2, micro: 22 }, package: 'Debian 1:7.2+dfsg-7+deb12u18+b3' });
+    expect(server.greeting?.version).toEqual({
+      qemu: { major: 7, minor: 2, micro: 22 },
+      package: 'Debian 1:7.2+dfsg-7+deb12u18+b3',
+    });
     const recorded = new PassThrough();
     const chunks: Buffer[] = [];
     recorded.on('data', (c: Buffer) => chunks.push(c));
@@ -44,7 +47,9 @@ describe.skipIf(corpus === null || transcripts === null)('replaying the recorded
 
     const { entries } = parseTranscript(text);
     const replies = new Map(entries.filter((e) => e.dir === 'server').map((e) => [(e.msg as Msg).id, e.msg as Msg]));
-    const recordedEvents: Msg[] = entries.filter((e) => e.dir === 'server' && 'event' in (e.msg as Msg)).map((e) => e.msg as Msg);
+    const recordedEvents: Msg[] = entries
+      .filter((e) => e.dir === 'server' && 'event' in (e.msg as Msg))
+      .map((e) => e.msg as Msg);
     let compared = 0;
     for (const { dir, msg } of entries) {
       const m = msg as Msg;
@@ -59,7 +64,10 @@ describe.skipIf(corpus === null || transcripts === null)('replaying the recorded
         const returns = loaded.validatorSet(false).commands[name]!.returns;
         expect(await call, name).toEqual(returns ? returns.parse(reply.return) : reply.return);
       } else {
-        const e = (await call.then(() => null, (x: unknown) => x)) as QmpCommandError;
+        const e = (await call.then(
+          () => null,
+          (x: unknown) => x,
+        )) as QmpCommandError;
         expect(e, name).toBeInstanceOf(QmpCommandError);
         expect([e.errorClass, e.desc]).toEqual([(reply.error as Msg).class, (reply.error as Msg).desc]);
       }
@@ -91,7 +99,10 @@ describe.skipIf(corpus === null || transcripts === null)('replaying the recorded
     expect(e.desc).toBe("qapi-ts test server: no recorded reply left for 'query-iothreads' with these arguments");
     const other = (await typed.execute('qom-list', { path: '/nowhere' }).catch((x: unknown) => x)) as QmpCommandError;
     expect(other.errorClass).toBe('GenericError');
-    const never = (await typed.execute('query-hotpluggable-cpus').then(() => typed.execute('x-exit-preconfig')).catch((x: unknown) => x)) as QmpCommandError;
+    const never = (await typed
+      .execute('query-hotpluggable-cpus')
+      .then(() => typed.execute('x-exit-preconfig'))
+      .catch((x: unknown) => x)) as QmpCommandError;
     expect(never.desc).toBe("qapi-ts test server: nothing scripted for 'x-exit-preconfig'");
     expect(server.failures.map((f) => f.kind)).toEqual(['replay', 'replay', 'unexpected']);
     try {
@@ -106,12 +117,19 @@ describe.skipIf(corpus === null || transcripts === null)('replaying the recorded
 describe('loading a transcript to replay', () => {
   it('refuses what cannot be replayed, with its line', async () => {
     await using server = await QmpTestServer.create();
-    const greeting = '{"dir": "server", "msg": {"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}}';
+    const greeting =
+      '{"dir": "server", "msg": {"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}}';
     const command = '{"dir": "client", "msg": {"execute": "query-status", "id": 1}}';
     const cases: [string, RegExp][] = [
       [`${greeting}\nnot json`, /^line 2: bad JSON/],
-      [`${greeting}\n${command}\n{"dir": "server", "msg": {"return": {"running": "yes", "status": "running"}, "id": 1}}`, /^line 3: reply to 'query-status': running: expected boolean/],
-      [`${greeting}\n${command}\n{"dir": "server", "msg": {"event": "DEVICE_DELETED", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}}`, /^line 3: event 'DEVICE_DELETED': path: missing mandatory member/],
+      [
+        `${greeting}\n${command}\n{"dir": "server", "msg": {"return": {"running": "yes", "status": "running"}, "id": 1}}`,
+        /^line 3: reply to 'query-status': running: expected boolean/,
+      ],
+      [
+        `${greeting}\n${command}\n{"dir": "server", "msg": {"event": "DEVICE_DELETED", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}}`,
+        /^line 3: event 'DEVICE_DELETED': path: missing mandatory member/,
+      ],
       ['{"dir": "server", "msg": {"QMP": {}}}', /^line 1: malformed QMP greeting/],
     ];
     for (const [transcript, message] of cases) {
@@ -161,7 +179,8 @@ describe('loading a transcript to replay', () => {
 
   it('sends the events recorded during a command before its reply and those after it after', async () => {
     await using server = await QmpTestServer.create();
-    const ev = (name: string) => `{"dir": "server", "msg": {"timestamp": {"seconds": 1, "microseconds": 0}, "event": "${name}"}}`;
+    const ev = (name: string) =>
+      `{"dir": "server", "msg": {"timestamp": {"seconds": 1, "microseconds": 0}, "event": "${name}"}}`;
     server.replay(
       [
         '{"dir": "client", "msg": {"execute": "stop", "id": "a"}}',

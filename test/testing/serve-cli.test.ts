@@ -65,12 +65,16 @@ describe.skipIf(!built)('qapi-ts serve', () => {
     {
       await using qmp = await QmpClient.connect({ path });
       const client = new QapiClient(qmp);
-      expect(await client.queryVersion()).toEqual({ qemu: { major: 10, minor: 1, micro: 0 }, package: 'qapi-ts test server' });
+      expect(await client.queryVersion()).toEqual({
+        qemu: { major: 10, minor: 1, micro: 0 },
+        package: 'qapi-ts test server',
+      });
       const e = await qmp.execute('qom-list', { path: 5 }).catch((x: unknown) => x);
       expect((e as QmpCommandError).desc).toBe("Invalid parameter type for 'path', expected: string");
       await qmp.execute('query-status').catch(() => {});
     }
-    for (let i = 0; i < 100 && !served.stderr().includes('unexpected command'); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !served.stderr().includes('unexpected command'); i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(served.stderr()).toContain("unexpected command 'query-status'");
     served.child.kill('SIGINT');
     expect(await served.exit).toBe(0);
@@ -91,7 +95,14 @@ describe.skipIf(!built)('qapi-ts serve', () => {
 
   it.skipIf(corpus === null || transcripts === null)('replays a recorded session with its greeting', async () => {
     const path = join(tempDir(), 'qmp.sock');
-    const served = await serve(['--schema', join(corpus!, 'qapi-schema.json'), '--socket', path, '--replay', join(transcripts!, 'system-x86_64.jsonl')]);
+    const served = await serve([
+      '--schema',
+      join(corpus!, 'qapi-schema.json'),
+      '--socket',
+      path,
+      '--replay',
+      join(transcripts!, 'system-x86_64.jsonl'),
+    ]);
     expect(served.stderr()).toMatch(/replaying \d+ recorded commands/);
     {
       await using qmp = await QmpClient.connect({ path });
@@ -121,9 +132,15 @@ describe.skipIf(!built)('qapi-ts serve', () => {
     expect((await runCli(['serve', '--socket', sock, '--replay', join(dir, 'missing.jsonl')])).code).toBe(1);
     // Deep recordings: an invalid transcript with its line, not an internal error.
     const deep = `${'['.repeat(2000)}1${']'.repeat(2000)}`;
-    writeFileSync(join(dir, 'deep.jsonl'), `{"dir": "client", "msg": {"execute": "qom-get", "arguments": {"path": "/", "property": "p"}, "id": 1}}\n{"dir": "server", "msg": {"return": ${deep}, "id": 1}}\n`);
+    writeFileSync(
+      join(dir, 'deep.jsonl'),
+      `{"dir": "client", "msg": {"execute": "qom-get", "arguments": {"path": "/", "property": "p"}, "id": 1}}\n{"dir": "server", "msg": {"return": ${deep}, "id": 1}}\n`,
+    );
     const deepReplay = await runCli(['serve', '--socket', sock, '--replay', join(dir, 'deep.jsonl')]);
-    expect([deepReplay.code, deepReplay.stderr]).toEqual([1, expect.stringMatching(/deep\.jsonl: line 2: a server message nested deeper than 1024 levels/)]);
+    expect([deepReplay.code, deepReplay.stderr]).toEqual([
+      1,
+      expect.stringMatching(/deep\.jsonl: line 2: a server message nested deeper than 1024 levels/),
+    ]);
     const cannot = await runCli(['serve', '--socket', join(dir, 'no-such-dir', 'qmp.sock')]);
     expect(cannot.code).toBe(3);
     expect(cannot.stderr).toContain('cannot listen');
@@ -131,13 +148,22 @@ describe.skipIf(!built)('qapi-ts serve', () => {
 });
 
 /** `qapi-ts iothreads --json` against `socket`: IOThread id → holders as text. */
-async function iothreadsJson(socket: string, ...more: string[]): Promise<{ holders: string; iothreads: Record<string, string[]> }> {
+async function iothreadsJson(
+  socket: string,
+  ...more: string[]
+): Promise<{ holders: string; iothreads: Record<string, string[]> }> {
   const run = await runCli(['iothreads', '--socket', socket, '--json', ...more]);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
-  const report = JSON.parse(run.stdout) as { holders: string; iothreads: { id: string; holders: Record<string, string>[] }[] };
+  const report = JSON.parse(run.stdout) as {
+    holders: string;
+    iothreads: { id: string; holders: Record<string, string>[] }[];
+  };
   const text = (h: Record<string, string>) => (h.type === 'qom' ? h.path! : `${h.type}:${h['node-name']}`);
-  return { holders: report.holders, iothreads: Object.fromEntries(report.iothreads.map((t) => [t.id, t.holders.map(text)])) };
+  return {
+    holders: report.holders,
+    iothreads: Object.fromEntries(report.iothreads.map((t) => [t.id, t.holders.map(text)])),
+  };
 }
 
 describe.skipIf(!built)('qapi-ts serve --simulate', () => {
@@ -155,7 +181,13 @@ describe.skipIf(!built)('qapi-ts serve --simulate', () => {
     const probed = await runCli(['probe', '--socket', socket, 'query-iothreads/ret-type/holders', 'qom-list-get']);
     expect(probed).toMatchObject({ code: 0, stdout: 'query-iothreads/ret-type/holders: yes\nqom-list-get: yes\n' });
 
-    const add = await runCli(['exec', '--socket', socket, 'device_add', '{"driver": "virtio-blk-pci", "id": "vblk2", "bus": "rp4", "drive": "disk3", "iothread": "io0"}']);
+    const add = await runCli([
+      'exec',
+      '--socket',
+      socket,
+      'device_add',
+      '{"driver": "virtio-blk-pci", "id": "vblk2", "bus": "rp4", "drive": "disk3", "iothread": "io0"}',
+    ]);
     expect(add).toMatchObject({ code: 0, stdout: '{}\n' });
     expect((await iothreadsJson(socket)).iothreads.io0).toEqual([`${P}/vblk2`, ...demo.io0]);
     // Derived from QOM: the same devices, sorted; the export cannot be seen.
@@ -165,7 +197,10 @@ describe.skipIf(!built)('qapi-ts serve --simulate', () => {
     });
 
     const refused = await runCli(['exec', '--socket', socket, 'object-del', '{"id": "io0"}']);
-    expect(refused).toMatchObject({ code: 4, stderr: `GenericError: IOThread 'io0' is in use by ${P}/vblk2, ${P}/vblk1, ${P}/vblk0\n` });
+    expect(refused).toMatchObject({
+      code: 4,
+      stderr: `GenericError: IOThread 'io0' is in use by ${P}/vblk2, ${P}/vblk1, ${P}/vblk0\n`,
+    });
 
     const deleted: unknown[] = [];
     {
@@ -186,22 +221,30 @@ describe.skipIf(!built)('qapi-ts serve --simulate', () => {
     expect(existsSync(socket)).toBe(false);
   });
 
-  it.skipIf(corpus10 === null)("over QEMU 10.0's schema (no holders there) it is a QEMU without the series: holders are derived", async () => {
-    const socket = join(tempDir(), 'qmp.sock');
-    const served = await serve(['--simulate', '--schema', join(corpus10!, 'qapi-schema.json'), '--socket', socket]);
-    expect(await iothreadsJson(socket)).toEqual({
-      holders: 'derived',
-      iothreads: { io0: [`${P}/vblk0`, `${P}/vblk1`], io1: ['/machine/peripheral-anon/device[0]', `${P}/vblk1`, `${P}/vscsi0`] },
-    });
-    served.child.kill('SIGTERM');
-    expect(await served.exit).toBe(0);
-  });
+  it.skipIf(corpus10 === null)(
+    "over QEMU 10.0's schema (no holders there) it is a QEMU without the series: holders are derived",
+    async () => {
+      const socket = join(tempDir(), 'qmp.sock');
+      const served = await serve(['--simulate', '--schema', join(corpus10!, 'qapi-schema.json'), '--socket', socket]);
+      expect(await iothreadsJson(socket)).toEqual({
+        holders: 'derived',
+        iothreads: {
+          io0: [`${P}/vblk0`, `${P}/vblk1`],
+          io1: ['/machine/peripheral-anon/device[0]', `${P}/vblk1`, `${P}/vscsi0`],
+        },
+      });
+      served.child.kill('SIGTERM');
+      expect(await served.exit).toBe(0);
+    },
+  );
 
   it('refuses --simulate with --replay (2) and a schema without the commands it needs (1)', async () => {
     const dir = tempDir();
     const sock = join(dir, 'qmp.sock');
     writeFileSync(join(dir, 'replay.jsonl'), '');
-    expect((await runCli(['serve', '--simulate', '--replay', join(dir, 'replay.jsonl'), '--socket', sock])).code).toBe(2);
+    expect((await runCli(['serve', '--simulate', '--replay', join(dir, 'replay.jsonl'), '--socket', sock])).code).toBe(
+      2,
+    );
     writeFileSync(join(dir, 'tiny.json'), "{ 'command': 'query-status' }\n");
     const tiny = await runCli(['serve', '--simulate', '--schema', join(dir, 'tiny.json'), '--socket', sock]);
     expect(tiny.code).toBe(1);

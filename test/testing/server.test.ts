@@ -48,7 +48,10 @@ describe('sessions', () => {
   it('greets with the version and capabilities, and negotiates oob', async () => {
     const server = await serve({ version: { major: 7, minor: 2, micro: 9 }, package: 'pkg' });
     const { qmp, typed } = await client(server, { oob: true });
-    expect(qmp.greeting).toEqual({ version: { qemu: { major: 7, minor: 2, micro: 9 }, package: 'pkg' }, capabilities: ['oob'] });
+    expect(qmp.greeting).toEqual({
+      version: { qemu: { major: 7, minor: 2, micro: 9 }, package: 'pkg' },
+      capabilities: ['oob'],
+    });
     expect(qmp.oobEnabled).toBe(true);
     expect([...server.sessions][0]?.oobEnabled).toBe(true);
     expect(await typed.queryVersion()).toEqual({ qemu: { major: 7, minor: 2, micro: 9 }, package: 'pkg' });
@@ -60,14 +63,19 @@ describe('sessions', () => {
     open.push(raw);
     expect(await raw.next()).toMatchObject({ QMP: { capabilities: [] } });
     raw.send('{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}, "id": 1}');
-    expect(await raw.reply()).toEqual({ id: 1, error: { class: 'GenericError', desc: 'Capability oob not available' } });
+    expect(await raw.reply()).toEqual({
+      id: 1,
+      error: { class: 'GenericError', desc: 'Capability oob not available' },
+    });
     raw.send('{"execute": "qmp_capabilities", "id": 2}');
     expect(await raw.reply()).toEqual({ return: {}, id: 2 });
   });
 
   it('sends no greeting when told not to (the client times out)', async () => {
     const server = await serve({ greeting: false });
-    await expect(QmpClient.overStream(server.connect(), { timeout: 100 })).rejects.toMatchObject({ code: 'QMP_ERR_GREETING' });
+    await expect(QmpClient.overStream(server.connect(), { timeout: 100 })).rejects.toMatchObject({
+      code: 'QMP_ERR_GREETING',
+    });
   });
 
   it('writes lines as QEMU does: CRLF, id after return and before error, timestamp first', async () => {
@@ -86,7 +94,9 @@ describe('sessions', () => {
     await raw.next();
     const lines = raw.lines.slice(2);
     expect(lines[0]).toBe('{"return": {"running":false,"status":"prelaunch"}, "id": "a"}\r');
-    expect(lines[1]).toBe('{"id": "b", "error": {"class": "CommandNotFound", "desc": "The command nope has not been found"}}\r');
+    expect(lines[1]).toBe(
+      '{"id": "b", "error": {"class": "CommandNotFound", "desc": "The command nope has not been found"}}\r',
+    );
     expect(lines[2]).toBe('{"return": {}}\r');
     expect(lines[3]).toMatch(/^\{"timestamp": \{"seconds": \d+, "microseconds": \d+\}, "event": "STOP"\}\r$/);
   });
@@ -146,7 +156,9 @@ describe('scripting', () => {
     server.on('query-status', () => ({ running: ++calls > 1, status: 'running' }));
     server.on('qom-list').reply([{ name: 'type', type: 'string' }]);
     server.on('object-del').error('GenericError', "object 'x' not found");
-    server.on('cont').raw((id) => `{"return": {}${id === undefined ? '' : `, "id": ${JSON.stringify(id)}`}, "extra": true}`);
+    server
+      .on('cont')
+      .raw((id) => `{"return": {}${id === undefined ? '' : `, "id": ${JSON.stringify(id)}`}, "extra": true}`);
     const { typed } = await client(server);
     expect(await typed.queryStatus()).toEqual({ running: false, status: 'running' });
     expect(await typed.queryStatus()).toEqual({ running: true, status: 'running' });
@@ -182,14 +194,34 @@ describe('scripting', () => {
     expect(() => server.on('query-status').reply({ running: 'yes', status: 'running' } as never)).toThrow(
       new QmpScriptError('reply to \'query-status\': running: expected boolean, got string "yes"'),
     );
-    expect(() => server.on('query-status').reply({ running: true, status: 'dancing' } as never)).toThrow(/^reply to 'query-status': status: unexpected string "dancing"; expected one of /);
-    expect(() => server.on('query-status').reply({ running: true, status: 'running', extra: 1 } as never)).toThrow("reply to 'query-status': extra: unknown member");
-    expect(() => server.on('query-iothreads').reply([{ id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, holders: [{ type: 'qom' }] }] as never)).toThrow(
-      "reply to 'query-iothreads': [0].holders[0].path: missing mandatory member",
+    expect(() => server.on('query-status').reply({ running: true, status: 'dancing' } as never)).toThrow(
+      /^reply to 'query-status': status: unexpected string "dancing"; expected one of /,
     );
-    expect(() => server.emit('DEVICE_DELETED', { device: 'x' } as never)).toThrow("event 'DEVICE_DELETED': path: missing mandatory member");
+    expect(() => server.on('query-status').reply({ running: true, status: 'running', extra: 1 } as never)).toThrow(
+      "reply to 'query-status': extra: unknown member",
+    );
+    expect(() =>
+      server
+        .on('query-iothreads')
+        .reply([
+          {
+            id: 'io0',
+            'thread-id': 1,
+            'poll-max-ns': 0,
+            'poll-grow': 0,
+            'poll-shrink': 0,
+            'aio-max-batch': 0,
+            holders: [{ type: 'qom' }],
+          },
+        ] as never),
+    ).toThrow("reply to 'query-iothreads': [0].holders[0].path: missing mandatory member");
+    expect(() => server.emit('DEVICE_DELETED', { device: 'x' } as never)).toThrow(
+      "event 'DEVICE_DELETED': path: missing mandatory member",
+    );
     expect(() => server.emit('STOP', { x: 1 } as never)).toThrow(/^event 'STOP': the event carries no data/);
-    expect(() => (server as unknown as QmpTestServer).emit('NOPE')).toThrow("event 'NOPE': 'NOPE' is not an event of the schema");
+    expect(() => (server as unknown as QmpTestServer).emit('NOPE')).toThrow(
+      "event 'NOPE': 'NOPE' is not an event of the schema",
+    );
     expect(() => server.on('nope' as never)).toThrow(/^'nope' is not a command of the schema/);
     expect(() => server.expect('stop').thenEmit('RESUME', { x: 1 } as never)).toThrow(QmpScriptError);
   });
@@ -202,7 +234,9 @@ describe('scripting', () => {
     });
     const { typed } = await client(server);
     const e = await failure(typed.queryStatus());
-    expect(e.desc).toBe("qapi-ts test server: invalid reply to 'query-status' from its handler: running: expected boolean, got number 1");
+    expect(e.desc).toBe(
+      "qapi-ts test server: invalid reply to 'query-status' from its handler: running: expected boolean, got number 1",
+    );
     expect((await failure(typed.stop())).desc).toBe("qapi-ts test server: handler for 'stop' failed: boom");
     expect(server.failures.map((f) => [f.kind, f.message])).toEqual([
       ['invalid-reply', "reply to 'query-status' from its handler: running: expected boolean, got number 1"],
@@ -230,7 +264,9 @@ describe('expectations', () => {
     expect(isQmpTestFailure(thrown)).toBe(true);
     const f = thrown as QmpTestFailure;
     expect(f.failures).toHaveLength(1);
-    expect(f.failures[0]?.message).toMatch(/^expected 'query-status' \(.*server\.test\.ts:\d+:\d+\) was never received$/);
+    expect(f.failures[0]?.message).toMatch(
+      /^expected 'query-status' \(.*server\.test\.ts:\d+:\d+\) was never received$/,
+    );
     await typed.queryStatus();
     expect(() => server.assertDone()).not.toThrow();
   });
@@ -247,8 +283,12 @@ describe('expectations', () => {
     const e = await failure(typed.qomGet({ path: '/machine', property: 'other' }));
     expect(e.desc).toBe("qapi-ts test server: nothing scripted for 'qom-get'");
     expect(server.failures.map((f) => f.kind)).toEqual(['order', 'unexpected']);
-    expect(server.failures[0]?.message).toMatch(/^expected 'stop' \(.*\) came before expected 'qom-get' with arguments \{"path":"\/machine","property":"type"\}/);
-    expect(server.failures[1]?.message).toBe('unexpected command \'qom-get\' with arguments {"path":"/machine","property":"other"}');
+    expect(server.failures[0]?.message).toMatch(
+      /^expected 'stop' \(.*\) came before expected 'qom-get' with arguments \{"path":"\/machine","property":"type"\}/,
+    );
+    expect(server.failures[1]?.message).toBe(
+      'unexpected command \'qom-get\' with arguments {"path":"/machine","property":"other"}',
+    );
   });
 
   it('may come in any order, several times, and fall back to the on rule for their answer', async () => {
@@ -323,12 +363,24 @@ describe('events and timing', () => {
 
   it('waits out delays of 2^31 ms and more instead of answering at once', async () => {
     const server = await serve();
-    server.on('stop').reply({}).delay(2 ** 31);
-    server.on('cont').reply({}).delay(2 ** 31 + 100);
+    server
+      .on('stop')
+      .reply({})
+      .delay(2 ** 31);
+    server
+      .on('cont')
+      .reply({})
+      .delay(2 ** 31 + 100);
     const { typed } = await client(server);
     let answered = 0;
-    void typed.stop().then(() => answered++, () => {});
-    void typed.cont().then(() => answered++, () => {});
+    void typed.stop().then(
+      () => answered++,
+      () => {},
+    );
+    void typed.cont().then(
+      () => answered++,
+      () => {},
+    );
     await sleep(100);
     expect(answered).toBe(0);
   });

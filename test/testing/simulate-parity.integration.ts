@@ -17,7 +17,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDeepStrictEqual } from 'node:util';
 import { QmpClient, QmpCommandError, type QmpEventMessage } from '../../src/runtime/index.js';
 import { holderTrackingQemu, QmpTestServer, type BootCommand } from '../../src/testing/index.js';
-import { QEMU_BINARY, RELEASES, qemuAvailable, startQemu, stopAllQemu, type QemuInstance, type QemuRelease } from '../helpers/qemu.js';
+import {
+  QEMU_BINARY,
+  RELEASES,
+  qemuAvailable,
+  startQemu,
+  stopAllQemu,
+  type QemuInstance,
+  type QemuRelease,
+} from '../helpers/qemu.js';
 
 const IOTHREADS = ['io0', 'io1'];
 const NODES = ['disk0', 'disk1', 'disk2', 'disk3'];
@@ -25,7 +33,8 @@ const ROOT_PORTS = 6;
 
 function qemuMachine(): string[] {
   return [
-    '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+    '-global',
+    'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
     ...IOTHREADS.flatMap((id) => ['-object', `iothread,id=${id}`]),
     ...Array.from({ length: ROOT_PORTS }, (_, i) => ['-device', `pcie-root-port,id=rp${i},chassis=${i + 1}`]).flat(),
     ...NODES.flatMap((name) => ['-blockdev', `driver=null-co,node-name=${name}`]),
@@ -57,11 +66,18 @@ interface Step {
   readonly events?: boolean;
 }
 
-const step = (command: string, args?: Record<string, unknown>, more: Omit<Step, 'command' | 'args'> = {}): Step => ({ command, args, ...more });
-const iothread = (id: string, more: Record<string, unknown> = {}) => step('object-add', { 'qom-type': 'iothread', id, ...more });
-const blk = (id: string, bus: string, more: Record<string, unknown>) => step('device_add', { driver: 'virtio-blk-pci', id, bus, ...more });
+const step = (command: string, args?: Record<string, unknown>, more: Omit<Step, 'command' | 'args'> = {}): Step => ({
+  command,
+  args,
+  ...more,
+});
+const iothread = (id: string, more: Record<string, unknown> = {}) =>
+  step('object-add', { 'qom-type': 'iothread', id, ...more });
+const blk = (id: string, bus: string, more: Record<string, unknown>) =>
+  step('device_add', { driver: 'virtio-blk-pci', id, bus, ...more });
 const get = (path: string, property: string) => step('qom-get', { path, property }, { value: true });
-const exportNbd = (id: string, node: string, more: Record<string, unknown> = {}) => step('block-export-add', { type: 'nbd', id, 'node-name': node, ...more });
+const exportNbd = (id: string, node: string, more: Record<string, unknown> = {}) =>
+  step('block-export-add', { type: 'nbd', id, 'node-name': node, ...more });
 
 /**
  * The scenario; `nbd` is the NBD server's socket path as QEMU sees it.
@@ -69,38 +85,58 @@ const exportNbd = (id: string, node: string, more: Record<string, unknown> = {})
  * poll-weight and the defaults 11.1 reports run against 11.1 only.
  */
 function scenario(nbd: string, release: QemuRelease): Step[] {
-  const v11 = release === '11.1'
-    ? [
-        iothread('io5', { 'poll-weight': 64 }),
-        iothread('io5', { 'poll-weight': -1 }),
-        iothread('io6', { 'poll-weight': 0, 'poll-grow': 0 }),
-        get('/objects/io6', 'poll-weight'),
-        get('/objects/io6', 'poll-grow'),
-        get('/objects/io6', 'poll-shrink'),
-        iothread('io7', { 'poll-weight': 63, 'poll-shrink': 9 }),
-        get('/objects/io7', 'poll-weight'),
-        get('/objects/io7', 'poll-shrink'),
-        step('object-del', { id: 'io6' }),
-        step('object-del', { id: 'io7' }),
-      ]
-    : [];
+  const v11 =
+    release === '11.1'
+      ? [
+          iothread('io5', { 'poll-weight': 64 }),
+          iothread('io5', { 'poll-weight': -1 }),
+          iothread('io6', { 'poll-weight': 0, 'poll-grow': 0 }),
+          get('/objects/io6', 'poll-weight'),
+          get('/objects/io6', 'poll-grow'),
+          get('/objects/io6', 'poll-shrink'),
+          iothread('io7', { 'poll-weight': 63, 'poll-shrink': 9 }),
+          get('/objects/io7', 'poll-weight'),
+          get('/objects/io7', 'poll-shrink'),
+          step('object-del', { id: 'io6' }),
+          step('object-del', { id: 'io7' }),
+        ]
+      : [];
   return [
     ...v11,
     // IOThreads
     iothread('io0'),
     iothread('bad id'),
-    ...['poll-max-ns', 'poll-grow', 'poll-shrink', 'aio-max-batch', 'thread-pool-min'].map((p) => iothread('io5', { [p]: -1 })),
+    ...['poll-max-ns', 'poll-grow', 'poll-shrink', 'aio-max-batch', 'thread-pool-min'].map((p) =>
+      iothread('io5', { [p]: -1 }),
+    ),
     iothread('io5', { 'thread-pool-max': 0 }),
     iothread('io5', { 'thread-pool-min': 9, 'thread-pool-max': 8 }),
-    iothread('io2', { 'poll-max-ns': 1000, 'poll-grow': 2, 'poll-shrink': 3, 'aio-max-batch': 4, 'thread-pool-min': 1, 'thread-pool-max': 8 }),
+    iothread('io2', {
+      'poll-max-ns': 1000,
+      'poll-grow': 2,
+      'poll-shrink': 3,
+      'aio-max-batch': 4,
+      'thread-pool-min': 1,
+      'thread-pool-max': 8,
+    }),
     get('/objects/io2', 'poll-max-ns'),
     get('/objects/io2', 'thread-pool-max'),
     get('io2', 'type'),
     step('object-del', { id: 'nope' }),
     // Block nodes
     step('blockdev-add', {
-      driver: 'null-co', 'node-name': 'n1', size: 1048576, 'latency-ns': 0, 'read-zeroes': true, discard: 'unmap',
-      cache: { direct: false, 'no-flush': true }, active: true, 'read-only': false, 'auto-read-only': false, 'force-share': false, 'detect-zeroes': 'off',
+      driver: 'null-co',
+      'node-name': 'n1',
+      size: 1048576,
+      'latency-ns': 0,
+      'read-zeroes': true,
+      discard: 'unmap',
+      cache: { direct: false, 'no-flush': true },
+      active: true,
+      'read-only': false,
+      'auto-read-only': false,
+      'force-share': false,
+      'detect-zeroes': 'off',
     }),
     step('blockdev-add', { driver: 'null-aio', 'node-name': 'n2' }),
     step('blockdev-add', { driver: 'null-co', 'node-name': 'n1' }),
@@ -144,8 +180,22 @@ function scenario(nbd: string, release: QemuRelease): Step[] {
     blk('vmq', 'rp1', { drive: 'disk1', 'iothread-vq-mapping': [{ iothread: 'io0', vqs: [-1] }] }),
     blk('vmq', 'rp1', { drive: 'disk1', 'iothread-vq-mapping': [{ iothread: 'io0', vqs: [0] }, { iothread: 'io1' }] }),
     blk('vmq', 'rp1', { drive: 'disk1', 'num-queues': 2, 'iothread-vq-mapping': [{ iothread: 'io0', vqs: [0] }] }),
-    blk('vmq', 'rp1', { drive: 'disk1', 'num-queues': 2, 'iothread-vq-mapping': [{ iothread: 'io0', vqs: [0] }, { iothread: 'io1', vqs: [0, 1] }] }),
-    blk('vmq', 'rp1', { drive: 'disk1', 'num-queues': 3, 'iothread-vq-mapping': [{ iothread: 'io1', vqs: [0, 2] }, { iothread: 'io0', vqs: [1] }] }),
+    blk('vmq', 'rp1', {
+      drive: 'disk1',
+      'num-queues': 2,
+      'iothread-vq-mapping': [
+        { iothread: 'io0', vqs: [0] },
+        { iothread: 'io1', vqs: [0, 1] },
+      ],
+    }),
+    blk('vmq', 'rp1', {
+      drive: 'disk1',
+      'num-queues': 3,
+      'iothread-vq-mapping': [
+        { iothread: 'io1', vqs: [0, 2] },
+        { iothread: 'io0', vqs: [1] },
+      ],
+    }),
     get('/machine/peripheral/vmq', 'iothread-vq-mapping'),
     get('/machine/peripheral/vmq/virtio-backend', 'iothread-vq-mapping'),
     get('/machine/peripheral/vmq', 'iothread'),
@@ -164,7 +214,13 @@ function scenario(nbd: string, release: QemuRelease): Step[] {
     step('qom-list', { path: '' }),
     step('device_add', { driver: 'virtio-scsi-pci', id: 'vscsi0', bus: 'rp2', iothread: 'io1' }),
     get('/machine/peripheral/vscsi0/virtio-backend', 'iothread'),
-    step('device_add', { driver: 'virtio-scsi-pci', id: 'vscsi1', bus: 'rp3', iothread: 'io0', 'iothread-vq-mapping': [{ iothread: 'io0' }] }),
+    step('device_add', {
+      driver: 'virtio-scsi-pci',
+      id: 'vscsi1',
+      bus: 'rp3',
+      iothread: 'io0',
+      'iothread-vq-mapping': [{ iothread: 'io0' }],
+    }),
     step('device_add', { driver: 'virtio-balloon-pci', id: 'b0', bus: 'rp3', 'iothread-vq-mapping': [] }),
     step('device_add', { driver: 'virtio-balloon-pci', bus: 'rp3', iothread: 'io1', 'free-page-hint': 'yes' }),
     step('device_add', { driver: 'virtio-balloon-pci', bus: 'rp3', iothread: 'io1', 'free-page-hint': true }),
@@ -185,7 +241,11 @@ function scenario(nbd: string, release: QemuRelease): Step[] {
     // The NBD server and exports
     exportNbd('e0', 'n1'),
     step('nbd-server-start', { addr: { type: 'unix', data: { path: nbd } }, 'tls-creds': 'nope' }),
-    step('nbd-server-start', { addr: { type: 'unix', data: { path: nbd } }, 'tls-authz': 'authz0', 'max-connections': 4 }),
+    step('nbd-server-start', {
+      addr: { type: 'unix', data: { path: nbd } },
+      'tls-authz': 'authz0',
+      'max-connections': 4,
+    }),
     step('nbd-server-start', { addr: { type: 'inet', data: { host: '127.0.0.1', port: '0' } } }),
     exportNbd('bad id', 'n1'),
     exportNbd('e0', 'nope'),
@@ -193,7 +253,15 @@ function scenario(nbd: string, release: QemuRelease): Step[] {
     exportNbd('e0', 'ro', { writable: true }),
     exportNbd('e0', 'n1', { bitmaps: ['b0'] }),
     exportNbd('e0', 'n1', { bitmaps: [{ node: 'n1', name: 'b0' }] }),
-    exportNbd('e0', 'n1', { iothread: 'io0', 'fixed-iothread': true, writable: true, writethrough: false, name: 'exp0', description: 'the first', 'allocation-depth': true }),
+    exportNbd('e0', 'n1', {
+      iothread: 'io0',
+      'fixed-iothread': true,
+      writable: true,
+      writethrough: false,
+      name: 'exp0',
+      description: 'the first',
+      'allocation-depth': true,
+    }),
     exportNbd('e0', 'n3'),
     exportNbd('e1', 'n3', { name: 'exp0' }),
     exportNbd('e1', 'disk1', { iothread: 'io0', 'fixed-iothread': true }),
@@ -257,7 +325,8 @@ describe.each(['10.0', '11.1'] as const)('the simulation answers as QEMU %s does
       }
       if (s.events) await new Promise((r) => setTimeout(r, EVENT_WAIT_MS));
       const seen = (list: QmpEventMessage[]) => JSON.stringify(list.map((e) => [e.event, e.data]));
-      if (seen(events.real) !== seen(events.sim)) differences.push(`${where}: events\n    QEMU: ${seen(events.real)}\n    sim:  ${seen(events.sim)}`);
+      if (seen(events.real) !== seen(events.sim))
+        differences.push(`${where}: events\n    QEMU: ${seen(events.real)}\n    sim:  ${seen(events.sim)}`);
     }
     expect(differences).toEqual([]);
     server.assertDone();
@@ -269,18 +338,70 @@ function widest(release: QemuRelease, nbd: string): Step[] {
   const newer = release !== '7.2';
   return [
     step('blockdev-add', {
-      driver: 'null-co', 'node-name': 'w1', size: 4096, 'latency-ns': 10, 'read-zeroes': true, discard: 'unmap', cache: { direct: true, 'no-flush': false },
-      ...(newer ? { active: true } : {}), 'read-only': true, 'auto-read-only': true, 'force-share': true, 'detect-zeroes': 'unmap',
+      driver: 'null-co',
+      'node-name': 'w1',
+      size: 4096,
+      'latency-ns': 10,
+      'read-zeroes': true,
+      discard: 'unmap',
+      cache: { direct: true, 'no-flush': false },
+      ...(newer ? { active: true } : {}),
+      'read-only': true,
+      'auto-read-only': true,
+      'force-share': true,
+      'detect-zeroes': 'unmap',
     }),
-    step('blockdev-add', { driver: 'null-aio', 'node-name': 'w2', size: 8192, 'latency-ns': 0, 'read-zeroes': false, 'detect-zeroes': 'on' }),
-    step('nbd-server-start', { addr: { type: 'inet', data: { host: '127.0.0.1', port: '0', numeric: true, to: 0, ipv4: true, ipv6: false, 'keep-alive': true, mptcp: false } }, 'max-connections': 8 }),
+    step('blockdev-add', {
+      driver: 'null-aio',
+      'node-name': 'w2',
+      size: 8192,
+      'latency-ns': 0,
+      'read-zeroes': false,
+      'detect-zeroes': 'on',
+    }),
+    step('nbd-server-start', {
+      addr: {
+        type: 'inet',
+        data: {
+          host: '127.0.0.1',
+          port: '0',
+          numeric: true,
+          to: 0,
+          ipv4: true,
+          ipv6: false,
+          'keep-alive': true,
+          mptcp: false,
+        },
+      },
+      'max-connections': 8,
+    }),
     step('nbd-server-stop'),
-    step('nbd-server-start', { addr: { type: 'unix', data: { path: nbd, abstract: false, tight: true } }, 'tls-authz': 'authz0' }),
-    step('block-export-add', {
-      type: 'nbd', id: 'w1', 'node-name': 'w1', iothread: 'io0', 'fixed-iothread': false, writable: false, writethrough: true,
-      ...(newer ? { 'allow-inactive': false } : {}), name: 'w1', description: 'widest', bitmaps: [], 'allocation-depth': true,
+    step('nbd-server-start', {
+      addr: { type: 'unix', data: { path: nbd, abstract: false, tight: true } },
+      'tls-authz': 'authz0',
     }),
-    step('block-export-add', { type: 'nbd', id: 'w2', 'node-name': 'w2', iothread: 'io1', 'fixed-iothread': true, writable: true }),
+    step('block-export-add', {
+      type: 'nbd',
+      id: 'w1',
+      'node-name': 'w1',
+      iothread: 'io0',
+      'fixed-iothread': false,
+      writable: false,
+      writethrough: true,
+      ...(newer ? { 'allow-inactive': false } : {}),
+      name: 'w1',
+      description: 'widest',
+      bitmaps: [],
+      'allocation-depth': true,
+    }),
+    step('block-export-add', {
+      type: 'nbd',
+      id: 'w2',
+      'node-name': 'w2',
+      iothread: 'io1',
+      'fixed-iothread': true,
+      writable: true,
+    }),
     step('query-block-exports'),
     step('block-export-del', { id: 'w1', mode: 'hard' }),
     step('block-export-del', { id: 'w2', mode: 'safe' }),
@@ -309,9 +430,15 @@ describe.each(RELEASES)('what QEMU %s accepts, our schema accepts', (release) =>
 
   it.runIf(available)('blockdev-add (null drivers), the NBD server and exports, with every member', async () => {
     for (const s of widest(release, `${qemu.innerDir}/nbd.sock`)) {
-      expect({ step: s.command, outcome: await run(real, s.command, s.args) }).toMatchObject({ step: s.command, outcome: { return: expect.anything() } });
+      expect({ step: s.command, outcome: await run(real, s.command, s.args) }).toMatchObject({
+        step: s.command,
+        outcome: { return: expect.anything() },
+      });
       const command = server.schema.command(s.command)!;
-      expect({ step: s.command, check: server.schema.checkArguments(command, s.args ?? {}) }).toMatchObject({ step: s.command, check: { ok: true } });
+      expect({ step: s.command, check: server.schema.checkArguments(command, s.args ?? {}) }).toMatchObject({
+        step: s.command,
+        check: { ok: true },
+      });
     }
   });
 });

@@ -10,7 +10,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QapiClient, type CommandMap, type EventMap, type IOThreadInfo, type IoThreadHolder } from '../../generated/index.js';
+import {
+  QapiClient,
+  type CommandMap,
+  type EventMap,
+  type IOThreadInfo,
+  type IoThreadHolder,
+} from '../../generated/index.js';
 import { inspectIothreads, type IothreadReport } from '../../src/iothreads/index.js';
 import { probe, probeAll, QmpClient, QmpCommandError, type QmpEventMessage } from '../../src/runtime/index.js';
 import {
@@ -83,7 +89,9 @@ function schemaWithoutHolders(): string {
   cpSync(join(repoRoot, 'qapi'), dir, { recursive: true });
   const misc = join(dir, 'misc.json');
   const text = readFileSync(misc, 'utf8');
-  const without = text.replace(/# @holders:[\s\S]*?\(since 10\.1\)\n#\n/, '').replace(",\n            '*holders': [ 'IoThreadHolder' ]", '');
+  const without = text
+    .replace(/# @holders:[\s\S]*?\(since 10\.1\)\n#\n/, '')
+    .replace(",\n            '*holders': [ 'IoThreadHolder' ]", '');
   expect(without).not.toContain('holders');
   writeFileSync(misc, without);
   return join(dir, 'qapi-schema.json');
@@ -94,7 +102,10 @@ describe('the simulated holder-tracking QEMU', () => {
     const server = await simulate();
     const { qmp, client } = await connect(server);
     const threads = await client.queryIothreads();
-    expect(threads.map((t) => [t.id, t['thread-id'], t['poll-max-ns']])).toEqual([['io0', 10001, 32768], ['io1', 10002, 32768]]);
+    expect(threads.map((t) => [t.id, t['thread-id'], t['poll-max-ns']])).toEqual([
+      ['io0', 10001, 32768],
+      ['io1', 10002, 32768],
+    ]);
     expect(holders({ iothreads: threads })).toEqual(DEMO_HOLDERS);
     expect(threads[1]?.holders?.[0]).toEqual({ type: 'block-node', 'node-name': 'disk2' });
 
@@ -103,14 +114,24 @@ describe('the simulated holder-tracking QEMU', () => {
     expect(report.commands).toBe(1);
     expect(report.iothreads).toEqual(threads);
     expect(await client.queryStatus()).toEqual({ running: true, status: 'running' });
-    expect(await client.queryBlockExports()).toEqual([{ id: 'exp0', type: 'nbd', 'node-name': 'disk2', 'shutting-down': false }]);
+    expect(await client.queryBlockExports()).toEqual([
+      { id: 'exp0', type: 'nbd', 'node-name': 'disk2', 'shutting-down': false },
+    ]);
     server.assertDone();
   });
 
-  it("answers query-qmp-schema from its schema: probe says yes to holders, and no on a server whose schema lacks them", async () => {
+  it('answers query-qmp-schema from its schema: probe says yes to holders, and no on a server whose schema lacks them', async () => {
     const server = await simulate();
     const { qmp } = await connect(server);
-    expect(await probeAll(qmp, ['query-iothreads/ret-type/holders', 'query-iothreads/ret-type/holders/+block-node/node-name', 'qom-list-get', 'block-export-add/arg-type/+nbd/allocation-depth', 'device_add/arg-type/drive'])).toEqual([true, true, true, true, false]);
+    expect(
+      await probeAll(qmp, [
+        'query-iothreads/ret-type/holders',
+        'query-iothreads/ret-type/holders/+block-node/node-name',
+        'qom-list-get',
+        'block-export-add/arg-type/+nbd/allocation-depth',
+        'device_add/arg-type/drive',
+      ]),
+    ).toEqual([true, true, true, true, false]);
 
     const plain = await QmpTestServer.create({ schema: schemaWithoutHolders() });
     open.push(plain);
@@ -129,7 +150,9 @@ describe('the simulated holder-tracking QEMU', () => {
     expect(raw.map((t) => 'holders' in t)).toEqual([false, false]);
     const report = await inspectIothreads(qmp);
     expect(report.holders).toBe('derived');
-    const withoutExports = Object.fromEntries(Object.entries(DEMO_HOLDERS).map(([id, list]) => [id, list.filter((h) => !h.startsWith('node:')).sort()]));
+    const withoutExports = Object.fromEntries(
+      Object.entries(DEMO_HOLDERS).map(([id, list]) => [id, list.filter((h) => !h.startsWith('node:')).sort()]),
+    );
     expect(holders(report)).toEqual(withoutExports);
     server.assertDone();
   });
@@ -142,7 +165,11 @@ describe('the simulated holder-tracking QEMU', () => {
       await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp4', drive: 'disk3', iothread: 'io0' });
       // An anonymous device is device[N], N counting up, never reused (failed attempts count too).
       await failure(client.deviceAdd({ driver: 'virtio-scsi-pci', bus: 'rp5', iothread: 'nope' }));
-      await client.deviceAdd({ driver: 'virtio-scsi-pci', bus: 'rp5', 'iothread-vq-mapping': [{ iothread: 'io1' }, { iothread: 'io0' }] });
+      await client.deviceAdd({
+        driver: 'virtio-scsi-pci',
+        bus: 'rp5',
+        'iothread-vq-mapping': [{ iothread: 'io1' }, { iothread: 'io0' }],
+      });
       const anon = `/machine/peripheral-anon/device[${2 + 2 * cycle}]`;
       expect(await io()).toEqual({
         io0: [anon, `${P}/vblk2`, ...DEMO_HOLDERS.io0],
@@ -190,15 +217,36 @@ describe('the simulated holder-tracking QEMU', () => {
     const server = await simulate();
     const { client } = await connect(server);
     await client.blockdevAdd({ driver: 'null-aio', 'node-name': 'exp-a' });
-    await client.blockExportAdd({ type: 'nbd', id: 'a', 'node-name': 'exp-a', iothread: 'io0', 'fixed-iothread': true, writable: true });
+    await client.blockExportAdd({
+      type: 'nbd',
+      id: 'a',
+      'node-name': 'exp-a',
+      iothread: 'io0',
+      'fixed-iothread': true,
+      writable: true,
+    });
     await client.blockExportAdd({ type: 'nbd', id: 'b', 'node-name': 'exp-a', name: 'second', iothread: 'io0' });
     await client.blockExportAdd({ type: 'nbd', id: 'c', 'node-name': 'disk3' });
-    expect(holders({ iothreads: await client.queryIothreads() }).io0).toEqual(['node:exp-a', 'node:exp-a', ...DEMO_HOLDERS.io0]);
+    expect(holders({ iothreads: await client.queryIothreads() }).io0).toEqual([
+      'node:exp-a',
+      'node:exp-a',
+      ...DEMO_HOLDERS.io0,
+    ]);
     expect((await client.queryBlockExports()).map((e) => e.id)).toEqual(['c', 'b', 'a', 'exp0']);
     // A node a device uses stays where the device runs: fixed-iothread fails, otherwise nothing registers.
-    expect((await failure(client.blockExportAdd({ type: 'nbd', id: 'd', 'node-name': 'disk0', iothread: 'io1', 'fixed-iothread': true }))).desc).toBe(
-      'Cannot change iothread of active block backend',
-    );
+    expect(
+      (
+        await failure(
+          client.blockExportAdd({
+            type: 'nbd',
+            id: 'd',
+            'node-name': 'disk0',
+            iothread: 'io1',
+            'fixed-iothread': true,
+          }),
+        )
+      ).desc,
+    ).toBe('Cannot change iothread of active block backend');
     await client.blockExportAdd({ type: 'nbd', id: 'd', 'node-name': 'disk0', iothread: 'io1' });
     expect(holders({ iothreads: await client.queryIothreads() }).io1).toEqual(DEMO_HOLDERS.io1);
 
@@ -213,7 +261,8 @@ describe('the simulated holder-tracking QEMU', () => {
     expect((await failure(client.blockdevDel({ 'node-name': 'exp-a' }))).desc).toBe('Node exp-a is in use');
 
     raw.send('{"execute": "nbd-server-stop", "id": 2}');
-    for (const id of ['d', 'c', 'a', 'exp0']) expect(await raw.next()).toMatchObject({ event: 'BLOCK_EXPORT_DELETED', data: { id } });
+    for (const id of ['d', 'c', 'a', 'exp0'])
+      expect(await raw.next()).toMatchObject({ event: 'BLOCK_EXPORT_DELETED', data: { id } });
     expect(await raw.next()).toEqual({ return: {}, id: 2 });
     const after = holders({ iothreads: await client.queryIothreads() });
     expect(after).toEqual({ io0: DEMO_HOLDERS.io0, io1: DEMO_HOLDERS.io1.slice(1) });
@@ -243,7 +292,9 @@ describe('the simulated holder-tracking QEMU', () => {
     const server = await simulate({ boot: DEMO_MACHINE, chardevs: ['pri', 'sec', 'out'] });
     const { qmp, client } = await connect(server);
     const qomHolders = (report: IothreadReport) =>
-      Object.fromEntries(Object.entries(holders(report)).map(([id, list]) => [id, list.filter((h) => !h.startsWith('node:')).sort()]));
+      Object.fromEntries(
+        Object.entries(holders(report)).map(([id, list]) => [id, list.filter((h) => !h.startsWith('node:')).sort()]),
+      );
     const agree = async (): Promise<IothreadReport> => {
       const reported = await inspectIothreads(qmp);
       const derived = await inspectIothreads(qmp, { source: 'derived' });
@@ -255,9 +306,26 @@ describe('the simulated holder-tracking QEMU', () => {
     };
     await agree();
     await client.objectAdd({ 'qom-type': 'iothread', id: 'io2', 'poll-max-ns': 0 });
-    await client.objectAdd({ 'qom-type': 'colo-compare', id: 'cc0', primary_in: 'pri', secondary_in: 'sec', outdev: 'out', iothread: 'io2' });
+    await client.objectAdd({
+      'qom-type': 'colo-compare',
+      id: 'cc0',
+      primary_in: 'pri',
+      secondary_in: 'sec',
+      outdev: 'out',
+      iothread: 'io2',
+    });
     for (let cycle = 0; cycle < 3; cycle++) {
-      await client.deviceAdd({ driver: 'virtio-blk-pci', id: `hot${cycle}`, bus: 'rp4', drive: 'disk3', 'num-queues': 3, 'iothread-vq-mapping': [{ iothread: 'io2', vqs: [0, 2] }, { iothread: 'io0', vqs: [1] }] });
+      await client.deviceAdd({
+        driver: 'virtio-blk-pci',
+        id: `hot${cycle}`,
+        bus: 'rp4',
+        drive: 'disk3',
+        'num-queues': 3,
+        'iothread-vq-mapping': [
+          { iothread: 'io2', vqs: [0, 2] },
+          { iothread: 'io0', vqs: [1] },
+        ],
+      });
       await client.deviceAdd({ driver: 'virtio-scsi-pci', bus: 'rp5', iothread: 'io2' });
       await client.blockExportAdd({ type: 'nbd', id: 'e', 'node-name': 'disk2', name: 'again', iothread: 'io2' });
       const report = await agree();
@@ -273,7 +341,7 @@ describe('the simulated holder-tracking QEMU', () => {
     server.assertDone();
   });
 
-  it('keeps QEMU\'s order of stop/cont events (before the reply, none without a change)', async () => {
+  it("keeps QEMU's order of stop/cont events (before the reply, none without a change)", async () => {
     const server = await simulate({});
     const { client, events } = await connect(server);
     await client.cont();
@@ -294,7 +362,15 @@ describe('the simulated holder-tracking QEMU', () => {
     const qmp = await QmpClient.overStream(server.connect(), { record: recorded });
     open.push(qmp);
     const client = new QapiClient(qmp);
-    const paths = ['/', '/machine', '/machine/peripheral', '/machine/peripheral/vblk1', '/machine/peripheral/vblk1/virtio-backend', '/objects', '/objects/io0'];
+    const paths = [
+      '/',
+      '/machine',
+      '/machine/peripheral',
+      '/machine/peripheral/vblk1',
+      '/machine/peripheral/vblk1/virtio-backend',
+      '/objects',
+      '/objects/io0',
+    ];
     await Promise.all([
       client.queryIothreads(),
       client.qomListGet({ paths }),
@@ -305,8 +381,21 @@ describe('the simulated holder-tracking QEMU', () => {
       qmp.execute('query-qmp-schema'),
     ]);
     await client.objectAdd({ 'qom-type': 'iothread', id: 'io2', 'aio-max-batch': 2n ** 53n + 2n });
-    await client.objectAdd({ 'qom-type': 'colo-compare', id: 'cc0', primary_in: 'pri', secondary_in: 'sec', outdev: 'out', iothread: 'io2' });
-    await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'v', bus: 'rp4', drive: 'disk3', 'iothread-vq-mapping': [{ iothread: 'io2' }] });
+    await client.objectAdd({
+      'qom-type': 'colo-compare',
+      id: 'cc0',
+      primary_in: 'pri',
+      secondary_in: 'sec',
+      outdev: 'out',
+      iothread: 'io2',
+    });
+    await client.deviceAdd({
+      driver: 'virtio-blk-pci',
+      id: 'v',
+      bus: 'rp4',
+      drive: 'disk3',
+      'iothread-vq-mapping': [{ iothread: 'io2' }],
+    });
     await client.blockExportAdd({ type: 'nbd', id: 'e', 'node-name': 'disk0', name: 'e' });
     await client.queryIothreads();
     await failure(client.deviceAdd({ driver: 'virtio-blk-pci', bus: 'rp5', drive: 'disk3' }));
@@ -317,7 +406,9 @@ describe('the simulated holder-tracking QEMU', () => {
     expect((await client.queryIothreads())[2]?.['aio-max-batch']).toBe(2n ** 53n + 2n);
     await new Promise((r) => setTimeout(r, 20));
     const loaded = await loadValidators(join(repoRoot, 'qapi/qapi-schema.json'));
-    const result = verifyTranscript(Buffer.concat(chunks).toString('utf8'), loaded.validatorSet(true), { strict: true });
+    const result = verifyTranscript(Buffer.concat(chunks).toString('utf8'), loaded.validatorSet(true), {
+      strict: true,
+    });
     expect(result.verdicts.filter((v) => v.findings.length > 0)).toEqual([]);
     expect(result.verdicts.filter((v) => v.kind === 'event').length).toBe(2 + 2 + 2);
     expect(result.messages).toBeGreaterThan(30);
@@ -339,13 +430,22 @@ describe('the simulated holder-tracking QEMU', () => {
   it('refuses a boot command that fails, naming it', async () => {
     const server = await QmpTestServer.create<CommandMap, EventMap>();
     open.push(server);
-    expect(() => server.use(holderTrackingQemu({ boot: [['object-add', { 'qom-type': 'iothread', id: 'io0' }], ['object-del', { id: 'nope' }]] }))).toThrow(
-      new QmpScriptError("boot command 2 'object-del': object 'nope' not found"),
-    );
+    expect(() =>
+      server.use(
+        holderTrackingQemu({
+          boot: [
+            ['object-add', { 'qom-type': 'iothread', id: 'io0' }],
+            ['object-del', { id: 'nope' }],
+          ],
+        }),
+      ),
+    ).toThrow(new QmpScriptError("boot command 2 'object-del': object 'nope' not found"));
     expect(() => server.use(holderTrackingQemu({ boot: [['blockdev-add', { driver: 'nope' }]] }))).toThrow(
       "boot command 1 'blockdev-add': Parameter 'driver' does not accept value 'nope'",
     );
-    expect(() => server.use(holderTrackingQemu({ boot: [['quit']] }))).toThrow("boot command 1 'quit': not a simulated command of the schema");
+    expect(() => server.use(holderTrackingQemu({ boot: [['quit']] }))).toThrow(
+      "boot command 1 'quit': not a simulated command of the schema",
+    );
     expect(() => holderTrackingQemu({ rootPorts: 1e9 })(server)).toThrow(RangeError);
   });
 });

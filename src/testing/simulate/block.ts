@@ -106,6 +106,8 @@ function removeExport(m: Machine, exp: BlockExport): void {
   m.emit('BLOCK_EXPORT_DELETED', { id: exp.id });
 }
 
-export function queryBlockExports(m: Machine): { id: string; type: 'nbd'; 'node-name': string; 'shutting-down': boolean }[] {
+export function queryBlockExports(
+  m: Machine,
+): { id: string; type: 'nbd'; 'node-name': string; 'shutting-down': boolean }[] {
   return m.exports.map((e) => ({ id: e.id, type: 'nbd', 'node-name': e.node.name, 'shutting-down': false }));
 }

@@ -24,7 +24,16 @@ import { parseSchemaString } from '../../frontend/index.js';
 import type { SchemaObjectType } from '../../frontend/model.js';
 import { checkArguments } from '../arguments.js';
 import { QmpErrorResponse } from '../errors.js';
-import { deviceState, generic, OWN, qomHolder, type BlockNode, type Bus, type Device, type Machine } from './machine.js';
+import {
+  deviceState,
+  generic,
+  OWN,
+  qomHolder,
+  type BlockNode,
+  type Bus,
+  type Device,
+  type Machine,
+} from './machine.js';
 import { findPath, QomObject, type QomProperty } from './qom.js';
 
 type Args = Record<string, unknown>;
@@ -153,7 +162,8 @@ const virtioBalloon: Model = {
       if (device.driver === 'virtio-balloon-pci') throw generic('Only one balloon device is supported');
     }
     const iothread = r.values.iothread as string | undefined;
-    if (r.values['free-page-hint'] === true && iothread === undefined) throw generic("'free-page-hint' requires 'iothread' to be set");
+    if (r.values['free-page-hint'] === true && iothread === undefined)
+      throw generic("'free-page-hint' requires 'iothread' to be set");
     return iothread === undefined ? [] : [iothread];
   },
 };
@@ -162,7 +172,9 @@ const pcieRootPort: Model = {
   properties: 'PcieRootPortProperties',
   bus: 'pci',
   realize() {
-    throw generic(`${OWN} root ports cannot be plugged into root ports; the machine has its own (the rootPorts option)`);
+    throw generic(
+      `${OWN} root ports cannot be plugged into root ports; the machine has its own (the rootPorts option)`,
+    );
   },
 };
 
@@ -201,8 +213,12 @@ function iothreadsOf(r: Realizing, mapping: Mapping | null, queues: number): str
       throw generic('either all items in iothread-vq-mapping must have vqs or none of them must have it');
     }
     for (const vq of entry.vqs ?? []) {
-      if (vq >= queues) throw generic(`vq index ${vq} for IOThread "${name}" must be less than num_queues ${queues} in iothread-vq-mapping`);
-      if (assigned.has(vq)) throw generic(`cannot assign vq ${vq} to IOThread "${name}" because it is already assigned`);
+      if (vq >= queues)
+        throw generic(
+          `vq index ${vq} for IOThread "${name}" must be less than num_queues ${queues} in iothread-vq-mapping`,
+        );
+      if (assigned.has(vq))
+        throw generic(`cannot assign vq ${vq} to IOThread "${name}" because it is already assigned`);
       assigned.add(vq);
     }
   }
@@ -281,12 +297,15 @@ export function deviceAdd(m: Machine, args: Args): void {
     }
     if (name === 'drive') {
       drive = m.nodes.get(values.drive as string) ?? null;
-      if (drive === null) throw generic(`Property '${model.backend ?? driver}.drive' can't find value '${values.drive as string}'`);
+      if (drive === null)
+        throw generic(`Property '${model.backend ?? driver}.drive' can't find value '${values.drive as string}'`);
     }
   }
 
   if (bus.occupant !== null) {
-    throw generic(`PCI: slot 0 function 0 already occupied by ${bus.occupant.driver}, new func ${driver} cannot be exposed to guest.`);
+    throw generic(
+      `PCI: slot 0 function 0 already occupied by ${bus.occupant.driver}, new func ${driver} cannot be exposed to guest.`,
+    );
   }
   const parent = id === undefined ? m.peripheralAnon : m.peripheral;
   const path = `${parent.path}/${name}`;
@@ -302,7 +321,17 @@ export function deviceAdd(m: Machine, args: Args): void {
     object.add('msix-table[0]', new QomObject('memory-region'));
     if (model.backend === 'virtio-scsi-device') backend.add(`${id ?? 'scsi'}.0`, new QomObject('SCSI'));
   }
-  const device: Device = { id: id ?? null, driver, object, backend, bus, drive, shareRw: values['share-rw'] === true, iothreads, removable: true };
+  const device: Device = {
+    id: id ?? null,
+    driver,
+    object,
+    backend,
+    bus,
+    drive,
+    shareRw: values['share-rw'] === true,
+    iothreads,
+    removable: true,
+  };
   m.devices.set(object, device);
   bus.occupant = device;
   drive?.devices.add(device);
@@ -338,7 +367,10 @@ function properties(m: Machine, model: Model, values: Args, parentBus: string, p
         return { name, type, get: () => (id !== undefined && m.iothread(id) ? `/objects/${id}` : '') };
       }
       if (name === 'iothread-vq-mapping') {
-        const mapping = ((values[name] as Mapping | undefined) ?? []).map((e) => ({ ...e, ...(e.vqs ? { vqs: [...e.vqs] } : {}) }));
+        const mapping = ((values[name] as Mapping | undefined) ?? []).map((e) => ({
+          ...e,
+          ...(e.vqs ? { vqs: [...e.vqs] } : {}),
+        }));
         return { name, type, get: () => mapping.map((e) => ({ ...e })) };
       }
       const value = values[name] ?? fallback;
@@ -377,6 +409,7 @@ function findDevice(m: Machine, target: string): Device {
   if (object === null || object === 'ambiguous') throw notFound();
   const device = m.devices.get(object);
   if (device !== undefined) return device;
-  for (const d of m.devices.values()) if (d.backend === object) throw generic("Bus 'virtio-bus' does not support hotplugging");
+  for (const d of m.devices.values())
+    if (d.backend === object) throw generic("Bus 'virtio-bus' does not support hotplugging");
   throw generic(`${target} is not a device`);
 }

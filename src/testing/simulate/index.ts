@@ -24,7 +24,15 @@ import type { CommandTable, EventTable } from '../../support/client.js';
 import { isQmpErrorResponse, QmpScriptError } from '../errors.js';
 import type { QmpTestServer } from '../server.js';
 import type { ServerSchema } from '../schema.js';
-import { blockdevAdd, blockdevDel, blockExportAdd, blockExportDel, nbdServerStart, nbdServerStop, queryBlockExports } from './block.js';
+import {
+  blockdevAdd,
+  blockdevDel,
+  blockExportAdd,
+  blockExportDel,
+  nbdServerStart,
+  nbdServerStop,
+  queryBlockExports,
+} from './block.js';
 import { deviceAdd, deviceDel } from './devices.js';
 import { Machine, type MachineOptions } from './machine.js';
 import { objectAdd, objectDel } from './objects.js';
@@ -52,8 +60,17 @@ export interface SimulationOptions extends MachineOptions {
  * server's default greeting).
  */
 export function simulatedVersion(schema: ServerSchema): typeof SIMULATED_VERSION | undefined {
-  const weighted = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 2, 'poll-shrink': 2, 'poll-weight': 3, 'aio-max-batch': 0 };
-  const has = schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [weighted]) === '';
+  const weighted = {
+    id: 'io0',
+    'thread-id': 1,
+    'poll-max-ns': 0,
+    'poll-grow': 2,
+    'poll-shrink': 2,
+    'poll-weight': 3,
+    'aio-max-batch': 0,
+  };
+  const has =
+    schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [weighted]) === '';
   return has ? SIMULATED_VERSION : undefined;
 }
 
@@ -72,10 +89,22 @@ export type SimulationPlugin = <C extends CommandTable<C>, E extends EventTable>
 export const DEMO_MACHINE: readonly BootCommand[] = [
   ['object-add', { 'qom-type': 'iothread', id: 'io0' }],
   ['object-add', { 'qom-type': 'iothread', id: 'io1' }],
-  ...['disk0', 'disk1', 'disk2', 'disk3'].map((name): BootCommand => ['blockdev-add', { driver: 'null-co', 'node-name': name }]),
+  ...['disk0', 'disk1', 'disk2', 'disk3'].map((name): BootCommand => [
+    'blockdev-add',
+    { driver: 'null-co', 'node-name': name },
+  ]),
   ['device_add', { driver: 'virtio-blk-pci', id: 'vblk0', bus: 'rp0', drive: 'disk0', iothread: 'io0' }],
   ['device_add', { driver: 'virtio-scsi-pci', id: 'vscsi0', bus: 'rp1', iothread: 'io1' }],
-  ['device_add', { driver: 'virtio-blk-pci', id: 'vblk1', bus: 'rp2', drive: 'disk1', 'iothread-vq-mapping': [{ iothread: 'io0' }, { iothread: 'io1' }] }],
+  [
+    'device_add',
+    {
+      driver: 'virtio-blk-pci',
+      id: 'vblk1',
+      bus: 'rp2',
+      drive: 'disk1',
+      'iothread-vq-mapping': [{ iothread: 'io0' }, { iothread: 'io1' }],
+    },
+  ],
   ['device_add', { driver: 'virtio-balloon-pci', bus: 'rp3', iothread: 'io1', 'free-page-hint': true }],
   ['nbd-server-start', { addr: { type: 'inet', data: { host: '127.0.0.1', port: '10809' } } }],
   ['block-export-add', { type: 'nbd', id: 'exp0', 'node-name': 'disk2', iothread: 'io1' }],
@@ -91,8 +120,17 @@ export function holderTrackingQemu(options: SimulationOptions = {}): SimulationP
 function install(server: QmpTestServer, options: SimulationOptions): void {
   const m = new Machine(options);
   const schema = server.schema;
-  const sample = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 0, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0, holders: [] };
-  const holders = schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [sample]) === '';
+  const sample = {
+    id: 'io0',
+    'thread-id': 1,
+    'poll-max-ns': 0,
+    'poll-grow': 0,
+    'poll-shrink': 0,
+    'aio-max-batch': 0,
+    holders: [],
+  };
+  const holders =
+    schema.command('query-iothreads') !== undefined && schema.replyProblem('query-iothreads', [sample]) === '';
   m.pollWeight = simulatedVersion(schema) !== undefined;
   const commands: Readonly<Record<string, (args: Args) => unknown>> = {
     'query-iothreads': () => m.queryIothreads(holders),
@@ -119,7 +157,8 @@ function install(server: QmpTestServer, options: SimulationOptions): void {
     const where = `boot command ${i + 1} '${name}'`;
     const run = commands[name];
     const command = schema.command(name);
-    if (run === undefined || command === undefined) throw new QmpScriptError(`${where}: not a simulated command of the schema`);
+    if (run === undefined || command === undefined)
+      throw new QmpScriptError(`${where}: not a simulated command of the schema`);
     const checked = schema.checkArguments(command, args);
     if (!checked.ok) throw new QmpScriptError(`${where}: ${checked.desc}`);
     try {

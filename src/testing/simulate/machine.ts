@@ -161,7 +161,17 @@ export class Machine {
     const bus: Bus = { name: id, object: new QomObject('PCIE'), hotpluggable: true, occupant: null };
     object.add(id, bus.object);
     this.buses.set(id, bus);
-    const port: Device = { id, driver: 'pcie-root-port', object, backend: null, bus: this.buses.get('pcie.0')!, drive: null, shareRw: false, iothreads: [], removable: false };
+    const port: Device = {
+      id,
+      driver: 'pcie-root-port',
+      object,
+      backend: null,
+      bus: this.buses.get('pcie.0')!,
+      drive: null,
+      shareRw: false,
+      iothreads: [],
+      removable: false,
+    };
     this.devices.set(object, port);
   }
 
@@ -242,7 +252,8 @@ export function blockNodeHolder(node: string): IoThreadHolder {
 }
 
 function sameHolder(a: IoThreadHolder, b: IoThreadHolder): boolean {
-  const key = (h: IoThreadHolder): string => `${h.type}\0${'path' in h ? String(h.path) : ''}\0${'node-name' in h ? String(h['node-name']) : ''}`;
+  const key = (h: IoThreadHolder): string =>
+    `${h.type}\0${'path' in h ? String(h.path) : ''}\0${'node-name' in h ? String(h['node-name']) : ''}`;
   return key(a) === key(b);
 }
 

@@ -120,7 +120,8 @@ export function objectDel(m: Machine, args: Args): void {
   const id = args.id as string;
   const thread = m.iothread(id);
   if (thread !== undefined) {
-    if (thread.holders.length > 0) throw generic(`IOThread '${id}' is in use by ${thread.holders.map(describeHolder).join(', ')}`);
+    if (thread.holders.length > 0)
+      throw generic(`IOThread '${id}' is in use by ${thread.holders.map(describeHolder).join(', ')}`);
     thread.object.detach();
     m.iothreads.delete(id);
     return;

@@ -52,7 +52,10 @@ export class QomObject {
   /** Adds `child` as `name`; returns the child. */
   add(name: string, child: QomObject): QomObject {
     if (this.childObjects.has(name)) {
-      throw new QmpErrorResponse('GenericError', `attempt to add duplicate property '${name}' to object (type '${this.type}')`);
+      throw new QmpErrorResponse(
+        'GenericError',
+        `attempt to add duplicate property '${name}' to object (type '${this.type}')`,
+      );
     }
     child.parentObject = this;
     child.ownName = name;
@@ -145,6 +148,9 @@ export function qomGet(root: QomObject, path: string, property: string): unknown
 }
 
 /** `qom-list-get`: every path must resolve, or the whole command fails. */
-export function qomListGet(root: QomObject, paths: readonly string[]): { properties: { name: string; type: string; value: unknown }[] }[] {
+export function qomListGet(
+  root: QomObject,
+  paths: readonly string[],
+): { properties: { name: string; type: string; value: unknown }[] }[] {
   return paths.map((path) => resolvePath(root, path)).map((object) => ({ properties: object.listValues() }));
 }
