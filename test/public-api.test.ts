@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers/shared.js';
 
@@ -131,9 +131,8 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
     expect(files).toContain('qapi/qapi-schema.json');
     const stray = files.filter(
       (f) =>
-        !/^(LICENSE|README\.md|package\.json|bin\/qapi-ts|qapi\/[a-z-]+\.json|dist\/(src|generated)\/.*\.(js|d\.ts))$/.test(
-          f,
-        ) &&
+        !/^(LICENSE|README\.md|package\.json|bin\/qapi-ts|qapi\/[a-z-]+\.json|docs\/[a-z-]+\.md)$/.test(f) &&
+        !/^dist\/(src|generated)\/.*\.(js|d\.ts)$/.test(f) &&
         // The CLI's bundle (scripts/bundle-cli.mjs).
         !/^dist\/bundle\/(cli\/[\w-]+\.js|support\/index\.js)$/.test(f),
     );
@@ -154,6 +153,22 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
     >;
     expect(Object.keys(manifest.dependencies!)).toEqual(['zod']);
     expect(manifest.scripts!.prepare).toBeUndefined();
+  });
+
+  it('every relative link in the shipped README and docs points at a file the package ships', () => {
+    const root = join(app, 'node_modules/qapi-ts');
+    const pages = ['README.md', ...files.filter((f) => f.startsWith('docs/'))];
+    expect(pages.length).toBeGreaterThan(5);
+    const broken: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(root, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue; // a URL
+        const path = join(dirname(join(root, page)), target!);
+        if (!existsSync(path)) broken.push(`${page} -> ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 
   it('require() and import both load every entry point, without warnings', () => {

@@ -10,7 +10,7 @@
  * - **by order** (the default for in-band calls): the request goes
  *   without an `id`. QEMU reads a request one byte per main-loop turn, so
  *   the bytes of `,"id":N` cost it more time than everything our client
- *   does per call (README: Speed).
+ *   does per call (docs/runtime.md: Speed).
  * - **by id**: out-of-band requests (their replies overtake in-band ones);
  *   calls that may be given up on (a `timeout` or `signal`): should a
  *   server never answer one, no later reply can be taken for it; `noReply`

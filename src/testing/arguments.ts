@@ -3,7 +3,7 @@
  * (qapi/qobject-input-visitor.c driven by the generated marshallers), so
  * the test server refuses exactly what QEMU refuses, first problem first,
  * with QEMU's words (all verified against QEMU 7.2 and 10.0; see
- * src/testing/README.md).
+ * docs/test-server.md).
  *
  * What QEMU does, and so do we:
  *  - members are visited in schema order (a base's first, then a union

@@ -1,6 +1,6 @@
 /**
  * `qapi-ts/testing`: a QMP server built from a QAPI schema, for testing
- * code that talks to QEMU without a QEMU. See README.md in this folder.
+ * code that talks to QEMU without a QEMU. See docs/test-server.md.
  */
 export { QmpTestServer, DEFAULT_VERSION, type TestServerOptions, type ServerPlugin } from './server.js';
 export { ServerSchema, defaultSchemaPath, type ServerSchemaOptions } from './schema.js';

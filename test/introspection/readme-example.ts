@@ -1,12 +1,11 @@
-/** The README's library example, made to import from the sources and from a generated client. */
+/** The library example (docs/library.md), made to import from the sources and from a generated client. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/shared.js';
 
-/** The first ```ts block of the README's Library section. */
+/** The first ```ts block of docs/library.md. */
 export function libraryExample(): string {
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Library'));
+  const section = readFileSync(join(repoRoot, 'docs/library.md'), 'utf8');
   const m = /```ts\n([^]*?)```/.exec(section);
   if (!m) throw new Error('no example in the Library section');
   return m[1]!;
