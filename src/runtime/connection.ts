@@ -553,8 +553,8 @@ export const GREETING_PHASE = 'waiting for the QMP greeting';
  */
 export const BUSY_MONITOR_HINT =
   'the monitor accepted the connection but sent nothing: it is probably busy with another client ' +
-  '(a QMP monitor serves one client at a time). Give QEMU one more monitor for this tool, e.g. ' +
-  '-chardev socket,id=qmp2,path=/run/vm/qmp2.sock,server=on,wait=off -mon chardev=qmp2,mode=control';
+  '(a QMP monitor serves one client at a time). Give QEMU one more monitor for this tool, ' +
+  'e.g. -qmp unix:/run/vm/qmp2.sock,server=on,wait=off';
 
 /** Any failure while setting up, as the QMP_ERR_GREETING that `connect()` rejects with. */
 function setupFailure(error: unknown, during: string): QmpError {
