@@ -116,7 +116,9 @@ try {
 } finally {
   try {
     process.kill(pid, 'SIGTERM');
-  } catch {}
+  } catch {
+    // already gone
+  }
   rmSync(work, { recursive: true, force: true });
   for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.1']);
   rmSync(dir, { recursive: true, force: true });

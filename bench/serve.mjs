@@ -104,7 +104,7 @@ async function slice(name, open, conc, ms) {
 }
 
 const results = {};
-let simulationReport = '';
+let simulationReport;
 try {
   for (const conc of [1, 16]) {
     for (const [name, open] of modes) await slice(name, open, conc, 150); // warm-up
@@ -194,7 +194,7 @@ async function simulation() {
   ];
   const rates = {};
   for (const conc of [1, LOOPS]) {
-    for (const [label, calls, per] of rows) await loopRate(calls(conc), per, 100); // warm-up
+    for (const [, calls, per] of rows) await loopRate(calls(conc), per, 100); // warm-up
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < rows.length; k++) {
         const [label, calls, per] = rows[(k + r) % rows.length];

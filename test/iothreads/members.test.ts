@@ -256,6 +256,7 @@ describe('the table stays readable whatever a server sends', () => {
     );
     expect(lines).toContain('5 more members not shown (see --json)');
     // No control character reaches the terminal; nothing runs on for kilobytes.
+    // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
     expect(text.length).toBeLessThan(1000);
     expect(lines[1]).toContain('"monitor\\u001b[2J" {"id":"xxx');
