@@ -67,7 +67,8 @@ try {
     encoding: 'utf8',
   }).stdout.trim();
   console.log(
-    `QEMU ${values.release} (${version}), reply ${(r.stdout.length / 1024).toFixed(0)} KiB\nruns: ${runs} rounds, interleaved (medians reported)\n`,
+    `QEMU ${values.release} (${version}), reply ${(r.stdout.length / 1024).toFixed(0)} KiB\n` +
+      `runs: ${runs} rounds, interleaved (medians reported)\n`,
   );
   const [floor, fromFile, live] = timeRounds(
     [
