@@ -80,7 +80,8 @@ describe('client method names', () => {
       'events_2',
     ]);
     expect(index).toContain(
-      "  then_2(args: ThenArguments_2, options?: ExecuteOptions): Promise<Record<string, never>> {\n    return this.execute('then', args, options);",
+      '  then_2(args: ThenArguments_2, options?: ExecuteOptions): Promise<Record<string, never>> {\n' +
+        "    return this.execute('then', args, options);",
     );
   });
 
