@@ -207,7 +207,8 @@ import type { QmpExecutor } from '${join(repoRoot, 'src/runtime/executor.js')}';
 export async function use(executor: QmpExecutor): Promise<string[]> {
   const client = new QapiClient(executor);
   const threads = await client.queryIothreads();
-  await client.blockdevAdd({ driver: 'file', 'node-name': 'disk0', filename: '/tmp/disk.img', ${misspelt ? 'aoi' : 'aio'}: 'threads' });
+  await client.blockdevAdd({ ${misspelt ? 'aoi' : 'aio'}: 'threads', driver: 'file',
+    'node-name': 'disk0', filename: '/tmp/disk.img' });
   await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'vblk0', drive: 'disk0', iothread: threads[0]?.id ?? 'io0' });
   return threads.map((t) => \`\${t.id} \${t['thread-id']} \${t['poll-max-ns']}\`);
 }

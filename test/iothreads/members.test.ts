@@ -109,11 +109,14 @@ describe('QEMU 11.1 (the simulated QEMU): poll-weight everywhere', () => {
       writeFileSync(
         schema,
         [
-          `{ 'struct': 'IOThreadInfo', 'data': { 'id': 'str', 'thread-id': 'int', 'poll-max-ns': 'int', 'poll-grow': 'int', 'poll-shrink': 'int', 'aio-max-batch': 'int' } }`,
+          "{ 'struct': 'IOThreadInfo', 'data': { 'id': 'str', 'thread-id': 'int', 'poll-max-ns': 'int', " +
+            "'poll-grow': 'int', 'poll-shrink': 'int', 'aio-max-batch': 'int' } }",
           `{ 'command': 'query-iothreads', 'returns': [ 'IOThreadInfo' ] }`,
-          `{ 'struct': 'IothreadProperties', 'data': { '*poll-max-ns': 'int', '*poll-grow': 'int', '*poll-shrink': 'int', '*aio-max-batch': 'int', '*thread-pool-min': 'int', '*thread-pool-max': 'int' } }`,
+          "{ 'struct': 'IothreadProperties', 'data': { '*poll-max-ns': 'int', '*poll-grow': 'int', " +
+            "'*poll-shrink': 'int', '*aio-max-batch': 'int', '*thread-pool-min': 'int', '*thread-pool-max': 'int' } }",
           `{ 'enum': 'ObjectType', 'data': [ 'iothread' ] }`,
-          `{ 'union': 'ObjectOptions', 'base': { 'qom-type': 'ObjectType', 'id': 'str' }, 'discriminator': 'qom-type', 'data': { 'iothread': 'IothreadProperties' } }`,
+          "{ 'union': 'ObjectOptions', 'base': { 'qom-type': 'ObjectType', 'id': 'str' }, " +
+            "'discriminator': 'qom-type', 'data': { 'iothread': 'IothreadProperties' } }",
           `{ 'command': 'object-add', 'data': 'ObjectOptions', 'boxed': true }`,
         ].join('\n'),
       );
