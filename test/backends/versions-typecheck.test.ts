@@ -15,7 +15,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { parseSchema } from '../../src/frontend/index.js';
 import { generateFiles, writeGenerated } from '../../src/backends/generate.js';
 import { repoRoot, sharedDir } from '../helpers/shared.js';
-import { strictDiagnostics } from './helpers.js';
+import { strictDiagnostics } from '../helpers/tsc.js';
 
 const corpus = sharedDir('corpus');
 const EXECUTOR = join(repoRoot, 'src/runtime/executor.js');
