@@ -19,11 +19,22 @@ export default tseslint.config(
         clearTimeout: 'readonly',
         setImmediate: 'readonly',
         URL: 'readonly',
+        performance: 'readonly',
       },
     },
     plugins: { '@stylistic': stylistic },
     rules: {
-      '@stylistic/max-len': ['error', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }],
+      // A test's title stays on its line: it is one sentence, read in the
+      // runner's output and searched for by its words (split, it is neither).
+      '@stylistic/max-len': [
+        'error',
+        {
+          code: 120,
+          ignoreUrls: true,
+          ignoreRegExpLiterals: true,
+          ignorePattern: String.raw`^\s*(?:it|test|describe)(?:\.\w+)*\((?:'[^']*'|"[^"]*"|\x60[^\x60]*\x60),`,
+        },
+      ],
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },

@@ -74,7 +74,8 @@ export function reportDifference(label, a, b) {
   const fmt = (ms) => `${ms.toFixed(1)} ms`;
   const note = mid < 0 ? `  (clamped: median was ${fmt(mid)}, equal within noise)` : '';
   console.log(
-    `${label.padEnd(34)} median ${fmt(Math.max(mid, 0)).padStart(10)}  min ${fmt(diffs[0]).padStart(10)}  max ${fmt(diffs[diffs.length - 1]).padStart(10)}${note}`,
+    `${label.padEnd(34)} median ${fmt(Math.max(mid, 0)).padStart(10)}` +
+      `  min ${fmt(diffs[0]).padStart(10)}  max ${fmt(diffs[diffs.length - 1]).padStart(10)}${note}`,
   );
   return Math.max(mid, 0);
 }
@@ -89,7 +90,8 @@ export function reportRatio(label, a, b) {
 export function report(label, sorted) {
   const fmt = (ms) => `${ms.toFixed(1)} ms`;
   console.log(
-    `${label.padEnd(34)} median ${fmt(median(sorted)).padStart(10)}  min ${fmt(sorted[0]).padStart(10)}  max ${fmt(sorted[sorted.length - 1]).padStart(10)}`,
+    `${label.padEnd(34)} median ${fmt(median(sorted)).padStart(10)}` +
+      `  min ${fmt(sorted[0]).padStart(10)}  max ${fmt(sorted[sorted.length - 1]).padStart(10)}`,
   );
   return median(sorted);
 }

@@ -175,6 +175,8 @@ for (let i = 0; i < rows.length; i++) {
   const ratio = median(sorted(times[i].map((ms, r) => ms / base[r])));
   const ratios = sorted(times[i].map((ms, r) => ms / base[r]));
   console.log(
-    `${rows[i][0].padEnd(20)} median ${median(t).toFixed(2).padStart(7)} ms  min ${t[0].toFixed(2).padStart(7)}  max ${t[t.length - 1].toFixed(2).padStart(7)}   ×JSON.parse ${ratio.toFixed(2)} (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)})`,
+    `${rows[i][0].padEnd(20)} median ${median(t).toFixed(2).padStart(7)} ms` +
+      `  min ${t[0].toFixed(2).padStart(7)}  max ${t[t.length - 1].toFixed(2).padStart(7)}` +
+      `   ×JSON.parse ${ratio.toFixed(2)} (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)})`,
   );
 }

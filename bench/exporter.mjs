@@ -71,12 +71,12 @@ if (values.serve !== undefined) {
     console.log(`refresh of ${values.vms} simulated VMs, median of ${values.rounds} rounds:`);
     for (const name of Object.keys(modes)) {
       console.log(
-        `  ${name.padEnd(12)} ${median(sorted(wall[name])).toFixed(0).padStart(5)} ms wall  ${median(sorted(cpu[name])).toFixed(0).padStart(5)} ms CPU (exporter side)`,
+        `  ${name.padEnd(12)} ${median(sorted(wall[name])).toFixed(0).padStart(5)} ms wall` +
+          `  ${median(sorted(cpu[name])).toFixed(0).padStart(5)} ms CPU (exporter side)`,
       );
     }
-    console.log(
-      `  --hold / per refresh: wall ${(median(sorted(wall['--hold'])) / median(sorted(wall['per refresh']))).toFixed(2)}, CPU ${(median(sorted(cpu['--hold'])) / median(sorted(cpu['per refresh']))).toFixed(2)}`,
-    );
+    const held = (times) => (median(sorted(times['--hold'])) / median(sorted(times['per refresh']))).toFixed(2);
+    console.log(`  --hold / per refresh: wall ${held(wall)}, CPU ${held(cpu)}`);
     await Promise.all(Object.values(modes).map((f) => f.close()));
   } finally {
     child.kill('SIGKILL');

@@ -67,7 +67,8 @@ try {
     encoding: 'utf8',
   }).stdout.trim();
   console.log(
-    `QEMU ${values.release} (${version}), reply ${(r.stdout.length / 1024).toFixed(0)} KiB\nruns: ${runs} rounds, interleaved (medians reported)\n`,
+    `QEMU ${values.release} (${version}), reply ${(r.stdout.length / 1024).toFixed(0)} KiB\n` +
+      `runs: ${runs} rounds, interleaved (medians reported)\n`,
   );
   const [floor, fromFile, live] = timeRounds(
     [
@@ -116,7 +117,9 @@ try {
 } finally {
   try {
     process.kill(pid, 'SIGTERM');
-  } catch {}
+  } catch {
+    // already gone
+  }
   rmSync(work, { recursive: true, force: true });
   for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.1']);
   rmSync(dir, { recursive: true, force: true });

@@ -35,7 +35,9 @@ const commands = [
 const qemu = process.env.QEMU_SRC;
 const withQemu = qemu !== undefined && existsSync(join(qemu, 'scripts/qapi/schema.py'));
 if (withQemu) {
-  const py = `import sys; sys.path.insert(0, ${JSON.stringify(join(qemu, 'scripts'))})\nfrom qapi.schema import QAPISchema\nQAPISchema(sys.argv[1])`;
+  const py =
+    `import sys; sys.path.insert(0, ${JSON.stringify(join(qemu, 'scripts'))})\n` +
+    'from qapi.schema import QAPISchema\nQAPISchema(sys.argv[1])';
   commands.push({ label: 'QEMU scripts/qapi (python3)', argv: ['python3', '-c', py, schema] });
 }
 

@@ -39,7 +39,9 @@ const withQemu = qapiGen !== undefined && existsSync(qapiGen);
 
 try {
   console.log(
-    `schema: ${schema}\nruns: ${runs} rounds of node, check, generate${withQemu ? ' and qapi-gen.py' : ''}, interleaved (medians reported)\n`,
+    `schema: ${schema}\n` +
+      `runs: ${runs} rounds of node, check, generate${withQemu ? ' and qapi-gen.py' : ''},` +
+      ' interleaved (medians reported)\n',
   );
   const [floor, check, gen, theirs] = timeRounds(
     [

@@ -92,7 +92,8 @@ const base = median(times.derived.sort((a, b) => a - b));
 for (const [mode, list] of Object.entries(times)) {
   const m = median(list.sort((a, b) => a - b));
   console.log(
-    `${mode.padEnd(18)} ${String(commands[mode]).padStart(5)} commands  median ${m.toFixed(1).padStart(7)} ms  ratio to derived ${(m / base).toFixed(2)}`,
+    `${mode.padEnd(18)} ${String(commands[mode]).padStart(5)} commands` +
+      `  median ${m.toFixed(1).padStart(7)} ms  ratio to derived ${(m / base).toFixed(2)}`,
   );
 }
 process.exit(0);

@@ -199,7 +199,9 @@ function memoryServer() {
       while ((nl = pending.indexOf('\n')) !== -1) {
         const id = /"id":(\d+)/.exec(pending.slice(0, nl))?.[1];
         pending = pending.slice(nl + 1);
-        const reply = `{"return": {"status": "prelaunch", "singlestep": false, "running": false}${id ? `, "id": ${id}` : ''}}\r\n`;
+        const reply =
+          '{"return": {"status": "prelaunch", "singlestep": false, "running": false}' +
+          `${id ? `, "id": ${id}` : ''}}\r\n`;
         setImmediate(() => stream.push(reply));
       }
       cb();
@@ -267,14 +269,16 @@ console.log(
 );
 for (const [name] of modes) {
   console.log(
-    `${name.padEnd(8)} ${rate(name, 1).toFixed(0).padStart(8)} ${rate(name, 16).toFixed(0).padStart(8)}   ${cpu(name, 1).toFixed(1)}, ${cpu(name, 16).toFixed(1)}`,
+    `${name.padEnd(8)} ${rate(name, 1).toFixed(0).padStart(8)} ${rate(name, 16).toFixed(0).padStart(8)}` +
+      `   ${cpu(name, 1).toFixed(1)}, ${cpu(name, 16).toFixed(1)}`,
   );
 }
 const ratio = (name) =>
   `conc=1 ${(rate(name, 1) / rate('raw', 1)).toFixed(2)} conc=16 ${(rate(name, 16) / rate('raw', 16)).toFixed(2)}`;
 console.log(`ratio execute/raw: ${ratio('execute')}`);
 const ratioId = (name) =>
-  `conc=1 ${(rate(name, 1) / rate('raw+id', 1)).toFixed(2)} conc=16 ${(rate(name, 16) / rate('raw+id', 16)).toFixed(2)}`;
+  `conc=1 ${(rate(name, 1) / rate('raw+id', 1)).toFixed(2)}` +
+  ` conc=16 ${(rate(name, 16) / rate('raw+id', 16)).toFixed(2)}`;
 console.log(`ratio execute/raw+id: ${ratioId('execute')}`);
 console.log(`ratio ids/raw: ${ratio('ids')}`);
 if (QapiClient) console.log(`ratio typed/raw+id: ${ratioId('typed')}`);

@@ -104,7 +104,7 @@ async function slice(name, open, conc, ms) {
 }
 
 const results = {};
-let simulationReport = '';
+let simulationReport;
 try {
   for (const conc of [1, 16]) {
     for (const [name, open] of modes) await slice(name, open, conc, 150); // warm-up
@@ -133,7 +133,8 @@ for (const [name] of modes) {
   const r1 = rate(name, 1);
   const r16 = rate(name, 16);
   console.log(
-    `${name.padEnd(11)} ${r1.toFixed(0).padStart(8)} ${r16.toFixed(0).padStart(8)}   ${(r1 / rate('qemu', 1)).toFixed(2)}, ${(r16 / rate('qemu', 16)).toFixed(2)}`,
+    `${name.padEnd(11)} ${r1.toFixed(0).padStart(8)} ${r16.toFixed(0).padStart(8)}` +
+      `   ${(r1 / rate('qemu', 1)).toFixed(2)}, ${(r16 / rate('qemu', 16)).toFixed(2)}`,
   );
 }
 console.log(simulationReport);
@@ -194,7 +195,7 @@ async function simulation() {
   ];
   const rates = {};
   for (const conc of [1, LOOPS]) {
-    for (const [label, calls, per] of rows) await loopRate(calls(conc), per, 100); // warm-up
+    for (const [, calls, per] of rows) await loopRate(calls(conc), per, 100); // warm-up
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < rows.length; k++) {
         const [label, calls, per] = rows[(k + r) % rows.length];
@@ -206,14 +207,16 @@ async function simulation() {
   const at = (label, conc) => median(rates[label][conc].sort((a, b) => a - b));
   const lines = [
     `\nsimulated holder-tracking QEMU, commands/s (median of ${rounds} interleaved ${seconds}s slices)`,
-    `${''.padEnd(34)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}   ratio to qemu's query-iothreads (conc=1, conc=16)`,
+    `${''.padEnd(34)} ${'conc=1'.padStart(8)} ${'conc=16'.padStart(8)}` +
+      "   ratio to qemu's query-iothreads (conc=1, conc=16)",
   ];
   const base = 'query-iothreads, qemu';
   for (const [label] of rows) {
     const r1 = at(label, 1);
     const r16 = at(label, LOOPS);
     lines.push(
-      `${label.padEnd(34)} ${r1.toFixed(0).padStart(8)} ${r16.toFixed(0).padStart(8)}   ${(r1 / at(base, 1)).toFixed(2)}, ${(r16 / at(base, LOOPS)).toFixed(2)}`,
+      `${label.padEnd(34)} ${r1.toFixed(0).padStart(8)} ${r16.toFixed(0).padStart(8)}` +
+        `   ${(r1 / at(base, 1)).toFixed(2)}, ${(r16 / at(base, LOOPS)).toFixed(2)}`,
     );
   }
   return lines.join('\n');

@@ -80,7 +80,8 @@ try {
     const lines = qemu.stdout.split('\n').length - 1;
     const sha256 = createHash('sha256').update(qemu.stdout).digest('hex');
     process.stdout.write(
-      `  { rules: '${rules}', corpus: '${corpusRelease}', root: '${root}', lines: ${lines},\n    sha256: '${sha256}' },\n`,
+      `  { rules: '${rules}', corpus: '${corpusRelease}', root: '${root}', lines: ${lines},\n` +
+        `    sha256: '${sha256}' },\n`,
     );
     if (ours.stdout === qemu.stdout) continue;
     differing++;
@@ -93,7 +94,8 @@ try {
     });
     const shown = diff.stdout.split('\n').slice(0, 60).join('\n');
     process.stdout.write(
-      `    # differs from qapi-ts dump --qemu-version ${rules} (status ${ours.status}${ours.stderr ? `: ${ours.stderr.trim()}` : ''}):\n${shown}\n`,
+      `    # differs from qapi-ts dump --qemu-version ${rules}` +
+        ` (status ${ours.status}${ours.stderr ? `: ${ours.stderr.trim()}` : ''}):\n${shown}\n`,
     );
   }
 } finally {

@@ -24,7 +24,8 @@ export * from './iothreads/index.js';
 // Runtime QMP client (also available alone as 'qapi-ts/runtime').
 export * from './runtime/index.js';
 
-// Code generator (backends: code, query-qmp-schema introspection) and the code generated for qapi/ (query-iothreads & co).
+// Code generator (backends: code, query-qmp-schema introspection) and the code
+// generated for qapi/ (query-iothreads & co).
 export {
   generate,
   generateFiles,

@@ -175,7 +175,8 @@ describe.skipIf(!built)('the packed package, installed without TypeScript', () =
     const names = "['parseSchema', 'generate', 'loadValidators', 'QmpClient', 'QapiClient']";
     const cjs = node(
       '-e',
-      `const q = require('qapi-ts'); const r = require('qapi-ts/runtime'); require('qapi-ts/support'); require('qapi-ts/generated');
+      `const q = require('qapi-ts'); const r = require('qapi-ts/runtime');
+       require('qapi-ts/support'); require('qapi-ts/generated');
        console.log(${names}.map((n) => typeof q[n]).join(' '), typeof r.QmpClient)`,
     );
     expect(cjs).toEqual({ status: 0, stdout: 'function function function function function function\n', stderr: '' });
@@ -318,7 +319,8 @@ export async function use(executor) {
     );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(
-      "qapi-ts: importing generated TypeScript (index.ts) needs the 'typescript' package, which is not installed; install it, or generate with language: 'js'",
+      "qapi-ts: importing generated TypeScript (index.ts) needs the 'typescript' package, which is not installed; " +
+        "install it, or generate with language: 'js'",
     );
   });
 
@@ -328,7 +330,8 @@ export async function use(executor) {
       '-e',
       `import { loadValidators } from 'qapi-ts';
        const loaded = await loadValidators('schema.json');
-       console.log(loaded.validators.Point.safeParse({ x: 1, y: 2 }).success, loaded.strictValidators.Point.safeParse({ x: 1 }).success)`,
+       console.log(loaded.validators.Point.safeParse({ x: 1, y: 2 }).success,
+         loaded.strictValidators.Point.safeParse({ x: 1 }).success)`,
     );
     expect(r).toEqual({ status: 0, stdout: 'true false\n', stderr: '' });
   });

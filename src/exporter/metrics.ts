@@ -56,7 +56,8 @@ export function renderMetrics(
   );
   const holder = new Family(
     'qemu_iothread_holder',
-    'A holder of the IOThread (type qom: QOM path, block-node: node name, others as QEMU names them); the value counts its registrations.',
+    'A holder of the IOThread (type qom: QOM path, block-node: node name, others as QEMU names them); ' +
+      'the value counts its registrations.',
   );
   const holders = new Family('qemu_iothread_holders', 'Holders registered with the IOThread.');
   const pollMax = new Family(

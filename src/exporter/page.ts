@@ -9,7 +9,8 @@
  */
 
 export const PAGE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -27,12 +28,14 @@ export const PAGE_HTML = `<!doctype html>
 <p id="summary" class="summary"></p>
 </header>
 <main id="vms"></main>
-<noscript>This page needs JavaScript; the same data is at <a href="/metrics">/metrics</a> and <a href="/api/state">/api/state</a>.</noscript>
+<noscript>This page needs JavaScript; the same data is at <a href="/metrics">/metrics</a> and \
+<a href="/api/state">/api/state</a>.</noscript>
 </body>
 </html>
 `;
 
-export const PAGE_CSS = `:root { color-scheme: light dark; --ok: #2e7d32; --down: #c62828; --bar: #1565c0; --muted: #777; }
+export const PAGE_CSS = `:root { color-scheme: light dark; --ok: #2e7d32; --down: #c62828; --bar: #1565c0; \
+--muted: #777; }
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1em 2em; }
 header h1 { margin: 0 0 .2em; font-size: 1.4em; }
 .status, .summary { margin: .2em 0; color: var(--muted); }
@@ -121,7 +124,9 @@ export const PAGE_JS = `'use strict';
     var state = vm.up ? 'up' : vm.at === 0 ? 'pending' : 'down';
     h2.appendChild(el('span', 'badge ' + state, state === 'pending' ? 'first refresh under way' : state));
     var meta = vm.target + ' · ' + Math.round(vm.seconds * 1000) + ' ms';
-    if (vm.up) meta = (vm.source === 'reported' ? 'holders reported by QEMU' : 'holders derived from QOM') + ' · ' + meta;
+    if (vm.up) {
+      meta = (vm.source === 'reported' ? 'holders reported by QEMU' : 'holders derived from QOM') + ' · ' + meta;
+    }
     h2.appendChild(el('span', 'meta', meta));
     section.appendChild(h2);
     if (state === 'down') section.appendChild(el('p', 'error', vm.error || 'down'));
@@ -140,7 +145,8 @@ export const PAGE_JS = `'use strict';
       frag.appendChild(renderVm(vm));
     });
     vmsEl.replaceChildren(frag);
-    summaryEl.textContent = state.vms.length + ' VMs (' + up + ' up), ' + threads + ' IOThreads, ' + idle + ' without holders · updated ' + new Date(state.at).toLocaleTimeString();
+    summaryEl.textContent = state.vms.length + ' VMs (' + up + ' up), ' + threads + ' IOThreads, ' +
+      idle + ' without holders · updated ' + new Date(state.at).toLocaleTimeString();
     document.body.dataset.updated = String(state.at);
   }
 

@@ -3,7 +3,7 @@
  *
  * | path | serves |
  * |---|---|
- * | `/metrics` | the Prometheus text format, from a refresh of every VM made for this scrape (scrapes at the same time share one) |
+ * | `/metrics` | the Prometheus text format, from a refresh of every VM made for this scrape (or a concurrent one) |
  * | `/api/state` | `{"at": ms, "vms": [VmSnapshot…]}` after a refresh (the same way) |
  * | `/` (`/page.js`, `/page.css`) | the live page |
  * | `/events` | server-sent events for the page: a `state` event (the JSON of `/api/state`) after every refresh |

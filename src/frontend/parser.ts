@@ -327,7 +327,7 @@ class SchemaParser {
     while (this.tok() !== null) {
       const info = lex.info;
       if (this.tok() === '#') {
-        curDoc = this.rejectExprDoc(curDoc);
+        this.rejectExprDoc(curDoc);
         if (this.diag.rules.legacyDocs) {
           const docs = this.getLegacyDocs();
           for (const d of docs) this.docs.push(d);
@@ -343,10 +343,10 @@ class SchemaParser {
         throw new QapiSemError(info, 'top-level expression must be an object');
       }
       if ('include' in expr) {
-        curDoc = this.rejectExprDoc(curDoc);
+        this.rejectExprDoc(curDoc);
         this.include(expr, info);
       } else if ('pragma' in expr) {
-        curDoc = this.rejectExprDoc(curDoc);
+        this.rejectExprDoc(curDoc);
         if (Object.keys(expr).length !== 1) throw new QapiSemError(info, "invalid 'pragma' directive");
         const pragma = expr['pragma']!;
         if (typeof pragma !== 'object' || Array.isArray(pragma)) {

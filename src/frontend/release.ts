@@ -14,8 +14,11 @@
  * | ---------------- | ------------- | --- |
  * | 7.2 – 8.2        | 7.2           | the doc parser was rewritten in 9.0 |
  * | 9.0 – 10.1       | 10.0          | 10.1 is not in our data; the doc-layout checks below came in 10.2 |
- * | 10.2, 11.0       | 10.2          | 70-column lines, two spaces between sentences, rST headings, automatic `Returns:`; 11.0's generator equals 10.2's |
- * | 11.1 and later   | 11.1          | plus an indented overview under `@NAME:` and the new doc dump; later releases read as 11.1, with a note |
+ * | 10.2, 11.0       | 10.2          | 70-column lines, two spaces after sentences, rST headings, auto `Returns:` (a) |
+ * | 11.1 and later   | 11.1          | plus an indented overview under `@NAME:` and the new doc dump (b) |
+ *
+ * (a) 11.0's generator equals 10.2's. (b) Later releases read as 11.1,
+ * with a note.
  *
  * Older than 7.2 is refused.
  */
@@ -92,7 +95,10 @@ export function normalizeQemuVersion(version: string): QemuVersion | null {
 
 /** The problem with a `qemuVersion` value, worded for users. */
 export function qemuVersionProblem(version: string): string {
-  return `'${version}' is not a QEMU release from ${OLDEST_QEMU_VERSION} on (MAJOR.MINOR, e.g. 10.0 or ${DEFAULT_QEMU_VERSION})`;
+  return (
+    `'${version}' is not a QEMU release from ${OLDEST_QEMU_VERSION} on` +
+    ` (MAJOR.MINOR, e.g. 10.0 or ${DEFAULT_QEMU_VERSION})`
+  );
 }
 
 /** The first release whose built-in QType enum has no prefix. */
@@ -144,5 +150,8 @@ export function rulesFor(version: string = DEFAULT_QEMU_VERSION): ReleaseRules {
 export function newerReleaseNote(rules: ReleaseRules): string | null {
   if (!rules.newerThanKnown) return null;
   const newest = KNOWN_RULE_SETS[KNOWN_RULE_SETS.length - 1]!;
-  return `qapi-ts: note: QEMU ${rules.version} is newer than the newest release whose rules we know; reading with QEMU ${newest}'s rules`;
+  return (
+    `qapi-ts: note: QEMU ${rules.version} is newer than the newest release whose rules we know;` +
+    ` reading with QEMU ${newest}'s rules`
+  );
 }

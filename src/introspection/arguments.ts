@@ -83,7 +83,8 @@ class Checker {
             .slice(0, 12)
             .map((v) => `'${String(v)}'`)
             .join(', ');
-          return `${path(at)}: '${value}' is not one of ${shown}${values.length > 12 ? ` (and ${values.length - 12} more)` : ''}`;
+          const more = values.length > 12 ? ` (and ${values.length - 12} more)` : '';
+          return `${path(at)}: '${value}' is not one of ${shown}${more}`;
         }
         return undefined;
       }

@@ -5,7 +5,6 @@
  * stdout) just to ask it, then stopping it by its pid.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { Duplex } from 'node:stream';
 import { QmpClient } from '../runtime/client.js';
 import { IntrospectionError, QmpConnectError } from '../runtime/errors.js';

@@ -305,7 +305,8 @@ export function introspectionSchemaText(
   const taken = new Set<string>(RESERVED);
   const suffixes = new Map<string, number>();
   const order: TypeEntry[] = [];
-  // ref, name prefix, the part to add (made CamelCase), user (for messages) and what of it; names made when first visited.
+  // ref, name prefix, the part to add (made CamelCase), user (for messages)
+  // and what of it; names made when first visited.
   const queue: [string, string, string, string, string][] = [];
   const use = (ref: string, prefix: string, part: string, user: string, what = ''): void => {
     queue.push([ref, prefix, part, user, what]);
@@ -411,7 +412,8 @@ export function introspectionSchemaText(
         .map((v) => `${q(v.case)}: ${ref(v.type, `${label} branch '${v.case}'`)}`);
       lines.push(
         `{ ${withFeatures(
-          `'union': ${q(name)}, 'base': ${members(t.members!, label)}, 'discriminator': ${q(t.tag!)}, 'data': {${branches.join(', ')}}`,
+          `'union': ${q(name)}, 'base': ${members(t.members!, label)}, ` +
+            `'discriminator': ${q(t.tag!)}, 'data': {${branches.join(', ')}}`,
           t.features,
         )} }`,
       );
@@ -424,7 +426,8 @@ export function introspectionSchemaText(
       const arg = lookup(d.argType, label);
       if (arg.meta !== 'object')
         throw new IntrospectionError(
-          `${label}: its arguments are ${arg.meta === 'array' ? 'an array' : `of meta-type ${arg.meta}`}, not an object`,
+          `${label}: its arguments are ${arg.meta === 'array' ? 'an array' : `of meta-type ${arg.meta}`},` +
+            ' not an object',
         );
       if (arg.variants !== undefined) fields += `, 'data': ${ref(d.argType, label)}, 'boxed': true`;
       else if (inlined.has(d.argType)) {

@@ -130,7 +130,8 @@ async function inspectWithin(
         {
           path: `[${missing}].holders`,
           message:
-            "missing, though the server's schema has 'holders' (use --derived / source: 'derived' to work them out from QOM)",
+            "missing, though the server's schema has 'holders' " +
+            "(use --derived / source: 'derived' to work them out from QOM)",
         },
       ]);
     }

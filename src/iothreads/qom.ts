@@ -115,7 +115,9 @@ export class WalkLimits implements Disposable {
   private expire(): QmpTimeoutError {
     if (this.timedOut === undefined) {
       const error = new QmpTimeoutError(this.options.what, this.options.timeout as number);
-      error.message = `${this.options.what}: not done within ${this.options.timeout} ms (the timeout bounds all of its commands together)`;
+      error.message =
+        `${this.options.what}: not done within ${this.options.timeout} ms` +
+        ' (the timeout bounds all of its commands together)';
       this.timedOut = error;
       this.controller.abort(error);
     }
@@ -131,7 +133,8 @@ export class WalkLimits implements Disposable {
     this.bytes += bytes;
     if (this.bytes > this.maxBytes) {
       throw new QomWalkError(
-        `QOM tree too bulky: more than ${this.maxBytes} bytes of paths, property names, types and values (at ${shortened(where)})`,
+        `QOM tree too bulky: more than ${this.maxBytes} bytes of paths, property names, types and values` +
+          ` (at ${shortened(where)})`,
       );
     }
   }

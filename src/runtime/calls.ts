@@ -154,7 +154,10 @@ export class CallTable {
   }
 }
 
-/** Whether a call, while in the table, counts among the in-band commands the server holds (CallTable.inBandInFlight). */
+/**
+ * Whether a call, while in the table, counts among the in-band commands
+ * the server holds (CallTable.inBandInFlight).
+ */
 function holdsWindow(call: Call): boolean {
   return !call.oob && !call.noReply;
 }

@@ -224,7 +224,10 @@ export abstract class QmpConnection extends QmpEventSource implements QmpExecuto
     return this.live;
   }
 
-  /** Why the `record` file could not be written, if it could not (recording stopped then; reported to `onError` too). */
+  /**
+   * Why the `record` file could not be written, if it could not (recording
+   * stopped then; reported to `onError` too).
+   */
   get recordingError(): unknown {
     return this.recorder?.error;
   }

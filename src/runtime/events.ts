@@ -220,7 +220,11 @@ export abstract class QmpEventSource {
    * The first event named `name` (that `filter` accepts), subscribed from
    * this call on; see wait.ts. `trigger` runs once subscribed:
    *
-   *   await qmp.waitForEvent('DEVICE_DELETED', { filter: (d) => …, trigger: () => qmp.execute('device_del', { id }), timeout: 5000 });
+   *   await qmp.waitForEvent('DEVICE_DELETED', {
+   *     filter: (d) => …,
+   *     trigger: () => qmp.execute('device_del', { id }),
+   *     timeout: 5000,
+   *   });
    */
   waitForEvent(name: string, options?: WaitForEventOptions<unknown, QmpEventMessage>): Promise<QmpEventMessage> {
     return waitForEvent(name, (signal) => this.events([name], { signal }), options);

@@ -66,7 +66,8 @@ export class Outbox {
     if (this.queued > 0 && this.queuedBytes + call.line.length > this.maxBytes) {
       throw new QmpQueueFullError(
         call.command,
-        `${this.queuedBytes} bytes of requests are already waiting to be written (maxQueuedBytes); the server is not keeping up`,
+        `${this.queuedBytes} bytes of requests are already waiting to be written (maxQueuedBytes);` +
+          ' the server is not keeping up',
       );
     }
     (call.oob ? this.urgent : this.ordered).push(call);

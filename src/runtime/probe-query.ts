@@ -110,7 +110,8 @@ export function parseProbeQuery(text: string): ProbeQuery {
       if (!PLAIN_NAME.test(part))
         fail(
           i,
-          `${describeChar(part)} is not allowed here (names are letters, digits, '_', '-' and '.'; modifiers are * + ^ ! $)`,
+          `${describeChar(part)} is not allowed here` +
+            " (names are letters, digits, '_', '-' and '.'; modifiers are * + ^ ! $)",
         );
       step = { kind: 'member', name: part };
     } else {

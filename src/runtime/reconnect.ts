@@ -1,7 +1,10 @@
 /**
  * ReconnectingQmpClient: a QMP connection that outlives QEMU restarts.
  *
- *   const qmp = await ReconnectingQmpClient.connect({ path }, { oob: true, waitForSocket: true, reconnect: { maxDelay: 2000 } });
+ *   const qmp = await ReconnectingQmpClient.connect(
+ *     { path },
+ *     { oob: true, waitForSocket: true, reconnect: { maxDelay: 2000 } },
+ *   );
  *   for await (const ev of qmp.events(['RESUME'])) if (ev.gap) resync();   // continues across restarts
  *
  * It holds one QmpClient at a time. When that session ends for any reason
@@ -146,7 +149,10 @@ export class ReconnectingQmpClient extends QmpEventSource implements QmpExecutor
     this.adopt(first);
   }
 
-  /** Connects (see ConnectOptions: `waitForSocket` waits for a QEMU still starting) and keeps connecting after losses. */
+  /**
+   * Connects (see ConnectOptions: `waitForSocket` waits for a QEMU still
+   * starting) and keeps connecting after losses.
+   */
   static async connect(target: QmpTarget, options: ReconnectingConnectOptions = {}): Promise<ReconnectingQmpClient> {
     const backoff = checkBackoff(options.reconnect);
     checkSessionOptions(options);

@@ -45,7 +45,10 @@ interface ZodOpt {
   _zod: { optin?: string; optout?: string };
 }
 
-/** How zod treats an absent member of this schema: 'required', 'optional' (skipped when absent), or null (not handled here). */
+/**
+ * How zod treats an absent member of this schema: 'required', 'optional'
+ * (skipped when absent), or null (not handled here).
+ */
 function presence(schema: Schema): 'required' | 'optional' | null {
   const { optin, optout } = (schema as unknown as ZodOpt)._zod;
   if (optin === undefined) return 'required';
@@ -142,7 +145,8 @@ export function compileObject(members: readonly FastMember[], unknowns: Unknowns
     members.forEach((m, i) => {
       const k = JSON.stringify(m.key);
       lines.push(
-        `if (${k} in input) { r = fns[${i}](input[${k}], depth); if (r === FAIL) return FAIL; out[${k}] = r; seen++; }` +
+        `if (${k} in input) { r = fns[${i}](input[${k}], depth); ` +
+          `if (r === FAIL) return FAIL; out[${k}] = r; seen++; }` +
           (m.required ? ' else return FAIL;' : ''),
       );
     });

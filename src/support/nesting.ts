@@ -103,7 +103,9 @@ function depthIssue(input: unknown): z.core.$ZodRawIssue {
   return {
     code: 'custom',
     input,
-    message: `nested deeper than ${MAX_NESTING} levels (the validators' limit; QEMU refuses JSON nested deeper than 1024)`,
+    message:
+      `nested deeper than ${MAX_NESTING} levels` +
+      " (the validators' limit; QEMU refuses JSON nested deeper than 1024)",
   } as z.core.$ZodRawIssue;
 }
 

@@ -374,7 +374,9 @@ export class Script {
       .map((e) => ({
         kind: 'unused' as const,
         command: e.command,
-        message: `${e.describe()} was never received${Number.isFinite(e.remaining) && e.remaining > 1 ? ` (${e.remaining} more times)` : ''}`,
+        message:
+          `${e.describe()} was never received` +
+          (Number.isFinite(e.remaining) && e.remaining > 1 ? ` (${e.remaining} more times)` : ''),
       }));
   }
 }

@@ -53,7 +53,8 @@ describe('names', () => {
   test('method per command; clashes with client members get a suffix', () => {
     const index = generateSnippet(schema).get('index.ts')!;
     expect(index).toContain(
-      "  queryInfos(options?: ExecuteOptions): Promise<Info[]> {\n    return this.execute('query-infos', undefined, options);\n  }",
+      '  queryInfos(options?: ExecuteOptions): Promise<Info[]> {\n' +
+        "    return this.execute('query-infos', undefined, options);\n  }",
     );
     expect(index).toContain(
       '  qmpCapabilities(args?: QmpCapabilitiesArguments, options?: ExecuteOptions): Promise<Record<string, never>> {',
@@ -217,7 +218,8 @@ describe('modules', () => {
       await writeFile(join(dir, 'main.json'), "{ 'include': 'a.json' }\n{ 'include': 'b.json' }\n");
       await writeFile(
         join(dir, 'a.json'),
-        "{ 'struct': 'Outer', 'data': { 'inner': 'Inner', '*depth': 'int' } }\n{ 'command': 'get-outer', 'returns': 'Outer' }\n",
+        "{ 'struct': 'Outer', 'data': { 'inner': 'Inner', '*depth': 'int' } }\n" +
+          "{ 'command': 'get-outer', 'returns': 'Outer' }\n",
       );
       await writeFile(join(dir, 'b.json'), "{ 'struct': 'Inner', 'data': { '*back': 'Outer', 'name': 'str' } }\n");
       const model = parseSchema(join(dir, 'main.json'));

@@ -25,12 +25,14 @@ describe('struct with base, optional members, arrays', () => {
   const schema = `
 { 'struct': 'Base', 'data': { 'id': 'str' } }
 { 'struct': 'Thing', 'base': 'Base',
-  'data': { 'thread-id': 'int8', '*tags': [ 'str' ], 'flag': 'bool', 'value': 'any', '*nothing': 'null', 'ratio': 'number' } }`;
+  'data': { 'thread-id': 'int8', '*tags': [ 'str' ], 'flag': 'bool', 'value': 'any',
+            '*nothing': 'null', 'ratio': 'number' } }`;
   test('text: extends, quoted keys, optional and array members', () => {
     const text = generateSnippet(schema).get('test.ts')!;
     expect(text).toContain('export interface Base {\n  id: string;\n}');
     expect(text).toContain(
-      "export interface Thing extends Base {\n  'thread-id': number;\n  tags?: string[];\n  flag: boolean;\n  value: unknown;\n  nothing?: null;\n  ratio: number;\n}",
+      "export interface Thing extends Base {\n  'thread-id': number;\n  tags?: string[];\n" +
+        '  flag: boolean;\n  value: unknown;\n  nothing?: null;\n  ratio: number;\n}',
     );
   });
   test('validators: base members checked, unknown members strict vs compatible', async () => {
@@ -60,7 +62,11 @@ describe('union', () => {
     const text = generateSnippet(schema).get('test.ts')!;
     expect(text).toContain('export interface InlineBase {\n  kind: Kind;\n  id?: string;\n}');
     expect(text).toContain(
-      "export type Inline =\n  | (Omit<InlineBase, 'kind'> & { kind: 'file' } & FileOpts)\n  | (Omit<InlineBase, 'kind'> & { kind: 'socket' } & SockOpts)\n  | (Omit<InlineBase, 'kind'> & { kind: 'none' })\n  | UnknownBranch<InlineBase, 'kind'>;",
+      'export type Inline =\n' +
+        "  | (Omit<InlineBase, 'kind'> & { kind: 'file' } & FileOpts)\n" +
+        "  | (Omit<InlineBase, 'kind'> & { kind: 'socket' } & SockOpts)\n" +
+        "  | (Omit<InlineBase, 'kind'> & { kind: 'none' })\n" +
+        "  | UnknownBranch<InlineBase, 'kind'>;",
     );
     expect(text).toContain("  | (Omit<NamedBase, 'type'> & { type: 'socket' })\n");
   });
@@ -229,7 +235,8 @@ describe('number', () => {
       expect(outcome(num, { x: '1', n })).toMatch(/^x: .*expected number/);
       if (int64 === 'number') {
         expect(outcome(num, { x: 1, n: 10n ** 400n })).toBe(
-          "n: int64 value 10000000000000000000…0000000000 (401 digits) does not fit in a JavaScript number (generated with int64: 'number')",
+          'n: int64 value 10000000000000000000…0000000000 (401 digits) does not fit in a JavaScript number' +
+            " (generated with int64: 'number')",
         );
       }
     },
@@ -356,14 +363,17 @@ describe('doc comments', () => {
       "/**\n * How to run.\n *\n * @since 9.0\n */\nexport type Mode =\n  /** quickly, see `Thing` */\n  | 'fast'",
     );
     expect(text).toContain(
-      '/**\n * A thing with a *\\/ in its doc.\n *\n * @since 9.1\n */\nexport interface Thing {\n  /**\n   * the mode, documented over\n   * two lines\n   */\n  mode: Mode;',
+      '/**\n * A thing with a *\\/ in its doc.\n *\n * @since 9.1\n */\nexport interface Thing {\n' +
+        '  /**\n   * the mode, documented over\n   * two lines\n   */\n  mode: Mode;',
     );
     expect(text).toContain(
-      '/** Arguments of command `do-it`. */\nexport interface DoItArguments {\n  /** how fast */\n  speed: number | bigint;',
+      '/** Arguments of command `do-it`. */\nexport interface DoItArguments {\n' +
+        '  /** how fast */\n  speed: number | bigint;',
     );
     const index = files.get('index.ts')!;
     expect(index).toContain(
-      '  /**\n   * Does it.\n   *\n   * @returns the thing\n   * @throws - GenericError if it cannot\n   * @since 10.0\n   */\n  doIt(args: DoItArguments',
+      '  /**\n   * Does it.\n   *\n   * @returns the thing\n   * @throws - GenericError if it cannot\n' +
+        '   * @since 10.0\n   */\n  doIt(args: DoItArguments',
     );
   });
 });

@@ -10,7 +10,8 @@ import { generateFiles } from '../../src/backends/generate.js';
 import { GENERATED_HEADER } from '../../src/backends/emitter.js';
 import * as api from '../../src/index.js';
 import { repoRoot } from '../helpers/shared.js';
-import { fakeExecutor, strictDiagnostics } from './helpers.js';
+import { fakeExecutor } from './helpers.js';
+import { strictDiagnostics } from '../helpers/tsc.js';
 
 /** The options `npm run generate` passes, read from package.json. */
 async function generateScriptOptions(): Promise<{ schema: string; out: string; supportImport: string }> {

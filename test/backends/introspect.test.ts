@@ -13,7 +13,8 @@ import { PROBE_CASES } from '../helpers/probe-cases.js';
 import { sharedDir } from '../helpers/shared.js';
 
 const SCHEMA = `
-{ 'enum': 'Color', 'data': [ 'red', { 'name': 'blue', 'if': 'CONFIG_BLUE' }, { 'name': 'green', 'features': [ 'unstable' ] } ] }
+{ 'enum': 'Color',
+  'data': [ 'red', { 'name': 'blue', 'if': 'CONFIG_BLUE' }, { 'name': 'green', 'features': [ 'unstable' ] } ] }
 { 'struct': 'Base', 'data': { 'kind': 'Color' } }
 { 'union': 'TheUnion', 'base': 'Base', 'discriminator': 'kind', 'data': { 'red': 'Thing' } }
 { 'struct': 'Thing',
@@ -180,9 +181,10 @@ describe('inferDefines', () => {
 
   it('works through all/any/not', () => {
     const s = parseSchemaString(`
-{ 'enum': 'Letters', 'data': [ 'a', { 'name': 'b', 'if': { 'all': [ 'X', 'Y' ] } }, { 'name': 'c', 'if': { 'any': [ 'P', 'Q' ] } },
-                         { 'name': 'd', 'if': { 'any': [ 'X', 'R' ] } }, { 'name': 'e', 'if': { 'all': [ 'X', { 'not': 'S' } ] } },
-                         { 'name': 'f', 'if': { 'any': [ 'P', 'T' ] } }, { 'name': 'g', 'if': { 'all': [ 'Y', 'U' ] } } ] }
+{ 'enum': 'Letters',
+  'data': [ 'a', { 'name': 'b', 'if': { 'all': [ 'X', 'Y' ] } }, { 'name': 'c', 'if': { 'any': [ 'P', 'Q' ] } },
+            { 'name': 'd', 'if': { 'any': [ 'X', 'R' ] } }, { 'name': 'e', 'if': { 'all': [ 'X', { 'not': 'S' } ] } },
+            { 'name': 'f', 'if': { 'any': [ 'P', 'T' ] } }, { 'name': 'g', 'if': { 'all': [ 'Y', 'U' ] } } ] }
 { 'command': 'cmd', 'data': { 'e': 'Letters' } }`);
     const reply = generateIntrospection(s, { defines: ['X', 'Y', 'T'] });
     // b: X and Y; c: neither P nor Q; d: nothing new about R; e: not S;

@@ -22,7 +22,8 @@ import { generateFiles, writeGenerated, type GenerateOptions } from '../../src/b
 import { GENERATED_HEADER } from '../../src/backends/emitter.js';
 import { importGenerated, supportModuleUrl } from '../../src/backends/load.js';
 import { repoRoot, sharedDir } from '../helpers/shared.js';
-import { generateSnippet, strictDiagnostics } from './helpers.js';
+import { generateSnippet } from './helpers.js';
+import { strictDiagnostics } from '../helpers/tsc.js';
 
 const corpus = sharedDir('corpus');
 const conformance = sharedDir('conformance/qemu-10.0');

@@ -13,14 +13,8 @@ import { CLIENT_MEMBERS } from '../../src/backends/context.js';
 import { RESERVED_METHODS, propertyKey } from '../../src/backends/names.js';
 import { QapiClientBase } from '../../src/support/client.js';
 import { repoRoot } from '../helpers/shared.js';
-import {
-  fakeExecutor,
-  generateSnippet,
-  loadSnippet,
-  outcome,
-  strictDiagnostics,
-  type LoadedSnippet,
-} from './helpers.js';
+import { fakeExecutor, generateSnippet, loadSnippet, outcome, type LoadedSnippet } from './helpers.js';
+import { strictDiagnostics } from '../helpers/tsc.js';
 
 const SCHEMA = `
 { 'pragma': { 'member-name-exceptions': [ 'Nasty' ] } }
@@ -80,7 +74,8 @@ describe('client method names', () => {
       'events_2',
     ]);
     expect(index).toContain(
-      "  then_2(args: ThenArguments_2, options?: ExecuteOptions): Promise<Record<string, never>> {\n    return this.execute('then', args, options);",
+      '  then_2(args: ThenArguments_2, options?: ExecuteOptions): Promise<Record<string, never>> {\n' +
+        "    return this.execute('then', args, options);",
     );
   });
 

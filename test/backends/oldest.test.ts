@@ -98,11 +98,13 @@ describe('comparing along the wire', () => {
 
   test('with defines, what the oldest release only has under a failing condition is newer', () => {
     const old = parseSchemaString(
-      "{ 'struct': 'Thing', 'data': { 'a': 'int', 'b': { 'type': 'int', 'if': 'X' } } }\n{ 'command': 'q', 'returns': 'Thing' }\n{ 'command': 'r', 'if': 'X' }",
+      "{ 'struct': 'Thing', 'data': { 'a': 'int', 'b': { 'type': 'int', 'if': 'X' } } }\n" +
+        "{ 'command': 'q', 'returns': 'Thing' }\n{ 'command': 'r', 'if': 'X' }",
       'old.json',
     );
     const now = parseSchemaString(
-      "{ 'struct': 'Thing', 'data': { 'a': 'int', 'b': 'int' } }\n{ 'command': 'q', 'returns': 'Thing' }\n{ 'command': 'r' }",
+      "{ 'struct': 'Thing', 'data': { 'a': 'int', 'b': 'int' } }\n" +
+        "{ 'command': 'q', 'returns': 'Thing' }\n{ 'command': 'r' }",
       'new.json',
     );
     expect([...compareSchemas(now, old, ['X']).newerMembers]).toEqual([]);
@@ -126,7 +128,8 @@ describe('generated with oldestSchema', () => {
 
   test('members the oldest release lacks are optional in the types, documented', () => {
     expect(s.text).toContain(
-      '  /** Optional here: not in QEMU 1.0, the oldest supported release, which neither sends nor accepts it. */\n  writes?: number | bigint;\n',
+      '  /** Optional here: not in QEMU 1.0, the oldest supported release, which neither sends nor accepts it. */\n' +
+        '  writes?: number | bigint;\n',
     );
     expect(s.text).toContain('  reads: number | bigint;\n');
     expect(s.text).toContain('  state: State;\n');
@@ -148,7 +151,8 @@ describe('generated with oldestSchema', () => {
       "  /** Not in QEMU 1.0, the oldest supported release, which never emits it. */\n  'NEW_EVENT': undefined;",
     );
     expect(index).toContain(
-      "  /** Not in QEMU 1.0, the oldest supported release: the call fails with CommandNotFound there. */\n  'query-new': {",
+      '  /** Not in QEMU 1.0, the oldest supported release: the call fails with CommandNotFound there. */\n' +
+        "  'query-new': {",
     );
   });
 
@@ -169,7 +173,8 @@ describe('generated with oldestSchema', () => {
   test('commands and events only the oldest release has are known, unchecked', async () => {
     const index = s.files.get('index.ts')!;
     const note =
-      "  /** Only in older QEMU releases such as QEMU 1.0, the oldest supported release; gone from this schema. Not checked: its shape is that release's. */\n";
+      '  /** Only in older QEMU releases such as QEMU 1.0, the oldest supported release; gone from this schema.' +
+      " Not checked: its shape is that release's. */\n";
     expect(index).toContain(`${note}  'gone-cmd': { args: Record<string, unknown> | undefined; returns: unknown };\n`);
     expect(index).toContain(`${note}  'GONE_EVENT': Record<string, unknown>;\n`);
     expect(index).not.toContain('goneCmd(');

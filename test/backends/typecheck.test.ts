@@ -12,7 +12,7 @@ import { parseSchema } from '../../src/frontend/index.js';
 import { generateFiles } from '../../src/backends/generate.js';
 import { writeGenerated } from '../../src/backends/generate.js';
 import { repoRoot, sharedDir } from '../helpers/shared.js';
-import { strictDiagnostics } from './helpers.js';
+import { strictDiagnostics } from '../helpers/tsc.js';
 
 const corpus = sharedDir('corpus');
 const conformance = sharedDir('conformance/qemu-10.0');

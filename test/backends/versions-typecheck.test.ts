@@ -15,7 +15,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { parseSchema } from '../../src/frontend/index.js';
 import { generateFiles, writeGenerated } from '../../src/backends/generate.js';
 import { repoRoot, sharedDir } from '../helpers/shared.js';
-import { strictDiagnostics } from './helpers.js';
+import { strictDiagnostics } from '../helpers/tsc.js';
 
 const corpus = sharedDir('corpus');
 const EXECUTOR = join(repoRoot, 'src/runtime/executor.js');
@@ -27,7 +27,11 @@ import type { QmpExecutor } from '${EXECUTOR}';
 export async function hotplug(executor: QmpExecutor): Promise<void> {
   const client = new QapiClient(executor, { strict: true });
   await client.deviceAdd({ driver: 'virtio-blk-pci', id: 'vblk2', bus: 'rp1', drive: 'disk2', iothread: 'io1' });
-  await client.deviceAdd({ driver: 'virtio-balloon-pci', 'free-page-hint': true, 'iothread-vq-mapping': [{ iothread: 'io1' }] });
+  await client.deviceAdd({
+    driver: 'virtio-balloon-pci',
+    'free-page-hint': true,
+    'iothread-vq-mapping': [{ iothread: 'io1' }],
+  });
   // @ts-expect-error driver is mandatory
   await client.deviceAdd({ id: 'vblk2', drive: 'disk2' });
   // @ts-expect-error driver is a string
@@ -54,7 +58,15 @@ export function policy(info: SevInfo): number | undefined {
   if (info['sev-type'] === 'sev') return info.policy;
   return undefined;
 }
-export const fromQemu72: SevInfo = { enabled: false, 'api-major': 0, 'api-minor': 0, 'build-id': 0, state: 'uninit', policy: 0, handle: 0 };
+export const fromQemu72: SevInfo = {
+  enabled: false,
+  'api-major': 0,
+  'api-minor': 0,
+  'build-id': 0,
+  state: 'uninit',
+  policy: 0,
+  handle: 0,
+};
 
 export async function newer(executor: QmpExecutor): Promise<void> {
   const client = new QapiClient(executor);
@@ -71,7 +83,14 @@ type IsOptional<T, K extends keyof T> = {} extends Pick<T, K> ? true : false;
 export const pollWeight: IsOptional<IOThreadInfo, 'poll-weight'> = true;
 // @ts-expect-error both releases have thread-id: still mandatory
 export const threadId: IsOptional<IOThreadInfo, 'thread-id'> = true;
-export const fromQemu72: IOThreadInfo = { id: 'io0', 'thread-id': 1, 'poll-max-ns': 32768, 'poll-grow': 0, 'poll-shrink': 0, 'aio-max-batch': 0 };
+export const fromQemu72: IOThreadInfo = {
+  id: 'io0',
+  'thread-id': 1,
+  'poll-max-ns': 32768,
+  'poll-grow': 0,
+  'poll-shrink': 0,
+  'aio-max-batch': 0,
+};
 `;
 
 describe.skipIf(corpus === null)('gen: false and the oldest release, type-checked (tsc --strict)', () => {

@@ -231,7 +231,7 @@ describe('the fleet', () => {
   it('--hold keeps one session, refreshes on DEVICE_DELETED, and reconnects after the VM comes back', async () => {
     const dir = tempDir();
     const path = join(dir, 'vm.sock');
-    let server = await simulated(path);
+    const server = await simulated(path);
     const changes: string[] = [];
     const f = fleet({ socketDirs: [dir], hold: true, timeout: 2000 });
     f.onChange((vm) => vm && changes.push(vm.name));
@@ -246,7 +246,7 @@ describe('the fleet', () => {
     // The VM goes away and comes back: down, then up again on a new session.
     await server.close();
     await expect.poll(async () => (await f.refreshAll()).length).toBe(0);
-    server = await simulated(path);
+    await simulated(path); // a new server on the same path, closed after the test with the others
     await expect.poll(async () => (await f.refreshAll())[0]?.up, { timeout: 10_000 }).toBe(true);
   });
 

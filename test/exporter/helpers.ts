@@ -107,7 +107,7 @@ export interface Exporter {
 export async function startExporter(args: readonly string[]): Promise<Exporter> {
   const run = spawnCli(['exporter', '--listen', '127.0.0.1:0', ...args]);
   const deadline = Date.now() + 30_000;
-  let m: RegExpExecArray | null = null;
+  let m: RegExpExecArray | null;
   while ((m = /serving (http:\/\/[^/]+)\//.exec(run.stderr)) === null) {
     if (run.child.exitCode !== null || Date.now() > deadline) {
       run.child.kill('SIGKILL');

@@ -195,7 +195,8 @@ describe.runIf(ready)('qapi-ts exporter scraped by a real Prometheus', () => {
     const vmMedian = await prometheus.query('quantile(0.5, qemu_exporter_scrape_duration_seconds)');
     process.stderr.write(
       `prometheus: scrape_duration_seconds latest ${latest?.value[1]}, worst in the last minute ${worst?.value[1]}; ` +
-        `slowest VM refreshes ${slowest.map((s) => `${s.metric.vm} ${s.value[1]}`).join(', ')}; median ${vmMedian[0]?.value[1]}\n`,
+        `slowest VM refreshes ${slowest.map((s) => `${s.metric.vm} ${s.value[1]}`).join(', ')}; ` +
+        `median ${vmMedian[0]?.value[1]}\n`,
     );
     // The median of the test's scrapes: one scrape can be held up by the machine (2 cores shared by
     // every test file running at once, Prometheus included), not by the exporter (see --deadline).

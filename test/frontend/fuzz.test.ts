@@ -212,9 +212,11 @@ describe.skipIf(conformance === null)('fuzzing the frontend with mutated schemas
           models++;
         } catch (err) {
           if (!(err instanceof QapiError)) {
+            const rules = RULE_SETS[n % RULE_SETS.length];
             throw new Error(
-              `mutation ${batch}:${n} of ${target} (main ${main}, rules ${RULE_SETS[n % RULE_SETS.length]}) threw a non-QAPI error: ` +
+              `mutation ${batch}:${n} of ${target} (main ${main}, rules ${rules}) threw a non-QAPI error: ` +
                 `${(err as Error)?.stack ?? String(err)}\n--- mutated text ---\n${mutated.slice(0, 2000)}`,
+              { cause: err },
             );
           }
           expect(err.info, `error without location: ${err.message}`).not.toBeNull();

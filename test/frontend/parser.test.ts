@@ -27,6 +27,14 @@ import { BIN, builtCli } from '../helpers/cli.js';
 // what other releases do differently).
 const V10 = { qemuVersion: '10.0' } as const;
 
+/** QEMU's error for a doc section its newer doc syntax dropped. */
+const NOTE_GONE =
+  "The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, " +
+  'or another suitable admonition instead.';
+const exampleGone = (name: string): string =>
+  `The '${name}' section is no longer supported. ` +
+  "Please use the '.. qmp-example::' directive, or other suitable markup instead.";
+
 function parse(src: string): ParseResult {
   return parseSchemaText(src, 'test.json', V10);
 }
@@ -444,16 +452,8 @@ describe('doc comments', () => {
     ['missing space', ['##', '#@cmd:', '##'], 'test.json:2:1: missing space after #'],
     ['no colon', ['##', '# @cmd', '##'], "test.json:2:1: line should end with ':'"],
     ['no name', ['##', '# @:', '##'], "test.json:2:1: name required after '@'"],
-    [
-      'Note',
-      ['##', '# @cmd:', '# Note: x', '##'],
-      "test.json:3:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead.",
-    ],
-    [
-      'Examples',
-      ['##', '# @cmd:', '# Examples:', '##'],
-      "test.json:3:1: The 'Examples' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead.",
-    ],
+    ['Note', ['##', '# @cmd:', '# Note: x', '##'], `test.json:3:1: ${NOTE_GONE}`],
+    ['Examples', ['##', '# @cmd:', '# Examples:', '##'], `test.json:3:1: ${exampleGone('Examples')}`],
     [
       'de-indent',
       ['##', '# @cmd:', '# @a: x', '#   y', '# z', '##'],
@@ -569,7 +569,8 @@ describe('QapiDoc connecting members', () => {
 
   it('inserts stubs for thousands of exempted members in linear time', () => {
     const { exprs } = parse(
-      "{ 'pragma': { 'documentation-exceptions': ['S'] } }\n##\n# @S:\n# @a: x\n# Since: 1\n##\n{ 'struct': 'S', 'data': {} }",
+      "{ 'pragma': { 'documentation-exceptions': ['S'] } }\n" +
+        "##\n# @S:\n# @a: x\n# Since: 1\n##\n{ 'struct': 'S', 'data': {} }",
     );
     const doc = exprs[0]!.doc!;
     // Count how often the section list is looked at: finding the place
@@ -594,7 +595,8 @@ describe('QapiDoc connecting members', () => {
 
   it('inserts a stub for exempted members after the member descriptions', () => {
     const { exprs } = parse(
-      "{ 'pragma': { 'documentation-exceptions': ['S'] } }\n##\n# @S:\n# @a: x\n# Since: 1\n##\n{ 'struct': 'S', 'data': {} }",
+      "{ 'pragma': { 'documentation-exceptions': ['S'] } }\n" +
+        "##\n# @S:\n# @a: x\n# Since: 1\n##\n{ 'struct': 'S', 'data': {} }",
     );
     const doc = exprs[0]!.doc!;
     doc.connectMember({ name: 'z', role: 'member', info: exprs[0]!.info });
@@ -686,23 +688,15 @@ describe("QEMU's real schemas (../shared/corpus)", () => {
     ['qemu-10.0/qga/qapi-schema.json', null],
     ['qemu-10.0/storage-daemon/qapi/qapi-schema.json', null],
     ['qemu-10.0/docs/interop/firmware.json', null],
-    [
-      'qemu-10.0/docs/interop/vhost-user.json',
-      "vhost-user.json:246:1: The 'Example' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead.",
-    ],
+    ['qemu-10.0/docs/interop/vhost-user.json', `vhost-user.json:246:1: ${exampleGone('Example')}`],
     ['qemu-7.2/qapi/qapi-schema.json', "qapi-schema.json:32:1: '=' heading must come first in a comment block"],
-    [
-      'qemu-7.2/qga/qapi-schema.json',
-      "qapi-schema.json:427:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead.",
-    ],
+    ['qemu-7.2/qga/qapi-schema.json', `qapi-schema.json:427:1: ${NOTE_GONE}`],
     [
       'qemu-7.2/storage-daemon/qapi/qapi-schema.json',
-      "In file included from qapi-schema.json:21:\nIn file included from ../../qapi/block-core.json:11:\n../../qapi/sockets.json:103:1: The 'Note' section is no longer supported. Please use rST's '.. note::' or '.. admonition:: notes' directives, or another suitable admonition instead.",
+      'In file included from qapi-schema.json:21:\nIn file included from ../../qapi/block-core.json:11:\n' +
+        `../../qapi/sockets.json:103:1: ${NOTE_GONE}`,
     ],
-    [
-      'qemu-7.2/docs/interop/vhost-user.json',
-      "vhost-user.json:246:1: The 'Example' section is no longer supported. Please use the '.. qmp-example::' directive, or other suitable markup instead.",
-    ],
+    ['qemu-7.2/docs/interop/vhost-user.json', `vhost-user.json:246:1: ${exampleGone('Example')}`],
   ];
   const firmware72 = "firmware.json:17: can't read include file 'machine.json': No such file or directory";
 

@@ -152,7 +152,8 @@ describe('QEMU 10.2 doc rules (10.2, 11.0, 11.1)', () => {
     const schema = (lines: string[], def: string) =>
       dumpSchema(
         parseSchemaString(
-          `{ 'struct': 'Rx', 'data': {} }\n{ 'pragma': { 'documentation-exceptions': ['foo'] } }\n${documented(lines, def)}`,
+          "{ 'struct': 'Rx', 'data': {} }\n{ 'pragma': { 'documentation-exceptions': ['foo'] } }\n" +
+            documented(lines, def),
           'test.json',
           { lenientDocs: true },
         ),
@@ -246,7 +247,8 @@ describe('when only doc comments fail', () => {
     expect(r.err).toBe(
       `${path}:4:1: documentation line longer than 70 characters\n` +
         "qapi-ts check: note: the definitions are valid; only doc comments break QEMU 11.1's doc rules: " +
-        'it checks with --qemu-version 10.0; if it is written for that release, say so, or pass --lenient-docs to report doc problems as warnings\n',
+        'it checks with --qemu-version 10.0; if it is written for that release, say so, ' +
+        'or pass --lenient-docs to report doc problems as warnings\n',
     );
     expect(run('check', '--qemu-version', '11.0', path).err).toContain("break QEMU 10.2's (for 11.0) doc rules");
     expect(run('check', '--qemu-version', '10.0', path).status).toBe(0);

@@ -131,7 +131,8 @@ describe.runIf(builtCli('src/cli/main.js', 'introspection CLI tests'))('CLI: a Q
     const bad = await runCli(['exec', '--socket', socket, 'blockdev-add', '{"driver": "null-co", "node-nme": "n0"}']);
     expect([bad.code, bad.stderr]).toEqual([
       1,
-      "qapi-ts exec: invalid arguments for 'blockdev-add': unknown member 'node-nme' (--no-validate sends them unchecked)\n",
+      "qapi-ts exec: invalid arguments for 'blockdev-add': unknown member 'node-nme'" +
+        ' (--no-validate sends them unchecked)\n',
     ]);
     expect(server.received.filter((c) => c.command === 'blockdev-add').map((c) => c.arguments)).toEqual([
       { driver: 'null-co', 'node-name': 'n0' },

@@ -104,7 +104,8 @@ describe('names', () => {
       { name: '5', 'meta-type': 'enum', members: [{ name: 'one' }], values: ['one'] },
     ];
     const { names } = introspectionSchemaText(reply);
-    // 1 and 3 are used by one command each: written inline, no name of their own (their members' names still start with one).
+    // 1 and 3 are used by one command each: written inline, no name of their
+    // own (their members' names still start with one).
     expect(Object.fromEntries(names)).toEqual({ '2': 'ABArg2', '4': 'ABArgV', '5': 'XArgTheListType' });
     expect(
       introspectionSchemaText([{ name: 'EV', 'meta-type': 'event', 'arg-type': '1' }, ...reply.slice(3)]).names.get(

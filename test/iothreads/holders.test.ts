@@ -128,7 +128,6 @@ class FakeQom implements QmpExecutor {
     }
   }
 
-  // eslint-disable-next-line require-yield
   async *events(): AsyncIterable<QmpEventMessage> {}
 }
 

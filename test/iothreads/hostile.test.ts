@@ -187,7 +187,8 @@ describe('the walk takes linear time, and --timeout bounds all of it', () => {
   });
 
   it('keeps its own requests in bounds: more IOThread properties than the client queues at once', async () => {
-    // Scaled down: 2,000 link properties against a queue of 40 (the default queue is 100,000; the walk keeps 32 in flight).
+    // Scaled down: 2,000 link properties against a queue of 40 (the default
+    // queue is 100,000; the walk keeps 32 in flight).
     const links = Array.from({ length: 2000 }, (_, i): ObjectPropertyValue => ({
       name: `l${i}`,
       type: 'link<iothread>',

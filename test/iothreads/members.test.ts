@@ -109,11 +109,14 @@ describe('QEMU 11.1 (the simulated QEMU): poll-weight everywhere', () => {
       writeFileSync(
         schema,
         [
-          `{ 'struct': 'IOThreadInfo', 'data': { 'id': 'str', 'thread-id': 'int', 'poll-max-ns': 'int', 'poll-grow': 'int', 'poll-shrink': 'int', 'aio-max-batch': 'int' } }`,
+          "{ 'struct': 'IOThreadInfo', 'data': { 'id': 'str', 'thread-id': 'int', 'poll-max-ns': 'int', " +
+            "'poll-grow': 'int', 'poll-shrink': 'int', 'aio-max-batch': 'int' } }",
           `{ 'command': 'query-iothreads', 'returns': [ 'IOThreadInfo' ] }`,
-          `{ 'struct': 'IothreadProperties', 'data': { '*poll-max-ns': 'int', '*poll-grow': 'int', '*poll-shrink': 'int', '*aio-max-batch': 'int', '*thread-pool-min': 'int', '*thread-pool-max': 'int' } }`,
+          "{ 'struct': 'IothreadProperties', 'data': { '*poll-max-ns': 'int', '*poll-grow': 'int', " +
+            "'*poll-shrink': 'int', '*aio-max-batch': 'int', '*thread-pool-min': 'int', '*thread-pool-max': 'int' } }",
           `{ 'enum': 'ObjectType', 'data': [ 'iothread' ] }`,
-          `{ 'union': 'ObjectOptions', 'base': { 'qom-type': 'ObjectType', 'id': 'str' }, 'discriminator': 'qom-type', 'data': { 'iothread': 'IothreadProperties' } }`,
+          "{ 'union': 'ObjectOptions', 'base': { 'qom-type': 'ObjectType', 'id': 'str' }, " +
+            "'discriminator': 'qom-type', 'data': { 'iothread': 'IothreadProperties' } }",
           `{ 'command': 'object-add', 'data': 'ObjectOptions', 'boxed': true }`,
         ].join('\n'),
       );
@@ -256,6 +259,7 @@ describe('the table stays readable whatever a server sends', () => {
     );
     expect(lines).toContain('5 more members not shown (see --json)');
     // No control character reaches the terminal; nothing runs on for kilobytes.
+    // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
     expect(text.length).toBeLessThan(1000);
     expect(lines[1]).toContain('"monitor\\u001b[2J" {"id":"xxx');

@@ -26,7 +26,6 @@ afterEach(async () => {
   for (const x of open.splice(0).reverse()) await x.close();
 });
 
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A server that answers qom-get with the property name, a client over `stream`, and the server's session. */

@@ -76,7 +76,8 @@ async function until(cond: () => boolean): Promise<void> {
 
 describe('LineDecoder', () => {
   const message =
-    '{"return": {"s": "h\u00e9llo \u2713 \ud83d\ude00", "n": 18446744073709551552}, "id": 1}\r\n{"event": "X", "timestamp": {"seconds": 1, "microseconds": 2}}\n';
+    '{"return": {"s": "h\u00e9llo \u2713 \ud83d\ude00", "n": 18446744073709551552}, "id": 1}\r\n' +
+    '{"event": "X", "timestamp": {"seconds": 1, "microseconds": 2}}\n';
 
   it('yields the same lines for every two- and three-way chunk split', () => {
     const bytes = Buffer.from(message);
@@ -735,7 +736,8 @@ describe('QmpClient against hostile servers', () => {
     server.on('quit', (_args, ctx) => {
       ctx.session.sendRaw(`{"return": {}${idMember(ctx.id)}}\r\n`);
       ctx.session.sendRaw(
-        '{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}}\r\n',
+        '{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "SHUTDOWN", ' +
+          '"data": {"guest": false, "reason": "host-qmp-quit"}}\r\n',
       );
       ctx.session.hangUp();
       return new Promise<Record<string, never>>(() => {});
@@ -762,7 +764,8 @@ describe('QmpClient against hostile servers', () => {
   it('refuses arguments QEMU could not parse as one request, before sending anything', async () => {
     const schema = await ServerSchema.of(
       parseSchemaString(
-        "{ 'pragma': { 'command-returns-exceptions': [ 'x' ] } }\n{ 'command': 'x', 'data': { '*a': 'any', '*s': 'str' }, 'returns': 'str' }",
+        "{ 'pragma': { 'command-returns-exceptions': [ 'x' ] } }\n" +
+          "{ 'command': 'x', 'data': { '*a': 'any', '*s': 'str' }, 'returns': 'str' }",
         'x.json',
       ),
     );

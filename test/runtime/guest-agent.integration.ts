@@ -73,7 +73,11 @@ describe.runIf(guestAgentAvailable())('GuestAgentClient against qemu-ga', () => 
     expect(await ga.execute('guest-ping')).toEqual({});
   });
 
-  /** Stops the agent (SIGSTOP, by pid) while `body` runs, so that its replies come late; SIGCONT after (return promises in an array: awaiting them here would wait for the stopped agent). */
+  /**
+   * Stops the agent (SIGSTOP, by pid) while `body` runs, so that its replies
+   * come late; SIGCONT after (return promises in an array: awaiting them
+   * here would wait for the stopped agent).
+   */
   async function whileStopped<T>(body: () => Promise<T>): Promise<T> {
     process.kill(agent.pid, 'SIGSTOP');
     try {

@@ -32,7 +32,8 @@ describe('parseJson', () => {
   it('agrees with JSON.parse on ordinary messages', () => {
     const samples = [
       '{"return": {"status": "running", "singlestep": false, "running": true}, "id": 7}\r\n',
-      '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "Debian 1:7.2+dfsg-7"}, "capabilities": ["oob"]}}',
+      '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "Debian 1:7.2+dfsg-7"}, ' +
+        '"capabilities": ["oob"]}}',
       '[1, -2, 3.5, 1e3, -0.25e-2, "a\\"b\\n", true, false, null, [], {}]',
       '"\\u00e9\\ud83d\\ude00"',
       '9007199254740991',
@@ -43,7 +44,8 @@ describe('parseJson', () => {
 
   it('keeps integers beyond 2^53 exact as bigint', () => {
     const v = parseJson(
-      '{"return": {"model": {"props": {"x": 18446744073709551552, "y": 9007199254740992, "z": -9223372036854775808, "s": 9007199254740991}}}}',
+      '{"return": {"model": {"props": {"x": 18446744073709551552, "y": 9007199254740992, ' +
+        '"z": -9223372036854775808, "s": 9007199254740991}}}}',
     );
     expect(v).toEqual({
       return: {
@@ -56,6 +58,7 @@ describe('parseJson', () => {
 
   it('treats fractions and exponents as numbers even when long', () => {
     expect(parseJson('[12345678901234567.5, 1234567890123456789e2, 0.12345678901234567890]')).toEqual([
+      // eslint-disable-next-line no-loss-of-precision -- the literals are the rounded numbers the parser must give
       12345678901234567.5, 1234567890123456789e2, 0.1234567890123456789,
     ]);
   });
@@ -206,7 +209,8 @@ describe('parseJson with integers beyond 2^53 (JSON.parse of the text with them 
       if (depth > 4 || rand(3) === 0) return scalar();
       const n = rand(5);
       if (rand(2)) return `[${Array.from({ length: n }, () => value(depth + 1)).join(', ')}]`;
-      return `{${Array.from({ length: n }, (_, i) => `"k${i}${rand(2) ? digits(17) : ''}": ${value(depth + 1)}`).join(', ')}}`;
+      const member = (i: number): string => `"k${i}${rand(2) ? digits(17) : ''}": ${value(depth + 1)}`;
+      return `{${Array.from({ length: n }, (_, i) => member(i)).join(', ')}}`;
     };
     const junk = '"\\-.e0 1,:[]{}x';
     for (let i = 0; i < 3000; i++) {

@@ -18,7 +18,8 @@ import { rejection } from '../helpers/rejection.js';
 
 /** echo (in-band), echo-oob (allow-oob), fire (no reply on success): each answers with its n. */
 const SCHEMA = `
-{ 'pragma': { 'command-name-exceptions': [ 'qmp_capabilities' ], 'command-returns-exceptions': [ 'echo', 'echo-oob' ] } }
+{ 'pragma': { 'command-name-exceptions': [ 'qmp_capabilities' ],
+              'command-returns-exceptions': [ 'echo', 'echo-oob' ] } }
 { 'command': 'qmp_capabilities', 'data': { '*enable': [ 'str' ] } }
 { 'command': 'echo', 'data': { 'n': 'int' }, 'returns': 'int' }
 { 'command': 'echo-oob', 'data': { 'n': 'int' }, 'returns': 'int', 'allow-oob': true }

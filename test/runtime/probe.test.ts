@@ -27,9 +27,7 @@ class FakeExecutor implements QmpExecutor {
     this.calls.push({ command, options });
     return this.reply();
   }
-  async *events(): AsyncIterable<QmpEventMessage> {
-    return;
-  }
+  async *events(): AsyncIterable<QmpEventMessage> {}
 }
 
 describe('probe on a session', () => {

@@ -279,7 +279,8 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI recording tests'))(
       ]);
       expect([r.code, r.stdout, r.stderr]).toEqual([0, '18446744073709551552\n', '']);
       const text = readFileSync(path, 'utf8');
-      // Greeting, negotiation, query-qmp-schema (exec checks the arguments against the server's own schema), the command.
+      // Greeting, negotiation, query-qmp-schema (exec checks the arguments
+      // against the server's own schema), the command.
       expect(parseTranscript(text).entries.map((e) => e.dir)).toEqual([
         'server',
         'client',

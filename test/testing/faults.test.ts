@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CommandMap, EventMap } from '../../generated/index.js';
-import { QmpClient, QmpError, type ConnectOptions } from '../../src/runtime/index.js';
+import { QmpClient, type ConnectOptions } from '../../src/runtime/index.js';
 import { QmpTestServer, faults } from '../../src/testing/index.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
 import { rejection } from '../helpers/rejection.js';

@@ -183,7 +183,8 @@ describe('input held while reading is stopped', () => {
     const { parseSchemaString } = await import('../../src/frontend/index.js');
     const { ServerSchema } = await import('../../src/testing/index.js');
     const model = parseSchemaString(
-      `{ 'command': 'slow' }\n{ 'struct': 'Num', 'data': { 'n': 'int' } }\n{ 'command': 'quick', 'data': 'Num', 'returns': 'Num' }`,
+      "{ 'command': 'slow' }\n{ 'struct': 'Num', 'data': { 'n': 'int' } }\n" +
+        "{ 'command': 'quick', 'data': 'Num', 'returns': 'Num' }",
       'held.json',
     );
     const server = await QmpTestServer.create({ schema: await ServerSchema.of(model) });

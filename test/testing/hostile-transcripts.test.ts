@@ -139,7 +139,8 @@ describe('PendingCommands', () => {
 describe('recordings nested deeply', () => {
   const nested = (depth: number): string => `${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}`;
   const qomGet = (id: number, value: string): string =>
-    `{"dir": "client", "msg": {"execute": "qom-get", "arguments": {"path": "/", "property": "p${id}"}, "id": ${id}}}\n` +
+    '{"dir": "client", "msg": {"execute": "qom-get", ' +
+    `"arguments": {"path": "/", "property": "p${id}"}, "id": ${id}}}\n` +
     `{"dir": "server", "msg": {"return": ${value}, "id": ${id}}}\n`;
 
   it('a server message deeper than QEMU allows makes the transcript invalid, naming its line', async () => {
@@ -156,7 +157,10 @@ describe('recordings nested deeply', () => {
 
   it('a client command deeper than QEMU allows is skipped (QEMU refused it), its id-less refusal too', async () => {
     await using server = await QmpTestServer.create();
-    const tooDeep = `{"dir": "client", "msg": {"execute": "qom-set", "arguments": {"path": "/", "property": "p", "value": ${nested(3000)}}, "id": 7}}\n{"dir": "server", "msg": {"error": {"class": "GenericError", "desc": "JSON nesting depth limit exceeded"}}}\n`;
+    const tooDeep =
+      '{"dir": "client", "msg": {"execute": "qom-set", ' +
+      `"arguments": {"path": "/", "property": "p", "value": ${nested(3000)}}, "id": 7}}\n` +
+      '{"dir": "server", "msg": {"error": {"class": "GenericError", "desc": "JSON nesting depth limit exceeded"}}}\n';
     const replay = server.replay(tooDeep + qomGet(1, nested(1000)), { requireAll: true });
     expect(replay.commands.map((c) => c.command)).toEqual(['qom-get']);
     const raw = new RawQmp(server.connect());
@@ -191,7 +195,13 @@ describe('recordings nested deeply', () => {
       let image = '{"filename": "x", "format": "raw", "virtual-size": "big"}';
       for (let i = 0; i < 1000; i++)
         image = `{"filename": "x", "format": "qcow2", "virtual-size": 1, "backing-image": ${image}}`;
-      const bad = `{"dir": "client", "msg": {"execute": "query-named-block-nodes", "id": 2}}\n{"dir": "server", "msg": {"return": [{"file": "x", "ro": false, "drv": "qcow2", "encrypted": false, "bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0, "bps_max": 0, "bps_rd_max": 0, "bps_wr_max": 0, "iops_max": 0, "iops_rd_max": 0, "iops_wr_max": 0, "detect_zeroes": "off", "write_threshold": 0, "backing_file_depth": 0, "cache": {"writeback": true, "direct": false, "no-flush": false}, "image": ${image}}], "id": 2}}\n`;
+      const bad =
+        '{"dir": "client", "msg": {"execute": "query-named-block-nodes", "id": 2}}\n' +
+        '{"dir": "server", "msg": {"return": [{"file": "x", "ro": false, "drv": "qcow2", "encrypted": false, ' +
+        '"bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0, ' +
+        '"bps_max": 0, "bps_rd_max": 0, "bps_wr_max": 0, "iops_max": 0, "iops_rd_max": 0, "iops_wr_max": 0, ' +
+        '"detect_zeroes": "off", "write_threshold": 0, "backing_file_depth": 0, ' +
+        `"cache": {"writeback": true, "direct": false, "no-flush": false}, "image": ${image}}], "id": 2}}\n`;
       const e = await rejection((async () => server.replay(bad))(), QmpTranscriptError);
       expect(e.line).toBe(2);
       expect(e.message.length).toBeLessThan(400);

@@ -694,13 +694,17 @@ export const REPLY_CASES: readonly ReplyCase[] = [
 
 /** Where our server answers differently from QEMU, on purpose or by limitation. */
 export const KNOWN_DIFFERENCES = [
-  "text that is not JSON: QEMU answers one error per bad token (\"JSON parse error, invalid keyword 'this'\", …), we answer one per line with our parser's reason",
-  'nesting deeper than 1024: QEMU answers "JSON nesting depth limit exceeded", then one error per leftover bracket; we answer once',
+  'text that is not JSON: QEMU answers one error per bad token ("JSON parse error, invalid keyword \'this\'", …), ' +
+    "we answer one per line with our parser's reason",
+  'nesting deeper than 1024: QEMU answers "JSON nesting depth limit exceeded", then one error per leftover bracket; ' +
+    'we answer once',
   'framing: QEMU also takes several requests on one line, or one over several lines; we take one per line',
   '1e3 or 1.0 for an integer member: QEMU refuses (a double); we accept (the decoder gives an integer)',
   'single-quoted strings: QEMU accepts them (its JSON extension); we answer a parse error',
-  'bytes QEMU refuses (not UTF-8, lone surrogates): QEMU answers the first error as we do, then one per leftover token; we answer once',
-  'the overlong 0xC0 0x80 in a string: QEMU takes it for U+0000 (modified UTF-8); we answer "invalid UTF-8 sequence in string"',
+  'bytes QEMU refuses (not UTF-8, lone surrogates): QEMU answers the first error as we do, ' +
+    'then one per leftover token; we answer once',
+  'the overlong 0xC0 0x80 in a string: QEMU takes it for U+0000 (modified UTF-8); ' +
+    'we answer "invalid UTF-8 sequence in string"',
 ];
 
 /**
@@ -733,7 +737,10 @@ export const DOUBLE_IDS: readonly (readonly [string, string])[] = [
   ['[1e400, "a"]', '[inf, "a"]'],
 ];
 
-/** Sends `{"execute": "query-version", "id": ID}` for each id over `stream` and returns the id text of each reply line. */
+/**
+ * Sends `{"execute": "query-version", "id": ID}` for each id over `stream`
+ * and returns the id text of each reply line.
+ */
 export async function echoedIds(stream: NodeJS.ReadWriteStream, ids: readonly string[]): Promise<string[]> {
   let text = '';
   stream.on('data', (chunk: Buffer) => (text += chunk.toString()));

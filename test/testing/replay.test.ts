@@ -5,7 +5,7 @@
  * of that conversation, recorded on the client's side.
  */
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
@@ -118,16 +118,20 @@ describe('loading a transcript to replay', () => {
   it('refuses what cannot be replayed, with its line', async () => {
     await using server = await QmpTestServer.create();
     const greeting =
-      '{"dir": "server", "msg": {"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}}';
+      '{"dir": "server", "msg": {"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, ' +
+      '"capabilities": []}}}';
     const command = '{"dir": "client", "msg": {"execute": "query-status", "id": 1}}';
     const cases: [string, RegExp][] = [
       [`${greeting}\nnot json`, /^line 2: bad JSON/],
       [
-        `${greeting}\n${command}\n{"dir": "server", "msg": {"return": {"running": "yes", "status": "running"}, "id": 1}}`,
+        `${greeting}\n${command}\n` +
+          '{"dir": "server", "msg": {"return": {"running": "yes", "status": "running"}, "id": 1}}',
         /^line 3: reply to 'query-status': running: expected boolean/,
       ],
       [
-        `${greeting}\n${command}\n{"dir": "server", "msg": {"event": "DEVICE_DELETED", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}}`,
+        `${greeting}\n${command}\n` +
+          '{"dir": "server", "msg": {"event": "DEVICE_DELETED", "data": {}, ' +
+          '"timestamp": {"seconds": 1, "microseconds": 0}}}',
         /^line 3: event 'DEVICE_DELETED': path: missing mandatory member/,
       ],
       ['{"dir": "server", "msg": {"QMP": {}}}', /^line 1: malformed QMP greeting/],
@@ -147,7 +151,8 @@ describe('loading a transcript to replay', () => {
   it('skips recorded commands whose envelope the server refuses', async () => {
     await using server = await QmpTestServer.create();
     const refused = (id: number, member: string) =>
-      `{"dir": "server", "msg": {"id": ${id}, "error": {"class": "GenericError", "desc": "QMP input member '${member}' is unexpected"}}}`;
+      `{"dir": "server", "msg": {"id": ${id}, ` +
+      `"error": {"class": "GenericError", "desc": "QMP input member '${member}' is unexpected"}}}`;
     const replay = server.replay(
       [
         '{"dir": "client", "msg": {"execute": "stop", "id": 1, "bogus": true}}',

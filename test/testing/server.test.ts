@@ -201,19 +201,17 @@ describe('scripting', () => {
       "reply to 'query-status': extra: unknown member",
     );
     expect(() =>
-      server
-        .on('query-iothreads')
-        .reply([
-          {
-            id: 'io0',
-            'thread-id': 1,
-            'poll-max-ns': 0,
-            'poll-grow': 0,
-            'poll-shrink': 0,
-            'aio-max-batch': 0,
-            holders: [{ type: 'qom' }],
-          },
-        ] as never),
+      server.on('query-iothreads').reply([
+        {
+          id: 'io0',
+          'thread-id': 1,
+          'poll-max-ns': 0,
+          'poll-grow': 0,
+          'poll-shrink': 0,
+          'aio-max-batch': 0,
+          holders: [{ type: 'qom' }],
+        },
+      ] as never),
     ).toThrow("reply to 'query-iothreads': [0].holders[0].path: missing mandatory member");
     expect(() => server.emit('DEVICE_DELETED', { device: 'x' } as never)).toThrow(
       "event 'DEVICE_DELETED': path: missing mandatory member",

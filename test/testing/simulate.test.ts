@@ -277,7 +277,8 @@ describe('the simulated holder-tracking QEMU', () => {
     const refused = await failure(client.objectDel({ id: 'io1' }));
     expect(refused.errorClass).toBe('GenericError');
     expect(refused.desc).toBe(
-      "IOThread 'io1' is in use by block node 'disk2', /machine/peripheral-anon/device[0], /machine/peripheral/vblk1, /machine/peripheral/vscsi0",
+      "IOThread 'io1' is in use by block node 'disk2', /machine/peripheral-anon/device[0], " +
+        '/machine/peripheral/vblk1, /machine/peripheral/vscsi0',
     );
     await client.blockExportDel({ id: 'exp0' });
     for (const id of ['/machine/peripheral-anon/device[0]', 'vblk1', 'vscsi0']) await client.deviceDel({ id });

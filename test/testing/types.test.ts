@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { strictDiagnostics } from '../backends/helpers.js';
+import { strictDiagnostics } from '../helpers/tsc.js';
 import { repoRoot } from '../helpers/shared.js';
 
 const USAGE = `
@@ -72,7 +72,7 @@ it('types scripts with the generated command and event maps', () => {
     const file = join(dir, 'usage.ts');
     writeFileSync(file, USAGE);
     writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
-    const diagnostics = strictDiagnostics([file]).filter((d) => d.startsWith(file));
+    const diagnostics = strictDiagnostics([file], { only: [file] });
     expect(diagnostics).toEqual([]);
   } finally {
     rmSync(dir, { recursive: true, force: true });

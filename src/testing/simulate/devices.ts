@@ -238,7 +238,8 @@ const EXPORT_USER = 'an unnamed block device';
 /** QEMU's text when two users of `node` cannot both have what they need. */
 export function permissionConflict(node: string, requiredBy: string, unsharedBy: string): QmpErrorResponse {
   return generic(
-    `Permission conflict on node '${node}': permissions 'write' are both required by ${requiredBy} (uses node '${node}' as 'root' child) ` +
+    `Permission conflict on node '${node}': permissions 'write' are both required by ${requiredBy}` +
+      ` (uses node '${node}' as 'root' child) ` +
       `and unshared by ${unsharedBy} (uses node '${node}' as 'root' child).`,
   );
 }
@@ -304,7 +305,8 @@ export function deviceAdd(m: Machine, args: Args): void {
 
   if (bus.occupant !== null) {
     throw generic(
-      `PCI: slot 0 function 0 already occupied by ${bus.occupant.driver}, new func ${driver} cannot be exposed to guest.`,
+      `PCI: slot 0 function 0 already occupied by ${bus.occupant.driver},` +
+        ` new func ${driver} cannot be exposed to guest.`,
     );
   }
   const parent = id === undefined ? m.peripheralAnon : m.peripheral;
