@@ -248,9 +248,11 @@ export function parseCommand<const O extends Record<string, OptionSpec>>(
  *
  *  - UsageError, a malformed probe query: 2
  *  - NegativeAnswer, arguments the schema refuses (QmpArgumentError): 1
- *  - a QMP error reply: 4, as `CLASS: desc`
+ *  - a QMP error reply: 4, as `CLASS: desc` (the server's words, as QEMU's
+ *    own tools print them)
  *  - any other QMP failure (connection, protocol, timeout), a reply that
- *    does not fit the schema, or an error `peer` accepts: 3, as `CODE: message`
+ *    does not fit the schema, or an error `peer` accepts: 3, as
+ *    `qapi-ts NAME: CODE: message`
  */
 export function exitStatusFor(
   name: string,
@@ -275,11 +277,11 @@ export function exitStatusFor(
     return EXIT_QMP_ERROR;
   }
   if (isQmpArgumentError(error)) {
-    io.stderr(`${error.code}: ${printableError(error)}\n`);
+    io.stderr(`qapi-ts ${name}: ${error.code}: ${printableError(error)}\n`);
     return EXIT_NEGATIVE;
   }
   if (isQmpError(error) || isQapiValidationError(error) || peer(error)) {
-    io.stderr(`${error.code}: ${printableError(error)}\n`);
+    io.stderr(`qapi-ts ${name}: ${error.code}: ${printableError(error)}\n`);
     return EXIT_CONNECTION;
   }
   throw error;

@@ -116,5 +116,5 @@ async function probe(values: Values, positionals: string[]): Promise<boolean[]> 
   }
   const { target, timeout } = parseTarget(values);
   await using qmp = await QmpClient.connect(target, { timeout });
-  return probeAll(qmp, positionals, { timeout });
+  return await probeAll(qmp, positionals, { timeout });
 }

@@ -187,7 +187,7 @@ describe.runIf(builtCli('src/cli/main.js', 'qapi-ts entry point tests'))('qapi-t
     for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
       const r = await runCli([name]);
       expect(r.code, name).toBe(2);
-      expect(r.stderr).toMatch(new RegExp(`^qapi-ts: unknown command '${name}'\\n`));
+      expect(r.stderr).toMatch(new RegExp(`^qapi-ts: unknown command '${name}' \\(see 'qapi-ts help'\\)\\n$`));
       expect(r.stderr).not.toMatch(/TypeError|\n\s+at /);
     }
   });
