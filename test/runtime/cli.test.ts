@@ -44,7 +44,9 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
       const deepGreeting = await fake((s) => s.server.onConnect(faults.garbage(nested(10_000))), { greeting: false });
       const g = await runCli(['exec', '--socket', deepGreeting.path, 'query-status']);
       expect(g.code).toBe(3);
-      expect(g.stderr).toMatch(/^qapi-ts exec: QMP_ERR_GREETING: unix:.*: waiting for the QMP greeting: malformed message/);
+      expect(g.stderr).toMatch(
+        /^qapi-ts exec: QMP_ERR_GREETING: unix:.*: waiting for the QMP greeting: malformed message/,
+      );
       expectClean(g);
     });
 
