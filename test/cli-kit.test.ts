@@ -88,7 +88,7 @@ describe('usage errors', () => {
     );
   });
 
-  it('--qemu-version: the schema rules release wherever a schema is read; serve points at --greet-version', async () => {
+  it('--qemu-version: the schema rules release where schemas are read; serve points at --greet-version', async () => {
     const rest: Record<string, string[]> = {
       check: ['x.json'],
       dump: ['x.json'],
