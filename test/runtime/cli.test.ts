@@ -64,7 +64,7 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
       );
       const r = await runCli(['events', '--socket', server.path]);
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/^qapi-ts exec: QMP_ERR_PROTOCOL: /);
+      expect(r.stderr).toMatch(/^qapi-ts events: QMP_ERR_PROTOCOL: /);
       expectClean(r);
     });
 
