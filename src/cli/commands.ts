@@ -7,7 +7,17 @@
  */
 import { DEFAULT_QEMU_VERSION, OLDEST_QEMU_VERSION } from '../frontend/release.js';
 import type { CommandSpec, OptionSpec } from './kit.js';
-import { TARGET_OPTIONS } from './target.js';
+
+/** --socket, --tcp and --timeout, for every command that talks to one QEMU (parsed by target.ts). */
+export const TARGET_OPTIONS = {
+  socket: { type: 'string', short: 's', value: 'PATH', help: 'QMP unix socket', complete: 'file' },
+  tcp: { type: 'string', short: 't', value: 'HOST:PORT', help: 'QMP TCP endpoint' },
+  timeout: {
+    type: 'string',
+    value: 'MS',
+    help: "connect and reply timeout in milliseconds (default 10000; 'infinity' for none)",
+  },
+} as const satisfies Record<string, OptionSpec>;
 
 /** Doc-comment warnings `generate` shows without --warnings. */
 export const SHOWN_WARNINGS = 5;

@@ -1,20 +1,10 @@
 /**
  * The connection target options every command that talks to one QEMU
- * shares: --socket PATH or --tcp HOST:PORT, and --timeout MS.
+ * shares: --socket PATH or --tcp HOST:PORT, and --timeout MS (their table,
+ * TARGET_OPTIONS, is in commands.ts, which must not load the transport).
  */
 import { parseTcpTarget, type QmpTarget } from '../runtime/transport.js';
-import { UsageError, type OptionSpec } from './kit.js';
-
-/** --socket, --tcp and --timeout, for every command that talks to one QEMU. */
-export const TARGET_OPTIONS = {
-  socket: { type: 'string', short: 's', value: 'PATH', help: 'QMP unix socket', complete: 'file' },
-  tcp: { type: 'string', short: 't', value: 'HOST:PORT', help: 'QMP TCP endpoint' },
-  timeout: {
-    type: 'string',
-    value: 'MS',
-    help: "connect and reply timeout in milliseconds (default 10000; 'infinity' for none)",
-  },
-} as const satisfies Record<string, OptionSpec>;
+import { UsageError } from './kit.js';
 
 export interface Target {
   target: QmpTarget;
