@@ -140,7 +140,7 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/runtime-commands.js', 'CLI i
       await new Promise((r) => setTimeout(r, 500));
       await own.stop();
       expect(await run.exited).toBe(3);
-      expect(run.stderr).toMatch(/^QMP_ERR_(DISCONNECTED|CONNECT|GREETING): /);
+      expect(run.stderr).toMatch(/^qapi-ts events: QMP_ERR_(DISCONNECTED|CONNECT|GREETING): /);
     });
 
     it('exec quit exits 0 with {}', async () => {
