@@ -216,9 +216,11 @@ export async function introspectionSchema(
     return { schema, defines: agreement.defines };
   } catch (e) {
     if (isQapiError(e)) {
-      say(
-        `${schemaFile === undefined ? `the schema of ${describeSource(source)} is invalid` : `invalid schema ${schemaFile}`}:\n${e.format()}`,
-      );
+      const what =
+        schemaFile === undefined
+          ? `the schema of ${describeSource(source)} is invalid`
+          : `invalid schema ${schemaFile}`;
+      say(`${what}:\n${e.format()}`);
       return invalidStatus;
     }
     if (e instanceof QmpError) {

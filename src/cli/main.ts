@@ -81,7 +81,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
   }
   if (name === 'help') {
     const [topic, ...extra] = rest;
-    if (topic === undefined) {
+    if (topic === undefined || topic === '--help' || topic === '-h') {
       io.stdout(usage());
       return EXIT_OK;
     }

@@ -34,7 +34,9 @@ export function docLayoutHint(fname: string, err: unknown, version: string): str
   if (accepting.length === 0) return null;
   const applied =
     rules.ruleSet === rules.version ? `QEMU ${rules.version}'s` : `QEMU ${rules.ruleSet}'s (for ${rules.version})`;
-  const suggest = `it checks with --qemu-version ${accepting[0]}; if it is written for that release, say so, or pass --lenient-docs to report doc problems as warnings`;
+  const suggest =
+    `it checks with --qemu-version ${accepting[0]}; if it is written for that release, say so, ` +
+    'or pass --lenient-docs to report doc problems as warnings';
   return `note: the definitions are valid; only doc comments break ${applied} doc rules: ${suggest}`;
 }
 

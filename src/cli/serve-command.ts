@@ -92,7 +92,8 @@ export async function runServe(argv: string[], io: CommandIO = processIO): Promi
       server.use(holderTrackingQemu({ boot: DEMO_MACHINE }));
       const { major, minor, micro } = server.greeting?.version.qemu ?? { major: 0, minor: 0, micro: 0 };
       io.stderr(
-        `qapi-ts serve: simulating a QEMU with IOThread holder tracking (version ${major}.${minor}.${micro}; io0, io1; free: root ports rp4-rp7, node disk3)\n`,
+        `qapi-ts serve: simulating a QEMU with IOThread holder tracking (version ${major}.${minor}.${micro}; ` +
+          'io0, io1; free: root ports rp4-rp7, node disk3)\n',
       );
     }
   } catch (e) {
