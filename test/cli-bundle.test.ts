@@ -57,7 +57,7 @@ describe.runIf(builtCli('bundle/cli/main.js', 'CLI bundle tests'))('bin/qapi-ts 
     // exec --schema checks arguments with the validators generated for the file (zod) before it connects.
     const exec = run('exec', '--socket', join(tmp, 'no.sock'), 'query-status');
     expect(exec.status).toBe(3);
-    expect(exec.stderr).toMatch(/^QMP_ERR_CONNECT: .*no\.sock/);
+    expect(exec.stderr).toMatch(/^qapi-ts exec: QMP_ERR_CONNECT: .*no\.sock/);
     const refused = run(
       'exec',
       '--socket',

@@ -4,9 +4,11 @@
  * frontend reports them (QEMU's format) with exit status 1; doc-comment
  * problems are warnings unless --strict-docs.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_QEMU_VERSION, normalizeQemuVersion, qemuVersionProblem } from '../frontend/release.js';
-import { docLayoutHint, noteNewerRelease } from './frontend-commands.js';
+import { GENERATE, SHOWN_WARNINGS, VERIFY } from './commands.js';
+import { EXIT_USAGE, parseCommand, processIO, usageLine, type CommandIO, type Parsed } from './kit.js';
+import type { VerifyResult } from '../backends/verify.js';
+import { docLayoutHint, noteNewerRelease } from './schema-notes.js';
 import { isQapiError } from '../frontend/errors.js';
 import {
   generate,
@@ -19,86 +21,13 @@ import {
 } from '../backends/generate.js';
 import type { CheckedSchema } from '../frontend/model.js';
 import type { Int64Mode } from '../support/ints.js';
-import { printable } from './printable.js';
+import { printable, printableJson } from './printable.js';
 import { isInputFileError, readInputStream, readInputText, TRANSCRIPT_FILE } from '../read-file.js';
 import { QmpCommandError, QmpError } from '../runtime/errors.js';
 import type { IntrospectionSource } from '../introspection/fetch.js';
-import { describeSource, introspectionSource, SOURCE_HELP, SOURCE_OPTIONS } from './introspection-source.js';
-
-/** Doc-comment warnings shown without --warnings. */
-const SHOWN_WARNINGS = 5;
-
-const GENERATE_HELP = `usage: qapi-ts generate SCHEMA -o DIR [options]
-       qapi-ts generate (--introspection FILE | --from-socket PATH |
-                         --from-tcp HOST:PORT | --from-qemu BINARY) [SCHEMA] -o DIR [options]
-
-Generate TypeScript types, zod validators and a typed QMP client, one file
-per QAPI module plus index.ts.
-
-From a QEMU's own schema (its query-qmp-schema reply) alone: exactly what
-that build has, in one module 'qemu'; types are named after where they are
-first used (the reply numbers them), every integer is 'int' and there are
-no doc comments; device_add takes more arguments than it declares. With
-SCHEMA too: SCHEMA's names, docs and integer widths, and of its
-conditional parts what the QEMU has; where the two disagree (a schema of
-another release) you are told.
-
-options:
-  -o, --out DIR            output directory (required)
-${SOURCE_HELP}  --strict-docs            doc-comment problems are errors (default: warnings)
-  --support-import SPEC    module the generated code imports its support
-                           library from (default: qapi-ts/support)
-  --qemu-version V         read SCHEMA with the rules of QEMU release V (as for
-                           check; default ${DEFAULT_QEMU_VERSION}, the newest known)
-  --int64 MODE             int/int64/uint64/size as 'mixed' (number | bigint,
-                           default), 'bigint' or 'number'
-  --define SYMBOL          a defined 'if' symbol (repeatable); when given, only
-                           what these conditions select is generated, exactly;
-                           without, what depends on a condition is optional
-  --oldest-schema FILE     the schema of the oldest QEMU release the code must
-                           work with: what it lacks is typed and validated as
-                           possibly absent
-  --oldest-label TEXT      how docs name that release (default: FILE as given),
-                           e.g. 'QEMU 7.2'
-  --no-unstable            leave out definitions marked 'unstable'
-  --no-deprecated          leave out definitions marked 'deprecated'
-  --client-name NAME       name of the client class (default: QapiClient)
-  --language ts|js         TypeScript with types and docs (default), or
-                           JavaScript modules with docs, each with a .d.ts
-                           beside it holding the same types
-  --warnings               list every doc-comment warning (default: the first
-                           ${SHOWN_WARNINGS} and a count)
-  -q, --quiet              do not list the files written
-  -h, --help               show this help
-`;
+import { describeSource, introspectionSource } from './introspection-source.js';
 
 const INT64_MODES: readonly Int64Mode[] = ['mixed', 'bigint', 'number'];
-
-type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-type CommandArgs<O extends ParseArgsOptionsConfig> = ReturnType<
-  typeof parseArgs<{ args: string[]; allowPositionals: true; options: O }>
->;
-
-/** Parses a command's arguments; a number is the exit status (usage error 2, --help 0). */
-export function parseCommand<const O extends ParseArgsOptionsConfig>(
-  name: string,
-  argv: string[],
-  options: O,
-  help: string,
-): CommandArgs<O> | number {
-  let parsed: CommandArgs<O>;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options });
-  } catch (err) {
-    process.stderr.write(`qapi-ts ${name}: ${(err as Error).message}\n${help}`);
-    return 2;
-  }
-  if ((parsed.values as { help?: boolean }).help) {
-    process.stdout.write(help);
-    return 0;
-  }
-  return parsed;
-}
 
 function int64Problem(value: string | undefined): string {
   return `--int64 must be one of ${INT64_MODES.join(', ')}, not '${value}'`;
@@ -110,35 +39,13 @@ function int64Mode(value: string | undefined): Int64Mode | undefined {
   return (INT64_MODES as readonly string[]).includes(mode) ? (mode as Int64Mode) : undefined;
 }
 
-export async function runGenerate(argv: string[]): Promise<number> {
-  const parsed = parseCommand(
-    'generate',
-    argv,
-    {
-      out: { type: 'string', short: 'o' },
-      'strict-docs': { type: 'boolean' },
-      'qemu-version': { type: 'string' },
-      'support-import': { type: 'string' },
-      int64: { type: 'string' },
-      define: { type: 'string', multiple: true },
-      'oldest-schema': { type: 'string' },
-      'oldest-label': { type: 'string' },
-      'no-unstable': { type: 'boolean' },
-      'no-deprecated': { type: 'boolean' },
-      'client-name': { type: 'string' },
-      language: { type: 'string' },
-      warnings: { type: 'boolean' },
-      quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
-      ...SOURCE_OPTIONS,
-    },
-    GENERATE_HELP,
-  );
+export async function runGenerate(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const parsed = parseCommand(GENERATE, argv, io);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const usage = (problem: string): number => {
-    process.stderr.write(`qapi-ts generate: ${problem}\n${GENERATE_HELP}`);
-    return 2;
+    io.stderr(usageLine('generate', problem));
+    return EXIT_USAGE;
   };
   const from = introspectionSource(values);
   if (from.problem !== undefined) return usage(from.problem);
@@ -161,11 +68,11 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (values['client-name'] !== undefined && !/^[A-Za-z_$][\w$]*$/.test(values['client-name'])) {
     return usage(`--client-name must be an identifier, not '${values['client-name']}'`);
   }
-  noteNewerRelease(qemuVersion, (text) => void process.stderr.write(text));
+  noteNewerRelease(qemuVersion, io.stderr);
   let warnings = 0;
   const onWarning = (message: string): void => {
     warnings++;
-    if (values.warnings || warnings <= SHOWN_WARNINGS) process.stderr.write(`${message}\n`);
+    if (values.warnings || warnings <= SHOWN_WARNINGS) io.stderr(`${message}\n`);
   };
   try {
     const request: GenerateRequest = {
@@ -187,17 +94,17 @@ export async function runGenerate(argv: string[]): Promise<number> {
     const result =
       from.source === undefined
         ? await generate(request)
-        : await generateFromIntrospection(request, from.source, from.timeout);
+        : await generateFromIntrospection(request, from.source, from.timeout, io);
     if (typeof result === 'number') return result;
     if (warnings > SHOWN_WARNINGS && !values.warnings) {
-      process.stderr.write(
+      io.stderr(
         `qapi-ts generate: ${warnings - SHOWN_WARNINGS} more doc-comment warnings ` +
           '(--warnings lists them all, --strict-docs makes them errors)\n',
       );
     }
     if (!values.quiet) {
       const changed = result.written.length + result.removed.length;
-      process.stderr.write(
+      io.stderr(
         `qapi-ts generate: ${result.files.length} files in ${values.out}` +
           (changed === 0
             ? ', all up to date\n'
@@ -207,18 +114,18 @@ export async function runGenerate(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (isQapiError(err)) {
-      process.stderr.write(`${err.format()}\n`);
+      io.stderr(`${err.format()}\n`);
       const hint = docLayoutHint(positionals[0]!, err, qemuVersion);
-      if (hint !== null) process.stderr.write(`qapi-ts generate: ${hint}\n`);
+      if (hint !== null) io.stderr(`qapi-ts generate: ${hint}\n`);
       return 1;
     }
     if (isOldestSchemaError(err)) {
-      process.stderr.write(`qapi-ts generate: ${err.message}\n`);
+      io.stderr(`qapi-ts generate: ${err.message}\n`);
       return 1;
     }
     const e = err as NodeJS.ErrnoException;
     if (e && typeof e.code === 'string' && typeof e.message === 'string') {
-      process.stderr.write(`qapi-ts generate: ${e.message}\n`);
+      io.stderr(`qapi-ts generate: ${e.message}\n`);
       return 1;
     }
     throw err;
@@ -234,8 +141,10 @@ async function generateFromIntrospection(
   request: GenerateRequest,
   source: IntrospectionSource,
   timeout: number,
+  io: CommandIO,
 ): Promise<GenerateResult | number> {
   const loaded = await introspectionSchema(
+    io,
     source,
     timeout,
     'generate',
@@ -259,6 +168,7 @@ async function generateFromIntrospection(
  * 2 (for `verify`, whose input problems are usage errors) likewise.
  */
 export async function introspectionSchema(
+  io: CommandIO,
   source: IntrospectionSource,
   timeout: number,
   command: string,
@@ -267,7 +177,7 @@ export async function introspectionSchema(
   invalidStatus = 1,
 ): Promise<{ schema: CheckedSchema; defines?: string[] } | number> {
   const { fetchIntrospection } = await import('../introspection/fetch.js');
-  const say = (text: string): void => void process.stderr.write(`qapi-ts ${command}: ${text}\n`);
+  const say = (text: string): void => void io.stderr(`qapi-ts ${command}: ${text}\n`);
   let reply: unknown;
   try {
     reply = await fetchIntrospection(source, { timeout });
@@ -306,9 +216,11 @@ export async function introspectionSchema(
     return { schema, defines: agreement.defines };
   } catch (e) {
     if (isQapiError(e)) {
-      say(
-        `${schemaFile === undefined ? `the schema of ${describeSource(source)} is invalid` : `invalid schema ${schemaFile}`}:\n${e.format()}`,
-      );
+      const what =
+        schemaFile === undefined
+          ? `the schema of ${describeSource(source)} is invalid`
+          : `invalid schema ${schemaFile}`;
+      say(`${what}:\n${e.format()}`);
       return invalidStatus;
     }
     if (e instanceof QmpError) {
@@ -319,80 +231,81 @@ export async function introspectionSchema(
   }
 }
 
-const VERIFY_HELP = `usage: qapi-ts verify --schema SCHEMA [options] TRANSCRIPT.jsonl
-       qapi-ts verify (--introspection FILE | --from-socket PATH |
-                       --from-tcp HOST:PORT | --from-qemu BINARY) [--schema SCHEMA] [options] TRANSCRIPT.jsonl
-
-Check a recorded QMP session, one {"dir": "client"|"server", "msg": ...} per
-line ('-' reads stdin), against SCHEMA with its generated validators. Each
-invalid message is printed with its line, member path and reason, then a
-line 'N messages, N valid, N invalid'.
-
-options:
-  -s, --schema SCHEMA      the QAPI schema (required unless a QEMU is asked)
-${SOURCE_HELP.replace(/^  --timeout.*\n/m, '')}                           (a QEMU's own schema, as generate makes it from
-                           one; with --schema, that schema's conditions as the
-                           QEMU has them)
-  --timeout MS             connect and reply timeout (default 10000)
-  --strict                 what the schema does not know in server messages
-                           (members, enum values, events) is a finding too
-  --int64 MODE             int/int64/uint64/size as 'mixed' (default),
-                           'bigint' or 'number' (as for generate)
-  --define SYMBOL          a defined 'if' symbol (repeatable), as for generate
-  --oldest-schema FILE     the oldest QEMU release to accept messages of, as
-                           for generate (what it lacks may be absent)
-  --strict-docs            doc-comment problems are schema errors
-  --qemu-version V         read SCHEMA with the rules of QEMU release V (as for
-                           check; default ${DEFAULT_QEMU_VERSION})
-  --warnings               list doc-comment warnings (default: a count)
-  -h, --help               show this help
-
-exit status: 0 all messages valid, 1 some invalid, 2 usage error, unreadable
-file, invalid schema or a line that is not a transcript entry; with a QEMU
-to ask, 3 when it cannot be reached, 4 when it refuses query-qmp-schema
-`;
-
-export async function runVerify(argv: string[]): Promise<number> {
-  const fail = (problem: string, help = ''): number => {
-    process.stderr.write(`qapi-ts verify: ${problem}\n${help}`);
-    return 2;
-  };
-  const parsed = parseCommand(
-    'verify',
-    argv,
-    {
-      schema: { type: 'string', short: 's' },
-      strict: { type: 'boolean' },
-      int64: { type: 'string' },
-      define: { type: 'string', multiple: true },
-      'oldest-schema': { type: 'string' },
-      'strict-docs': { type: 'boolean' },
-      'qemu-version': { type: 'string' },
-      warnings: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      ...SOURCE_OPTIONS,
-    },
-    VERIFY_HELP,
-  );
+export async function runVerify(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const parsed = parseCommand(VERIFY, argv, io);
   if (typeof parsed === 'number') return parsed;
+  if (!parsed.values.json) return verifyParsed(parsed, io);
+  // --json: what would go to stderr becomes the document's diagnostics.
+  const diagnostics: string[] = [];
+  let result: VerifyResult | undefined;
+  const status = await verifyParsed(
+    parsed,
+    { stdout: () => {}, stderr: (text) => void diagnostics.push(...text.replace(/\n$/, '').split('\n')) },
+    (r) => (result = r),
+  );
+  io.stdout(
+    `${printableJson(JSON.stringify(verifyDocument(status, parsed.positionals[0] ?? null, result, diagnostics)))}\n`,
+  );
+  return status;
+}
+
+/**
+ * The document of `verify --json`: the exit status, the transcript, the
+ * counts with every invalid message and bad line (null when verifying
+ * did not get that far), and what would have gone to stderr.
+ */
+function verifyDocument(
+  status: number,
+  transcript: string | null,
+  result: VerifyResult | undefined,
+  diagnostics: string[],
+): unknown {
+  return {
+    status,
+    transcript,
+    result:
+      result === undefined
+        ? null
+        : {
+            messages: result.messages,
+            valid: result.valid,
+            invalid: result.invalid,
+            invalidMessages: result.verdicts
+              .filter((v) => v.findings.length > 0)
+              .map(({ line, dir, kind, label, findings }) => ({ line, dir, kind, label, findings })),
+            badLines: result.badLines,
+          },
+    diagnostics,
+  };
+}
+
+async function verifyParsed(
+  parsed: Parsed<typeof VERIFY.options>,
+  io: CommandIO,
+  onResult: (result: VerifyResult) => void = () => {},
+): Promise<number> {
+  const fail = (problem: string, help = ''): number => {
+    io.stderr(help === '' ? `qapi-ts verify: ${problem}\n` : usageLine('verify', problem));
+    return EXIT_USAGE;
+  };
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) return fail('expected exactly one TRANSCRIPT file', VERIFY_HELP);
+  if (positionals.length !== 1) return fail('expected exactly one TRANSCRIPT file', 'usage');
   const from = introspectionSource(values);
-  if (from.problem !== undefined) return fail(from.problem, VERIFY_HELP);
+  if (from.problem !== undefined) return fail(from.problem, 'usage');
   if (values.schema === undefined && from.source === undefined) {
     return fail(
       'missing --schema SCHEMA (or a QEMU to ask: --introspection, --from-socket, --from-tcp, --from-qemu)',
-      VERIFY_HELP,
+      'usage',
     );
   }
   if (from.source !== undefined && values.define !== undefined) {
-    return fail('--define does not go with a QEMU to ask: its reply says which conditions hold', VERIFY_HELP);
+    return fail('--define does not go with a QEMU to ask: its reply says which conditions hold', 'usage');
   }
   const int64 = int64Mode(values.int64);
-  if (int64 === undefined) return fail(int64Problem(values.int64), VERIFY_HELP);
+  if (int64 === undefined) return fail(int64Problem(values.int64), 'usage');
   const qemuVersion = values['qemu-version'] ?? DEFAULT_QEMU_VERSION;
   if (normalizeQemuVersion(qemuVersion) === null) {
-    return fail(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`, VERIFY_HELP);
+    return fail(`--qemu-version: ${qemuVersionProblem(qemuVersion)}`, 'usage');
   }
   const source = positionals[0]!;
   let text: string;
@@ -405,7 +318,7 @@ export async function runVerify(argv: string[]): Promise<number> {
   } catch (err) {
     return fail(`cannot read ${isInputFileError(err) ? err.message : `${source}: ${String(err)}`}`);
   }
-  noteNewerRelease(qemuVersion, (text) => void process.stderr.write(text));
+  noteNewerRelease(qemuVersion, io.stderr);
   const { parseTranscript, verifyEntries, formatReport } = await import('../backends/verify.js');
   const { loadValidators } = await import('../backends/load.js');
   const transcript = parseTranscript(text);
@@ -422,7 +335,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     };
     if (from.source === undefined) loaded = await loadValidators(values.schema!, options);
     else {
-      const got = await introspectionSchema(from.source, from.timeout, 'verify', values.schema, options, 2);
+      const got = await introspectionSchema(io, from.source, from.timeout, 'verify', values.schema, options, 2);
       if (typeof got === 'number') return got;
       const { loadSchemaValidators } = await import('../backends/load.js');
       loaded = await loadSchemaValidators(got.schema, { ...options, defines: got.defines });
@@ -435,18 +348,19 @@ export async function runVerify(argv: string[]): Promise<number> {
     if (isOldestSchemaError(err)) return fail(`cannot use the schema ${err.message}`);
     throw err;
   }
-  if (values.warnings) for (const w of warnings) process.stderr.write(`${w}\n`);
+  if (values.warnings) for (const w of warnings) io.stderr(`${w}\n`);
   else if (warnings.length > 0) {
-    process.stderr.write(
+    io.stderr(
       `qapi-ts verify: ${warnings.length} doc-comment warning${warnings.length === 1 ? '' : 's'} in ${values.schema} ` +
         '(--warnings lists them, --strict-docs makes them errors)\n',
     );
   }
   const strict = values.strict ?? false;
   const result = verifyEntries(transcript.entries, loaded.validatorSet(strict), { strict }, transcript.badLines);
+  onResult(result);
   // Findings quote what the session's peers sent: escaped (printable.ts).
-  for (const bad of result.badLines) process.stderr.write(`${source}:${bad.line}: ${printable(bad.reason)}\n`);
-  process.stdout.write(`${formatReport(result, source).map(printable).join('\n')}\n`);
+  for (const bad of result.badLines) io.stderr(`${source}:${bad.line}: ${printable(bad.reason)}\n`);
+  io.stdout(`${formatReport(result, source).map(printable).join('\n')}\n`);
   if (result.badLines.length > 0) return 2;
   return result.invalid > 0 ? 1 : 0;
 }

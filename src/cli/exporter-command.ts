@@ -2,68 +2,15 @@
  * `qapi-ts exporter`: the IOThreads and holders of many VMs, for
  * Prometheus (`/metrics`) and people (`/`, a live page), until Ctrl-C.
  *
- * Exit status: 0 stopped by SIGINT/SIGTERM, 2 usage error, 3 cannot listen.
+ * Options and help: commands.ts (EXPORTER). Exit status: 0 stopped by SIGINT/SIGTERM, 2 usage error, 3 cannot listen.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Fleet, socketName, type NamedTarget } from '../exporter/fleet.js';
 import { ExporterServer } from '../exporter/server.js';
 import { parseTcpTarget } from '../runtime/transport.js';
+import { EXPORTER } from './commands.js';
+import { EXIT_USAGE, parseCommandArgs, formatHelp, processIO, UsageError, usageLine, type CommandIO } from './kit.js';
 import { interruption } from './interrupt.js';
-
-const USAGE = `usage: qapi-ts exporter --listen HOST:PORT [--socket [NAME=]PATH]... [--tcp NAME=HOST:PORT]... [--socket-dir DIR]... [options]
-
-Serves the IOThreads of many QEMUs and who uses them (holders): for
-Prometheus at /metrics, and as a live page at /. Each scrape refreshes
-every VM, concurrently, each within --timeout, and answers within
---deadline; a VM that cannot be reached is qemu_up 0 and never delays the
-others.
-
-targets (at least one; repeatable):
-  -s, --socket [NAME=]PATH   a QMP unix socket; the VM is named NAME, or
-                             by the file name without its extension
-  -t, --tcp NAME=HOST:PORT   a QMP TCP endpoint
-  -d, --socket-dir DIR       every unix socket in DIR is a VM (named by
-                             its file name without extension), picked up
-                             and dropped as sockets come and go
-
-options:
-  -l, --listen HOST:PORT     where to serve HTTP (port 0: any free port)
-      --hold                 keep the QMP connections (reconnecting), and
-                             refresh at once on DEVICE_DELETED,
-                             BLOCK_EXPORT_DELETED and ACPI_DEVICE_OST; by
-                             default each refresh connects and lets go, so
-                             other tools can use the monitor in between
-      --timeout MS           most time one VM's refresh may take,
-                             connecting included (default 5000)
-      --deadline MS          most time a scrape waits for the refresh (default
-                             500); VMs not refreshed by then are reported
-                             from their previous refresh (see
-                             qemu_exporter_snapshot_age_seconds)
-      --interval SECONDS     refresh period while a page is open (default 2)
-      --concurrency N        most VMs refreshed at once (default 32)
-      --max-vms N            most VMs; further sockets in --socket-dir are
-                             ignored (default 1000)
-  -h, --help                 this text
-
-exit status: 0 stopped by SIGINT or SIGTERM, 2 usage error, 3 cannot listen.
-`;
-
-const OPTIONS = {
-  listen: { type: 'string', short: 'l' },
-  socket: { type: 'string', short: 's', multiple: true },
-  tcp: { type: 'string', short: 't', multiple: true },
-  'socket-dir': { type: 'string', short: 'd', multiple: true },
-  hold: { type: 'boolean' },
-  timeout: { type: 'string' },
-  interval: { type: 'string' },
-  deadline: { type: 'string' },
-  concurrency: { type: 'string' },
-  'max-vms': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-class UsageError extends Error {}
 
 /** `NAME=PATH` when the part before the first `=` has no `/`; otherwise all of it is the path. */
 export function parseSocketSpec(spec: string): NamedTarget {
@@ -106,20 +53,14 @@ function positiveNumber(text: string | undefined, flag: string, fallback: number
   return value;
 }
 
-export async function runExporter(argv: string[]): Promise<number> {
+export async function runExporter(argv: string[], io: CommandIO = processIO): Promise<number> {
   let fleet: Fleet;
   let server: ExporterServer;
   let listen: { host: string; port: number };
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs(EXPORTER.options, argv);
     if (values.help) {
-      process.stdout.write(USAGE);
+      io.stdout(formatHelp(EXPORTER));
       return 0;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -142,7 +83,7 @@ export async function runExporter(argv: string[]): Promise<number> {
       timeout: positiveNumber(values.timeout, '--timeout', 5000, 3_600_000),
       concurrency: positiveNumber(values.concurrency, '--concurrency', 32, 10_000),
       maxVms,
-      warn: (m) => process.stderr.write(`qapi-ts exporter: ${m}\n`),
+      warn: (m) => io.stderr(`qapi-ts exporter: ${m}\n`),
     });
     server = new ExporterServer(fleet, {
       interval: positiveNumber(values.interval, '--interval', 2, 86_400, false) * 1000,
@@ -150,8 +91,8 @@ export async function runExporter(argv: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`qapi-ts exporter: ${e.message}\n${USAGE}`);
-      return 2;
+      io.stderr(usageLine('exporter', e.message));
+      return EXIT_USAGE;
     }
     throw e;
   }
@@ -162,15 +103,11 @@ export async function runExporter(argv: string[]): Promise<number> {
     try {
       address = await server.listen(listen.host, listen.port);
     } catch (e) {
-      process.stderr.write(
-        `qapi-ts exporter: cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}\n`,
-      );
+      io.stderr(`qapi-ts exporter: cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}\n`);
       return 3;
     }
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    process.stderr.write(
-      `qapi-ts exporter: serving http://${host}:${address.port}/ (metrics at /metrics); Ctrl-C stops\n`,
-    );
+    io.stderr(`qapi-ts exporter: serving http://${host}:${address.port}/ (metrics at /metrics); Ctrl-C stops\n`);
     // The first look, so the page has something before the first scrape.
     void fleet.refreshAll();
     await new Promise<void>((done) => stop.signal.addEventListener('abort', () => done(), { once: true }));

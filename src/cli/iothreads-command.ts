@@ -6,53 +6,15 @@ import type { IoThreadHolder } from '../../generated/index.js';
 import { inspectIothreads, type IothreadReport, type ServerIOThreadInfo } from '../iothreads/holders.js';
 import { QomWalkError } from '../iothreads/qom.js';
 import { QmpClient } from '../runtime/client.js';
-import { isQmpCommandError, isQmpError } from '../runtime/errors.js';
 import { stringifyJson } from '../runtime/json.js';
-import { isQapiValidationError } from '../support/errors.js';
 import { interruption } from './interrupt.js';
-import { printable, printableError, printableJson } from './printable.js';
-import { common, parse, TARGET_OPTIONS, UsageError } from './runtime-commands.js';
-
-const USAGE = `usage: qapi-ts iothreads (--socket PATH | --tcp HOST:PORT) [--json] [--watch [SECONDS]]
-
-Shows every IOThread of a running QEMU and who uses it: devices and
-objects by QOM path, block exports by node name. Where QEMU reports
-holders itself (query-iothreads has 'holders') its list is shown as it
-is; otherwise the holders are derived from the QOM tree, which cannot
-show block exports or the monitor.
-
-options:
-  -s, --socket PATH      QMP unix socket
-  -t, --tcp HOST:PORT    QMP TCP endpoint
-      --json             one JSON object {"holders": "reported"|"derived",
-                         "iothreads": [IOThreadInfo...]} (a line per change
-                         with --watch)
-      --watch [SECONDS]  print again whenever the picture changes: checks
-                         every SECONDS (default 1) and at once on
-                         DEVICE_DELETED / BLOCK_EXPORT_DELETED; Ctrl-C stops
-      --derived          derive holders from QOM even where QEMU reports them
-      --timeout MS       connect timeout, and the most one inspection may
-                         take, all its commands together (default 10000)
-  -h, --help             this text
-
-exit status: 0 ok (with --watch: interrupted), 2 bad usage, 3 connection
-failure or loss, a reply that does not fit the schema, a QOM tree beyond
-the limits (objects, levels, bytes), or --timeout passed (it bounds the
-whole inspection), 4 QEMU refused a command (CLASS: desc).
-`;
+import { printable, printableJson } from './printable.js';
+import { IOTHREADS } from './commands.js';
+import { exitStatusFor, guardStdout, parseCommand, processIO, UsageError, usageLine, type CommandIO } from './kit.js';
+import { parseTarget } from './target.js';
 
 /** Events after which the picture may have changed (nothing announces a plug-in). */
 const CHANGE_EVENTS = ['DEVICE_DELETED', 'BLOCK_EXPORT_DELETED'];
-
-type Values = {
-  socket?: string;
-  tcp?: string;
-  timeout?: string;
-  json?: boolean;
-  derived?: boolean;
-  help?: boolean;
-  watch?: boolean;
-};
 
 /** `--watch` takes an optional number: pull it out before parseArgs sees it. */
 function splitWatch(argv: readonly string[]): { argv: string[]; interval: number | null } {
@@ -168,55 +130,45 @@ export function renderTable(report: IothreadReport): string {
   return [line(header), ...body, ...more, source].join('\n') + '\n';
 }
 
-function renderJson(report: IothreadReport): string {
+function renderJson(report: IothreadReport, time?: string): string {
   const iothreads: ServerIOThreadInfo[] = report.iothreads;
-  return `${printableJson(stringifyJson({ holders: report.holders, iothreads }))}\n`;
+  const doc =
+    time === undefined ? { holders: report.holders, iothreads } : { time, holders: report.holders, iothreads };
+  return `${printableJson(stringifyJson(doc))}\n`;
 }
 
-export async function runIothreads(argv: string[]): Promise<number> {
+export async function runIothreads(argv: string[], io: CommandIO = processIO): Promise<number> {
   using stop = interruption();
   try {
-    const watch = splitWatch(argv);
-    const { values, positionals } = parse(
-      watch.argv,
-      { ...TARGET_OPTIONS, json: { type: 'boolean' }, derived: { type: 'boolean' }, watch: { type: 'boolean' } },
-      USAGE,
-    ) as { values: Values; positionals: string[] };
-    if (values.help) {
-      process.stdout.write(USAGE);
-      return 0;
+    let watch: ReturnType<typeof splitWatch>;
+    try {
+      watch = splitWatch(argv);
+    } catch (e) {
+      io.stderr(usageLine('iothreads', (e as Error).message));
+      return 2;
     }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
-    const { target, timeout } = common(values);
-    const render = values.json ? renderJson : renderTable;
+    const parsed = parseCommand(IOTHREADS, watch.argv, io);
+    if (typeof parsed === 'number') return parsed;
+    const { values, positionals } = parsed;
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const { target, timeout } = parseTarget(values);
+    const json = values.json === true;
     const source = values.derived ? 'derived' : 'auto';
     await using qmp = await QmpClient.connect(target, { timeout, signal: stop.signal });
     // Ctrl-C closes the session, which ends any inspection under way.
     stop.signal.addEventListener('abort', () => void qmp.close(), { once: true });
     const inspect = (): Promise<IothreadReport> => inspectIothreads(qmp, { source, timeout });
     if (watch.interval === null) {
-      process.stdout.write(render(await inspect()));
+      io.stdout(json ? renderJson(await inspect()) : renderTable(await inspect()));
       return 0;
     }
-    await watchLoop(qmp, inspect, render, watch.interval * 1000, stop.signal, values.json === true);
+    if (io === processIO) guardStdout(stop.abort);
+    await watchLoop(qmp, inspect, json, watch.interval * 1000, stop.signal, io);
     return 0;
   } catch (e) {
     if (stop.signal.aborted) return 0;
-    const message = e instanceof Error ? e.message : String(e);
-    if (e instanceof UsageError) {
-      process.stderr.write(`qapi-ts iothreads: ${message}\n`);
-      return 2;
-    }
-    if (isQmpCommandError(e)) {
-      process.stderr.write(`${printable(e.errorClass)}: ${printableError(e.desc)}\n`);
-      return 4;
-    }
     // A broken connection, a reply that does not fit the schema, a tree beyond the limits: the peer's fault.
-    if (isQmpError(e) || isQapiValidationError(e) || e instanceof QomWalkError) {
-      process.stderr.write(`qapi-ts iothreads: ${e.code}: ${printableError(e)}\n`);
-      return 3;
-    }
-    throw e;
+    return exitStatusFor('iothreads', e, io, (x): x is QomWalkError => x instanceof QomWalkError);
   }
 }
 
@@ -229,12 +181,13 @@ export async function runIothreads(argv: string[]): Promise<number> {
 async function watchLoop(
   qmp: QmpClient,
   inspect: () => Promise<IothreadReport>,
-  render: (report: IothreadReport) => string,
+  json: boolean,
   intervalMs: number,
   signal: AbortSignal,
-  json: boolean,
+  io: CommandIO,
+  now: () => Date = () => new Date(),
 ): Promise<void> {
-  const tty = process.stdout.isTTY === true && !json;
+  const tty = io === processIO && process.stdout.isTTY === true && !json;
   let last: string | null = null;
   let wake: (() => void) | null = null;
   const poke = (): void => {
@@ -246,12 +199,17 @@ async function watchLoop(
   // A lost connection: the next inspect() fails with it at once.
   void qmp.closed.then(poke);
   try {
-    if (tty) process.stdout.write('\x1b[H\x1b[2J');
+    if (tty) io.stdout('\x1b[H\x1b[2J');
     while (!signal.aborted) {
-      const frame = render(await inspect());
-      if (frame !== last) {
-        if (tty) process.stdout.write(`\x1b[H${frame.replace(/\n/g, '\x1b[K\n')}\x1b[J`);
-        else process.stdout.write(last === null || json ? frame : `\n${frame}`);
+      const report = await inspect();
+      const time = now().toISOString();
+      const frame = json ? renderJson(report) : renderTable(report);
+      // On a terminal the time of every refresh shows (it overwrites in
+      // place); into a pipe, a frame with its time only when it changed.
+      if (frame !== last || tty) {
+        const shown = json ? renderJson(report, time) : `${time}\n${frame}`;
+        if (tty) io.stdout(`\x1b[H${shown.replace(/\n/g, '\x1b[K\n')}\x1b[J`);
+        else io.stdout(last === null || json ? shown : `\n${shown}`);
         last = frame;
       }
       await new Promise<void>((resolve) => {

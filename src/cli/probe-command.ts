@@ -3,59 +3,16 @@
  * schema) what it supports, with libvirt-style queries.
  */
 import { QmpClient } from '../runtime/client.js';
-import { isIntrospectionError, isProbeQueryError, isQmpCommandError, isQmpError } from '../runtime/errors.js';
+import { isIntrospectionError } from '../runtime/errors.js';
 import { IntrospectedSchema } from '../runtime/introspection.js';
 import { parseJson } from '../runtime/json.js';
 import { parseProbeQuery } from '../runtime/probe-query.js';
 import { probeAll } from '../runtime/probe.js';
-import { printableError } from './printable.js';
+import { printableJson } from './printable.js';
 import { INTROSPECTION_FILE, isInputFileError, readInputText } from '../read-file.js';
-import { common, parse, TARGET_OPTIONS, UsageError } from './runtime-commands.js';
-
-const PROBE_USAGE = `usage: qapi-ts probe (--socket PATH | --tcp HOST:PORT) [--timeout MS] QUERY...
-       qapi-ts probe --introspection FILE QUERY...
-       qapi-ts probe --schema SCHEMA.json [--define SYMBOL]... QUERY...
-
-Answers each QUERY from query-qmp-schema and prints 'QUERY: yes' or
-'QUERY: no', in order.
-
-A query starts at a command or event and walks its types, one step per '/':
-  arg-type, ret-type   a command's arguments / reply, an event's data
-  NAME                 a member of an object
-  *NAME                a member that must be optional
-  +VALUE               a union's branch for that tag value
-  ^VALUE               an enum value (may be followed by /$FEATURE); last
-  !JSONTYPE            a built-in type's JSON type (string, int, boolean,
-                       number, null, value); last
-  $FEATURE             a feature of the command, event or object; last
-Arrays are looked through; alternates are tried branch by branch.
-Example: query-iothreads/ret-type/poll-max-ns
-
-options:
-  -s, --socket PATH         QMP unix socket
-  -t, --tcp HOST:PORT       QMP TCP endpoint
-      --timeout MS          connect and reply timeout (default 10000)
-      --introspection FILE  query-qmp-schema's return value saved as JSON
-      --schema SCHEMA.json  a QAPI schema, introspected as QEMU would
-      --define SYMBOL       with --schema: a defined 'if' symbol (repeatable;
-                            without any, every condition holds)
-  -h, --help                this text
-
-exit status: 0 every answer yes, 1 some answer no, 2 bad usage, a
-malformed query or a bad --introspection FILE (unreadable, not a regular
-file, over 16 MiB, or not introspection data), 3 connection failure (or
-unreadable introspection data from QEMU), 4 QEMU refused query-qmp-schema.
-`;
-
-type Values = {
-  socket?: string;
-  tcp?: string;
-  timeout?: string;
-  introspection?: string;
-  schema?: string;
-  define?: string[];
-  help?: boolean;
-};
+import { PROBE } from './commands.js';
+import { exitStatusFor, parseCommand, processIO, UsageError, type CommandIO } from './kit.js';
+import { parseTarget } from './target.js';
 
 /** Introspection data from a file: the array itself or a `{"return": [...]}` reply. */
 function readIntrospection(file: string): IntrospectedSchema {
@@ -91,56 +48,73 @@ async function introspectSchemaFile(file: string, defines: string[] | undefined)
   }
 }
 
-export async function runProbe(argv: string[]): Promise<number> {
+/**
+ * `probe` with --json prints one document: `{"status", "answers":
+ * [{"query", "supported"}...] | null, "error": "..." | null}`.
+ */
+export async function runProbe(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const parsed = parseCommand(PROBE, argv, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const json = values.json === true;
+  const errors: string[] = [];
+  const out: CommandIO = json ? { stdout: () => {}, stderr: (t) => void errors.push(t.replace(/\n$/, '')) } : io;
+  let answers: boolean[] | undefined;
+  let status: number;
   try {
-    const { values, positionals } = parse(
-      argv,
-      {
-        ...TARGET_OPTIONS,
-        introspection: { type: 'string' },
-        schema: { type: 'string' },
-        define: { type: 'string', multiple: true },
-      },
-      PROBE_USAGE,
-    ) as { values: Values; positionals: string[] };
-    if (values.help) {
-      process.stdout.write(PROBE_USAGE);
-      return 0;
-    }
-    const sources = [values.socket, values.tcp, values.introspection, values.schema].filter((v) => v !== undefined);
-    if (sources.length !== 1) {
-      throw new UsageError(`give exactly one of --socket, --tcp, --introspection or --schema\n${PROBE_USAGE}`);
-    }
-    if (values.define && values.schema === undefined) throw new UsageError('--define needs --schema');
-    if (positionals.length === 0) throw new UsageError(`expected at least one QUERY\n${PROBE_USAGE}`);
-    for (const q of positionals) parseProbeQuery(q);
-
-    let answers: boolean[];
-    if (values.introspection !== undefined) {
-      const file = values.introspection;
-      try {
-        answers = await probeAll(readIntrospection(file), positionals);
-      } catch (e) {
-        // Found while probing (a dangling type, say) or at load: either way
-        // the file is bad input, exit 2 (3 is for data from a live QEMU).
-        if (isIntrospectionError(e)) throw new UsageError(`--introspection ${file}: ${e.message}`);
-        throw e;
-      }
-    } else if (values.schema !== undefined) {
-      answers = await probeAll(await introspectSchemaFile(values.schema, values.define), positionals);
-    } else {
-      const { target, timeout } = common(values);
-      await using qmp = await QmpClient.connect(target, { timeout });
-      answers = await probeAll(qmp, positionals, { timeout });
-    }
-    positionals.forEach((q, i) => process.stdout.write(`${q}: ${answers[i] ? 'yes' : 'no'}\n`));
-    return answers.every(Boolean) ? 0 : 1;
+    answers = await probe(values, positionals);
+    if (!json) positionals.forEach((q, i) => io.stdout(`${q}: ${answers![i] ? 'yes' : 'no'}\n`));
+    status = answers.every(Boolean) ? 0 : 1;
   } catch (e) {
     // Our own usage text as it is; anything else may quote the server: escaped, see printable.ts.
-    process.stderr.write(`qapi-ts probe: ${e instanceof UsageError ? e.message : printableError(e)}\n`);
-    if (e instanceof UsageError || isProbeQueryError(e)) return 2;
-    if (isQmpCommandError(e)) return 4;
-    if (isIntrospectionError(e) || isQmpError(e)) return 3;
-    throw e;
+    status = exitStatusFor('probe', e, out);
   }
+  if (json) {
+    const doc = {
+      status,
+      answers: answers?.map((supported, i) => ({ query: positionals[i], supported })) ?? null,
+      error: errors.length > 0 ? errors.join('\n') : null,
+    };
+    io.stdout(`${printableJson(JSON.stringify(doc))}\n`);
+  }
+  return status;
+}
+
+type Values = {
+  socket?: string;
+  tcp?: string;
+  timeout?: string;
+  introspection?: string;
+  schema?: string;
+  define?: string[];
+};
+
+async function probe(values: Values, positionals: string[]): Promise<boolean[]> {
+  const sources = [values.socket, values.tcp, values.introspection, values.schema].filter((v) => v !== undefined);
+  if (sources.length !== 1) {
+    throw new UsageError(
+      "give exactly one of --socket, --tcp, --introspection or --schema (see 'qapi-ts probe --help')",
+    );
+  }
+  if (values.define && values.schema === undefined) throw new UsageError('--define needs --schema');
+  if (positionals.length === 0) throw new UsageError("expected at least one QUERY (see 'qapi-ts probe --help')");
+  for (const q of positionals) parseProbeQuery(q);
+
+  if (values.introspection !== undefined) {
+    const file = values.introspection;
+    try {
+      return await probeAll(readIntrospection(file), positionals);
+    } catch (e) {
+      // Found while probing (a dangling type, say) or at load: either way
+      // the file is bad input, exit 2 (3 is for data from a live QEMU).
+      if (isIntrospectionError(e)) throw new UsageError(`--introspection ${file}: ${e.message}`);
+      throw e;
+    }
+  }
+  if (values.schema !== undefined) {
+    return probeAll(await introspectSchemaFile(values.schema, values.define), positionals);
+  }
+  const { target, timeout } = parseTarget(values);
+  await using qmp = await QmpClient.connect(target, { timeout });
+  return await probeAll(qmp, positionals, { timeout });
 }

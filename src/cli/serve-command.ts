@@ -10,7 +10,7 @@
  * with DEMO_MACHINE. Everything else gets a GenericError, reported on
  * stderr.
  *
- * Exit status: 0 stopped by SIGINT/SIGTERM (the socket file is removed),
+ * Options and help: commands.ts (SERVE). Exit status: 0 stopped by SIGINT/SIGTERM (the socket file is removed),
  * 1 invalid schema or transcript, 2 usage error, 3 cannot listen.
  */
 import { isQapiError } from '../frontend/errors.js';
@@ -20,47 +20,11 @@ import { ServerSchema, defaultSchemaPath } from '../testing/schema.js';
 import { isQmpTestError } from '../testing/errors.js';
 import { DEMO_MACHINE, holderTrackingQemu, simulatedVersion } from '../testing/simulate/index.js';
 import type { ListenTarget } from '../testing/transport.js';
-import { parseCommand } from './backend-commands.js';
+import { SERVE } from './commands.js';
+import { EXIT_USAGE, parseCommand, processIO, usageLine, type CommandIO } from './kit.js';
 import { interruption } from './interrupt.js';
 import { printable } from './printable.js';
 import { isInputFileError, readInputText, TRANSCRIPT_FILE } from '../read-file.js';
-
-const SERVE_HELP = `usage: qapi-ts serve [--schema SCHEMA] (--socket PATH | --tcp HOST:PORT) [--replay TRANSCRIPT.jsonl | --simulate]
-
-Serve QMP from a QAPI schema, without QEMU: greeting, capabilities
-negotiation and QEMU's own checks and error messages for every command.
-With --replay, commands are answered with the replies of a recorded
-session (the transcript format 'qapi-ts verify' reads). With --simulate,
-it behaves like a QEMU 11.1 with IOThread holder tracking: IOThreads,
-devices, block nodes, NBD exports and their holders, starting with
-IOThreads io0 and io1, four devices and an export (free for hotplug: root
-ports rp4 to rp7, block node disk3). Ctrl-C stops it.
-
-options:
-  --schema SCHEMA          the QAPI schema to serve (default: qapi-ts's own qapi/)
-  -s, --socket PATH        listen on this unix socket (replaced if it is one)
-  -t, --tcp HOST:PORT      listen on this TCP address (port 0: any free port)
-  --replay FILE            answer from this recorded session
-  --simulate               simulate a QEMU with IOThread holder tracking
-  --qemu-version X.Y.Z     the version in the greeting (default: the recorded
-                           one with --replay, 11.1.0 with --simulate over a
-                           schema with QEMU 11.1's IOThreadInfo, else 10.1.0)
-  -h, --help               show this help
-
-exit status: 0 stopped by SIGINT or SIGTERM, 1 invalid schema or transcript (or
-a schema without the commands --simulate needs),
-2 usage error, 3 cannot listen.
-`;
-
-const OPTIONS = {
-  schema: { type: 'string' },
-  socket: { type: 'string', short: 's' },
-  tcp: { type: 'string', short: 't' },
-  replay: { type: 'string' },
-  simulate: { type: 'boolean' },
-  'qemu-version': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 /** The greeting of `--simulate` over `schema`: QEMU 11.1's where the schema's IOThreadInfo is 11.1's. */
 function simulatedGreeting(schema: ServerSchema): { version?: { major: number; minor: number; micro: number } } {
@@ -75,15 +39,22 @@ function listenTarget(spec: string): ListenTarget {
   return { host, port: 0 };
 }
 
-function usage(message: string): number {
-  process.stderr.write(`qapi-ts serve: ${message}\n${SERVE_HELP}`);
-  return 2;
-}
-
-export async function runServe(argv: string[]): Promise<number> {
-  const parsed = parseCommand('serve', argv, OPTIONS, SERVE_HELP);
+export async function runServe(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const usage = (message: string): number => {
+    io.stderr(usageLine('serve', message));
+    return EXIT_USAGE;
+  };
+  const parsed = parseCommand(SERVE, argv, io);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
+  // Everywhere else --qemu-version names the release whose schema rules
+  // apply; the greeting's version has a name of its own.
+  if (values['qemu-version'] !== undefined) {
+    return usage(
+      '--qemu-version is the schema rules release in check, dump, generate and verify; ' +
+        `for the version in the greeting, use --greet-version ${values['qemu-version']}`,
+    );
+  }
   if (positionals.length > 0) return usage(`unexpected argument '${positionals[0]}'`);
   if ((values.socket === undefined) === (values.tcp === undefined))
     return usage('give exactly one of --socket PATH or --tcp HOST:PORT');
@@ -95,9 +66,9 @@ export async function runServe(argv: string[]): Promise<number> {
     return usage((e as Error).message);
   }
   let version: { major: number; minor: number; micro: number } | undefined;
-  if (values['qemu-version'] !== undefined) {
-    const m = /^(\d{1,4})\.(\d{1,4})\.(\d{1,4})$/.exec(values['qemu-version']);
-    if (!m) return usage(`--qemu-version: expected X.Y.Z, got '${values['qemu-version']}'`);
+  if (values['greet-version'] !== undefined) {
+    const m = /^(\d{1,4})\.(\d{1,4})\.(\d{1,4})$/.exec(values['greet-version']);
+    if (!m) return usage(`--greet-version: expected X.Y.Z, got '${values['greet-version']}'`);
     version = { major: Number(m[1]), minor: Number(m[2]), micro: Number(m[3]) };
   }
 
@@ -110,38 +81,37 @@ export async function runServe(argv: string[]): Promise<number> {
       ...(version !== undefined ? { version } : values.simulate ? simulatedGreeting(schema) : {}),
       recordReceived: false,
       // A failure quotes what a client sent: escaped (printable.ts).
-      onFailure: (f) => process.stderr.write(`qapi-ts serve: ${printable(f.message)}\n`),
+      onFailure: (f) => io.stderr(`qapi-ts serve: ${printable(f.message)}\n`),
     });
     if (values.replay !== undefined) {
       // A regular file of at most 256 MiB, or exit 1 naming it.
       const replay = server.replay(readInputText(values.replay, TRANSCRIPT_FILE));
-      process.stderr.write(
-        `qapi-ts serve: replaying ${replay.commands.length} recorded commands from ${values.replay}\n`,
-      );
+      io.stderr(`qapi-ts serve: replaying ${replay.commands.length} recorded commands from ${values.replay}\n`);
     }
     if (values.simulate) {
       server.use(holderTrackingQemu({ boot: DEMO_MACHINE }));
       const { major, minor, micro } = server.greeting?.version.qemu ?? { major: 0, minor: 0, micro: 0 };
-      process.stderr.write(
-        `qapi-ts serve: simulating a QEMU with IOThread holder tracking (version ${major}.${minor}.${micro}; io0, io1; free: root ports rp4-rp7, node disk3)\n`,
+      io.stderr(
+        `qapi-ts serve: simulating a QEMU with IOThread holder tracking (version ${major}.${minor}.${micro}; ` +
+          'io0, io1; free: root ports rp4-rp7, node disk3)\n',
       );
     }
   } catch (e) {
     if (isQapiError(e)) {
-      process.stderr.write(`${e.message}\n`);
+      io.stderr(`${e.message}\n`);
       return 1;
     }
     if (isInputFileError(e)) {
-      process.stderr.write(`qapi-ts serve: --replay ${e.message}\n`);
+      io.stderr(`qapi-ts serve: --replay ${e.message}\n`);
       return 1;
     }
     if (isQmpTestError(e)) {
-      process.stderr.write(`qapi-ts serve: ${values.simulate ? '--simulate' : values.replay}: ${e.message}\n`);
+      io.stderr(`qapi-ts serve: ${values.simulate ? '--simulate' : values.replay}: ${e.message}\n`);
       return 1;
     }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-      process.stderr.write(`qapi-ts serve: ${(e as Error).message}\n`);
+      io.stderr(`qapi-ts serve: ${(e as Error).message}\n`);
       return 1;
     }
     throw e;
@@ -153,11 +123,11 @@ export async function runServe(argv: string[]): Promise<number> {
     try {
       where = await server.listen(target);
     } catch (e) {
-      process.stderr.write(`qapi-ts serve: cannot listen: ${(e as Error).message}\n`);
+      io.stderr(`qapi-ts serve: cannot listen: ${(e as Error).message}\n`);
       return 3;
     }
     const address = 'path' in where ? `unix:${where.path}` : `tcp:${where.host}:${where.port}`;
-    process.stderr.write(`qapi-ts serve: serving ${schemaPath} on ${address}; Ctrl-C stops\n`);
+    io.stderr(`qapi-ts serve: serving ${schemaPath} on ${address}; Ctrl-C stops\n`);
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     return 0;
   } finally {

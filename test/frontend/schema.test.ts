@@ -342,7 +342,8 @@ describe('check and dump commands', () => {
       const r = run('check', '--qemu-version', v, 'a.json');
       expect(r.status).toBe(2);
       expect(r.err).toBe(
-        `qapi-ts check: --qemu-version: '${v}' is not a QEMU release from 7.2 on (MAJOR.MINOR, e.g. 10.0 or 11.1)\n`,
+        `qapi-ts check: --qemu-version: '${v}' is not a QEMU release from 7.2 on (MAJOR.MINOR, e.g. 10.0 or 11.1) ` +
+          "(see 'qapi-ts check --help')\n",
       );
     }
   });

@@ -75,7 +75,8 @@ describe.runIf(builtCli('src/cli/main.js', 'escaped CLI output'))('exec and prob
     open.server.on('query-qmp-schema').raw((id) => JSON.stringify({ return: [entry, entry], id }));
     const run = await runCli(['probe', '--socket', open.path, 'query-status']);
     expect(run.stderr).toBe(
-      "qapi-ts probe: bad introspection data: element 1: name 'x\\x1b]0;pwned\\x07' is used twice\n",
+      'qapi-ts probe: QMP_ERR_INTROSPECTION: ' +
+        "bad introspection data: element 1: name 'x\\x1b]0;pwned\\x07' is used twice\n",
     );
     expect(run.code).toBe(3);
   });

@@ -64,7 +64,7 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/runtime-commands.js', 'CLI i
     it('exec reports a connection failure, exit 3, invalid arguments, exit 1, and bad usage, exit 2', async () => {
       const r = await cli('exec', '--socket', join(qemu.dir, 'missing.sock'), 'query-status');
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/^QMP_ERR_CONNECT: cannot connect to unix:.*missing\.sock: ENOENT/);
+      expect(r.stderr).toMatch(/^qapi-ts exec: QMP_ERR_CONNECT: cannot connect to unix:.*missing\.sock: ENOENT/);
       const t = await cli('exec', '--tcp', '127.0.0.1:1', 'query-status');
       expect(t.code).toBe(3);
       expect(t.stderr).toMatch(/ECONNREFUSED/);
@@ -140,7 +140,7 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/runtime-commands.js', 'CLI i
       await new Promise((r) => setTimeout(r, 500));
       await own.stop();
       expect(await run.exited).toBe(3);
-      expect(run.stderr).toMatch(/^QMP_ERR_(DISCONNECTED|CONNECT|GREETING): /);
+      expect(run.stderr).toMatch(/^qapi-ts events: QMP_ERR_(DISCONNECTED|CONNECT|GREETING): /);
     });
 
     it('exec quit exits 0 with {}', async () => {

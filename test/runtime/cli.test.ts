@@ -39,12 +39,14 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
       const server = await fake((s) => s.server.on('query-status').fault(faults.deepNesting(10_000)));
       const r = await runCli(['exec', '--socket', server.path, 'query-status']);
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/^QMP_ERR_PROTOCOL: malformed message from server: /);
+      expect(r.stderr).toMatch(/^qapi-ts exec: QMP_ERR_PROTOCOL: malformed message from server: /);
       expectClean(r);
       const deepGreeting = await fake((s) => s.server.onConnect(faults.garbage(nested(10_000))), { greeting: false });
       const g = await runCli(['exec', '--socket', deepGreeting.path, 'query-status']);
       expect(g.code).toBe(3);
-      expect(g.stderr).toMatch(/^QMP_ERR_GREETING: unix:.*: waiting for the QMP greeting: malformed message/);
+      expect(g.stderr).toMatch(
+        /^qapi-ts exec: QMP_ERR_GREETING: unix:.*: waiting for the QMP greeting: malformed message/,
+      );
       expectClean(g);
     });
 
@@ -62,7 +64,7 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
       );
       const r = await runCli(['events', '--socket', server.path]);
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/^QMP_ERR_PROTOCOL: /);
+      expect(r.stderr).toMatch(/^qapi-ts events: QMP_ERR_PROTOCOL: /);
       expectClean(r);
     });
 
@@ -96,7 +98,7 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
         expect(peak).toBeLessThan(150);
       }
       expect(code).toBe(3);
-      expect(run.stderr).toMatch(/^QMP_ERR_DISCONNECTED: /);
+      expect(run.stderr).toMatch(/^qapi-ts exec: QMP_ERR_DISCONNECTED: /);
     });
 
     it('exec --timeout takes values beyond 2^31 ms and infinity; rejects bad ones as usage errors', async () => {
@@ -128,11 +130,11 @@ describe.runIf(builtCli('src/cli/runtime-commands.js', 'CLI tests against fake Q
       const tooDeep = await runCli(['exec', '--socket', missing, 'anything', `{"a": ${nested(1023)}}`]);
       expect(tooDeep.code).toBe(1);
       expect(tooDeep.stderr).toBe(
-        "QMP_ERR_ARGUMENT: anything: arguments nested deeper than 1023 levels (QEMU's limit)\n",
+        "qapi-ts exec: QMP_ERR_ARGUMENT: anything: arguments nested deeper than 1023 levels (QEMU's limit)\n",
       );
       const surrogate = await runCli(['exec', '--socket', missing, 'anything', '{"s": "\\ud800"}']);
       expect(surrogate.code).toBe(1);
-      expect(surrogate.stderr).toMatch(/^QMP_ERR_ARGUMENT: anything: a string contains a lone surrogate/);
+      expect(surrogate.stderr).toMatch(/^qapi-ts exec: QMP_ERR_ARGUMENT: anything: a string contains a lone surrogate/);
       for (const json of ['{"id": ', '[1]', '"s"']) {
         const bad = await runCli(['exec', '--socket', missing, 'anything', json]);
         expect(bad.code, json).toBe(1);

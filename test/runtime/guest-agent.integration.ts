@@ -204,7 +204,7 @@ describe.runIf(guestAgentAvailable())('GuestAgentClient against qemu-ga', () => 
           expect(usage.code).toBe(2);
           const gone = await runCli(['exec', '--guest-agent', '--socket', join(dir, 'none.sock'), 'guest-ping']);
           expect(gone.code).toBe(3);
-          expect(gone.stderr).toMatch(/^QMP_ERR_CONNECT: /);
+          expect(gone.stderr).toMatch(/^qapi-ts exec: QMP_ERR_CONNECT: /);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }

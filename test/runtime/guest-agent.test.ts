@@ -319,7 +319,7 @@ describe.runIf(builtCli('bundle/cli/main.js', 'guest agent CLI tests'))('exec --
     );
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(
-      /^QMP_ERR_PROTOCOL: malformed message from the guest agent: "this is not json\\r" \(resynchronising\)\n$/,
+      /^qapi-ts exec: QMP_ERR_PROTOCOL: malformed message from the guest agent: "this is not json\\r" \(resynchronising\)\n$/,
     );
   });
 });

@@ -48,7 +48,7 @@ describe.runIf(builtCli('src/cli/probe-command.js', 'qapi-ts probe CLI tests'))(
       [['probe', '--introspection', data, '--socket', '/x', 'query-status'], /exactly one of/],
       [['probe', '--introspection', data], /at least one QUERY/],
       [['probe', '--introspection', data, '--define', 'X', 'q'], /--define needs --schema/],
-      [['probe', '--bogus'], /Unknown option '--bogus'/],
+      [['probe', '--bogus'], /^qapi-ts probe: unknown option '--bogus' \(see 'qapi-ts probe --help'\)\n$/],
       [
         ['probe', '--introspection', join(dir, 'missing.json'), 'q'],
         /--introspection .*missing\.json: No such file or directory\n$/,
