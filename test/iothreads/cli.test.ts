@@ -76,7 +76,8 @@ describe.runIf(builtCli('src/cli/main.js', 'qapi-ts iothreads against a hostile 
       const run = await runCli(['iothreads', '--socket', path]);
       expect(run.stdout).toBe('');
       expect(run.stderr).toBe(
-        "qapi-ts iothreads: QAPI_VALIDATION_ERROR: invalid reply to 'query-iothreads': [0].holders: missing, though the server's schema has 'holders' (use --derived / source: 'derived' to work them out from QOM)\n",
+        "qapi-ts iothreads: QAPI_VALIDATION_ERROR: invalid reply to 'query-iothreads': [0].holders: missing, " +
+          "though the server's schema has 'holders' (use --derived / source: 'derived' to work them out from QOM)\n",
       );
       expect(run.code).toBe(3);
       const derived = await runCli(['iothreads', '--socket', path, '--derived']);
@@ -89,7 +90,8 @@ describe.runIf(builtCli('src/cli/main.js', 'qapi-ts iothreads against a hostile 
       server.on('query-qmp-schema').raw((id) => JSON.stringify({ return: {}, id }));
       const run = await runCli(['iothreads', '--socket', path]);
       expect(run.stderr).toBe(
-        'qapi-ts iothreads: QMP_ERR_INTROSPECTION: bad introspection data: expected an array of SchemaInfo objects, got an object\n',
+        'qapi-ts iothreads: QMP_ERR_INTROSPECTION: bad introspection data: ' +
+          'expected an array of SchemaInfo objects, got an object\n',
       );
       expect(run.code).toBe(3);
     });
@@ -120,7 +122,8 @@ describe.runIf(builtCli('src/cli/main.js', 'qapi-ts iothreads against a hostile 
       });
       const run = await runCli(['iothreads', '--socket', path, '--derived', '--timeout', '600']);
       expect(run.stderr).toBe(
-        'qapi-ts iothreads: QMP_ERR_TIMEOUT: inspecting IOThreads: not done within 600 ms (the timeout bounds all of its commands together)\n',
+        'qapi-ts iothreads: QMP_ERR_TIMEOUT: inspecting IOThreads: not done within 600 ms ' +
+          '(the timeout bounds all of its commands together)\n',
       );
       expect(run.code).toBe(3);
     });
@@ -145,9 +148,11 @@ describe.runIf(builtCli('src/cli/main.js', 'qapi-ts iothreads against a hostile 
       expect(lines).toHaveLength(4);
       expect(lines[1]).toMatch(/^io\\x1b\]0;owned\\x07 +7 .* \/machine\/peripheral\/a\\x0aio9 {7}99 .*\/forged$/);
       expect(lines[2]).toMatch(/^ +block node n\\u202eabc\\x9b2J$/);
+      // eslint-disable-next-line no-control-regex -- no control character may reach the terminal
       expect(run.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
       // --json: the same data, C1 and bidi characters as JSON escapes (C0 ones JSON escapes itself).
       const json = await runCli(['iothreads', '--socket', path, '--json']);
+      // eslint-disable-next-line no-control-regex -- nor the JSON output
       expect(json.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
       expect((JSON.parse(json.stdout) as { iothreads: IOThreadInfo[] }).iothreads[0]?.holders?.[1]).toEqual({
         type: 'block-node',

@@ -16,6 +16,7 @@ import { repoRoot } from '../helpers/shared.js';
 import { listeningServer, type ListeningServer } from '../helpers/socket-server.js';
 
 /** Any character a terminal would act on, except the newline that ends a line. */
+// eslint-disable-next-line no-control-regex -- the characters no output for a person may carry raw
 const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 describe('printable()', () => {
@@ -87,7 +88,10 @@ describe.runIf(builtCli('src/cli/main.js', 'escaped CLI output'))('exec and prob
       const file = join(dir, 'session.jsonl');
       writeFileSync(
         file,
-        `${JSON.stringify({ dir: 'client', msg: { execute: 'query-status', arguments: { 'x\x1b]0;t\x07\u009b': 1 } } })}\n`,
+        `${JSON.stringify({
+          dir: 'client',
+          msg: { execute: 'query-status', arguments: { 'x\x1b]0;t\x07\u009b': 1 } },
+        })}\n`,
       );
       const run = await runCli(['verify', '--schema', join(repoRoot, 'qapi/qapi-schema.json'), file]);
       expect(run.stdout).toContain('arguments.x\\x1b]0;t\\x07\\x9b: unknown member');

@@ -77,7 +77,8 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/runtime-commands.js', 'CLI i
       const extra = await cli('exec', '--socket', qemu.socket, 'query-iothreads', '{"x": 1}');
       expect(extra.code).toBe(1);
       expect(extra.stderr).toBe(
-        "qapi-ts exec: invalid arguments for 'query-iothreads': unknown member 'x' (--no-validate sends them unchecked)\n",
+        "qapi-ts exec: invalid arguments for 'query-iothreads': unknown member 'x' " +
+          '(--no-validate sends them unchecked)\n',
       );
       const badEnum = await cli('exec', '--socket', qemu.socket, 'qmp_capabilities', '{"enable": ["nope"]}');
       expect(badEnum.code).toBe(1);
@@ -100,7 +101,8 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/runtime-commands.js', 'CLI i
       );
       expect([misspelt.code, misspelt.stderr]).toEqual([
         1,
-        "qapi-ts exec: invalid arguments for 'object-add': unknown member 'poll-max-nss' (--no-validate sends them unchecked)\n",
+        "qapi-ts exec: invalid arguments for 'object-add': unknown member 'poll-max-nss' " +
+          '(--no-validate sends them unchecked)\n',
       ]);
       const del = await cli('exec', '--socket', qemu.socket, 'object-del', '{"id": "cli1"}');
       expect(del.code).toBe(0);

@@ -138,7 +138,8 @@ describe.skipIf(!built)('qapi-ts serve', () => {
     const deep = `${'['.repeat(2000)}1${']'.repeat(2000)}`;
     writeFileSync(
       join(dir, 'deep.jsonl'),
-      `{"dir": "client", "msg": {"execute": "qom-get", "arguments": {"path": "/", "property": "p"}, "id": 1}}\n{"dir": "server", "msg": {"return": ${deep}, "id": 1}}\n`,
+      `{"dir": "client", "msg": {"execute": "qom-get", "arguments": {"path": "/", "property": "p"}, "id": 1}}\n` +
+        `{"dir": "server", "msg": {"return": ${deep}, "id": 1}}\n`,
     );
     const deepReplay = await runCli(['serve', '--socket', sock, '--replay', join(dir, 'deep.jsonl')]);
     expect([deepReplay.code, deepReplay.stderr]).toEqual([
