@@ -24,7 +24,7 @@ import {
   PendingCommands,
   readCommand,
   type Command,
-} from '../backends/verify.js';
+} from '../transcripts/verify.js';
 import { nestingExceeds } from '../support/nesting.js';
 import { Fifo } from '../runtime/fifo.js';
 import { parseGreeting } from '../runtime/protocol.js';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { CheckedSchema, SchemaCommand, SchemaEvent } from '../frontend/model.js';
 import { generateIntrospection } from '../backends/introspect.js';
 import { loadSchemaValidators } from '../backends/load.js';
-import { describeValue, validate } from '../backends/verify.js';
+import { describeValue, validate } from '../transcripts/verify.js';
 import type { ValidatorSet } from '../support/client.js';
 import { shortPath } from '../support/errors.js';
 import type { Int64Mode } from '../support/ints.js';

@@ -10,7 +10,7 @@ import {
   verifyTranscript,
   type VerifyOptions,
   type VerifyResult,
-} from '../../src/backends/verify.js';
+} from '../../src/transcripts/verify.js';
 
 const defineTypes: DefineModule = (r, v) => {
   r.def('VersionTriple', () => v.object({ major: r.ref('int'), minor: r.ref('int'), micro: r.ref('int') }));

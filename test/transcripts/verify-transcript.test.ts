@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
-import { parseTranscript, verifyTranscript, type VerifyResult } from '../../src/backends/verify.js';
+import { parseTranscript, verifyTranscript, type VerifyResult } from '../../src/transcripts/verify.js';
 import { parseJson, stringifyJson } from '../../src/runtime/json.js';
 import { builtCli, runCli, type CliRun } from '../helpers/cli.js';
 import { sharedDir } from '../helpers/shared.js';
@@ -219,7 +219,7 @@ describe.runIf(haveData)('verify: QEMU 7.2 session against the 7.2 schema (libra
 
 // --- the CLI, as users run it --------------------------------------------
 
-describe.runIf(haveData && builtCli('src/backends/verify.js', 'verify CLI tests'))('qapi-ts verify (built CLI)', () => {
+describe.runIf(haveData && builtCli('src/transcripts/verify.js', 'verify CLI tests'))('qapi-ts verify (built CLI)', () => {
   let dir: string;
   const runs = new Map<string, CliRun>();
   const lines = new Map<string, number>();

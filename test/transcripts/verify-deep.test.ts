@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
-import { formatReport, jsonEqual, shortJson, verifyTranscript } from '../../src/backends/verify.js';
+import { formatReport, jsonEqual, shortJson, verifyTranscript } from '../../src/transcripts/verify.js';
 import { builtCli, runCli, type CliRun } from '../helpers/cli.js';
 import { sharedDir } from '../helpers/shared.js';
 
@@ -133,7 +133,7 @@ describe.skipIf(SCHEMA === null)('verify: deep messages against QEMU 10.0', () =
   });
 });
 
-describe.runIf(SCHEMA !== null && builtCli('src/backends/verify.js', 'deep verify CLI tests'))(
+describe.runIf(SCHEMA !== null && builtCli('src/transcripts/verify.js', 'deep verify CLI tests'))(
   'qapi-ts verify on deep messages (built CLI)',
   () => {
     let dir: string;
