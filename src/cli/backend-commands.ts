@@ -406,7 +406,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     return fail(`cannot read ${isInputFileError(err) ? err.message : `${source}: ${String(err)}`}`);
   }
   noteNewerRelease(qemuVersion, (text) => void process.stderr.write(text));
-  const { parseTranscript, verifyEntries, formatReport } = await import('../transcripts/verify.js');
+  const { parseTranscript, verifyEntries, formatReport } = await import('../transcripts/index.js');
   const { loadValidators } = await import('../backends/load.js');
   const transcript = parseTranscript(text);
   const warnings: string[] = [];
