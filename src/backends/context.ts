@@ -5,7 +5,6 @@
  */
 import type {
   CheckedSchema,
-  SchemaBuiltinType,
   SchemaCommand,
   SchemaDoc,
   SchemaEntity,
@@ -14,9 +13,10 @@ import type {
   SchemaType,
 } from '../frontend/model.js';
 import type { Int64Mode } from '../support/ints.js';
+import { SUPPORT_SYMBOLS } from '../support/symbols.js';
 import { DocBuilder } from './docs.js';
 import { GeneratedFile } from './emitter.js';
-import { NameTable, RESERVED_METHODS, camelCase, moduleFileName, pascalCase, quote, safeIdentifier } from './names.js';
+import { NameTable, RESERVED_METHODS, camelCase, moduleFileName, pascalCase, safeIdentifier } from './names.js';
 import { compareSchemas } from './compat.js';
 import { Presence } from './presence.js';
 import { Selection, type SelectionOptions } from './selection.js';
@@ -75,18 +75,7 @@ const GENERATED_NAMES = [
   'validatorSet',
   'QapiEvent',
   // imported from the support library
-  'z',
-  'UnknownValue',
-  'UnknownBranch',
-  'ValidatorKit',
-  'ValidatorRegistry',
-  'QapiClientBase',
-  'SchemaValidators',
-  'ExecuteOptions',
-  'QapiClientOptions',
-  'QmpExecutor',
-  'TypedEvent',
-  'ValidatorSet', // in .d.ts files only
+  ...Object.keys(SUPPORT_SYMBOLS),
 ];
 
 /** Members of the client base class that commands must not shadow (plus RESERVED_METHODS). */
@@ -102,33 +91,6 @@ export const CLIENT_MEMBERS = [
   'validators',
   'checkedEvents',
 ];
-
-/** TypeScript text of the built-in scalar types. */
-function builtinTsType(name: string, int64: Int64Mode): string {
-  switch (name) {
-    case 'str':
-      return 'string';
-    case 'bool':
-      return 'boolean';
-    case 'number':
-    case 'int8':
-    case 'int16':
-    case 'int32':
-    case 'uint8':
-    case 'uint16':
-    case 'uint32':
-      return 'number';
-    case 'int':
-    case 'int64':
-    case 'uint64':
-    case 'size':
-      return int64 === 'mixed' ? 'number | bigint' : int64;
-    case 'null':
-      return 'null';
-    default:
-      return 'unknown';
-  }
-}
 
 export class GenContext {
   readonly options: ResolvedOptions;
@@ -247,42 +209,6 @@ export class GenContext {
     return name;
   }
 
-  /** TypeScript text of a reference to `t` from `file` (imports added). */
-  typeRef(t: SchemaType, file: GeneratedFile): string {
-    switch (t.meta) {
-      case 'built-in':
-        return builtinTsType(t.name, this.options.int64);
-      case 'array': {
-        const element = this.typeRef(t.elementType, file);
-        return /^[\w$.]+$/.test(element) ? `${element}[]` : `Array<${element}>`;
-      }
-      default: {
-        if (t.name === 'q_empty') return 'Record<string, never>';
-        if (!this.declaresType(t)) return 'unknown';
-        const name = this.typeName(t);
-        const target = this.fileOf(t);
-        if (target !== file.base) file.importType(`./${target}.js`, name);
-        return name;
-      }
-    }
-  }
-
-  /**
-   * Validator expression for a member of type `t` (in a define function).
-   * `widen`: an enum accepts any string (the oldest release sent strings).
-   */
-  validatorRef(t: SchemaType, widen = false): string {
-    switch (t.meta) {
-      case 'built-in':
-        return builtinValidator(t);
-      case 'array':
-        return `v.array(${this.validatorRef(t.elementType, widen)})`;
-      default:
-        if (widen && t.meta === 'enum') return 'v.str';
-        return this.selection.entity(t) ? `r.ref(${quote(t.name)})` : 'v.any';
-    }
-  }
-
   /** Whether types are left out (plain JavaScript output). */
   get js(): boolean {
     return this.options.language === 'js';
@@ -337,22 +263,5 @@ export class GenContext {
   openArgumentsName(c: SchemaCommand): string | null {
     const t = c.argType;
     return !c.gen && t !== null && !t.isImplicit() && t.branches === null ? `${c.name}:arguments` : null;
-  }
-}
-
-function builtinValidator(t: SchemaBuiltinType): string {
-  switch (t.name) {
-    case 'str':
-    case 'bool':
-    case 'number':
-    case 'null':
-    case 'any':
-      return `v.${t.name}`;
-    case 'int':
-      return "v.int('int64')";
-    case 'size':
-      return "v.int('uint64')";
-    default:
-      return /^u?int\d+$/.test(t.name) ? `v.int('${t.name}')` : 'v.any';
   }
 }
