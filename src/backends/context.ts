@@ -7,8 +7,10 @@ import type {
   CheckedSchema,
   SchemaCommand,
   SchemaDoc,
+  SchemaEnumMember,
   SchemaEntity,
   SchemaEvent,
+  SchemaObjectMember,
   SchemaObjectType,
   SchemaType,
 } from '../frontend/model.js';
@@ -111,6 +113,8 @@ export class GenContext {
   readonly implicitOwners = new Map<string, { doc: SchemaDoc | null; what: string }>();
   readonly commands: SchemaCommand[] = [];
   readonly events: SchemaEvent[] = [];
+  /** Member lists → their members the selection keeps (see kept). */
+  private readonly keptLists = new WeakMap<readonly object[], readonly object[]>();
   /** Implicit argument types of `'gen': false` commands. */
   private readonly openCommands = new Set<string>();
 
@@ -241,9 +245,22 @@ export class GenContext {
     return t.doc ?? this.implicitOwners.get(t.name)?.doc ?? null;
   }
 
+  /**
+   * The members (or enum values) of a list that the selection keeps: the
+   * one place generators filter them, computed once per list.
+   */
+  kept<M extends SchemaObjectMember | SchemaEnumMember>(members: readonly M[]): readonly M[] {
+    let kept = this.keptLists.get(members) as readonly M[] | undefined;
+    if (kept === undefined) {
+      kept = members.filter((m) => this.selection.member(m));
+      this.keptLists.set(members, kept);
+    }
+    return kept;
+  }
+
   /** Whether every member of the object (after selection) is optional. */
   allOptional(t: SchemaObjectType): boolean {
-    return t.branches === null && t.members.every((m) => !this.selection.member(m) || this.presence.optional(m));
+    return t.branches === null && this.kept(t.members).every((m) => this.presence.optional(m));
   }
 
   /**

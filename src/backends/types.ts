@@ -83,7 +83,7 @@ export function emitEnum(ctx: GenContext, t: SchemaEnumType, out: GeneratedFile)
 }
 
 function emitEnumType(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): void {
-  const values = t.members.filter((m) => ctx.selection.member(m));
+  const values = ctx.kept(t.members);
   const name = ctx.typeName(t);
   file.supportType('UnknownValue');
   file.print(entityDoc(ctx, t));
@@ -101,8 +101,8 @@ function emitEnumType(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): 
 
 /** The `const` array of an enum's values (declared as a readonly tuple in a `.d.ts`). */
 function emitEnumValues(ctx: GenContext, t: SchemaEnumType, out: GeneratedFile): void {
-  const values = t.members
-    .filter((m) => ctx.selection.member(m))
+  const values = ctx
+    .kept(t.members)
     .map((m) => quote(m.name))
     .join(', ');
   const doc = ctx
@@ -125,8 +125,7 @@ function memberLines(
   file: GeneratedFile,
 ): string {
   let out = '';
-  for (const m of members) {
-    if (!ctx.selection.member(m)) continue;
+  for (const m of ctx.kept(members)) {
     const docs = ctx.memberDocs(owner);
     out += ctx
       .doc()
@@ -199,8 +198,7 @@ function branchDoc(ctx: GenContext, t: SchemaObjectType | SchemaAlternateType, v
 export function tagKept(ctx: GenContext, t: SchemaObjectType, value: string): boolean {
   const tagType = t.branches?.tagMember.type;
   if (tagType?.meta !== 'enum') return true;
-  const member = tagType.members.find((m) => m.name === value);
-  return member !== undefined && ctx.selection.member(member);
+  return ctx.kept(tagType.members).some((m) => m.name === value);
 }
 
 export function emitAlternate(ctx: GenContext, t: SchemaAlternateType, file: GeneratedFile): void {

@@ -64,9 +64,7 @@ function objectShape(parts: readonly string[]): string {
 
 function shape(ctx: GenContext, t: SchemaObjectType): string {
   const parts: string[] = [];
-  for (const m of t.members) {
-    if (ctx.selection.member(m)) parts.push(memberEntry(ctx, m, ctx.presence.optional(m)));
-  }
+  for (const m of ctx.kept(t.members)) parts.push(memberEntry(ctx, m, ctx.presence.optional(m)));
   // Members only the oldest supported release sends: let through, unchecked.
   for (const name of ctx.presence.removedMembers(t)) parts.push(`${propertyKey(name)}: v.optional(v.any)`);
   return objectShape(parts);
@@ -101,7 +99,7 @@ function builder(ctx: GenContext, t: SchemaType): string | null {
 }
 
 function enumBuilder(ctx: GenContext, t: SchemaEnumType): string {
-  const values = t.members.filter((m) => ctx.selection.member(m)).map((m) => m.name);
+  const values = ctx.kept(t.members).map((m) => m.name);
   // Values only the oldest supported release has are accepted too.
   return `v.enum([${[...values, ...ctx.presence.removedValues(t)].map(quote).join(', ')}])`;
 }

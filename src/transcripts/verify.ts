@@ -71,7 +71,9 @@ export interface VerifyResult {
 
 const tooDeep: Finding = {
   path: '',
-  message: `nested deeper than ${MAX_MESSAGE_NESTING} levels (QEMU's JSON parser refuses such a message); not checked further`,
+  message:
+    `nested deeper than ${MAX_MESSAGE_NESTING} levels (QEMU's JSON parser refuses such a message); ` +
+    'not checked further',
 };
 
 /** Whether `msg` nests more than `MAX_MESSAGE_NESTING` objects and arrays (checked iteratively). */
