@@ -4,8 +4,7 @@
  * their reply. Shared by `verify` and the test server's replay.
  */
 import { MAX_JSON_DEPTH } from '../runtime/json.js';
-import { describeValue } from '../support/problems.js';
-import type { Finding } from './verify.js';
+import { describeValue, type ValidationProblem as Finding } from '../support/problems.js';
 import { isObject } from './format.js';
 
 /** QEMU's JSON parser refuses messages nested deeper than this. */
