@@ -7,11 +7,12 @@ import type { SchemaCommand, SchemaEvent } from '../frontend/model.js';
 import type { GenContext } from './context.js';
 import { GeneratedFile } from './emitter.js';
 import { propertyKey, quote } from './names.js';
+import { typeRef } from './types.js';
 
 function argsType(ctx: GenContext, c: SchemaCommand | SchemaEvent, out: GeneratedFile): string {
   const t = c.argType;
   if (t === null || !ctx.selection.entity(t)) return 'undefined';
-  let ref = ctx.typeRef(t, out);
+  let ref = typeRef(ctx, t, out);
   // 'gen': false with a named struct: the command takes further arguments.
   if (c.meta === 'command' && ctx.openArgumentsName(c) !== null) ref = `${ref} & { [argument: string]: unknown }`;
   return ctx.allOptional(t) && c.meta === 'command' ? `${ref} | undefined` : ref;
@@ -19,7 +20,7 @@ function argsType(ctx: GenContext, c: SchemaCommand | SchemaEvent, out: Generate
 
 function returnsType(ctx: GenContext, c: SchemaCommand, out: GeneratedFile): string {
   if (!c.successResponse) return 'undefined';
-  return c.retType === null ? 'Record<string, never>' : ctx.typeRef(c.retType, out);
+  return c.retType === null ? 'Record<string, never>' : typeRef(ctx, c.retType, out);
 }
 
 function commandDoc(ctx: GenContext, c: SchemaCommand | SchemaEvent, indent: string, full = true): string {
@@ -35,7 +36,7 @@ function typeTables(ctx: GenContext, out: GeneratedFile): void {
   let typeMap = '';
   for (const [qapiName] of ctx.typeNames) {
     const t = ctx.schema.lookupType(qapiName);
-    if (t) typeMap += `  ${propertyKey(qapiName)}: ${ctx.typeRef(t, out)};\n`;
+    if (t) typeMap += `  ${propertyKey(qapiName)}: ${typeRef(ctx, t, out)};\n`;
   }
   out.supportType('z');
   out.print(`/** QAPI type name → TypeScript type. */\nexport interface TypeMap {\n${typeMap}}\n\n`);

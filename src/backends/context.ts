@@ -5,18 +5,20 @@
  */
 import type {
   CheckedSchema,
-  SchemaBuiltinType,
   SchemaCommand,
   SchemaDoc,
+  SchemaEnumMember,
   SchemaEntity,
   SchemaEvent,
+  SchemaObjectMember,
   SchemaObjectType,
   SchemaType,
 } from '../frontend/model.js';
 import type { Int64Mode } from '../support/ints.js';
+import { SUPPORT_SYMBOLS } from '../support/symbols.js';
 import { DocBuilder } from './docs.js';
 import { GeneratedFile } from './emitter.js';
-import { NameTable, RESERVED_METHODS, camelCase, moduleFileName, pascalCase, quote, safeIdentifier } from './names.js';
+import { NameTable, RESERVED_METHODS, camelCase, moduleFileName, pascalCase, safeIdentifier } from './names.js';
 import { compareSchemas } from './compat.js';
 import { Presence } from './presence.js';
 import { Selection, type SelectionOptions } from './selection.js';
@@ -75,18 +77,7 @@ const GENERATED_NAMES = [
   'validatorSet',
   'QapiEvent',
   // imported from the support library
-  'z',
-  'UnknownValue',
-  'UnknownBranch',
-  'ValidatorKit',
-  'ValidatorRegistry',
-  'QapiClientBase',
-  'SchemaValidators',
-  'ExecuteOptions',
-  'QapiClientOptions',
-  'QmpExecutor',
-  'TypedEvent',
-  'ValidatorSet', // in .d.ts files only
+  ...Object.keys(SUPPORT_SYMBOLS),
 ];
 
 /** Members of the client base class that commands must not shadow (plus RESERVED_METHODS). */
@@ -102,33 +93,6 @@ export const CLIENT_MEMBERS = [
   'validators',
   'checkedEvents',
 ];
-
-/** TypeScript text of the built-in scalar types. */
-function builtinTsType(name: string, int64: Int64Mode): string {
-  switch (name) {
-    case 'str':
-      return 'string';
-    case 'bool':
-      return 'boolean';
-    case 'number':
-    case 'int8':
-    case 'int16':
-    case 'int32':
-    case 'uint8':
-    case 'uint16':
-    case 'uint32':
-      return 'number';
-    case 'int':
-    case 'int64':
-    case 'uint64':
-    case 'size':
-      return int64 === 'mixed' ? 'number | bigint' : int64;
-    case 'null':
-      return 'null';
-    default:
-      return 'unknown';
-  }
-}
 
 export class GenContext {
   readonly options: ResolvedOptions;
@@ -149,6 +113,8 @@ export class GenContext {
   readonly implicitOwners = new Map<string, { doc: SchemaDoc | null; what: string }>();
   readonly commands: SchemaCommand[] = [];
   readonly events: SchemaEvent[] = [];
+  /** Member lists → their members the selection keeps (see kept). */
+  private readonly keptLists = new WeakMap<readonly object[], readonly object[]>();
   /** Implicit argument types of `'gen': false` commands. */
   private readonly openCommands = new Set<string>();
 
@@ -247,42 +213,6 @@ export class GenContext {
     return name;
   }
 
-  /** TypeScript text of a reference to `t` from `file` (imports added). */
-  typeRef(t: SchemaType, file: GeneratedFile): string {
-    switch (t.meta) {
-      case 'built-in':
-        return builtinTsType(t.name, this.options.int64);
-      case 'array': {
-        const element = this.typeRef(t.elementType, file);
-        return /^[\w$.]+$/.test(element) ? `${element}[]` : `Array<${element}>`;
-      }
-      default: {
-        if (t.name === 'q_empty') return 'Record<string, never>';
-        if (!this.declaresType(t)) return 'unknown';
-        const name = this.typeName(t);
-        const target = this.fileOf(t);
-        if (target !== file.base) file.importType(`./${target}.js`, name);
-        return name;
-      }
-    }
-  }
-
-  /**
-   * Validator expression for a member of type `t` (in a define function).
-   * `widen`: an enum accepts any string (the oldest release sent strings).
-   */
-  validatorRef(t: SchemaType, widen = false): string {
-    switch (t.meta) {
-      case 'built-in':
-        return builtinValidator(t);
-      case 'array':
-        return `v.array(${this.validatorRef(t.elementType, widen)})`;
-      default:
-        if (widen && t.meta === 'enum') return 'v.str';
-        return this.selection.entity(t) ? `r.ref(${quote(t.name)})` : 'v.any';
-    }
-  }
-
   /** Whether types are left out (plain JavaScript output). */
   get js(): boolean {
     return this.options.language === 'js';
@@ -315,9 +245,22 @@ export class GenContext {
     return t.doc ?? this.implicitOwners.get(t.name)?.doc ?? null;
   }
 
+  /**
+   * The members (or enum values) of a list that the selection keeps: the
+   * one place generators filter them, computed once per list.
+   */
+  kept<M extends SchemaObjectMember | SchemaEnumMember>(members: readonly M[]): readonly M[] {
+    let kept = this.keptLists.get(members) as readonly M[] | undefined;
+    if (kept === undefined) {
+      kept = members.filter((m) => this.selection.member(m));
+      this.keptLists.set(members, kept);
+    }
+    return kept;
+  }
+
   /** Whether every member of the object (after selection) is optional. */
   allOptional(t: SchemaObjectType): boolean {
-    return t.branches === null && t.members.every((m) => !this.selection.member(m) || this.presence.optional(m));
+    return t.branches === null && this.kept(t.members).every((m) => this.presence.optional(m));
   }
 
   /**
@@ -337,22 +280,5 @@ export class GenContext {
   openArgumentsName(c: SchemaCommand): string | null {
     const t = c.argType;
     return !c.gen && t !== null && !t.isImplicit() && t.branches === null ? `${c.name}:arguments` : null;
-  }
-}
-
-function builtinValidator(t: SchemaBuiltinType): string {
-  switch (t.name) {
-    case 'str':
-    case 'bool':
-    case 'number':
-    case 'null':
-    case 'any':
-      return `v.${t.name}`;
-    case 'int':
-      return "v.int('int64')";
-    case 'size':
-      return "v.int('uint64')";
-    default:
-      return /^u?int\d+$/.test(t.name) ? `v.int('${t.name}')` : 'v.any';
   }
 }

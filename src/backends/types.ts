@@ -13,7 +13,55 @@ import type {
 } from '../frontend/model.js';
 import type { GenContext } from './context.js';
 import type { GeneratedFile } from './emitter.js';
+import type { Int64Mode } from '../support/ints.js';
 import { propertyKey, quote } from './names.js';
+
+/** TypeScript text of the built-in scalar types. */
+function builtinTsType(name: string, int64: Int64Mode): string {
+  switch (name) {
+    case 'str':
+      return 'string';
+    case 'bool':
+      return 'boolean';
+    case 'number':
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'uint8':
+    case 'uint16':
+    case 'uint32':
+      return 'number';
+    case 'int':
+    case 'int64':
+    case 'uint64':
+    case 'size':
+      return int64 === 'mixed' ? 'number | bigint' : int64;
+    case 'null':
+      return 'null';
+    default:
+      return 'unknown';
+  }
+}
+
+/** TypeScript text of a reference to `t` from `file` (imports added). */
+export function typeRef(ctx: GenContext, t: SchemaType, file: GeneratedFile): string {
+  switch (t.meta) {
+    case 'built-in':
+      return builtinTsType(t.name, ctx.options.int64);
+    case 'array': {
+      const element = typeRef(ctx, t.elementType, file);
+      return /^[\w$.]+$/.test(element) ? `${element}[]` : `Array<${element}>`;
+    }
+    default: {
+      if (t.name === 'q_empty') return 'Record<string, never>';
+      if (!ctx.declaresType(t)) return 'unknown';
+      const name = ctx.typeName(t);
+      const target = ctx.fileOf(t);
+      if (target !== file.base) file.importType(`./${target}.js`, name);
+      return name;
+    }
+  }
+}
 
 function entityDoc(ctx: GenContext, t: SchemaType): string {
   return ctx
@@ -35,7 +83,7 @@ export function emitEnum(ctx: GenContext, t: SchemaEnumType, out: GeneratedFile)
 }
 
 function emitEnumType(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): void {
-  const values = t.members.filter((m) => ctx.selection.member(m));
+  const values = ctx.kept(t.members);
   const name = ctx.typeName(t);
   file.supportType('UnknownValue');
   file.print(entityDoc(ctx, t));
@@ -53,8 +101,8 @@ function emitEnumType(ctx: GenContext, t: SchemaEnumType, file: GeneratedFile): 
 
 /** The `const` array of an enum's values (declared as a readonly tuple in a `.d.ts`). */
 function emitEnumValues(ctx: GenContext, t: SchemaEnumType, out: GeneratedFile): void {
-  const values = t.members
-    .filter((m) => ctx.selection.member(m))
+  const values = ctx
+    .kept(t.members)
     .map((m) => quote(m.name))
     .join(', ');
   const doc = ctx
@@ -77,8 +125,7 @@ function memberLines(
   file: GeneratedFile,
 ): string {
   let out = '';
-  for (const m of members) {
-    if (!ctx.selection.member(m)) continue;
+  for (const m of ctx.kept(members)) {
     const docs = ctx.memberDocs(owner);
     out += ctx
       .doc()
@@ -86,7 +133,7 @@ function memberLines(
       .presence(ctx.presence.member(m), 'member', ctx.presence.oldestLabel)
       .meta(ctx.selection.activeFeatures(m.features), ctx.presence.memberCondition(m), docs)
       .render('  ');
-    out += `  ${propertyKey(m.name)}${ctx.presence.optional(m) ? '?' : ''}: ${ctx.typeRef(m.type, file)};\n`;
+    out += `  ${propertyKey(m.name)}${ctx.presence.optional(m) ? '?' : ''}: ${typeRef(ctx, m.type, file)};\n`;
   }
   if (ctx.openArguments(owner)) {
     out += ctx
@@ -106,18 +153,18 @@ export function emitObject(ctx: GenContext, t: SchemaObjectType, file: Generated
   const base = t.base && ctx.declaresType(t.base) ? t.base : null;
   if (t.branches === null) {
     const members = base ? t.localMembers : t.members;
-    const ext = base ? ` extends ${ctx.typeRef(base, file)}` : '';
+    const ext = base ? ` extends ${typeRef(ctx, base, file)}` : '';
     file.print(`export interface ${name}${ext} {\n${memberLines(ctx, t, members, file)}}\n\n`);
     return;
   }
   // A union: the base's members with the tag narrowed, plus the branch's.
   const tag = t.branches.tagMember.name;
-  const baseType = base ? ctx.typeRef(base, file) : '{}';
+  const baseType = base ? typeRef(ctx, base, file) : '{}';
   const baseRest = `Omit<${baseType}, ${quote(tag)}>`;
   const branches: string[] = [];
   for (const v of t.branches.variants) {
     if (!ctx.selection.variant(v) || !tagKept(ctx, t, v.name)) continue;
-    const branchType = v.type.name === 'q_empty' ? '' : ` & ${ctx.typeRef(v.type, file)}`;
+    const branchType = v.type.name === 'q_empty' ? '' : ` & ${typeRef(ctx, v.type, file)}`;
     branches.push(
       `${branchDoc(ctx, t, v)}  | (${baseRest} & { ${propertyKey(tag)}: ${quote(v.name)} }${branchType})\n`,
     );
@@ -125,7 +172,7 @@ export function emitObject(ctx: GenContext, t: SchemaObjectType, file: Generated
   const untagged = ctx.presence.untagged(t);
   if (untagged) {
     const members = untagged.map(
-      (u) => `${propertyKey(u.member.name)}${u.optional ? '?' : ''}: ${ctx.typeRef(u.member.type, file)}`,
+      (u) => `${propertyKey(u.member.name)}${u.optional ? '?' : ''}: ${typeRef(ctx, u.member.type, file)}`,
     );
     const doc = ctx
       .doc()
@@ -151,8 +198,7 @@ function branchDoc(ctx: GenContext, t: SchemaObjectType | SchemaAlternateType, v
 export function tagKept(ctx: GenContext, t: SchemaObjectType, value: string): boolean {
   const tagType = t.branches?.tagMember.type;
   if (tagType?.meta !== 'enum') return true;
-  const member = tagType.members.find((m) => m.name === value);
-  return member !== undefined && ctx.selection.member(member);
+  return ctx.kept(tagType.members).some((m) => m.name === value);
 }
 
 export function emitAlternate(ctx: GenContext, t: SchemaAlternateType, file: GeneratedFile): void {
@@ -160,7 +206,7 @@ export function emitAlternate(ctx: GenContext, t: SchemaAlternateType, file: Gen
   file.print(entityDoc(ctx, t));
   const alternatives = t.alternatives.variants
     .filter((v) => ctx.selection.variant(v))
-    .map((v) => `${branchDoc(ctx, t, v)}  | ${ctx.typeRef(v.type, file)}\n`);
+    .map((v) => `${branchDoc(ctx, t, v)}  | ${typeRef(ctx, v.type, file)}\n`);
   const body = alternatives.length > 0 ? alternatives.join('').replace(/\n$/, ';\n') : '  never;\n';
   file.print(`export type ${name} =\n${body}\n`);
 }

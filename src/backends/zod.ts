@@ -7,6 +7,7 @@
 import type {
   SchemaAlternateType,
   SchemaArrayType,
+  SchemaBuiltinType,
   SchemaCommand,
   SchemaEnumType,
   SchemaObjectMember,
@@ -18,9 +19,42 @@ import type { GenContext } from './context.js';
 import { propertyKey, quote } from './names.js';
 import { tagKept } from './types.js';
 
+/**
+ * Validator expression for a member of type `t` (in a define function).
+ * `widen`: an enum accepts any string (the oldest release sent strings).
+ */
+export function validatorRef(ctx: GenContext, t: SchemaType, widen = false): string {
+  switch (t.meta) {
+    case 'built-in':
+      return builtinValidator(t);
+    case 'array':
+      return `v.array(${validatorRef(ctx, t.elementType, widen)})`;
+    default:
+      if (widen && t.meta === 'enum') return 'v.str';
+      return ctx.selection.entity(t) ? `r.ref(${quote(t.name)})` : 'v.any';
+  }
+}
+
+function builtinValidator(t: SchemaBuiltinType): string {
+  switch (t.name) {
+    case 'str':
+    case 'bool':
+    case 'number':
+    case 'null':
+    case 'any':
+      return `v.${t.name}`;
+    case 'int':
+      return "v.int('int64')";
+    case 'size':
+      return "v.int('uint64')";
+    default:
+      return /^u?int\d+$/.test(t.name) ? `v.int('${t.name}')` : 'v.any';
+  }
+}
+
 /** `name: validator` of one member; optional when it may be absent. */
 function memberEntry(ctx: GenContext, m: SchemaObjectMember, optional: boolean): string {
-  const schema = ctx.validatorRef(m.type, ctx.presence.widened(m));
+  const schema = validatorRef(ctx, m.type, ctx.presence.widened(m));
   return `${propertyKey(m.name)}: ${optional ? `v.optional(${schema})` : schema}`;
 }
 
@@ -30,9 +64,7 @@ function objectShape(parts: readonly string[]): string {
 
 function shape(ctx: GenContext, t: SchemaObjectType): string {
   const parts: string[] = [];
-  for (const m of t.members) {
-    if (ctx.selection.member(m)) parts.push(memberEntry(ctx, m, ctx.presence.optional(m)));
-  }
+  for (const m of ctx.kept(t.members)) parts.push(memberEntry(ctx, m, ctx.presence.optional(m)));
   // Members only the oldest supported release sends: let through, unchecked.
   for (const name of ctx.presence.removedMembers(t)) parts.push(`${propertyKey(name)}: v.optional(v.any)`);
   return objectShape(parts);
@@ -41,7 +73,7 @@ function shape(ctx: GenContext, t: SchemaObjectType): string {
 /** A function yielding the validator of `t` (for branches, looked up late). */
 function thunk(ctx: GenContext, t: SchemaType): string {
   const named = t.meta !== 'built-in' && t.meta !== 'array' && ctx.selection.entity(t);
-  return named ? `r.thunk(${quote(t.name)})` : `() => ${ctx.validatorRef(t)}`;
+  return named ? `r.thunk(${quote(t.name)})` : `() => ${validatorRef(ctx, t)}`;
 }
 
 /** The `r.def(...)` statement for one type, or '' when it has none. */
@@ -67,13 +99,13 @@ function builder(ctx: GenContext, t: SchemaType): string | null {
 }
 
 function enumBuilder(ctx: GenContext, t: SchemaEnumType): string {
-  const values = t.members.filter((m) => ctx.selection.member(m)).map((m) => m.name);
+  const values = ctx.kept(t.members).map((m) => m.name);
   // Values only the oldest supported release has are accepted too.
   return `v.enum([${[...values, ...ctx.presence.removedValues(t)].map(quote).join(', ')}])`;
 }
 
 function arrayBuilder(ctx: GenContext, t: SchemaArrayType): string {
-  return `v.array(${ctx.validatorRef(t.elementType)})`;
+  return `v.array(${validatorRef(ctx, t.elementType)})`;
 }
 
 function objectBuilder(ctx: GenContext, t: SchemaObjectType): string {

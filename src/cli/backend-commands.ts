@@ -7,7 +7,7 @@
 import { DEFAULT_QEMU_VERSION, normalizeQemuVersion, qemuVersionProblem } from '../frontend/release.js';
 import { GENERATE, SHOWN_WARNINGS, VERIFY } from './commands.js';
 import { EXIT_USAGE, parseCommand, processIO, usageLine, type CommandIO, type Parsed } from './kit.js';
-import type { VerifyResult } from '../backends/verify.js';
+import type { VerifyResult } from '../transcripts/verify.js';
 import { docLayoutHint, noteNewerRelease } from './schema-notes.js';
 import { isQapiError } from '../frontend/errors.js';
 import {
@@ -319,7 +319,7 @@ async function verifyParsed(
     return fail(`cannot read ${isInputFileError(err) ? err.message : `${source}: ${String(err)}`}`);
   }
   noteNewerRelease(qemuVersion, io.stderr);
-  const { parseTranscript, verifyEntries, formatReport } = await import('../backends/verify.js');
+  const { parseTranscript, verifyEntries, formatReport } = await import('../transcripts/index.js');
   const { loadValidators } = await import('../backends/load.js');
   const transcript = parseTranscript(text);
   const warnings: string[] = [];

@@ -6,7 +6,7 @@
  * (Without --schema, exec checks against the server's own schema:
  * introspection/arguments.ts.)
  */
-import { formatPath } from '../support/errors.js';
+import { problemsOf } from '../support/problems.js';
 
 /** Returns why `args` are invalid for `command`, or undefined when fine or unknown. */
 export type ArgumentChecker = (command: string, args: Record<string, unknown> | undefined) => string | undefined;
@@ -33,8 +33,9 @@ export async function loadArgumentChecker(schemaFile: string): Promise<ArgumentC
     }
     const result = schema.safeParse(args ?? {});
     if (result.success) return undefined;
-    return result.error.issues
-      .map((issue) => (issue.path.length ? `${formatPath(issue.path)}: ${issue.message}` : issue.message))
+    // The words QapiValidationError and verify use for the same problems.
+    return problemsOf(result.error, args ?? {})
+      .map((p) => (p.path === '' ? p.message : `${p.path}: ${p.message}`))
       .join('; ');
   };
 }

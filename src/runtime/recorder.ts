@@ -20,6 +20,7 @@ import { closeSync, constants as fsConstants, createWriteStream, fstatSync, open
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { isatty, WriteStream as TtyWriteStream } from 'node:tty';
+import { transcriptLine } from '../transcripts/format.js';
 
 /** Where a session's transcript goes: a file path, or a Writable the caller owns. */
 export type RecordTarget = string | Writable;
@@ -106,12 +107,12 @@ export class Recorder {
 
   /** A request as written (newline included or not). */
   client(line: string): void {
-    if (this.error === undefined) this.out.write(`{"dir": "client", "msg": ${trimLine(line)}}\n`);
+    if (this.error === undefined) this.out.write(transcriptLine('client', trimLine(line)));
   }
 
   /** A line from the server, as received. */
   server(text: string): void {
-    if (this.error === undefined) this.out.write(`{"dir": "server", "msg": ${trimLine(text)}}\n`);
+    if (this.error === undefined) this.out.write(transcriptLine('server', trimLine(text)));
   }
 
   /**

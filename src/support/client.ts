@@ -9,7 +9,8 @@ import type { ExecuteOptions, QmpEventMessage, QmpExecutor } from '../runtime/ex
 import { probe, type IntrospectOptions } from '../runtime/probe.js';
 import { waitForEvent, type WaitForEventOptions } from '../runtime/wait.js';
 import type { Schema } from './kit.js';
-import { QapiValidationError, problemsOf, type ValidationTarget } from './errors.js';
+import { QapiValidationError, type ValidationTarget } from './errors.js';
+import { problemsOf, tooDeepToValidate } from './problems.js';
 import { MAX_NESTING } from './nesting.js';
 import { fastSafeParse } from './fast.js';
 import type { UnknownValue } from './unknown.js';
@@ -196,11 +197,9 @@ export class QapiClientBase<C extends CommandTable<C>, E extends EventTable> {
 export function check(schema: Schema, value: unknown, target: ValidationTarget, subject: string): unknown {
   const result = safeParseOnStack(schema, value);
   if (result === null) {
-    throw new QapiValidationError(target, subject, [
-      { path: '', message: `nested too deeply to validate with the stack left (limit: ${MAX_NESTING} levels)` },
-    ]);
+    throw new QapiValidationError(target, subject, [tooDeepToValidate(MAX_NESTING)]);
   }
-  if (!result.success) throw new QapiValidationError(target, subject, problemsOf(result.error));
+  if (!result.success) throw new QapiValidationError(target, subject, problemsOf(result.error, value));
   return result.data;
 }
 

@@ -38,4 +38,5 @@ export {
   type ValidationTarget,
 } from './errors.js';
 export type { UnknownBranch, UnknownValue } from './unknown.js';
+export { SUPPORT_SYMBOLS, type SupportSymbol, type SupportValue } from './symbols.js';
 export type { ExecuteOptions, QmpEventMessage, QmpExecutor } from '../runtime/executor.js';

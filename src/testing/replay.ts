@@ -17,14 +17,8 @@
  * refuse (a malformed envelope, unknown commands, bad arguments) are
  * skipped: the server refuses them itself, with QEMU's words. Negotiation is the server's own business.
  */
-import {
-  jsonKey,
-  MAX_MESSAGE_NESTING,
-  parseTranscript,
-  PendingCommands,
-  readCommand,
-  type Command,
-} from '../backends/verify.js';
+import { parseTranscript } from '../transcripts/format.js';
+import { jsonKey, MAX_MESSAGE_NESTING, PendingCommands, readCommand, type Command } from '../transcripts/messages.js';
 import { nestingExceeds } from '../support/nesting.js';
 import { Fifo } from '../runtime/fifo.js';
 import { parseGreeting } from '../runtime/protocol.js';

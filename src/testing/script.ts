@@ -14,7 +14,7 @@
  *  6. nothing: a GenericError reply, and an "unexpected command" failure.
  * An expectation without a response of its own answers as 4–6 would.
  */
-import { jsonEqual } from '../backends/verify.js';
+import { jsonEqual } from '../transcripts/messages.js';
 import { stringifyJson } from '../runtime/json.js';
 import type { CommandTable, EventTable } from '../support/client.js';
 import { QmpScriptError, type TestFailure } from './errors.js';

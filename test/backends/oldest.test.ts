@@ -12,7 +12,7 @@ import { parseSchemaString } from '../../src/frontend/index.js';
 import { compareSchemas } from '../../src/backends/compat.js';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
 import { isOldestSchemaError } from '../../src/backends/generate.js';
-import { parseTranscript } from '../../src/backends/verify.js';
+import { parseTranscript } from '../../src/transcripts/index.js';
 import { readFileSync } from 'node:fs';
 import { builtCli, runCli, type CliRun } from '../helpers/cli.js';
 import { sharedDir } from '../helpers/shared.js';

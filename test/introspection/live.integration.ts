@@ -23,7 +23,7 @@ import { compareSchemaWithIntrospection } from '../../src/introspection/combine.
 import { schemaFromIntrospection } from '../../src/introspection/schema.js';
 import { loadSchemaValidators, type LoadedSchema } from '../../src/backends/load.js';
 import { generateFiles, writeGenerated } from '../../src/backends/generate.js';
-import { parseTranscript, verifyEntries, type TranscriptEntry } from '../../src/backends/verify.js';
+import { parseTranscript, verifyEntries, type TranscriptEntry } from '../../src/transcripts/index.js';
 import {
   QEMU_BINARY,
   SID_ROOT,

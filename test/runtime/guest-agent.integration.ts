@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
-import { parseTranscript, verifyTranscript } from '../../src/backends/verify.js';
+import { parseTranscript, verifyTranscript } from '../../src/transcripts/index.js';
 import { GuestAgentClient, QmpCommandError, openSocket, type QmpError } from '../../src/runtime/index.js';
 import { builtCli, runCli } from '../helpers/cli.js';
 import {

@@ -18,7 +18,7 @@ import {
   type QmpError,
   type QmpEventMessage,
 } from '../../src/runtime/index.js';
-import { parseTranscript } from '../../src/backends/verify.js';
+import { parseTranscript } from '../../src/transcripts/index.js';
 import { MAX_ARGUMENT_DEPTH } from '../../src/runtime/protocol.js';
 import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadValidators, type LoadedSchema, type UntypedClient } from '../../src/backends/load.js';
-import { formatReport, parseTranscript, verifyTranscript } from '../../src/backends/verify.js';
+import { formatReport, parseTranscript, verifyTranscript } from '../../src/transcripts/index.js';
 import { QmpClient, QmpCommandError, type QmpEventMessage } from '../../src/runtime/index.js';
 import { QmpTestServer, ServerSchema } from '../../src/testing/index.js';
 import { QEMU_BINARY, RELEASES, qemuAvailable, releaseSchemas, startQemu, stopAllQemu } from '../helpers/qemu.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QapiClient, schemaValidators, type CommandMap, type EventMap } from '../../generated/index.js';
-import { parseTranscript, verifyTranscript } from '../../src/backends/verify.js';
+import { parseTranscript, verifyTranscript } from '../../src/transcripts/index.js';
 import { parseSchemaString } from '../../src/frontend/index.js';
 import { GuestAgentClient, QmpClient, QmpCommandError } from '../../src/runtime/index.js';
 import { QmpTestServer, ServerSchema, faults } from '../../src/testing/index.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadValidators } from '../../src/backends/load.js';
-import { jsonEqual, jsonKey, PendingCommands, verifyTranscript } from '../../src/backends/verify.js';
+import { jsonEqual, jsonKey, PendingCommands, verifyTranscript } from '../../src/transcripts/index.js';
 import { join } from 'node:path';
 import { QmpTestServer, QmpTranscriptError, defaultSchemaPath } from '../../src/testing/index.js';
 import { RawQmp } from '../helpers/raw-qmp.js';

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
-import { parseTranscript, verifyTranscript, formatReport } from '../../src/backends/verify.js';
+import { parseTranscript, verifyTranscript, formatReport } from '../../src/transcripts/index.js';
 import { QmpClient, QmpCommandError, type QmpEventMessage } from '../../src/runtime/index.js';
 import { QmpTestServer, QmpTranscriptError, ServerSchema, isQmpTestFailure } from '../../src/testing/index.js';
 import { RawQmp } from '../helpers/raw-qmp.js';

@@ -28,7 +28,7 @@ import {
   type SimulationOptions,
 } from '../../src/testing/index.js';
 import { loadValidators } from '../../src/backends/load.js';
-import { verifyTranscript } from '../../src/backends/verify.js';
+import { verifyTranscript } from '../../src/transcripts/index.js';
 import { RawQmp } from '../helpers/raw-qmp.js';
 import { repoRoot } from '../helpers/shared.js';
 import { rejection } from '../helpers/rejection.js';

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
-import { parseTranscript, verifyTranscript, type VerifyResult } from '../../src/backends/verify.js';
+import { OLDER_QEMU_HINT } from '../../src/support/problems.js';
+import { parseTranscript, verifyTranscript, type VerifyResult } from '../../src/transcripts/index.js';
 import { parseJson, stringifyJson } from '../../src/runtime/json.js';
 import { builtCli, runCli, type CliRun } from '../helpers/cli.js';
 import { sharedDir } from '../helpers/shared.js';
@@ -219,111 +220,118 @@ describe.runIf(haveData)('verify: QEMU 7.2 session against the 7.2 schema (libra
 
 // --- the CLI, as users run it --------------------------------------------
 
-describe.runIf(haveData && builtCli('src/backends/verify.js', 'verify CLI tests'))('qapi-ts verify (built CLI)', () => {
-  let dir: string;
-  const runs = new Map<string, CliRun>();
-  const lines = new Map<string, number>();
+describe.runIf(haveData && builtCli('src/transcripts/index.js', 'verify CLI tests'))(
+  'qapi-ts verify (built CLI)',
+  () => {
+    let dir: string;
+    const runs = new Map<string, CliRun>();
+    const lines = new Map<string, number>();
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qapi-ts-verify-'));
-    const original = readFileSync(TRANSCRIPT!, 'utf8');
-    const broken = (name: string, text: string): string => {
-      const path = join(dir, `${name}.jsonl`);
-      writeFileSync(path, text);
-      return path;
-    };
-    // One copy with four problems, one per kind the issue names.
-    let text = original;
-    for (const c of CASES.filter((c) =>
-      [
-        'wrong type in a reply',
-        'missing mandatory member in a reply',
-        'bad enum value in arguments the server accepted',
-        'out-of-range integer (size beyond uint64)',
-      ].includes(c.name),
-    )) {
-      const e = edit(text, c.dir, c.id, c.change);
-      text = e.text;
-      lines.set(c.name, e.line);
-    }
-    const bad = broken('bad', text);
-    const garbage = broken('garbage', original.replace('\n', '\n{"dir": "client", "msg": {"execute":\n'));
-    // 2^60: exact as bigint, not as a JavaScript number.
-    const huge = broken(
-      'huge',
-      edit(original, 'server', 'rec-20', (m) => {
-        (ret(m) as unknown as Msg[])[0]!.size = 2n ** 60n;
-        return m;
-      }).text,
-    );
-    const jobs: [string, string[]][] = [
-      ['ok', ['verify', '--schema', SCHEMA!, TRANSCRIPT!]],
-      ['strict', ['verify', '--strict', '-s', SCHEMA!, TRANSCRIPT!]],
-      ['bad', ['verify', '--schema', SCHEMA!, bad]],
-      ['garbage', ['verify', '--schema', SCHEMA!, garbage]],
-      ['huge-number', ['verify', '--int64', 'number', '--schema', SCHEMA!, huge]],
-      ['no-schema', ['verify', TRANSCRIPT!]],
-      ['missing-file', ['verify', '--schema', SCHEMA!, join(dir, 'nope.jsonl')]],
-      ['bad-int64', ['verify', '--int64', 'huge', '--schema', SCHEMA!, TRANSCRIPT!]],
-      ['strict-docs', ['verify', '--strict-docs', '--schema', SCHEMA!, TRANSCRIPT!]],
-    ];
-    await Promise.all(jobs.map(async ([name, args]) => runs.set(name, await runCli(args))));
-  }, 120_000);
-
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('exits 0 on the real session, with one summarised warning line', () => {
-    for (const name of ['ok', 'strict']) {
-      const r = runs.get(name)!;
-      expect(r.stdout).toBe('127 messages, 127 valid, 0 invalid\n');
-      expect(r.code).toBe(0);
-      expect(r.stderr).toMatch(
-        /^qapi-ts verify: \d+ doc-comment warnings in .*qapi-schema\.json \(--warnings lists them, --strict-docs makes them errors\)\n$/,
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'qapi-ts-verify-'));
+      const original = readFileSync(TRANSCRIPT!, 'utf8');
+      const broken = (name: string, text: string): string => {
+        const path = join(dir, `${name}.jsonl`);
+        writeFileSync(path, text);
+        return path;
+      };
+      // One copy with four problems, one per kind the issue names.
+      let text = original;
+      for (const c of CASES.filter((c) =>
+        [
+          'wrong type in a reply',
+          'missing mandatory member in a reply',
+          'bad enum value in arguments the server accepted',
+          'out-of-range integer (size beyond uint64)',
+        ].includes(c.name),
+      )) {
+        const e = edit(text, c.dir, c.id, c.change);
+        text = e.text;
+        lines.set(c.name, e.line);
+      }
+      const bad = broken('bad', text);
+      const garbage = broken('garbage', original.replace('\n', '\n{"dir": "client", "msg": {"execute":\n'));
+      // 2^60: exact as bigint, not as a JavaScript number.
+      const huge = broken(
+        'huge',
+        edit(original, 'server', 'rec-20', (m) => {
+          (ret(m) as unknown as Msg[])[0]!.size = 2n ** 60n;
+          return m;
+        }).text,
       );
-    }
-  });
+      const jobs: [string, string[]][] = [
+        ['ok', ['verify', '--schema', SCHEMA!, TRANSCRIPT!]],
+        ['strict', ['verify', '--strict', '-s', SCHEMA!, TRANSCRIPT!]],
+        ['bad', ['verify', '--schema', SCHEMA!, bad]],
+        ['garbage', ['verify', '--schema', SCHEMA!, garbage]],
+        ['huge-number', ['verify', '--int64', 'number', '--schema', SCHEMA!, huge]],
+        ['no-schema', ['verify', TRANSCRIPT!]],
+        ['missing-file', ['verify', '--schema', SCHEMA!, join(dir, 'nope.jsonl')]],
+        ['bad-int64', ['verify', '--int64', 'huge', '--schema', SCHEMA!, TRANSCRIPT!]],
+        ['strict-docs', ['verify', '--strict-docs', '--schema', SCHEMA!, TRANSCRIPT!]],
+      ];
+      await Promise.all(jobs.map(async ([name, args]) => runs.set(name, await runCli(args))));
+    }, 120_000);
 
-  it('exits 1 naming line, member path and reason', () => {
-    const r = runs.get('bad')!;
-    const out = r.stdout.trimEnd().split('\n');
-    const file = join(dir, 'bad.jsonl');
-    expect(out).toEqual([
-      `${file}:${lines.get('missing mandatory member in a reply')}: reply to 'query-status' (id "rec-2"): return.running: missing mandatory member`,
-      `${file}:${lines.get('wrong type in a reply')}: reply to 'query-iothreads' (id "rec-7"): return[1].thread-id: expected int64 (an integer), got string`,
-      `${file}:${lines.get('out-of-range integer (size beyond uint64)')}: reply to 'query-memdev' (id "rec-20"): return[0].size: uint64 out of range [0, 18446744073709551615]: 18446744073709551616`,
-      `${file}:${lines.get('bad enum value in arguments the server accepted')}: command 'query-cpu-model-expansion' (id "rec-47"): arguments.type: unexpected string "fuller"; expected one of "static", "full"`,
-      '127 messages, 123 valid, 4 invalid',
-    ]);
-    expect(r.code).toBe(1);
-  });
+    afterAll(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
 
-  it('exits 2 on a malformed line, reporting its number', () => {
-    const r = runs.get('garbage')!;
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${join(dir, 'garbage.jsonl')}:2: bad JSON: `);
-    expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
-    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('127 messages, 127 valid, 0 invalid');
-  });
+    it('exits 0 on the real session, with one summarised warning line', () => {
+      for (const name of ['ok', 'strict']) {
+        const r = runs.get(name)!;
+        expect(r.stdout).toBe('127 messages, 127 valid, 0 invalid\n');
+        expect(r.code).toBe(0);
+        expect(r.stderr).toMatch(
+          /^qapi-ts verify: \d+ doc-comment warnings in .*qapi-schema\.json \(--warnings lists them, --strict-docs makes them errors\)\n$/,
+        );
+      }
+    });
 
-  it('passes --int64 through to the validators', () => {
-    const r = runs.get('huge-number')!;
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('return[0].size: uint64 value 1152921504606846976 does not fit in a JavaScript number');
-  });
+    it('exits 1 naming line, member path and reason', () => {
+      const r = runs.get('bad')!;
+      const out = r.stdout.trimEnd().split('\n');
+      const file = join(dir, 'bad.jsonl');
+      expect(out).toEqual([
+        `${file}:${lines.get('missing mandatory member in a reply')}: reply to 'query-status' (id "rec-2"): return.running: missing mandatory member`,
+        `${file}:${lines.get('wrong type in a reply')}: reply to 'query-iothreads' (id "rec-7"): return[1].thread-id: expected int64 (an integer), got string`,
+        `${file}:${lines.get('out-of-range integer (size beyond uint64)')}: reply to 'query-memdev' (id "rec-20"): return[0].size: uint64 out of range [0, 18446744073709551615]: 18446744073709551616`,
+        `${file}:${lines.get('bad enum value in arguments the server accepted')}: command 'query-cpu-model-expansion' (id "rec-47"): arguments.type: unexpected string "fuller"; expected one of "static", "full"`,
+        // A missing member in what the server sent: the QEMU may be older than the schema.
+        `hint: ${OLDER_QEMU_HINT}`,
+        '127 messages, 123 valid, 4 invalid',
+      ]);
+      expect(r.code).toBe(1);
+    });
 
-  it('exits 2 on usage errors, unreadable files and doc errors under --strict-docs', () => {
-    for (const [name, message] of [
-      ['no-schema', 'missing --schema SCHEMA'],
-      ['missing-file', 'cannot read'],
-      ['bad-int64', "--int64 must be one of mixed, bigint, number, not 'huge'"],
-      ['strict-docs', 'cannot use the schema:\n'],
-    ] as const) {
-      const r = runs.get(name)!;
-      expect(r.code, name).toBe(2);
-      expect(r.stderr, name).toContain(`qapi-ts verify: ${message}`);
-      expect(r.stdout, name).toBe('');
-    }
-  });
-});
+    it('exits 2 on a malformed line, reporting its number', () => {
+      const r = runs.get('garbage')!;
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${join(dir, 'garbage.jsonl')}:2: bad JSON: `);
+      expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+      expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('127 messages, 127 valid, 0 invalid');
+    });
+
+    it('passes --int64 through to the validators', () => {
+      const r = runs.get('huge-number')!;
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(
+        'return[0].size: uint64 value 1152921504606846976 does not fit in a JavaScript number',
+      );
+    });
+
+    it('exits 2 on usage errors, unreadable files and doc errors under --strict-docs', () => {
+      for (const [name, message] of [
+        ['no-schema', 'missing --schema SCHEMA'],
+        ['missing-file', 'cannot read'],
+        ['bad-int64', "--int64 must be one of mixed, bigint, number, not 'huge'"],
+        ['strict-docs', 'cannot use the schema:\n'],
+      ] as const) {
+        const r = runs.get(name)!;
+        expect(r.code, name).toBe(2);
+        expect(r.stderr, name).toContain(`qapi-ts verify: ${message}`);
+        expect(r.stdout, name).toBe('');
+      }
+    });
+  },
+);

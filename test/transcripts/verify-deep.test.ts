@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
-import { formatReport, jsonEqual, shortJson, verifyTranscript } from '../../src/backends/verify.js';
+import { formatReport, jsonEqual, verifyTranscript } from '../../src/transcripts/index.js';
+import { shortJson } from '../../src/support/problems.js';
 import { builtCli, runCli, type CliRun } from '../helpers/cli.js';
 import { sharedDir } from '../helpers/shared.js';
 
@@ -123,6 +124,7 @@ describe.skipIf(SCHEMA === null)('verify: deep messages against QEMU 10.0', () =
       {
         path: `return[0].inserted.image${'.backing-image'.repeat(1019)}.filename`,
         message: 'expected string, got number 7',
+        kind: 'wrong-type',
       },
     ]);
     const report = formatReport(result, 't.jsonl');
@@ -133,7 +135,7 @@ describe.skipIf(SCHEMA === null)('verify: deep messages against QEMU 10.0', () =
   });
 });
 
-describe.runIf(SCHEMA !== null && builtCli('src/backends/verify.js', 'deep verify CLI tests'))(
+describe.runIf(SCHEMA !== null && builtCli('src/transcripts/index.js', 'deep verify CLI tests'))(
   'qapi-ts verify on deep messages (built CLI)',
   () => {
     let dir: string;

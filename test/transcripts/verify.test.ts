@@ -10,7 +10,7 @@ import {
   verifyTranscript,
   type VerifyOptions,
   type VerifyResult,
-} from '../../src/backends/verify.js';
+} from '../../src/transcripts/index.js';
 
 const defineTypes: DefineModule = (r, v) => {
   r.def('VersionTriple', () => v.object({ major: r.ref('int'), minor: r.ref('int'), micro: r.ref('int') }));
@@ -459,6 +459,8 @@ describe('verify: report', () => {
     expect(formatReport(r, 's')).toEqual([
       `s:2: reply to 'query-iothreads' (id 1): return[0].thread-id: missing mandatory member (and 1 more like it)`,
       `s:2: reply to 'query-iothreads' (id 1): return[0].poll-max-ns: missing mandatory member (and 2 more like it)`,
+      'hint: if the QEMU is older than the schema, generate with --oldest-schema FILE (library: oldestSchema) so its ' +
+        'messages are accepted',
       '2 messages, 1 valid, 1 invalid',
     ]);
   });

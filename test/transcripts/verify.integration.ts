@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import { loadValidators, type LoadedSchema } from '../../src/backends/load.js';
-import { parseTranscript, verifyTranscript } from '../../src/backends/verify.js';
+import { parseTranscript, verifyTranscript } from '../../src/transcripts/index.js';
 import {
   QEMU_BINARY,
   RELEASES,
