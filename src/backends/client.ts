@@ -72,13 +72,15 @@ export function indexFile(ctx: GenContext): GeneratedFile {
   for (const e of ctx.events) {
     eventMap += commandDoc(ctx, e, '  ');
     eventMap += `  ${quote(e.name)}: ${argsType(ctx, e, types)};\n`;
-    eventSpec += `    ${quote(e.name)}: ${e.argType && ctx.selection.entity(e.argType) ? quote(e.argType.name) : 'null'},\n`;
+    const data = e.argType && ctx.selection.entity(e.argType) ? quote(e.argType.name) : 'null';
+    eventSpec += `    ${quote(e.name)}: ${data},\n`;
   }
   // Commands and events only the oldest supported release has: there, unchecked.
   const removed = ctx
     .doc()
     .text(
-      `Only in older QEMU releases such as ${ctx.presence.oldestLabel}, the oldest supported release; gone from this schema. Not checked: its shape is that release's.`,
+      `Only in older QEMU releases such as ${ctx.presence.oldestLabel}, the oldest supported release; ` +
+        "gone from this schema. Not checked: its shape is that release's.",
     )
     .render('  ');
   for (const [name, r] of ctx.presence.removedCommands()) {
@@ -87,7 +89,8 @@ export function indexFile(ctx: GenContext): GeneratedFile {
       empty: ['Record<string, never>', "'q_empty'"],
       none: ['undefined', 'null'],
     }[r.returns];
-    commandMap += `${removed}  ${quote(name)}: { args: ${r.takesArguments ? 'Record<string, unknown> | undefined' : 'undefined'}; returns: ${returns[0]} };\n`;
+    const args = r.takesArguments ? 'Record<string, unknown> | undefined' : 'undefined';
+    commandMap += `${removed}  ${quote(name)}: { args: ${args}; returns: ${returns[0]} };\n`;
     commandSpec += `    ${quote(name)}: [${r.takesArguments ? "'any'" : 'null'}, ${returns[1]}],\n`;
   }
   for (const [name, data] of ctx.presence.removedEvents()) {

@@ -139,7 +139,8 @@ function memberLines(
     out += ctx
       .doc()
       .text(
-        "Further arguments: the command is `'gen': false` and takes more than it declares (device_add, say, takes the device's properties).",
+        "Further arguments: the command is `'gen': false` and takes more than it declares " +
+          "(device_add, say, takes the device's properties).",
       )
       .render('  ');
     out += '  [argument: string]: unknown;\n';

@@ -94,7 +94,8 @@ export class Replay {
       }
       if (tooDeep)
         throw new QmpTranscriptError(
-          `a server message nested deeper than ${MAX_MESSAGE_NESTING} levels (QEMU's JSON parser, and so every client, refuses it)`,
+          `a server message nested deeper than ${MAX_MESSAGE_NESTING} levels ` +
+            "(QEMU's JSON parser, and so every client, refuses it)",
           line,
         );
       if (!isDict(msg)) throw new QmpTranscriptError('a server message that is not an object', line);

@@ -40,7 +40,8 @@ function imageChainText(length: number): string {
 function queryBlockText(length: number): string {
   const inserted =
     `{"file":"f0","ro":false,"drv":"qcow2","encrypted":false,"detect_zeroes":"off","active":true,` +
-    `"bps":0,"bps_rd":0,"bps_wr":0,"iops":0,"iops_rd":0,"iops_wr":0,"write_threshold":0,"backing_file_depth":${length - 1},` +
+    `"bps":0,"bps_rd":0,"bps_wr":0,"iops":0,"iops_rd":0,"iops_wr":0,` +
+    `"write_threshold":0,"backing_file_depth":${length - 1},` +
     `"cache":{"writeback":true,"direct":false,"no-flush":false},"image":${imageChainText(length)}}`;
   return `[{"device":"d0","locked":false,"removable":false,"qdev":"disk","type":"unknown","inserted":${inserted}}]`;
 }

@@ -293,10 +293,15 @@ describe.runIf(haveData && builtCli('src/transcripts/index.js', 'verify CLI test
       const out = r.stdout.trimEnd().split('\n');
       const file = join(dir, 'bad.jsonl');
       expect(out).toEqual([
-        `${file}:${lines.get('missing mandatory member in a reply')}: reply to 'query-status' (id "rec-2"): return.running: missing mandatory member`,
-        `${file}:${lines.get('wrong type in a reply')}: reply to 'query-iothreads' (id "rec-7"): return[1].thread-id: expected int64 (an integer), got string`,
-        `${file}:${lines.get('out-of-range integer (size beyond uint64)')}: reply to 'query-memdev' (id "rec-20"): return[0].size: uint64 out of range [0, 18446744073709551615]: 18446744073709551616`,
-        `${file}:${lines.get('bad enum value in arguments the server accepted')}: command 'query-cpu-model-expansion' (id "rec-47"): arguments.type: unexpected string "fuller"; expected one of "static", "full"`,
+        `${file}:${lines.get('missing mandatory member in a reply')}: reply to 'query-status' (id "rec-2"): ` +
+          'return.running: missing mandatory member',
+        `${file}:${lines.get('wrong type in a reply')}: reply to 'query-iothreads' (id "rec-7"): ` +
+          'return[1].thread-id: expected int64 (an integer), got string',
+        `${file}:${lines.get('out-of-range integer (size beyond uint64)')}: reply to 'query-memdev' (id "rec-20"): ` +
+          'return[0].size: uint64 out of range [0, 18446744073709551615]: 18446744073709551616',
+        `${file}:${lines.get('bad enum value in arguments the server accepted')}: ` +
+          `command 'query-cpu-model-expansion' (id "rec-47"): ` +
+          'arguments.type: unexpected string "fuller"; expected one of "static", "full"',
         // A missing member in what the server sent: the QEMU may be older than the schema.
         `hint: ${OLDER_QEMU_HINT}`,
         '127 messages, 123 valid, 4 invalid',

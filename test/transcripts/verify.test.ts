@@ -284,7 +284,8 @@ describe('verify: pairing', () => {
     ids.forEach((id) => lines.push(['client', { execute: 'query-size', id }]));
     lines.push('{"dir": "client", "msg": {"execute": "query-version", "id": 12345678901234567890}}');
     lines.push(
-      '{"dir": "server", "msg": {"return": {"qemu": {"major": 1, "minor": 0, "micro": 0}, "package": ""}, "id": 12345678901234567890}}',
+      '{"dir": "server", "msg": {"return": {"qemu": {"major": 1, "minor": 0, "micro": 0}, "package": ""}, ' +
+        '"id": 12345678901234567890}}',
     );
     // Replies in reverse order; object ids with members reordered.
     for (const id of [...ids].reverse()) {
