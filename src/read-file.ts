@@ -88,13 +88,15 @@ export function strerror(err: unknown): string {
       return 'No such device or address';
     case 'EAGAIN':
       return 'Resource temporarily unavailable';
+    case 'EINVALUTF8':
+      return 'Invalid UTF-8 data';
     default:
       return err instanceof Error ? err.message : String(err);
   }
 }
 
 /** What kind of non-regular file `st` is, for "Not a regular file (…)". */
-function fileKind(st: Stats): string {
+export function fileKind(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';

@@ -5,7 +5,7 @@
  * errors) and applies `pragma` directives. What the expressions mean is
  * checked later (expr-check.ts, then the schema).
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FrontendOptions } from './model.js';
 import { DocDiagnostics, QapiError, QapiSemError } from './errors.js';
@@ -14,6 +14,7 @@ import { QapiDoc, TAGGED_SECTION_KINDS } from './doc.js';
 import { rulesFor } from './release.js';
 import { LegacyDocReader } from './doc-legacy.js';
 import { SourceInfo, type QapiPragma } from './source.js';
+import { fileKind, strerror } from '../read-file.js';
 
 /** A schema value: QAPI's JSON dialect has no numbers and no null. */
 export type JsonValue = string | boolean | JsonValue[] | JsonObject;
@@ -111,51 +112,11 @@ const URL_LINE = /^ *(https?|ftp):\/\/[^ ]*$/;
  */
 const SINGLE_SPACE = /(\be\.g\.|^ *\p{Nd}\.|([.!?])) [A-Z0-9(]/gu;
 
-/** Why a file could not be read, worded like the C library's strerror. */
-function strerror(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'No such file or directory';
-    case 'EISDIR':
-      return 'Is a directory';
-    case 'EACCES':
-      return 'Permission denied';
-    case 'ENOTDIR':
-      return 'Not a directory';
-    case 'ELOOP':
-      return 'Too many levels of symbolic links';
-    case 'ENAMETOOLONG':
-      return 'File name too long';
-    case 'EMFILE':
-      return 'Too many open files';
-    case 'EIO':
-      return 'Input/output error';
-    case 'EPERM':
-      return 'Operation not permitted';
-    case 'ENXIO':
-      return 'No such device or address';
-    case 'EINVALUTF8':
-      return 'Invalid UTF-8 data';
-    default:
-      return err instanceof Error ? err.message : String(err);
-  }
-}
-
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A Node-style error with a `code`, for what the C library has no errno for. */
 function fileError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
-}
-
-/** What kind of file `st` is, for the "not a regular file" message. */
-function fileKind(st: Stats): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'a special file';
 }
 
 const READ_CHUNK = 64 * 1024;
