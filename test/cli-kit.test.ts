@@ -164,7 +164,7 @@ describe('--json', () => {
         dir: 'server',
         kind: 'return',
         label: "reply to 'get-point' (id 1)",
-        findings: [{ path: 'return.y', message: 'expected int64 (an integer), got string' }],
+        findings: [{ path: 'return.y', message: 'expected int64 (an integer), got string', kind: 'other' }],
       },
     ]);
     expect(doc.diagnostics.join('\n')).toContain(`${transcript}:3:`);

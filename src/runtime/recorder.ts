@@ -20,7 +20,18 @@ import { closeSync, constants as fsConstants, createWriteStream, fstatSync, open
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { isatty, WriteStream as TtyWriteStream } from 'node:tty';
-import { transcriptLine } from '../transcripts/format.js';
+
+/** Who sent a message of a transcript. */
+export type Direction = 'client' | 'server';
+
+/**
+ * One transcript line (newline included) for a message whose JSON text is
+ * `msg`, as it went over the wire: the format's one writer (src/transcripts
+ * reads it; the runtime imports nothing outside itself).
+ */
+export function transcriptLine(dir: Direction, msg: string): string {
+  return `{"dir": "${dir}", "msg": ${msg}}\n`;
+}
 
 /** Where a session's transcript goes: a file path, or a Writable the caller owns. */
 export type RecordTarget = string | Writable;

@@ -4,8 +4,10 @@
  * test server's replay.
  */
 import { parseJson } from '../runtime/json.js';
+import type { Direction } from '../runtime/recorder.js';
 
-export type Direction = 'client' | 'server';
+// The writer lives with the recorder (the runtime stands alone); this room reads what it writes.
+export { transcriptLine, type Direction } from '../runtime/recorder.js';
 
 /** One message of a transcript, with its 1-based line number. */
 export interface TranscriptEntry {
@@ -60,9 +62,4 @@ export function parseTranscript(text: string): ParsedTranscript {
     entries.push({ line, dir: value.dir, msg: value.msg });
   }
   return { entries, badLines };
-}
-
-/** One transcript line (newline included) for a message whose JSON text is `msg`, as it went over the wire. */
-export function transcriptLine(dir: Direction, msg: string): string {
-  return `{"dir": "${dir}", "msg": ${msg}}\n`;
 }
