@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -131,23 +131,28 @@ export async function waitForPaths(paths, what = paths.join(', ')) {
  * devices, `monitors` QMP unix sockets (a QEMU monitor serves one client
  * at a time) in a fresh temp dir, plus `args`. It is killed, and the dir
  * removed, by `stop()` or when the bench exits. Resolves once every socket
- * listens.
+ * listens. `root`: a chroot holding another release (`.ci/qemu-11.1`'s),
+ * run as `chroot ROOT qemu-system-x86_64 …` with the dir in its /tmp;
+ * `sockets` are the host's paths either way.
  */
-export async function startQemu({ machine = 'none', monitors = 1, args = [] } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-qemu-'));
+export async function startQemu({ machine = 'none', monitors = 1, args = [], root = null } = {}) {
+  const dir = mkdtempSync(join(root === null ? tmpdir() : join(root, 'tmp'), 'qapi-ts-bench-qemu-'));
+  const inner = root === null ? dir : `/tmp/${basename(dir)}`;
   const sockets = Array.from({ length: monitors }, (_, i) => join(dir, `qmp${i}.sock`));
+  const command = root === null ? ['qemu-system-x86_64'] : ['chroot', root, 'qemu-system-x86_64'];
   const child = spawn(
-    'qemu-system-x86_64',
+    command[0],
     [
+      ...command.slice(1),
       '-machine',
       machine,
       '-display',
       'none',
       '-S',
       '-nodefaults',
-      ...sockets.flatMap((path, i) => [
+      ...sockets.flatMap((_, i) => [
         '-chardev',
-        `socket,id=qmp${i},path=${path},server=on,wait=off`,
+        `socket,id=qmp${i},path=${join(inner, `qmp${i}.sock`)},server=on,wait=off`,
         '-mon',
         `chardev=qmp${i},mode=control`,
       ]),

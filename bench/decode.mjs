@@ -18,12 +18,11 @@
 // bare array) from a file instead. Without the chroot, it falls back to
 // what our generateIntrospection makes of ../shared's QEMU 11.1 schema
 // (every `if` taken, so a little larger than a real build's reply).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, repoRoot, requireFile, sharedRoot, sorted, waitForPaths } from './common.mjs';
+import { median, repoRoot, requireFile, sharedRoot, sorted, startQemu } from './common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -42,35 +41,15 @@ const { check } = await import(join(dist, 'src/support/index.js'));
 async function liveReply() {
   const root = process.env.QAPI_TS_SID_ROOT ?? '/var/lib/qapi-ts/sid';
   if (!existsSync(join(root, '.qapi-ts-ready')) || process.getuid?.() !== 0) return undefined;
-  const dir = mkdtempSync(join(root, 'tmp/qapi-ts-bench-'));
-  const inner = `/${dir.slice(root.length).replace(/^\/+/, '')}`;
-  const pidfile = join(dir, 'qemu.pid');
-  const r = spawnSync(
-    'chroot',
-    [
-      root,
-      'qemu-system-x86_64',
-      '-machine',
-      'none',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-S',
-      '-qmp',
-      `unix:${inner}/qmp.sock,server=on,wait=off`,
-      '-daemonize',
-      '-pidfile',
-      `${inner}/qemu.pid`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  let qemu;
   try {
-    if (r.status !== 0) {
-      console.error(`QEMU 11.1 did not start: ${r.stderr}`);
-      return undefined;
-    }
-    await waitForPaths([join(dir, 'qmp.sock')], 'QEMU 11.1 QMP socket');
-    const lines = await qmpLines(join(dir, 'qmp.sock'), [
+    qemu = await startQemu({ root });
+  } catch (e) {
+    console.error(`QEMU 11.1 did not start: ${e.message}`);
+    return undefined;
+  }
+  try {
+    const lines = await qmpLines(qemu.socket, [
       '{"execute":"qmp_capabilities"}',
       '{"execute":"query-version"}',
       '{"execute":"query-qmp-schema"}',
@@ -79,17 +58,7 @@ async function liveReply() {
     console.log(`reply: live QEMU ${version.major}.${version.minor}.${version.micro}`);
     return lines[3];
   } finally {
-    if (existsSync(pidfile)) {
-      const pid = Number(readFileSync(pidfile, 'utf8'));
-      if (pid > 0) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
+    qemu.stop();
   }
 }
 

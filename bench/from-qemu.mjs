@@ -7,12 +7,12 @@
 // Target: under 1 s.
 //
 //   npm run bench:from-qemu [-- --runs N] [--release 11.1|10.0|7.2]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { report, reportDifference, repoRoot, requireFile, sorted, timeRounds } from './common.mjs';
+import { report, reportDifference, repoRoot, requireFile, sorted, startQemu, timeRounds } from './common.mjs';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '11' }, release: { type: 'string', default: '11.1' } },
@@ -32,26 +32,9 @@ if (root !== null) requireFile(join(root, '.qapi-ts-ready'), `QEMU ${values.rele
 const bin = join(repoRoot, 'bin/qapi-ts');
 requireFile(join(repoRoot, 'dist/src/cli/main.js'), 'build output (run npm run build)');
 
-// QEMU, daemonized, with its QMP socket in a fresh dir (inside the chroot for 10.0 and 11.1).
-const dir = mkdtempSync(join(root === null ? tmpdir() : join(root, 'tmp'), 'qapi-ts-bench-'));
-const inner = root === null ? dir : `/tmp/${basename(dir)}`;
-const qemuArgs = [
-  'qemu-system-x86_64',
-  '-machine',
-  'none',
-  '-nodefaults',
-  '-display',
-  'none',
-  '-S',
-  '-qmp',
-  `unix:${inner}/qmp.sock,server=on,wait=off`,
-  '-daemonize',
-  '-pidfile',
-  `${inner}/qemu.pid`,
-];
-execFileSync(root === null ? qemuArgs[0] : 'chroot', root === null ? qemuArgs.slice(1) : [root, ...qemuArgs]);
-const pid = Number(readFileSync(join(dir, 'qemu.pid'), 'utf8'));
-const socket = join(dir, 'qmp.sock');
+// QEMU with its QMP socket in a fresh dir (inside the chroot for 10.0 and 11.1).
+const qemu = await startQemu({ root });
+const socket = qemu.socket;
 const work = mkdtempSync(join(tmpdir(), 'qapi-ts-bench-'));
 const out = join(work, 'out');
 
@@ -115,12 +98,6 @@ try {
   report('in process: wall', sorted(wall));
   report('in process: CPU (user+system)', sorted(cpu));
 } finally {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
+  qemu.stop();
   rmSync(work, { recursive: true, force: true });
-  for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.1']);
-  rmSync(dir, { recursive: true, force: true });
 }
