@@ -147,9 +147,22 @@ export class LegacyDocReader {
   }
 
   private appendArgsLine(line: string): void {
+    this.appendSymbolLine('args', line);
+  }
+
+  private appendFeaturesLine(line: string): void {
+    this.appendSymbolLine('features', line);
+  }
+
+  /**
+   * A line among `@name:` descriptions of members (`args`) or features:
+   * a new description, a tagged section, or after a blank line a new
+   * section (`Features:` among the members turns to the features).
+   */
+  private appendSymbolLine(kind: 'args' | 'features', line: string): void {
     const name = firstWord(line);
     if (name.startsWith('@') && name.endsWith(':')) {
-      this.startSymbolSection('args', name.slice(1, -1), this.describedLine(line, /^@\S*:\s*/u));
+      this.startSymbolSection(kind, name.slice(1, -1), this.describedLine(line, /^@\S*:\s*/u));
       return;
     }
     if (SECTION_TAGS.has(name)) {
@@ -158,33 +171,13 @@ export class LegacyDocReader {
       return;
     }
     if (this.startsParagraph(line)) {
-      if (line === 'Features:') {
+      if (kind === 'args' && line === 'Features:') {
         this.state = 'features';
       } else {
         this.startSection(null, 0);
         this.state = 'various';
         this.appendVariousLine(line);
       }
-      return;
-    }
-    this.appendFreeform(line);
-  }
-
-  private appendFeaturesLine(line: string): void {
-    const name = firstWord(line);
-    if (name.startsWith('@') && name.endsWith(':')) {
-      this.startSymbolSection('features', name.slice(1, -1), this.describedLine(line, /^@\S*:\s*/u));
-      return;
-    }
-    if (SECTION_TAGS.has(name)) {
-      this.state = 'various';
-      this.appendVariousLine(line);
-      return;
-    }
-    if (this.startsParagraph(line)) {
-      this.startSection(null, 0);
-      this.state = 'various';
-      this.appendVariousLine(line);
       return;
     }
     this.appendFreeform(line);
