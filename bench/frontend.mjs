@@ -1,8 +1,8 @@
 // How long `qapi-ts check` takes on QEMU 10.0's full system schema, from
 // process start to exit, side by side with a bare `node` start (the floor)
 // and, when QEMU_SRC names a QEMU source tree, QEMU's own Python frontend
-// (its bytecode cache warmed by the warm-up round). The commands run in
-// interleaved rounds (bench/common.mjs), and the ratio is the median of
+// (with its bytecode cache, which the warm-up round fills: see
+// pythonPeerEnv). The commands run in interleaved rounds (bench/common.mjs), and the ratio is the median of
 // the per-round ratios, so load that comes and goes hits both alike.
 //
 //   QEMU_SRC=/path/to/qemu npm run bench:frontend [-- --runs N] [--schema PATH]
@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import {
+  pythonPeerEnv,
   report,
   reportDifference,
   reportRatio,
@@ -38,7 +39,7 @@ if (withQemu) {
   const py =
     `import sys; sys.path.insert(0, ${JSON.stringify(join(qemu, 'scripts'))})\n` +
     'from qapi.schema import QAPISchema\nQAPISchema(sys.argv[1])';
-  commands.push({ label: 'QEMU scripts/qapi (python3)', argv: ['python3', '-c', py, schema] });
+  commands.push({ label: 'QEMU scripts/qapi (python3)', argv: ['python3', '-c', py, schema], env: pythonPeerEnv() });
 }
 
 console.log(`schema: ${schema}\nruns: ${runs} interleaved rounds (medians reported)\n`);

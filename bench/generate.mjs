@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  pythonPeerEnv,
   report,
   reportDifference,
   reportRatio,
@@ -56,6 +57,7 @@ try {
         ? [
             {
               argv: ['python3', qapiGen, '-o', qemuOut, schema],
+              env: pythonPeerEnv(),
               before: () => rmSync(qemuOut, { recursive: true, force: true }),
             },
           ]
