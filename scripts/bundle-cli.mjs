@@ -9,12 +9,6 @@
 //   support/index.js   the support library, for validators `verify`
 //                      generates at run time (load.ts imports it by URL)
 //
-// Node's built-in modules are loaded with require (createRequire), not
-// imported: importing one as an ES module makes Node build a module facade
-// that reads every export, and node:fs's lazy ones (ReadStream, promises)
-// load the whole streams machinery, about 10 ms on every start, whether or
-// not a command uses streams.
-//
 // Every file of the ES module part sits one directory below dist/bundle/,
 // as every module sits below dist/src/, so that paths relative to
 // `import.meta.url` (load.ts's `../support/index.js`) lead to the same
@@ -32,29 +26,8 @@ const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'wa
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
-/** Each `node:` import becomes a CommonJS module whose exports are the built-in's, from require. */
-const builtinsByRequire = {
-  name: 'builtins-by-require',
-  setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) =>
-      // the require inside such a module is left to run as it is
-      args.namespace === 'builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin' },
-    );
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
-      loader: 'js',
-    }));
-  },
-};
-/** Gives every output file a module-scoped `require` for the modules above. */
-const requireBanner =
-  "import { createRequire as __qapiTsRequire } from 'node:module';\n" +
-  'const require = __qapiTsRequire(import.meta.url);';
-
 const cli = await build({
   ...common,
-  plugins: [builtinsByRequire],
-  banner: { js: requireBanner },
   entryPoints: [join(dist, 'src/cli/main.js'), join(dist, 'src/support/index.js')],
   outbase: join(dist, 'src'),
   outdir: out,
