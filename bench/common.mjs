@@ -180,12 +180,8 @@ export async function startQemu({ machine = 'none', monitors = 1, args = [], roo
       'none',
       '-S',
       '-nodefaults',
-      ...sockets.flatMap((_, i) => [
-        '-chardev',
-        `socket,id=qmp${i},path=${join(inner, `qmp${i}.sock`)},server=on,wait=off`,
-        '-mon',
-        `chardev=qmp${i},mode=control`,
-      ]),
+      // -qmp, not -chardev with -mon, which QEMU 11.1 warns is deprecated
+      ...sockets.flatMap((_, i) => ['-qmp', `unix:${join(inner, `qmp${i}.sock`)},server=on,wait=off`]),
       ...args,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
