@@ -1,12 +1,23 @@
 /**
  * `qapi-ts exec` and `qapi-ts events` as a user runs them (the built CLI,
- * `bin/qapi-ts`) against real QEMU.
+ * `bin/qapi-ts`) against real QEMU: 7.2 (the host's), 10.0 and 11.1 (the
+ * chroots of .ci/qemu-10.0 and .ci/qemu-11.1), each checking arguments
+ * against its own schema.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { QmpClient } from '../../src/runtime/index.js';
 import { builtCli, runCli, spawnCli, type CliProcess } from '../helpers/cli.js';
-import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import {
+  QEMU_BINARY,
+  RELEASES,
+  qemuAvailable,
+  releaseNumbers,
+  startQemu as startAnyQemu,
+  stopAllQemu,
+  type QemuInstance,
+  type QemuOptions,
+} from '../helpers/qemu.js';
 
 const cli = (...args: string[]) => runCli(args, { timeout: 30_000 });
 
@@ -20,14 +31,23 @@ async function driveUntil(driver: QmpClient, done: () => boolean): Promise<void>
   }
 }
 
-describe.runIf(qemuAvailable() && builtCli('src/cli/runtime-commands.js', 'CLI integration tests'))(
-  'qapi-ts exec / events against real QEMU',
-  () => {
+describe.each(RELEASES)('qapi-ts exec / events against real QEMU %s', (release) => {
+  const startQemu = (options: QemuOptions = {}) => startAnyQemu({ ...options, release });
+  describe.runIf(
+    qemuAvailable(QEMU_BINARY, release) && builtCli('src/cli/runtime-commands.js', 'CLI integration tests'),
+  )('every command', () => {
     let qemu: QemuInstance;
     beforeAll(async () => {
       qemu = await startQemu({ args: ['-object', 'iothread,id=io0'], monitors: 2 });
     });
     afterAll(stopAllQemu);
+
+    it('runs against this release', async () => {
+      const r = await cli('exec', '--socket', qemu.socket, 'query-version');
+      expect(r.code).toBe(0);
+      const { qemu: v } = JSON.parse(r.stdout) as { qemu: { major: number; minor: number } };
+      expect({ major: v.major, minor: v.minor }).toEqual(releaseNumbers(release));
+    });
 
     it('exec prints the return value as JSON', async () => {
       const r = await cli('exec', '--socket', qemu.socket, 'query-iothreads');
@@ -165,5 +185,5 @@ describe.runIf(qemuAvailable() && builtCli('src/cli/runtime-commands.js', 'CLI i
       );
       expect(JSON.parse(run.stdout.trim().split('\n')[0] as string)).toMatchObject({ event: 'RESUME' });
     });
-  },
-);
+  });
+});
