@@ -10,7 +10,7 @@ import { QmpClient } from '../../src/runtime/index.js';
 import { builtCli, runCli, spawnCli, type CliProcess } from '../helpers/cli.js';
 import {
   QEMU_BINARY,
-  RELEASES,
+  OLDEST_AND_NEWEST,
   qemuAvailable,
   releaseNumbers,
   startQemu as startAnyQemu,
@@ -31,7 +31,7 @@ async function driveUntil(driver: QmpClient, done: () => boolean): Promise<void>
   }
 }
 
-describe.each(RELEASES)('qapi-ts exec / events against real QEMU %s', (release) => {
+describe.each(OLDEST_AND_NEWEST)('qapi-ts exec / events against real QEMU %s', (release) => {
   const startQemu = (options: QemuOptions = {}) => startAnyQemu({ ...options, release });
   describe.runIf(
     qemuAvailable(QEMU_BINARY, release) && builtCli('src/cli/runtime-commands.js', 'CLI integration tests'),

@@ -21,17 +21,14 @@ import {
 import { parseTranscript } from '../../src/transcripts/index.js';
 import { MAX_ARGUMENT_DEPTH } from '../../src/runtime/protocol.js';
 import {
+  OLDEST_AND_NEWEST,
   QEMU_BINARY,
   qemuAvailable,
   startQemu as startAnyQemu,
   stopAllQemu,
   type QemuInstance,
   type QemuOptions,
-  type QemuRelease,
 } from '../helpers/qemu.js';
-
-/** The oldest and the newest release. */
-const RELEASES_HERE: readonly QemuRelease[] = ['7.2', '11.1'];
 
 /** `{"a": [[…]]}`: arguments `depth` levels deep (the object itself is level 1). */
 function deepArguments(depth: number): Record<string, unknown> {
@@ -75,7 +72,15 @@ async function rawAnswers(socket: string, line: string): Promise<Record<string, 
   }
 }
 
-describe.each(RELEASES_HERE)('QEMU %s', (release) => {
+describe.each(OLDEST_AND_NEWEST)('QEMU %s', (release) => {
+  /**
+   * Tests of our own queueing and timeouts more than of anything QEMU does
+   * differently from release to release, and the slowest here: defined
+   * for the host's QEMU only (absent, not skipped, for the others).
+   */
+  const itOnHost = (name: string, fn: () => Promise<void>): void => {
+    if (release === '7.2') it(name, fn);
+  };
   const startQemu = (options: QemuOptions = {}) => startAnyQemu({ ...options, release });
   const runIt = qemuAvailable(QEMU_BINARY, release);
 
@@ -100,7 +105,7 @@ describe.each(RELEASES_HERE)('QEMU %s', (release) => {
       expect(version.qemu).toEqual(qmp.greeting.version.qemu);
     });
 
-    it('a monitor busy with another client: the greeting timeout says so and how to add a monitor', async () => {
+    itOnHost('a monitor busy with another client: the greeting timeout says so and how to add a monitor', async () => {
       // `qmp` holds the only monitor: QEMU accepts the connection and stays silent.
       const err = (await QmpClient.connect({ path: qemu.socket }, { timeout: 1000 }).catch(
         (e: unknown) => e,
@@ -171,7 +176,7 @@ describe.each(RELEASES_HERE)('QEMU %s', (release) => {
       expect(Array.isArray(yank)).toBe(true);
     });
 
-    it('pipelines 10,000 commands with every reply matched', async () => {
+    itOnHost('pipelines 10,000 commands with every reply matched', async () => {
       const kinds = ['query-status', 'query-name', 'query-iothreads', 'query-version'] as const;
       const calls = Array.from({ length: 10_000 }, (_, i) => qmp.execute(kinds[i % 4] as string));
       const replies = await Promise.all(calls);
@@ -298,103 +303,106 @@ describe.each(RELEASES_HERE)('QEMU %s', (release) => {
   describe.runIf(runIt)('QmpClient against real QEMU: matching, waiting, backpressure', () => {
     afterAll(stopAllQemu);
 
-    it('10,000 pipelined commands mixed with timeouts, aborts and oob: every answer reaches its own call', async () => {
-      // io0…io9 with poll-max-ns 1000…1009: qom-get of each answers with its own number.
-      const qemu = await startQemu({
-        args: Array.from({ length: 10 }, (_, i) => ['-object', `iothread,id=io${i},poll-max-ns=${1000 + i}`]).flat(),
-      });
-      const transcript = new PassThrough();
-      const lines: string[] = [];
-      let rest = '';
-      transcript.on('data', (c: Buffer) => {
-        const parts = (rest + c.toString()).split('\n');
-        rest = parts.pop() as string;
-        lines.push(...parts);
-      });
-      await using qmp = await QmpClient.connect({ path: qemu.socket }, { oob: true, record: transcript });
-      expect(qmp.oobEnabled).toBe(true);
-      let seed = 42;
-      const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-      const tally = { ok: 0, error: 0, timeout: 0, aborted: 0, oob: 0 };
-      const checks: Promise<void>[] = [];
-      for (let i = 0; i < 10_000; i++) {
-        const k = i % 10;
-        const kind = random();
-        const expectReply = (call: Promise<unknown>, mayFail: string[]): Promise<void> =>
-          call.then(
-            (v) => {
-              expect(v).toBe(1000 + k);
-              tally.ok++;
-            },
-            (e: QmpError) => {
-              expect(mayFail, `${i}: ${e.message}`).toContain(e.code);
-              tally[e.code === 'QMP_ERR_TIMEOUT' ? 'timeout' : 'aborted']++;
-            },
-          );
-        const args = { path: `/objects/io${k}`, property: 'poll-max-ns' };
-        if (kind < 0.1) {
-          checks.push(expectReply(qmp.execute('qom-get', args, { timeout: random() * 3 }), ['QMP_ERR_TIMEOUT']));
-        } else if (kind < 0.2) {
-          const ac = new AbortController();
-          setTimeout(() => ac.abort(), random() * 3);
-          checks.push(expectReply(qmp.execute('qom-get', args, { signal: ac.signal }), ['QMP_ERR_ABORTED']));
-        } else if (kind < 0.25) {
-          checks.push(
-            qmp.execute('query-yank', undefined, { oob: true }).then((v) => {
-              // The monitor's own chardev: an array, told apart from qom-get's numbers.
-              expect(v).toEqual([{ type: 'chardev', id: 'qmp0' }]);
-              tally.oob++;
-            }),
-          );
-        } else if (kind < 0.3) {
-          checks.push(
-            qmp.execute('qom-get', { path: `/objects/nope${i}`, property: 'x' }).then(
-              () => expect.unreachable(),
-              (e: QmpCommandError) => {
-                expect(e.desc).toContain(`nope${i}`);
-                tally.error++;
+    itOnHost(
+      '10,000 pipelined commands mixed with timeouts, aborts and oob: every answer reaches its own call',
+      async () => {
+        // io0…io9 with poll-max-ns 1000…1009: qom-get of each answers with its own number.
+        const qemu = await startQemu({
+          args: Array.from({ length: 10 }, (_, i) => ['-object', `iothread,id=io${i},poll-max-ns=${1000 + i}`]).flat(),
+        });
+        const transcript = new PassThrough();
+        const lines: string[] = [];
+        let rest = '';
+        transcript.on('data', (c: Buffer) => {
+          const parts = (rest + c.toString()).split('\n');
+          rest = parts.pop() as string;
+          lines.push(...parts);
+        });
+        await using qmp = await QmpClient.connect({ path: qemu.socket }, { oob: true, record: transcript });
+        expect(qmp.oobEnabled).toBe(true);
+        let seed = 42;
+        const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+        const tally = { ok: 0, error: 0, timeout: 0, aborted: 0, oob: 0 };
+        const checks: Promise<void>[] = [];
+        for (let i = 0; i < 10_000; i++) {
+          const k = i % 10;
+          const kind = random();
+          const expectReply = (call: Promise<unknown>, mayFail: string[]): Promise<void> =>
+            call.then(
+              (v) => {
+                expect(v).toBe(1000 + k);
+                tally.ok++;
               },
-            ),
-          );
-        } else {
-          checks.push(expectReply(qmp.execute('qom-get', args), []));
-        }
-        if (i % 500 === 0) await new Promise((r) => setTimeout(r, 1));
-      }
-      await Promise.all(checks);
-      expect(tally.ok).toBeGreaterThan(6000);
-      expect(tally.timeout + tally.aborted).toBeGreaterThan(100);
-      expect(tally.oob).toBeGreaterThan(300);
-      expect(tally.error).toBeGreaterThan(300);
-      // The late replies of calls given up on come first, then this one's.
-      expect(await qmp.execute('qom-get', { path: '/objects/io7', property: 'poll-max-ns' })).toBe(1007);
-      expect(qmp.unknownReplies).toBe(0);
-      expect(qmp.pendingCount).toBe(0);
-      // The wire, from the recording: in-band requests went without ids unless
-      // they could be given up on, and never more than eight were in flight.
-      await qmp.close();
-      const entries = parseTranscript(lines.join('\n')).entries;
-      const inFlight = new Set<unknown>();
-      let idless = 0;
-      let outstanding = 0;
-      let most = 0;
-      for (const { dir, msg } of entries.slice(3)) {
-        const m = msg as Record<string, unknown>;
-        if (dir === 'client') {
-          if ('execute' in m) {
-            outstanding++;
-            if (m.id === undefined) idless++;
-            else inFlight.add(m.id);
+              (e: QmpError) => {
+                expect(mayFail, `${i}: ${e.message}`).toContain(e.code);
+                tally[e.code === 'QMP_ERR_TIMEOUT' ? 'timeout' : 'aborted']++;
+              },
+            );
+          const args = { path: `/objects/io${k}`, property: 'poll-max-ns' };
+          if (kind < 0.1) {
+            checks.push(expectReply(qmp.execute('qom-get', args, { timeout: random() * 3 }), ['QMP_ERR_TIMEOUT']));
+          } else if (kind < 0.2) {
+            const ac = new AbortController();
+            setTimeout(() => ac.abort(), random() * 3);
+            checks.push(expectReply(qmp.execute('qom-get', args, { signal: ac.signal }), ['QMP_ERR_ABORTED']));
+          } else if (kind < 0.25) {
+            checks.push(
+              qmp.execute('query-yank', undefined, { oob: true }).then((v) => {
+                // The monitor's own chardev: an array, told apart from qom-get's numbers.
+                expect(v).toEqual([{ type: 'chardev', id: 'qmp0' }]);
+                tally.oob++;
+              }),
+            );
+          } else if (kind < 0.3) {
+            checks.push(
+              qmp.execute('qom-get', { path: `/objects/nope${i}`, property: 'x' }).then(
+                () => expect.unreachable(),
+                (e: QmpCommandError) => {
+                  expect(e.desc).toContain(`nope${i}`);
+                  tally.error++;
+                },
+              ),
+            );
+          } else {
+            checks.push(expectReply(qmp.execute('qom-get', args), []));
           }
-        } else if ('return' in m || 'error' in m) {
-          if (m.id === undefined || inFlight.delete(m.id)) outstanding--;
+          if (i % 500 === 0) await new Promise((r) => setTimeout(r, 1));
         }
-        most = Math.max(most, outstanding);
-      }
-      expect(idless).toBeGreaterThan(6000);
-      expect(most).toBeLessThanOrEqual(8);
-      expect(outstanding).toBe(0);
-    });
+        await Promise.all(checks);
+        expect(tally.ok).toBeGreaterThan(6000);
+        expect(tally.timeout + tally.aborted).toBeGreaterThan(100);
+        expect(tally.oob).toBeGreaterThan(300);
+        expect(tally.error).toBeGreaterThan(300);
+        // The late replies of calls given up on come first, then this one's.
+        expect(await qmp.execute('qom-get', { path: '/objects/io7', property: 'poll-max-ns' })).toBe(1007);
+        expect(qmp.unknownReplies).toBe(0);
+        expect(qmp.pendingCount).toBe(0);
+        // The wire, from the recording: in-band requests went without ids unless
+        // they could be given up on, and never more than eight were in flight.
+        await qmp.close();
+        const entries = parseTranscript(lines.join('\n')).entries;
+        const inFlight = new Set<unknown>();
+        let idless = 0;
+        let outstanding = 0;
+        let most = 0;
+        for (const { dir, msg } of entries.slice(3)) {
+          const m = msg as Record<string, unknown>;
+          if (dir === 'client') {
+            if ('execute' in m) {
+              outstanding++;
+              if (m.id === undefined) idless++;
+              else inFlight.add(m.id);
+            }
+          } else if ('return' in m || 'error' in m) {
+            if (m.id === undefined || inFlight.delete(m.id)) outstanding--;
+          }
+          most = Math.max(most, outstanding);
+        }
+        expect(idless).toBeGreaterThan(6000);
+        expect(most).toBeLessThanOrEqual(8);
+        expect(outstanding).toBe(0);
+      },
+    );
 
     it('waitForEvent: device_del and its DEVICE_DELETED, subscribed before the command', async () => {
       const qemu = await startQemu({ machine: 'pc,accel=tcg', args: ['-device', 'qemu-xhci,id=xhci'] });
@@ -415,29 +423,35 @@ describe.each(RELEASES_HERE)('QEMU %s', (release) => {
       expect((e as QmpCommandError).errorClass).toBe('DeviceNotFound');
     });
 
-    it('backpressure: a stopped QEMU reads nothing; the client queues instead of buffering in the socket, and caps the queue', async () => {
-      const qemu = await startQemu({ monitors: 2 });
-      const socket = await openSocket({ path: qemu.sockets[0] as string });
-      await using qmp = await QmpClient.overStream(socket);
-      await using capped = await QmpClient.connect({ path: qemu.sockets[1] as string }, { maxQueuedRequests: 1000 });
-      process.kill(qemu.pid, 'SIGSTOP');
-      try {
-        const calls = Array.from({ length: 30_000 }, () => qmp.execute('query-status'));
-        const cappedCalls = Array.from({ length: 5000 }, () => capped.execute('query-status').catch((e: unknown) => e));
-        await new Promise((r) => setTimeout(r, 200));
-        expect(qmp.queuedRequests).toBeGreaterThan(15_000);
-        expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark + 64 * 1024 + 100);
-        process.kill(qemu.pid, 'SIGCONT');
-        const replies = await Promise.all(calls);
-        expect(replies.every((r) => (r as { status: string }).status === 'prelaunch')).toBe(true);
-        const cappedResults = await Promise.all(cappedCalls);
-        const refused = cappedResults.filter(isQmpQueueFullError);
-        expect(refused.length).toBe(5000 - 1000);
-        expect(cappedResults.filter((r) => (r as { status?: string }).status === 'prelaunch')).toHaveLength(1000);
-        expect(qmp.queuedRequests).toBe(0);
-      } finally {
-        process.kill(qemu.pid, 'SIGCONT');
-      }
-    });
+    itOnHost(
+      'backpressure: a stopped QEMU reads nothing; the client queues instead of buffering in the socket, ' +
+        'and caps the queue',
+      async () => {
+        const qemu = await startQemu({ monitors: 2 });
+        const socket = await openSocket({ path: qemu.sockets[0] as string });
+        await using qmp = await QmpClient.overStream(socket);
+        await using capped = await QmpClient.connect({ path: qemu.sockets[1] as string }, { maxQueuedRequests: 1000 });
+        process.kill(qemu.pid, 'SIGSTOP');
+        try {
+          const calls = Array.from({ length: 30_000 }, () => qmp.execute('query-status'));
+          const cappedCalls = Array.from({ length: 5000 }, () =>
+            capped.execute('query-status').catch((e: unknown) => e),
+          );
+          await new Promise((r) => setTimeout(r, 200));
+          expect(qmp.queuedRequests).toBeGreaterThan(15_000);
+          expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark + 64 * 1024 + 100);
+          process.kill(qemu.pid, 'SIGCONT');
+          const replies = await Promise.all(calls);
+          expect(replies.every((r) => (r as { status: string }).status === 'prelaunch')).toBe(true);
+          const cappedResults = await Promise.all(cappedCalls);
+          const refused = cappedResults.filter(isQmpQueueFullError);
+          expect(refused.length).toBe(5000 - 1000);
+          expect(cappedResults.filter((r) => (r as { status?: string }).status === 'prelaunch')).toHaveLength(1000);
+          expect(qmp.queuedRequests).toBe(0);
+        } finally {
+          process.kill(qemu.pid, 'SIGCONT');
+        }
+      },
+    );
   });
 });

@@ -6,7 +6,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { QmpClient, QmpDisconnectedError, ReconnectingQmpClient, type QmpEventGap } from '../../src/runtime/index.js';
-import { QEMU_BINARY, RELEASES, qemuAvailable, startQemu as startAnyQemu, stopAllQemu } from '../helpers/qemu.js';
+import {
+  OLDEST_AND_NEWEST,
+  QEMU_BINARY,
+  qemuAvailable,
+  startQemu as startAnyQemu,
+  stopAllQemu,
+} from '../helpers/qemu.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -14,7 +20,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   expect(cond(), what).toBe(true);
 }
 
-describe.each(RELEASES)('connections that outlive QEMU restarts (real QEMU %s)', (release) => {
+describe.each(OLDEST_AND_NEWEST)('connections that outlive QEMU restarts (real QEMU %s)', (release) => {
   const startQemu = () => startAnyQemu({ release });
   describe.runIf(qemuAvailable(QEMU_BINARY, release))('connect and ReconnectingQmpClient', () => {
     afterAll(stopAllQemu);
