@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpClient } from '../../src/runtime/index.js';
 import type { QmpTestServer } from '../../src/testing/index.js';
 import { builtCli } from '../helpers/cli.js';
-import { qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import { hotplugMachine, qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
 import {
   deadSocket,
   hostileServer,
@@ -28,22 +28,7 @@ import {
 import { rmSync } from 'node:fs';
 
 const QEMU_MACHINE = [
-  '-global',
-  'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
-  '-object',
-  'iothread,id=io0',
-  '-object',
-  'iothread,id=io1',
-  '-object',
-  'iothread,id=spare',
-  '-device',
-  'pcie-root-port,id=rp0,chassis=1',
-  '-device',
-  'pcie-root-port,id=rp1,chassis=2',
-  '-blockdev',
-  'driver=null-co,node-name=disk0',
-  '-blockdev',
-  'driver=null-co,node-name=disk1',
+  ...hotplugMachine({ iothreads: ['io0', 'io1', 'spare'], rootPorts: 2, nullNodes: ['disk0', 'disk1'] }),
   '-device',
   'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io1,bus=rp0',
 ];

@@ -204,6 +204,32 @@ export interface QemuOptions {
   monitors?: number;
 }
 
+/** What a hot-plug test machine starts with (see hotplugMachine). */
+export interface HotplugMachine {
+  /** IOThread ids, each an `-object iothread`. */
+  iothreads: readonly string[];
+  /** How many pcie-root-ports: rp0 (chassis 1), rp1 (chassis 2), … */
+  rootPorts: number;
+  /** null-co block node names. */
+  nullNodes: readonly string[];
+}
+
+/**
+ * The arguments of a hot-plug test machine, to run as `q35,accel=tcg`:
+ * native PCIe hot-plug (a device the guest never powered on is unplugged
+ * at once; ACPI hot-plug would wait for a guest), then the IOThreads, root
+ * ports and null-co nodes asked for, in that order. Devices go after.
+ */
+export function hotplugMachine({ iothreads, rootPorts, nullNodes }: HotplugMachine): string[] {
+  return [
+    '-global',
+    'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+    ...iothreads.flatMap((id) => ['-object', `iothread,id=${id}`]),
+    ...Array.from({ length: rootPorts }, (_, i) => ['-device', `pcie-root-port,id=rp${i},chassis=${i + 1}`]).flat(),
+    ...nullNodes.flatMap((name) => ['-blockdev', `driver=null-co,node-name=${name}`]),
+  ];
+}
+
 /**
  * Starts QEMU. `args` may name files in the instance's dir only after it
  * exists; use `makeArgs` for that: it gets the dir as QEMU sees it.

@@ -10,23 +10,18 @@ import { QapiClient, strictValidators } from '../../generated/index.js';
 import { QmpClient } from '../../src/runtime/index.js';
 import { parseJson } from '../../src/runtime/json.js';
 import { BIN, builtCli, runCli } from '../helpers/cli.js';
-import { QEMU_BINARY, RELEASES, qemuAvailable, startQemu, stopAllQemu, type QemuInstance } from '../helpers/qemu.js';
+import {
+  QEMU_BINARY,
+  RELEASES,
+  hotplugMachine,
+  qemuAvailable,
+  startQemu,
+  stopAllQemu,
+  type QemuInstance,
+} from '../helpers/qemu.js';
 
 const MACHINE = [
-  '-global',
-  'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
-  '-object',
-  'iothread,id=io0',
-  '-object',
-  'iothread,id=io1',
-  '-object',
-  'iothread,id=spare',
-  '-device',
-  'pcie-root-port,id=rp0,chassis=1',
-  '-blockdev',
-  'driver=null-co,node-name=disk0',
-  '-blockdev',
-  'driver=null-co,node-name=disk2',
+  ...hotplugMachine({ iothreads: ['io0', 'io1', 'spare'], rootPorts: 1, nullNodes: ['disk0', 'disk2'] }),
   '-device',
   'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
   '-device',

@@ -14,6 +14,7 @@ import { builtCli, runCli } from '../helpers/cli.js';
 import {
   QEMU_BINARY,
   RELEASES,
+  hotplugMachine,
   qemuAvailable,
   releaseNumbers,
   startQemu,
@@ -38,24 +39,7 @@ export function holderPaths(report: IothreadReport): Record<string, string[]> {
 /** The machine of the scenario; `dir` is the temp dir as QEMU sees it. */
 function machine(release: QemuRelease, dir: string): string[] {
   const args = [
-    '-global',
-    'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
-    '-object',
-    'iothread,id=io0',
-    '-object',
-    'iothread,id=io1',
-    '-device',
-    'pcie-root-port,id=rp0,chassis=1',
-    '-device',
-    'pcie-root-port,id=rp1,chassis=2',
-    '-blockdev',
-    'driver=null-co,node-name=disk0',
-    '-blockdev',
-    'driver=null-co,node-name=disk1',
-    '-blockdev',
-    'driver=null-co,node-name=disk2',
-    '-blockdev',
-    'driver=null-co,node-name=disk3',
+    ...hotplugMachine({ iothreads: ['io0', 'io1'], rootPorts: 2, nullNodes: ['disk0', 'disk1', 'disk2', 'disk3'] }),
     '-device',
     'virtio-blk-pci,id=vblk0,drive=disk0,iothread=io0',
     '-device',

@@ -20,6 +20,7 @@ import { holderTrackingQemu, QmpTestServer, type BootCommand } from '../../src/t
 import {
   QEMU_BINARY,
   RELEASES,
+  hotplugMachine,
   qemuAvailable,
   startQemu,
   stopAllQemu,
@@ -30,16 +31,6 @@ import {
 const IOTHREADS = ['io0', 'io1'];
 const NODES = ['disk0', 'disk1', 'disk2', 'disk3'];
 const ROOT_PORTS = 6;
-
-function qemuMachine(): string[] {
-  return [
-    '-global',
-    'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
-    ...IOTHREADS.flatMap((id) => ['-object', `iothread,id=${id}`]),
-    ...Array.from({ length: ROOT_PORTS }, (_, i) => ['-device', `pcie-root-port,id=rp${i},chassis=${i + 1}`]).flat(),
-    ...NODES.flatMap((name) => ['-blockdev', `driver=null-co,node-name=${name}`]),
-  ];
-}
 
 const BOOT: BootCommand[] = [
   ...IOTHREADS.map((id): BootCommand => ['object-add', { 'qom-type': 'iothread', id }]),
@@ -296,7 +287,11 @@ describe.each(['10.0', '11.1'] as const)('the simulation answers as QEMU %s does
 
   beforeAll(async () => {
     if (!available) return;
-    qemu = await startQemu({ release, machine: 'q35,accel=tcg', args: qemuMachine() });
+    qemu = await startQemu({
+      release,
+      machine: 'q35,accel=tcg',
+      args: hotplugMachine({ iothreads: IOTHREADS, rootPorts: ROOT_PORTS, nullNodes: NODES }),
+    });
     real = await QmpClient.connect({ path: qemu.socket });
     server = await QmpTestServer.create();
     server.use(holderTrackingQemu({ rootPorts: ROOT_PORTS, boot: BOOT }));
