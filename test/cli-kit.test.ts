@@ -19,17 +19,16 @@ import { main } from '../src/cli/main.js';
 import { QmpTestServer } from '../src/testing/server.js';
 import { ServerSchema } from '../src/testing/schema.js';
 import { DEMO_MACHINE, holderTrackingQemu, simulatedVersion } from '../src/testing/simulate/index.js';
-import { builtCli, spawnCli } from './helpers/cli.js';
+import { CapturedIO, builtCli, spawnCli } from './helpers/cli.js';
 import { repoRoot } from './helpers/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'qapi-ts-kit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
-  return { code, stdout, stderr };
+  const io = new CapturedIO();
+  const code = await main(argv, io);
+  return { code, stdout: io.out, stderr: io.err };
 }
 
 const NAMES = COMMAND_SPECS.map((c) => c.name);

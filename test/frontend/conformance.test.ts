@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFrontendCommand } from '../../src/cli/frontend-commands.js';
+import { CapturedIO } from '../helpers/cli.js';
 import { repoRoot, sharedDir } from '../helpers/shared.js';
 
 /** Each suite, with the flags that select its release (none for the default). */
@@ -32,13 +33,9 @@ function listCases(dir: string): string[] {
 
 /** Runs `dump NAME.json` in-process (cwd must be the suite folder). */
 function dumpInProcess(name: string, flags: readonly string[]): { out: string; err: string; status: number } {
-  let out = '';
-  let err = '';
-  const status = runFrontendCommand('dump', [...flags, `${name}.json`], {
-    stdout: (text) => void (out += text),
-    stderr: (text) => void (err += text),
-  });
-  return { out, err, status };
+  const io = new CapturedIO();
+  const status = runFrontendCommand('dump', [...flags, `${name}.json`], io);
+  return { out: io.out, err: io.err, status };
 }
 
 for (const { release, flags } of SUITES) {

@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runFrontendCommand } from '../../src/cli/frontend-commands.js';
+import { CapturedIO } from '../helpers/cli.js';
 import { sharedDir } from '../helpers/shared.js';
 
 interface Digest {
@@ -145,15 +146,11 @@ const corpus = sharedDir('corpus');
 function run(command: 'check' | 'dump', path: string, ...flags: string[]) {
   const file = join(corpus!, path);
   const saved = process.cwd();
-  let out = '';
-  let err = '';
+  const io = new CapturedIO();
   process.chdir(dirname(file));
   try {
-    const status = runFrontendCommand(command, [...flags, basename(file)], {
-      stdout: (text) => void (out += text),
-      stderr: (text) => void (err += text),
-    });
-    return { status, out, err };
+    const status = runFrontendCommand(command, [...flags, basename(file)], io);
+    return { status, out: io.out, err: io.err };
   } finally {
     process.chdir(saved);
   }

@@ -13,7 +13,7 @@ import { dumpSchema, parseSchemaString } from '../../src/frontend/index.js';
 import { QapiError } from '../../src/frontend/errors.js';
 import { DEFAULT_QEMU_VERSION, rulesFor } from '../../src/frontend/release.js';
 import { DocBuilder } from '../../src/backends/docs.js';
-import { BIN, builtCli, runCli } from '../helpers/cli.js';
+import { BIN, CapturedIO, builtCli, runCli } from '../helpers/cli.js';
 
 /** The error text for schema `text` under `version`'s rules, or 'OK'. */
 function errorOf(text: string, version?: string): string {
@@ -41,13 +41,9 @@ function file(name: string, text: string): string {
 }
 
 function run(command: 'check' | 'dump', ...argv: string[]) {
-  let out = '';
-  let err = '';
-  const status = runFrontendCommand(command, argv, {
-    stdout: (t) => void (out += t),
-    stderr: (t) => void (err += t),
-  });
-  return { status, out, err };
+  const io = new CapturedIO();
+  const status = runFrontendCommand(command, argv, io);
+  return { status, out: io.out, err: io.err };
 }
 
 describe('rule sets', () => {

@@ -23,6 +23,7 @@ import {
   type SchemaObjectType,
   type SchemaVisitor,
 } from '../../src/frontend/index.js';
+import { CapturedIO } from '../helpers/cli.js';
 
 /** The message of the QapiError that checking `text` throws. */
 function errorOf(text: string, options = {}): string {
@@ -318,13 +319,9 @@ describe('dump', () => {
 
 describe('check and dump commands', () => {
   function run(command: 'check' | 'dump', ...argv: string[]) {
-    let out = '';
-    let err = '';
-    const status = runFrontendCommand(command, argv, {
-      stdout: (t) => void (out += t),
-      stderr: (t) => void (err += t),
-    });
-    return { status, out, err };
+    const io = new CapturedIO();
+    const status = runFrontendCommand(command, argv, io);
+    return { status, out: io.out, err: io.err };
   }
 
   it('prints help on stdout', () => {

@@ -6,6 +6,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CommandIO } from '../../src/cli/kit.js';
 import { repoRoot } from './shared.js';
 
 export const BIN = join(repoRoot, 'bin/qapi-ts');
@@ -17,6 +18,14 @@ export function builtCli(rel: string, what: string): boolean {
   if (process.env.CI) throw new Error(`CI: ${built} is missing; run npm run build first`);
   process.stderr.write(`SKIPPING ${what}: ${built} not built (npm run build)\n`);
   return false;
+}
+
+/** Streams for a command run in-process (the CLI kit takes them as a parameter): it keeps what is written. */
+export class CapturedIO implements CommandIO {
+  out = '';
+  err = '';
+  readonly stdout = (text: string): void => void (this.out += text);
+  readonly stderr = (text: string): void => void (this.err += text);
 }
 
 export interface CliRun {
